@@ -1,0 +1,187 @@
+"""Canonical record model: the facts of a dishonesty item and its publicity state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from gateway.domain.categories import AuthorityDomain, Category, SubjectType, mirrors_of, owner_of
+from gateway.domain.categories import System as System
+from gateway.domain.identity import RecordIdentity
+
+
+class Publicity(StrEnum):
+    PUBLISHED = "published"
+    STOPPED = "stopped"
+
+
+class StopReason(StrEnum):
+    REPAIRED = "repaired"  # 信用修复: stop publishing and sharing
+    EXPIRED = "expired"  # maximum period over
+    WITHDRAWN = "withdrawn"  # decision revoked/changed (撤销): not a repair
+    REMOVED = "removed"  # removed from a list
+
+
+class Severity(StrEnum):
+    """Order 36 tiers; always taken from the source, never guessed."""
+
+    MINOR = "minor"  # 轻微
+    GENERAL = "general"  # 一般
+    SERIOUS = "serious"  # 严重
+
+
+class DomainFlag(StrEnum):
+    """Sectors with longer minimum periods."""
+
+    FOOD = "food"
+    DRUGS = "drugs"
+    SPECIAL_EQUIPMENT = "special_equipment"
+    WORK_SAFETY = "work_safety"
+    FIRE = "fire"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetState:
+    """What a system should show: operations are 'set to S', never toggles."""
+
+    status: Publicity
+    reason: StopReason | None = None
+
+    def __post_init__(self) -> None:
+        if (self.status is Publicity.STOPPED) != (self.reason is not None):
+            raise ValueError("a stopped state needs a reason, a published one has none")
+
+    @property
+    def label(self) -> str:
+        return self.status.value if self.reason is None else f"{self.status.value}:{self.reason.value}"
+
+
+PUBLISHED = TargetState(status=Publicity.PUBLISHED)
+
+
+def stopped(reason: StopReason) -> TargetState:
+    return TargetState(status=Publicity.STOPPED, reason=reason)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordFacts:
+    """Content of a record as every system should know it (no state, no system ids)."""
+
+    category: Category
+    authority_name: str
+    authority_code: str
+    document_number: str
+    authority_domain: AuthorityDomain
+    subject_name: str
+    subject_type: SubjectType
+    subject_code: str | None = None  # 统一社会信用代码; natural persons have none here
+    subject_code_checksum_ok: bool | None = None  # flagged, never rejected (domain.md §6)
+    decision_date: date | None = None
+    publication_date: date | None = None
+    penalty_kinds: tuple[str, ...] = ()
+    fine_wan_yuan: Decimal | None = None
+    confiscation_wan_yuan: Decimal | None = None
+    violation: str | None = None
+    content: str | None = None
+    listing_cause: str | None = None  # 经营异常名录 列入原因 code
+    severity: Severity | None = None
+    domain_flags: frozenset[DomainFlag] = field(default_factory=frozenset)
+
+    @property
+    def identity(self) -> RecordIdentity:
+        return RecordIdentity.of(self.category, self.authority_code, self.document_number)
+
+    @property
+    def record_id(self) -> str:
+        return self.identity.record_id
+
+    @property
+    def owner(self) -> System:
+        return owner_of(self.category, self.authority_domain)
+
+    @property
+    def mirrors(self) -> tuple[System, ...]:
+        return mirrors_of(self.category, self.authority_domain, self.subject_type)
+
+    def to_json(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["penalty_kinds"] = list(self.penalty_kinds)
+        raw["domain_flags"] = sorted(f.value for f in self.domain_flags)
+        for key in ("decision_date", "publication_date"):
+            raw[key] = raw[key].isoformat() if raw[key] else None
+        for key in ("fine_wan_yuan", "confiscation_wan_yuan"):
+            raw[key] = str(raw[key]) if raw[key] is not None else None
+        for key, value in raw.items():
+            if isinstance(value, StrEnum):
+                raw[key] = value.value
+        return raw
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> RecordFacts:
+        def _date(v: str | None) -> date | None:
+            return date.fromisoformat(v) if v else None
+
+        def _dec(v: str | None) -> Decimal | None:
+            return Decimal(v) if v is not None else None
+
+        return cls(
+            category=Category(raw["category"]),
+            authority_name=raw["authority_name"],
+            authority_code=raw["authority_code"],
+            document_number=raw["document_number"],
+            authority_domain=AuthorityDomain(raw["authority_domain"]),
+            subject_name=raw["subject_name"],
+            subject_type=SubjectType(raw["subject_type"]),
+            subject_code=raw.get("subject_code"),
+            subject_code_checksum_ok=raw.get("subject_code_checksum_ok"),
+            decision_date=_date(raw.get("decision_date")),
+            publication_date=_date(raw.get("publication_date")),
+            penalty_kinds=tuple(raw.get("penalty_kinds") or ()),
+            fine_wan_yuan=_dec(raw.get("fine_wan_yuan")),
+            confiscation_wan_yuan=_dec(raw.get("confiscation_wan_yuan")),
+            violation=raw.get("violation"),
+            content=raw.get("content"),
+            listing_cause=raw.get("listing_cause"),
+            severity=Severity(raw["severity"]) if raw.get("severity") else None,
+            domain_flags=frozenset(DomainFlag(f) for f in raw.get("domain_flags") or ()),
+        )
+
+    def fingerprint(self) -> str:
+        """Stable digest of the content, to tell a real content change from a re-read."""
+        payload = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublicityState:
+    """Canonical state of a record: a target state plus who decided it, when, at which version."""
+
+    target: TargetState
+    version: int
+    decided_by: str
+    decided_at: datetime
+    authoritative: bool = True  # False while only a mirror has reported the record
+
+
+@dataclass(frozen=True, kw_only=True)
+class CanonicalRecord:
+    record_id: str
+    facts: RecordFacts
+    state: PublicityState
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkState:
+    """What the gateway knows of one system's copy of a record."""
+
+    system: str
+    native_id: str | None = None
+    written_version: int | None = None  # last version the system acknowledged
+    written_target: TargetState | None = None
+    seen_target: TargetState | None = None  # last state its change feed reported
+    seen_source_version: str | None = None  # sortable position of that report in its feed

@@ -1,0 +1,428 @@
+"""plan(event, current) → new state and deliveries. Pure: no I/O, no clock.
+
+The rules (DESIGN.md §4):
+- a change from the record's owner (or an owner's decision through the API) moves the canonical
+  state and fans out to every mirror not already known to show it;
+- a change seen only in a mirror is a divergence: audited, and the mirror is set back, unless the
+  mirror is configured as a repair window for that category;
+- the mirror reporting what we wrote to it is an echo and causes nothing;
+- per source, a report older than one already seen is stale and ignored; a decision older than
+  the current state's is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from gateway.domain.categories import Category
+from gateway.domain.model import (
+    PUBLISHED,
+    CanonicalRecord,
+    LinkState,
+    Publicity,
+    PublicityState,
+    RecordFacts,
+    StopReason,
+    TargetState,
+    stopped,
+)
+
+
+class Action(StrEnum):
+    """What an owner's decision does to publicity."""
+
+    REPAIR = "repair"  # 信用修复: stop publishing
+    REVOKE_REPAIR = "revoke_repair"  # a repair decision was itself revoked: publish again
+    WITHDRAW = "withdraw"  # the underlying decision was revoked (撤销)
+    REMOVE = "remove"  # removed from a list
+    EXPIRE = "expire"  # maximum period reached
+
+
+_ACTION_RESULT: dict[Action, TargetState] = {
+    Action.REPAIR: stopped(StopReason.REPAIRED),
+    Action.REVOKE_REPAIR: PUBLISHED,
+    Action.WITHDRAW: stopped(StopReason.WITHDRAWN),
+    Action.REMOVE: stopped(StopReason.REMOVED),
+    Action.EXPIRE: stopped(StopReason.EXPIRED),
+}
+
+# From which states an action may start (anything else is refused, except the no-op repeat).
+_ACTION_FROM: dict[Action, frozenset[TargetState]] = {
+    Action.REPAIR: frozenset({PUBLISHED}),
+    Action.REVOKE_REPAIR: frozenset({stopped(StopReason.REPAIRED)}),
+    Action.WITHDRAW: frozenset({PUBLISHED, stopped(StopReason.REPAIRED), stopped(StopReason.EXPIRED)}),
+    Action.REMOVE: frozenset({PUBLISHED}),
+    Action.EXPIRE: frozenset({PUBLISHED}),
+}
+
+
+def action_result(action: Action) -> TargetState:
+    return _ACTION_RESULT[action]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    """A system's change feed reported a record with this content and state."""
+
+    source: str
+    facts: RecordFacts
+    target: TargetState
+    changed_at: datetime
+    source_version: str  # sortable within the source's feed (e.g. SJC, zero-padded seq)
+    native_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """An owner's decision, submitted through the API."""
+
+    record_id: str
+    action: Action
+    decided_at: datetime
+    decided_by: str
+
+
+Event = Observation | Decision
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"  # in sync already, or a repeat
+    ECHO = "echo"  # a mirror reported what we wrote
+    STALE = "stale"  # older than something already seen
+    SET_BACK = "set_back"  # mirror diverged from the owner; corrected
+    PROVISIONAL = "provisional"  # only a mirror knows the record so far
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """Set `target` system's copy of the record to `state` at `version`."""
+
+    record_id: str
+    system: str
+    state: TargetState
+    version: int
+
+    @property
+    def idempotency_key(self) -> str:
+        """Deterministic: the same delivery re-enqueued or replayed carries the same key."""
+        raw = f"{self.record_id}|{self.system}|{self.state.label}|{self.version}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    kind: str  # e.g. state_changed, mirror_divergence, stale_ignored, echo_ignored
+    actor: str
+    before: TargetState | None = None
+    before_version: int | None = None
+    after: TargetState | None = None
+    after_version: int | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeenUpdate:
+    """Link bookkeeping for the reporting system."""
+
+    system: str
+    native_id: str | None
+    target: TargetState
+    source_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    outcome: Outcome
+    record: CanonicalRecord | None  # the record to store (None: nothing to store)
+    changed: bool  # record row must be written
+    deliveries: tuple[Delivery, ...] = ()
+    audit: tuple[AuditEntry, ...] = ()
+    seen: SeenUpdate | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """Configuration the rules read. Repair windows: systems allowed to act for the owner of a
+    category (DESIGN.md §4; e.g. 信用中国 as the single intake window under Order 36)."""
+
+    repair_windows: Mapping[Category, frozenset[str]] = field(default_factory=dict)
+    enabled_systems: frozenset[str] | None = None  # None: every mirror in the ownership table
+
+    def may_decide(self, system: str, facts: RecordFacts) -> bool:
+        return system == facts.owner or system in self.repair_windows.get(facts.category, frozenset())
+
+    def mirrors(self, facts: RecordFacts) -> tuple[str, ...]:
+        mirrors = tuple(str(m) for m in facts.mirrors)
+        if self.enabled_systems is None:
+            return mirrors
+        return tuple(m for m in mirrors if m in self.enabled_systems)
+
+
+class DecisionRefused(Exception):
+    """The decision cannot apply to the record as it stands; nothing changes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def plan(
+    event: Event,
+    current: CanonicalRecord | None,
+    links: Mapping[str, LinkState],
+    policy: Policy,
+) -> Plan:
+    if isinstance(event, Decision):
+        return _plan_decision(event, current, links, policy)
+    return _plan_observation(event, current, links, policy)
+
+
+def _fan_out(
+    record: CanonicalRecord, links: Mapping[str, LinkState], policy: Policy, *, skip: str | None
+) -> tuple[Delivery, ...]:
+    """Deliveries to every mirror not known to show the record's state already."""
+    out = []
+    for system in policy.mirrors(record.facts):
+        if system == skip:
+            continue
+        link = links.get(system)
+        if link is not None and _shows(link, record.state.target, record.state.version):
+            continue
+        out.append(
+            Delivery(
+                record_id=record.record_id,
+                system=system,
+                state=record.state.target,
+                version=record.state.version,
+            )
+        )
+    return tuple(out)
+
+
+def _shows(link: LinkState, target: TargetState, version: int) -> bool:
+    if link.written_version is not None and link.written_version >= version:
+        return link.written_target == target
+    return link.seen_target == target and link.written_version is None
+
+
+def _plan_decision(
+    event: Decision, current: CanonicalRecord | None, links: Mapping[str, LinkState], policy: Policy
+) -> Plan:
+    if current is None:
+        raise DecisionRefused("record_not_found", f"no record {event.record_id}")
+    wanted = action_result(event.action)
+    state = current.state
+    if state.target == wanted:
+        return Plan(outcome=Outcome.UNCHANGED, record=current, changed=False)
+    if event.decided_at < state.decided_at:
+        raise DecisionRefused(
+            "stale_decision",
+            f"decision of {event.decided_at.isoformat()} is older than the record's current state "
+            f"({state.decided_at.isoformat()})",
+        )
+    if state.target not in _ACTION_FROM[event.action]:
+        raise DecisionRefused(
+            "invalid_transition", f"cannot {event.action.value} a record that is {state.target.label}"
+        )
+    new = replace(
+        current,
+        state=PublicityState(
+            target=wanted, version=state.version + 1, decided_by=event.decided_by, decided_at=event.decided_at
+        ),
+    )
+    audit = AuditEntry(
+        kind="state_changed",
+        actor=event.decided_by,
+        before=state.target,
+        before_version=state.version,
+        after=wanted,
+        after_version=state.version + 1,
+        detail={"action": event.action.value},
+    )
+    return Plan(
+        outcome=Outcome.CHANGED,
+        record=new,
+        changed=True,
+        deliveries=_fan_out(new, links, policy, skip=None),
+        audit=(audit,),
+    )
+
+
+def _plan_observation(
+    event: Observation, current: CanonicalRecord | None, links: Mapping[str, LinkState], policy: Policy
+) -> Plan:
+    seen = SeenUpdate(
+        system=event.source,
+        native_id=event.native_id,
+        target=event.target,
+        source_version=event.source_version,
+    )
+    link = links.get(event.source)
+    if link is not None and link.seen_source_version is not None and (
+        event.source_version < link.seen_source_version
+    ):
+        stale = AuditEntry(
+            kind="stale_ignored",
+            actor=event.source,
+            after=event.target,
+            detail={"source_version": event.source_version, "seen": link.seen_source_version},
+        )
+        return Plan(outcome=Outcome.STALE, record=current, changed=False, audit=(stale,))
+
+    owner_speaks = policy.may_decide(event.source, event.facts)
+    if current is None:
+        return _first_sighting(event, owner_speaks, links, policy, seen)
+    if owner_speaks:
+        return _owner_change(event, current, links, policy, seen)
+    return _mirror_report(event, current, link, policy, seen)
+
+
+def _first_sighting(
+    event: Observation, owner_speaks: bool, links: Mapping[str, LinkState], policy: Policy, seen: SeenUpdate
+) -> Plan:
+    record = CanonicalRecord(
+        record_id=event.facts.record_id,
+        facts=event.facts,
+        state=PublicityState(
+            target=event.target,
+            version=1,
+            decided_by=event.source,
+            decided_at=event.changed_at,
+            authoritative=owner_speaks,
+        ),
+    )
+    audit = AuditEntry(kind="record_created", actor=event.source, after=event.target, after_version=1)
+    if not owner_speaks:
+        # Only a mirror knows it: keep it, fan out nothing until the owner speaks.
+        return Plan(outcome=Outcome.PROVISIONAL, record=record, changed=True, audit=(audit,), seen=seen)
+    return Plan(
+        outcome=Outcome.CREATED,
+        record=record,
+        changed=True,
+        deliveries=_fan_out(record, links, policy, skip=event.source),
+        audit=(audit,),
+        seen=seen,
+    )
+
+
+def _owner_change(
+    event: Observation,
+    current: CanonicalRecord,
+    links: Mapping[str, LinkState],
+    policy: Policy,
+    seen: SeenUpdate,
+) -> Plan:
+    state = current.state
+    same_state = state.target == event.target
+    same_facts = current.facts.fingerprint() == event.facts.fingerprint()
+    if same_state and same_facts and state.authoritative:
+        return Plan(outcome=Outcome.UNCHANGED, record=current, changed=False, seen=seen)
+    if state.authoritative and event.changed_at < state.decided_at and not same_state:
+        # The owner's feed is behind a newer decision (e.g. one accepted through the API): that
+        # decision is on its way to the owner; the old report must not undo it.
+        stale = AuditEntry(
+            kind="stale_ignored",
+            actor=event.source,
+            before=state.target,
+            after=event.target,
+            detail={"changed_at": event.changed_at.isoformat(), "state_at": state.decided_at.isoformat()},
+        )
+        return Plan(outcome=Outcome.STALE, record=current, changed=False, audit=(stale,), seen=seen)
+    version = state.version + 1
+    new = CanonicalRecord(
+        record_id=current.record_id,
+        facts=event.facts,
+        state=PublicityState(
+            target=event.target,
+            version=version,
+            decided_by=event.source,
+            decided_at=max(event.changed_at, state.decided_at) if same_state else event.changed_at,
+        ),
+    )
+    audit = AuditEntry(
+        kind="state_changed" if not same_state else "facts_changed",
+        actor=event.source,
+        before=state.target,
+        before_version=state.version,
+        after=event.target,
+        after_version=version,
+    )
+    # The owner already shows the new state: record that as written so we never push it back.
+    owner_links = dict(links)
+    owner_links[event.source] = LinkState(
+        system=event.source, written_version=version, written_target=event.target
+    )
+    return Plan(
+        outcome=Outcome.CHANGED,
+        record=new,
+        changed=True,
+        deliveries=_fan_out(new, owner_links, policy, skip=event.source),
+        audit=(audit,),
+        seen=seen,
+    )
+
+
+def _mirror_report(
+    event: Observation,
+    current: CanonicalRecord,
+    link: LinkState | None,
+    policy: Policy,
+    seen: SeenUpdate,
+) -> Plan:
+    state = current.state
+    if event.target == state.target:
+        return Plan(outcome=Outcome.UNCHANGED, record=current, changed=False, seen=seen)
+    if link is not None and link.written_target == event.target:
+        # What we wrote earlier, reported back; a newer delivery is already queued or done.
+        return Plan(outcome=Outcome.ECHO, record=current, changed=False, seen=seen)
+    if not state.authoritative:
+        # Two mirrors disagree and the owner has not spoken: nothing to enforce yet.
+        divergence = AuditEntry(
+            kind="unowned_divergence", actor=event.source, before=state.target, after=event.target
+        )
+        return Plan(outcome=Outcome.PROVISIONAL, record=current, changed=False, audit=(divergence,), seen=seen)
+    # 多头修复: the mirror changed a record it does not own. Audit and set it back; a new version
+    # gives the correction its own idempotency key (the mirror may remember the old one).
+    version = state.version + 1
+    new = replace(current, state=replace(state, version=version))
+    audit = AuditEntry(
+        kind="mirror_divergence",
+        actor=event.source,
+        before=event.target,
+        after=state.target,
+        after_version=version,
+        detail={"owner": str(current.facts.owner), "source_version": event.source_version},
+    )
+    delivery = Delivery(record_id=current.record_id, system=event.source, state=state.target, version=version)
+    return Plan(
+        outcome=Outcome.SET_BACK,
+        record=new,
+        changed=True,
+        deliveries=(delivery,),
+        audit=(audit,),
+        seen=seen,
+    )
+
+
+__all__ = [
+    "Action",
+    "AuditEntry",
+    "Decision",
+    "DecisionRefused",
+    "Delivery",
+    "Event",
+    "Observation",
+    "Outcome",
+    "Plan",
+    "Policy",
+    "Publicity",
+    "SeenUpdate",
+    "plan",
+]
