@@ -158,10 +158,16 @@ class Policy:
         return system == facts.owner or system in self.repair_windows.get(facts.category, frozenset())
 
     def mirrors(self, facts: RecordFacts) -> tuple[str, ...]:
-        mirrors = tuple(str(m) for m in facts.mirrors)
+        return self._enabled(tuple(str(m) for m in facts.mirrors))
+
+    def publishers(self, facts: RecordFacts) -> tuple[str, ...]:
+        """Every system that shows the record: its owner first, then the mirrors."""
+        return self._enabled((str(facts.owner), *(str(m) for m in facts.mirrors)))
+
+    def _enabled(self, systems: tuple[str, ...]) -> tuple[str, ...]:
         if self.enabled_systems is None:
-            return mirrors
-        return tuple(m for m in mirrors if m in self.enabled_systems)
+            return systems
+        return tuple(s for s in systems if s in self.enabled_systems)
 
 
 class DecisionRefused(Exception):
@@ -187,9 +193,11 @@ def plan(
 def _fan_out(
     record: CanonicalRecord, links: Mapping[str, LinkState], policy: Policy, *, skip: str | None
 ) -> tuple[Delivery, ...]:
-    """Deliveries to every mirror not known to show the record's state already."""
+    """Deliveries to every system not known to show the record's state already: the mirrors
+    after an owner's change (skip = the owner), the owner too after a decision through the API."""
     out = []
-    for system in policy.mirrors(record.facts):
+    systems = policy.mirrors(record.facts) if skip is not None else policy.publishers(record.facts)
+    for system in systems:
         if system == skip:
             continue
         link = links.get(system)

@@ -1,0 +1,98 @@
+"""Logging and every metric, in one place.
+
+Metric names follow Prometheus conventions: `creditgw_` prefix, base units (seconds), `_total` for
+counters, and labels from small closed sets (system, outcome, state) — never record or subject ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+DELIVERIES = Counter(
+    "creditgw_deliveries_total",
+    "Delivery attempts to target systems, by target and outcome.",
+    ["target", "outcome"],
+    registry=REGISTRY,
+)
+DELIVERY_LATENCY = Histogram(
+    "creditgw_delivery_latency_seconds",
+    "Time from a delivery's enqueue to its acknowledgement by the target.",
+    ["target"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 86400),
+    registry=REGISTRY,
+)
+OUTBOX_DEPTH = Gauge(
+    "creditgw_outbox_depth",
+    "Outbox rows by target and state (pending, in_flight, dead).",
+    ["target", "state"],
+    registry=REGISTRY,
+)
+OUTBOX_OLDEST_PENDING = Gauge(
+    "creditgw_outbox_oldest_pending_age_seconds",
+    "Age of the oldest pending delivery per target.",
+    ["target"],
+    registry=REGISTRY,
+)
+LAST_SUCCESS = Gauge(
+    "creditgw_delivery_last_success_timestamp_seconds",
+    "Unix time of the last acknowledged delivery per target.",
+    ["target"],
+    registry=REGISTRY,
+)
+INBOUND = Counter(
+    "creditgw_inbound_changes_total",
+    "Changes read from systems' feeds, by system and outcome (created, changed, echo, stale, …).",
+    ["system", "outcome"],
+    registry=REGISTRY,
+)
+POLL_ERRORS = Counter(
+    "creditgw_poll_errors_total", "Failed polls of a system's change feed.", ["system"], registry=REGISTRY
+)
+LEASES_REAPED = Counter(
+    "creditgw_leases_reaped_total", "In-flight deliveries whose lease expired and were returned.", registry=REGISTRY
+)
+IDEMPOTENCY = Counter(
+    "creditgw_idempotency_total",
+    "Idempotent API requests by result (new, replayed, conflict, in_flight).",
+    ["result"],
+    registry=REGISTRY,
+)
+HTTP_REQUESTS = Histogram(
+    "creditgw_http_request_duration_seconds",
+    "API request latency by route template, method and status class.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+
+
+def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
+    """JSON in production (one object a line, for the log shipper); readable in a terminal."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

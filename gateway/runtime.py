@@ -1,0 +1,152 @@
+"""The running gateway: store, connectors, dispatcher, pollers, reaper and gauges, started and
+stopped together (serve, demo and the tests all use this one assembly)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.domain.categories import Category
+from gateway.domain.plan import Policy
+from gateway.domain.retry import RetryPolicy
+from gateway.observability import LEASES_REAPED, OUTBOX_DEPTH, OUTBOX_OLDEST_PENDING, get_logger
+from gateway.settings import Settings
+from gateway.store.database import Database, from_db_ts, now_utc, open_database
+from gateway.store.group import GroupCommitter
+from gateway.store.migrate import migrate
+from gateway.store.repo import Repo
+from gateway.sync.connectors import Connector, build_connectors
+from gateway.sync.dispatcher import Dispatcher, reap_expired_leases
+from gateway.sync.poller import Poller
+
+log = get_logger("creditgw.runtime")
+
+
+def policy_from(settings: Settings, systems: set[str]) -> Policy:
+    return Policy(
+        repair_windows={Category(k): frozenset(v) for k, v in settings.repair_windows.items()},
+        enabled_systems=frozenset(systems),
+    )
+
+
+def retry_policy_from(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.max_attempts, base_delay=settings.retry_base_s, max_delay=settings.retry_max_s
+    )
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        connectors: dict[str, Connector],
+        *,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.committer = GroupCommitter(
+            db, max_batch=settings.group_commit_max, window_ms=settings.group_commit_window_ms
+        )
+        self.connectors = connectors
+        self.policy = policy_from(settings, set(connectors))
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.dispatcher = Dispatcher(
+            self.committer,
+            connectors,
+            owner=self.owner,
+            retry=retry_policy_from(settings),
+            lease_s=settings.lease_s,
+            batch=settings.dispatch_batch,
+            concurrency=settings.dispatch_concurrency,
+            idle_s=settings.dispatch_idle_s,
+            clock=clock,
+        )
+        self.pollers = {
+            name: Poller(self.committer, c, self.policy, clock=clock, on_deliveries=self.dispatcher.wake)
+            for name, c in connectors.items()
+        }
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        urls: dict[str, str] | None = None,
+        connectors: dict[str, Connector] | None = None,
+        run_migrations: bool = True,
+    ) -> Runtime:
+        db = open_database(settings.database_url)
+        if run_migrations:
+            await migrate(db)
+        return cls(settings, db, connectors if connectors is not None else build_connectors(settings, urls))
+
+    def start(self, *, dispatch: bool = True, poll: bool = True) -> None:
+        def spawn(name: str, coro: Coroutine[Any, Any, None]) -> None:
+            self._tasks.append(asyncio.create_task(coro, name=name))
+
+        self._stop.clear()
+        if dispatch:
+            spawn("dispatcher", self.dispatcher.run(self._stop))
+            spawn("reaper", self._every(self.settings.reaper_interval_s, self.reap))
+        if poll:
+            for name, poller in self.pollers.items():
+                spawn(f"poller-{name}", poller.run(self._stop, self.settings.poll_interval_s))
+        spawn("gauges", self._every(5.0, self.refresh_gauges))
+
+    async def _every(self, interval_s: float, job: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        while not self._stop.is_set():
+            try:
+                await job()
+            except Exception:
+                log.exception("periodic_job_failed", job=getattr(job, "__name__", "job"))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval_s)
+
+    async def reap(self) -> int:
+        count = await reap_expired_leases(self.committer, now=self.clock())
+        if count:
+            LEASES_REAPED.inc(count)
+            log.warning("leases_reaped", count=count)
+            self.dispatcher.wake()
+        return count
+
+    async def refresh_gauges(self) -> None:
+        rows = await self.db.run(lambda tx: Repo(tx).outbox_depth(), write=False)
+        now = datetime.now(UTC)
+        seen = set()
+        for row in rows:
+            OUTBOX_DEPTH.labels(row["target"], row["status"]).set(row["n"])
+            seen.add((row["target"], row["status"]))
+            if row["status"] == "pending":
+                oldest = from_db_ts(row["oldest_at"])
+                OUTBOX_OLDEST_PENDING.labels(row["target"]).set((now - oldest).total_seconds() if oldest else 0)
+        for target in self.connectors:
+            for state in ("pending", "in_flight", "dead"):
+                if (target, state) not in seen:
+                    OUTBOX_DEPTH.labels(target, state).set(0)
+            if (target, "pending") not in seen:
+                OUTBOX_OLDEST_PENDING.labels(target).set(0)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.committer.close()
+        for connector in self.connectors.values():
+            await connector.adapter.close()
+        await self.db.close()

@@ -1,0 +1,274 @@
+"""Connections per dialect, chosen once from the database URL (STYLE.md §1).
+
+Both dialects are driven through their synchronous DB-API drivers on worker threads: SQLite has no
+truly asynchronous driver (aiosqlite is a thread too), and one synchronous code path keeps every
+named statement identical on both backends (docs/adr/0002-sync-drivers-on-threads.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+
+
+def to_db_ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def from_db_ts(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+class StoreError(Exception):
+    """A storage failure, driver exceptions translated at the boundary (STYLE.md §4)."""
+
+
+class UniqueViolation(StoreError):
+    def __init__(self, message: str, constraint: str | None = None) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
+class Tx:
+    """One open transaction: statements use `?` placeholders on every dialect."""
+
+    def __init__(self, conn: Any, dialect: Dialect) -> None:
+        self._conn = conn
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cur = self._cursor(sql, params)
+        return int(cur.rowcount or 0)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        cur = self._cursor(sql, params)
+        row = cur.fetchone()
+        return None if row is None else self.dialect.as_dict(cur, row)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        cur = self._cursor(sql, params)
+        return [self.dialect.as_dict(cur, r) for r in cur.fetchall()]
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+    @contextmanager
+    def savepoint(self, name: str = "item") -> Iterator[None]:
+        """A nested unit: an error rolls back only what it wrote (group commit uses it)."""
+        self._conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self._conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self._conn.execute(f"RELEASE SAVEPOINT {name}")
+
+    def _cursor(self, sql: str, params: Sequence[Any]) -> Any:
+        try:
+            return self._conn.execute(self.dialect.sql(sql), tuple(self.dialect.param(p) for p in params))
+        except Exception as exc:
+            raise self.dialect.translate(exc) from exc
+
+
+class Dialect(ABC):
+    name: str
+
+    def sql(self, sql: str) -> str:
+        return sql
+
+    def param(self, value: Any) -> Any:
+        return value
+
+    @abstractmethod
+    def as_dict(self, cursor: Any, row: Any) -> Row: ...
+
+    @abstractmethod
+    def translate(self, exc: Exception) -> Exception: ...
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+
+    def param(self, value: Any) -> Any:
+        return to_db_ts(value) if isinstance(value, datetime) else value
+
+    def as_dict(self, cursor: Any, row: Any) -> Row:
+        # Timestamps are stored as text here; every timestamp column is named `at` or `*_at`, so
+        # rows come back with datetimes on both dialects.
+        out = dict(row)
+        for key, value in out.items():
+            if isinstance(value, str) and (key == "at" or key.endswith("_at")):
+                out[key] = from_db_ts(value)
+        return out
+
+    def translate(self, exc: Exception) -> Exception:
+        if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
+            return UniqueViolation(str(exc))
+        if isinstance(exc, sqlite3.Error):
+            return StoreError(str(exc))
+        return exc
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    _PLACEHOLDER = re.compile(r"\?")
+
+    def __init__(self) -> None:
+        self._cache: dict[str, str] = {}
+
+    def sql(self, sql: str) -> str:
+        converted = self._cache.get(sql)
+        if converted is None:
+            converted = self._PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
+            self._cache[sql] = converted
+        return converted
+
+    def as_dict(self, cursor: Any, row: Any) -> Row:
+        return dict(row)
+
+    def translate(self, exc: Exception) -> Exception:
+        import psycopg
+
+        if isinstance(exc, psycopg.errors.UniqueViolation):
+            diag = getattr(exc, "diag", None)
+            return UniqueViolation(str(exc), getattr(diag, "constraint_name", None))
+        if isinstance(exc, psycopg.Error):
+            return StoreError(str(exc))
+        return exc
+
+
+class Database(ABC):
+    dialect: Dialect
+
+    @abstractmethod
+    async def run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
+        """Run `fn` in one transaction on a worker thread; commit if it returns, roll back if it raises."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @property
+    def is_single_node(self) -> bool:
+        return self.dialect.name == "sqlite"
+
+
+class SqliteDatabase(Database):
+    """One connection on one thread: SQLite has one writer anyway. Claims and every other write
+    start with BEGIN IMMEDIATE so a second process (a CLI next to `serve`) waits instead of failing
+    mid-transaction (Prefect's SQLite setup does the same)."""
+
+    def __init__(self, path: Path) -> None:
+        self.dialect = SqliteDialect()
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: an acknowledged repair survives a power loss too; NORMAL in WAL mode may drop
+            # the last commits (https://www.sqlite.org/pragma.html#pragma_synchronous). Group
+            # commit pays the fsync once per batch, not once per request.
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._conn = conn
+        return self._conn
+
+    def _run_sync(self, fn: Callable[[Tx], T], write: bool) -> T:
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                result = fn(Tx(conn, self.dialect))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+    async def run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run_sync, fn, write)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, _close)
+        self._executor.shutdown(wait=True)
+
+
+class PostgresDatabase(Database):
+    def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        self.dialect = PostgresDialect()
+        self.dsn = dsn
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            open=True,
+        )
+        self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pg")
+
+    def _run_sync(self, fn: Callable[[Tx], T], write: bool) -> T:
+        with self._pool.connection() as conn, conn.transaction():
+            return fn(Tx(conn, self.dialect))
+
+    async def run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run_sync, fn, write)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._pool.close)
+        self._executor.shutdown(wait=True)
+
+
+def open_database(url: str, *, pool_size: int = 8) -> Database:
+    """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `postgresql://…`."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ValueError(f"sqlite URL needs a file path: {url!r}")
+        return SqliteDatabase(Path(path))
+    if parsed.scheme in ("postgresql", "postgres"):
+        return PostgresDatabase(url, pool_size=pool_size)
+    raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

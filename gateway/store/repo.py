@@ -1,0 +1,550 @@
+"""Every SQL statement of the gateway, named, in one place (STYLE.md §2).
+
+A `Repo` wraps one open transaction. Statements are written once with `?` placeholders and run on
+both dialects; the few places where the dialects differ say so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gateway.domain.model import (
+    CanonicalRecord,
+    LinkState,
+    Publicity,
+    PublicityState,
+    RecordFacts,
+    StopReason,
+    TargetState,
+)
+from gateway.domain.plan import AuditEntry, Delivery, SeenUpdate
+from gateway.store.database import Row, Tx, from_db_ts
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    DEAD = "dead"
+    SUPERSEDED = "superseded"  # a newer version for the same (record, target) took its place
+
+
+class TargetProgress:
+    """Progress of one repair on one target system (进度查询)."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    SUPERSEDED = "superseded"
+    IN_SYNC = "in_sync"  # the system already showed the state: nothing to send
+
+
+def _target(status: str | None, reason: str | None) -> TargetState | None:
+    if status is None:
+        return None
+    return TargetState(status=Publicity(status), reason=StopReason(reason) if reason else None)
+
+
+def _reason(target: TargetState | None) -> str | None:
+    return target.reason.value if target is not None and target.reason is not None else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxItem:
+    id: int
+    record_id: str
+    target: str
+    version: int
+    state: TargetState
+    idempotency_key: str
+    repair_id: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    last_error: str | None
+    dead_context: dict[str, Any] | None
+    replays: int
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> OutboxItem:
+        state = _target(row["state_status"], row["state_reason"])
+        assert state is not None
+        return cls(
+            id=int(row["id"]),
+            record_id=row["record_id"],
+            target=row["target"],
+            version=int(row["version"]),
+            state=state,
+            idempotency_key=row["idempotency_key"],
+            repair_id=row["repair_id"],
+            status=row["status"],
+            attempts=int(row["attempts"]),
+            next_attempt_at=_ts(row["next_attempt_at"]),
+            lease_owner=row["lease_owner"],
+            lease_expires_at=from_db_ts(row["lease_expires_at"]),
+            last_error=row["last_error"],
+            dead_context=json.loads(row["dead_context"]) if row["dead_context"] else None,
+            replays=int(row["replays"]),
+            created_at=_ts(row["created_at"]),
+            updated_at=_ts(row["updated_at"]),
+            finished_at=from_db_ts(row["finished_at"]),
+        )
+
+
+def _ts(value: Any) -> datetime:
+    parsed = from_db_ts(value)
+    assert parsed is not None
+    return parsed
+
+
+class Repo:
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self._pg = tx.dialect.name == "postgresql"
+
+    # ---- inbox -----------------------------------------------------------------------------
+
+    def claim_inbox(self, system: str, change_key: str, now: datetime) -> bool:
+        """True the first time a change is seen. The primary key makes a duplicate a no-op."""
+        inserted = self.tx.execute(
+            "INSERT INTO inbox (system, change_key, record_id, outcome, received_at) VALUES (?, ?, NULL, ?, ?)"
+            " ON CONFLICT (system, change_key) DO NOTHING",
+            (system, change_key, "received", now),
+        )
+        return inserted == 1
+
+    def set_inbox_outcome(self, system: str, change_key: str, record_id: str | None, outcome: str) -> None:
+        self.tx.execute(
+            "UPDATE inbox SET record_id = ?, outcome = ? WHERE system = ? AND change_key = ?",
+            (record_id, outcome, system, change_key),
+        )
+
+    # ---- records and links -----------------------------------------------------------------
+
+    def load_record(self, record_id: str, *, lock: bool = False) -> CanonicalRecord | None:
+        # FOR UPDATE serialises concurrent changes to one record across replicas; SQLite's
+        # BEGIN IMMEDIATE already serialises every writer.
+        suffix = " FOR UPDATE" if lock and self._pg else ""
+        row = self.tx.one(f"SELECT * FROM records WHERE record_id = ?{suffix}", (record_id,))
+        return None if row is None else record_from_row(row)
+
+    def save_record(self, record: CanonicalRecord, now: datetime, *, created: bool) -> None:
+        facts = record.facts
+        state = record.state
+        values = (
+            facts.category.value,
+            facts.identity.authority_code,
+            facts.identity.document_number,
+            facts.subject_code,
+            facts.subject_name,
+            json.dumps(facts.to_json(), ensure_ascii=False, sort_keys=True),
+            facts.fingerprint(),
+            state.target.status.value,
+            _reason(state.target),
+            state.version,
+            state.decided_by,
+            state.decided_at,
+            1 if state.authoritative else 0,
+        )
+        if created:
+            self.tx.execute(
+                "INSERT INTO records (category, authority_code, document_number, subject_code, subject_name,"
+                " facts, facts_fingerprint, status, reason, version, decided_by, decided_at, authoritative,"
+                " record_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, record.record_id, now, now),
+            )
+        else:
+            self.tx.execute(
+                "UPDATE records SET category = ?, authority_code = ?, document_number = ?, subject_code = ?,"
+                " subject_name = ?, facts = ?, facts_fingerprint = ?, status = ?, reason = ?, version = ?,"
+                " decided_by = ?, decided_at = ?, authoritative = ?, updated_at = ? WHERE record_id = ?",
+                (*values, now, record.record_id),
+            )
+
+    def load_links(self, record_id: str) -> dict[str, LinkState]:
+        rows = self.tx.all("SELECT * FROM links WHERE record_id = ?", (record_id,))
+        return {row["system"]: link_from_row(row) for row in rows}
+
+    def _ensure_link(self, record_id: str, system: str) -> None:
+        self.tx.execute(
+            "INSERT INTO links (record_id, system) VALUES (?, ?) ON CONFLICT (record_id, system) DO NOTHING",
+            (record_id, system),
+        )
+
+    def save_seen(self, record_id: str, seen: SeenUpdate, now: datetime) -> None:
+        self._ensure_link(record_id, seen.system)
+        self.tx.execute(
+            "UPDATE links SET native_id = COALESCE(?, native_id), seen_status = ?, seen_reason = ?,"
+            " seen_source_version = ?, seen_at = ? WHERE record_id = ? AND system = ?",
+            (
+                seen.native_id,
+                seen.target.status.value,
+                _reason(seen.target),
+                seen.source_version,
+                now,
+                record_id,
+                seen.system,
+            ),
+        )
+
+    def save_written(
+        self, record_id: str, system: str, version: int, target: TargetState, native_id: str | None, now: datetime
+    ) -> None:
+        """Remember what a system acknowledged; never move back to an older version."""
+        self._ensure_link(record_id, system)
+        self.tx.execute(
+            "UPDATE links SET native_id = COALESCE(?, native_id), written_version = ?, written_status = ?,"
+            " written_reason = ?, written_at = ? WHERE record_id = ? AND system = ?"
+            " AND (written_version IS NULL OR written_version <= ?)",
+            (native_id, version, target.status.value, _reason(target), now, record_id, system, version),
+        )
+
+    def add_audit(self, record_id: str, entries: Iterable[AuditEntry], now: datetime) -> None:
+        for entry in entries:
+            self.tx.execute(
+                "INSERT INTO audit (record_id, at, kind, actor, before_state, before_version, after_state,"
+                " after_version, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record_id,
+                    now,
+                    entry.kind,
+                    entry.actor,
+                    entry.before.label if entry.before else None,
+                    entry.before_version,
+                    entry.after.label if entry.after else None,
+                    entry.after_version,
+                    json.dumps(dict(entry.detail), ensure_ascii=False, sort_keys=True),
+                ),
+            )
+
+    # ---- outbox ----------------------------------------------------------------------------
+
+    def enqueue(self, delivery: Delivery, repair_id: str | None, now: datetime) -> int:
+        """Queue a delivery. A pending delivery of an older version for the same (record, target)
+        is replaced in place: only the newest state matters, and order is kept because at most
+        one row per pair is pending (unique partial index)."""
+        lock = " FOR UPDATE" if self._pg else ""
+        existing = self.tx.one(
+            f"SELECT id, version, repair_id FROM outbox WHERE record_id = ? AND target = ? AND status = ?{lock}",
+            (delivery.record_id, delivery.system, OutboxStatus.PENDING),
+        )
+        if existing is not None:
+            if int(existing["version"]) >= delivery.version:
+                return int(existing["id"])
+            if existing["repair_id"] and existing["repair_id"] != repair_id:
+                self.set_target_progress(
+                    existing["repair_id"], delivery.system, TargetProgress.SUPERSEDED, now, outbox_id=None
+                )
+            self.tx.execute(
+                "UPDATE outbox SET version = ?, state_status = ?, state_reason = ?, idempotency_key = ?,"
+                " repair_id = ?, attempts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ?"
+                " WHERE id = ?",
+                (
+                    delivery.version,
+                    delivery.state.status.value,
+                    _reason(delivery.state),
+                    delivery.idempotency_key,
+                    repair_id,
+                    now,
+                    now,
+                    existing["id"],
+                ),
+            )
+            return int(existing["id"])
+        new_id = self.tx.scalar(
+            "INSERT INTO outbox (record_id, target, version, state_status, state_reason, idempotency_key,"
+            " repair_id, status, attempts, next_attempt_at, replays, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?) RETURNING id",
+            (
+                delivery.record_id,
+                delivery.system,
+                delivery.version,
+                delivery.state.status.value,
+                _reason(delivery.state),
+                delivery.idempotency_key,
+                repair_id,
+                OutboxStatus.PENDING,
+                now,
+                now,
+                now,
+            ),
+        )
+        return int(new_id)
+
+    def claim(self, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[OutboxItem]:
+        """Lease due deliveries, never a second one for a (record, target) already in flight.
+
+        PostgreSQL: FOR UPDATE SKIP LOCKED lets replicas claim side by side without waiting on
+        each other's rows. SQLite: the surrounding BEGIN IMMEDIATE makes the claim exclusive.
+        """
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self._pg else ""
+        rows = self.tx.all(
+            "UPDATE outbox SET status = 'in_flight', lease_owner = ?, lease_expires_at = ?,"
+            " attempts = attempts + 1, updated_at = ?"
+            " WHERE id IN (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM outbox f WHERE f.record_id = o.record_id AND f.target = o.target"
+            f" AND f.status = 'in_flight') ORDER BY o.next_attempt_at, o.id LIMIT ?{skip_locked})"
+            " RETURNING *",
+            (owner, lease_until, now, now, limit),
+        )
+        items = sorted((OutboxItem.from_row(r) for r in rows), key=lambda i: i.id)
+        for item in items:
+            if item.repair_id:
+                self.set_target_progress(item.repair_id, item.target, TargetProgress.IN_FLIGHT, now, item.id)
+        return items
+
+    def _leave_flight(self, item_id: int, owner: str | None, new_status: str, sets: str, params: tuple[Any, ...]) -> bool:
+        owner_clause = " AND lease_owner = ?" if owner is not None else ""
+        owner_param: tuple[Any, ...] = (owner,) if owner is not None else ()
+        changed = self.tx.execute(
+            f"UPDATE outbox SET status = ?, lease_owner = NULL, lease_expires_at = NULL, {sets}"
+            f" WHERE id = ? AND status = 'in_flight'{owner_clause}",
+            (new_status, *params, item_id, *owner_param),
+        )
+        return changed == 1
+
+    def complete(self, item: OutboxItem, owner: str, native_id: str | None, now: datetime) -> bool:
+        """Mark delivered; False when the lease was lost (another worker owns the row now)."""
+        if not self._leave_flight(item.id, owner, OutboxStatus.DONE, "updated_at = ?, finished_at = ?", (now, now)):
+            return False
+        self.save_written(item.record_id, item.target, item.version, item.state, native_id, now)
+        if item.repair_id:
+            self.set_target_progress(item.repair_id, item.target, TargetProgress.DELIVERED, now, item.id)
+        return True
+
+    def _newer_pending_exists(self, item: OutboxItem) -> bool:
+        row = self.tx.one(
+            "SELECT id FROM outbox WHERE record_id = ? AND target = ? AND status = 'pending' AND id <> ?",
+            (item.record_id, item.target, item.id),
+        )
+        return row is not None
+
+    def reschedule(self, item: OutboxItem, owner: str | None, next_at: datetime, error: str, now: datetime) -> bool:
+        """Back to pending for a later attempt, or superseded if a newer version is waiting."""
+        if self._newer_pending_exists(item):
+            return self._supersede(item, owner, now)
+        return self._leave_flight(
+            item.id,
+            owner,
+            OutboxStatus.PENDING,
+            "next_attempt_at = ?, last_error = ?, updated_at = ?",
+            (next_at, error[:2000], now),
+        )
+
+    def _supersede(self, item: OutboxItem, owner: str | None, now: datetime) -> bool:
+        left = self._leave_flight(
+            item.id, owner, OutboxStatus.SUPERSEDED, "updated_at = ?, finished_at = ?", (now, now)
+        )
+        if left and item.repair_id:
+            self.set_target_progress(item.repair_id, item.target, TargetProgress.SUPERSEDED, now, item.id)
+        return left
+
+    def dead_letter(self, item: OutboxItem, owner: str, context: Mapping[str, Any], now: datetime) -> bool:
+        error = str(context.get("message", "failed"))
+        left = self._leave_flight(
+            item.id,
+            owner,
+            OutboxStatus.DEAD,
+            "last_error = ?, dead_context = ?, updated_at = ?, finished_at = ?",
+            (error[:2000], json.dumps(dict(context), ensure_ascii=False, default=str), now, now),
+        )
+        if left and item.repair_id:
+            self.set_target_progress(item.repair_id, item.target, TargetProgress.DEAD, now, item.id, error=error)
+        return left
+
+    def expired_leases(self, now: datetime, limit: int = 500) -> list[OutboxItem]:
+        rows = self.tx.all(
+            "SELECT * FROM outbox WHERE status = 'in_flight' AND lease_expires_at < ? ORDER BY id LIMIT ?",
+            (now, limit),
+        )
+        return [OutboxItem.from_row(r) for r in rows]
+
+    def get_outbox(self, item_id: int) -> OutboxItem | None:
+        row = self.tx.one("SELECT * FROM outbox WHERE id = ?", (item_id,))
+        return None if row is None else OutboxItem.from_row(row)
+
+    def list_outbox(
+        self, *, status: str, target: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[OutboxItem]:
+        sql = "SELECT * FROM outbox WHERE status = ? AND id > ?"
+        params: list[Any] = [status, after_id]
+        if target is not None:
+            sql += " AND target = ?"
+            params.append(target)
+        rows = self.tx.all(sql + " ORDER BY id LIMIT ?", (*params, limit))
+        return [OutboxItem.from_row(r) for r in rows]
+
+    def delivered_version(self, record_id: str, target: str) -> int | None:
+        value = self.tx.scalar(
+            "SELECT MAX(version) AS v FROM outbox WHERE record_id = ? AND target = ?"
+            " AND status IN ('pending', 'in_flight', 'done')",
+            (record_id, target),
+        )
+        return None if value is None else int(value)
+
+    def revive(self, item: OutboxItem, now: datetime) -> None:
+        """A dead letter goes back to pending for a replay."""
+        self.tx.execute(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, replays = replays + 1,"
+            " updated_at = ?, finished_at = NULL WHERE id = ? AND status = 'dead'",
+            (now, now, item.id),
+        )
+        if item.repair_id:
+            self.set_target_progress(item.repair_id, item.target, TargetProgress.PENDING, now, item.id)
+
+    def mark_dead_superseded(self, item: OutboxItem, now: datetime) -> None:
+        self.tx.execute(
+            "UPDATE outbox SET status = 'superseded', updated_at = ? WHERE id = ? AND status = 'dead'",
+            (now, item.id),
+        )
+        if item.repair_id:
+            self.set_target_progress(item.repair_id, item.target, TargetProgress.SUPERSEDED, now, item.id)
+
+    def outbox_depth(self) -> list[Row]:
+        return self.tx.all(
+            "SELECT target, status, COUNT(*) AS n, MIN(created_at) AS oldest_at FROM outbox"
+            " WHERE status IN ('pending', 'in_flight', 'dead') GROUP BY target, status"
+        )
+
+    # ---- repairs (progress) ----------------------------------------------------------------
+
+    def create_repair(
+        self,
+        *,
+        repair_id: str,
+        record_id: str,
+        action: str,
+        source: str,
+        decided_by: str,
+        decided_at: datetime,
+        version: int | None,
+        outcome: str,
+        now: datetime,
+    ) -> None:
+        self.tx.execute(
+            "INSERT INTO repairs (repair_id, record_id, action, source, decided_by, decided_at, accepted_at,"
+            " version, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repair_id) DO NOTHING",
+            (repair_id, record_id, action, source, decided_by, decided_at, now, version, outcome),
+        )
+
+    def set_target_progress(
+        self,
+        repair_id: str,
+        target: str,
+        status: str,
+        now: datetime,
+        outbox_id: int | None,
+        *,
+        error: str | None = None,
+    ) -> None:
+        delivered_at = now if status == TargetProgress.DELIVERED else None
+        self.tx.execute(
+            "INSERT INTO repair_targets (repair_id, target, outbox_id, status, updated_at, delivered_at, last_error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repair_id, target) DO UPDATE SET"
+            " outbox_id = COALESCE(excluded.outbox_id, repair_targets.outbox_id), status = excluded.status,"
+            " updated_at = excluded.updated_at,"
+            " delivered_at = COALESCE(excluded.delivered_at, repair_targets.delivered_at),"
+            " last_error = excluded.last_error",
+            (repair_id, target, outbox_id, status, now, delivered_at, error),
+        )
+
+    def get_repair(self, repair_id: str) -> tuple[Row, list[Row]] | None:
+        row = self.tx.one("SELECT * FROM repairs WHERE repair_id = ?", (repair_id,))
+        if row is None:
+            return None
+        targets = self.tx.all(
+            "SELECT t.*, o.attempts AS attempts FROM repair_targets t LEFT JOIN outbox o ON o.id = t.outbox_id"
+            " WHERE t.repair_id = ? ORDER BY t.target",
+            (repair_id,),
+        )
+        return row, targets
+
+    def repairs_of_record(self, record_id: str) -> list[Row]:
+        return self.tx.all("SELECT * FROM repairs WHERE record_id = ? ORDER BY accepted_at", (record_id,))
+
+    # ---- cursors ---------------------------------------------------------------------------
+
+    def get_cursor(self, system: str, feed: str) -> str | None:
+        value = self.tx.scalar("SELECT position FROM cursors WHERE system = ? AND feed = ?", (system, feed))
+        return None if value is None else str(value)
+
+    def set_cursor(self, system: str, feed: str, position: str, now: datetime) -> None:
+        self.tx.execute(
+            "INSERT INTO cursors (system, feed, position, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (system, feed) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            (system, feed, position, now),
+        )
+
+    # ---- idempotent API requests -------------------------------------------------------------
+
+    def get_idempotent(self, client: str, key: str) -> Row | None:
+        lock = " FOR UPDATE" if self._pg else ""
+        return self.tx.one(f"SELECT * FROM idempotency WHERE client = ? AND key = ?{lock}", (client, key))
+
+    def save_idempotent(
+        self, client: str, key: str, request_hash: str, status: int, body: str, now: datetime
+    ) -> None:
+        self.tx.execute(
+            "INSERT INTO idempotency (client, key, request_hash, state, response_status, response_body,"
+            " created_at, updated_at) VALUES (?, ?, ?, 'done', ?, ?, ?, ?)",
+            (client, key, request_hash, status, body, now, now),
+        )
+
+    # ---- reads for the API -----------------------------------------------------------------
+
+    def records_of_subject(self, subject_code: str, limit: int = 500) -> list[CanonicalRecord]:
+        rows = self.tx.all(
+            "SELECT * FROM records WHERE subject_code = ? ORDER BY category, record_id LIMIT ?",
+            (subject_code, limit),
+        )
+        return [record_from_row(r) for r in rows]
+
+    def audit_of(self, record_id: str, limit: int = 200) -> list[Row]:
+        return self.tx.all("SELECT * FROM audit WHERE record_id = ? ORDER BY id DESC LIMIT ?", (record_id, limit))
+
+    def count(self, table: str) -> int:
+        if table not in _COUNTABLE:
+            raise ValueError(table)
+        return int(self.tx.scalar(f"SELECT COUNT(*) AS n FROM {table}") or 0)
+
+
+_COUNTABLE = frozenset(
+    {"records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "cursors", "idempotency"}
+)
+
+
+def record_from_row(row: Row) -> CanonicalRecord:
+    target = _target(row["status"], row["reason"])
+    assert target is not None
+    return CanonicalRecord(
+        record_id=row["record_id"],
+        facts=RecordFacts.from_json(json.loads(row["facts"])),
+        state=PublicityState(
+            target=target,
+            version=int(row["version"]),
+            decided_by=row["decided_by"],
+            decided_at=_ts(row["decided_at"]),
+            authoritative=bool(row["authoritative"]),
+        ),
+    )
+
+
+def link_from_row(row: Row) -> LinkState:
+    return LinkState(
+        system=row["system"],
+        native_id=row["native_id"],
+        written_version=row["written_version"],
+        written_target=_target(row["written_status"], row["written_reason"]),
+        seen_target=_target(row["seen_status"], row["seen_reason"]),
+        seen_source_version=row["seen_source_version"],
+    )

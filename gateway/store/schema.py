@@ -1,0 +1,201 @@
+"""The declared schema: what the migrations must produce, table by table.
+
+The migrations are written by hand per dialect (gateway/store/migrations/); a test migrates a
+fresh database and compares what the database reports against this declaration, so a migration
+that forgets a column or an index fails the build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # logical: text, int, bigint, ts, serial
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    where: str | None = None  # partial index predicate
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    indexes: tuple[Index, ...] = ()
+
+
+def _c(name: str, type_: str, nullable: bool = False) -> Column:
+    return Column(name, type_, nullable)
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "schema_migrations",
+        (_c("version", "int"), _c("name", "text"), _c("applied_at", "ts")),
+        ("version",),
+    ),
+    Table(
+        "records",
+        (
+            _c("record_id", "text"),
+            _c("category", "text"),
+            _c("authority_code", "text"),
+            _c("document_number", "text"),
+            _c("subject_code", "text", True),
+            _c("subject_name", "text"),
+            _c("facts", "text"),
+            _c("facts_fingerprint", "text"),
+            _c("status", "text"),
+            _c("reason", "text", True),
+            _c("version", "int"),
+            _c("decided_by", "text"),
+            _c("decided_at", "ts"),
+            _c("authoritative", "int"),
+            _c("created_at", "ts"),
+            _c("updated_at", "ts"),
+        ),
+        ("record_id",),
+        (
+            Index("records_identity", ("category", "authority_code", "document_number"), unique=True),
+            Index("records_subject", ("subject_code",)),
+        ),
+    ),
+    Table(
+        "links",
+        (
+            _c("record_id", "text"),
+            _c("system", "text"),
+            _c("native_id", "text", True),
+            _c("written_version", "int", True),
+            _c("written_status", "text", True),
+            _c("written_reason", "text", True),
+            _c("written_at", "ts", True),
+            _c("seen_status", "text", True),
+            _c("seen_reason", "text", True),
+            _c("seen_source_version", "text", True),
+            _c("seen_at", "ts", True),
+        ),
+        ("record_id", "system"),
+    ),
+    Table(
+        "inbox",
+        (
+            _c("system", "text"),
+            _c("change_key", "text"),
+            _c("record_id", "text", True),
+            _c("outcome", "text"),
+            _c("received_at", "ts"),
+        ),
+        ("system", "change_key"),
+    ),
+    Table(
+        "outbox",
+        (
+            _c("id", "serial"),
+            _c("record_id", "text"),
+            _c("target", "text"),
+            _c("version", "int"),
+            _c("state_status", "text"),
+            _c("state_reason", "text", True),
+            _c("idempotency_key", "text"),
+            _c("repair_id", "text", True),
+            _c("status", "text"),
+            _c("attempts", "int"),
+            _c("next_attempt_at", "ts"),
+            _c("lease_owner", "text", True),
+            _c("lease_expires_at", "ts", True),
+            _c("last_error", "text", True),
+            _c("dead_context", "text", True),
+            _c("replays", "int"),
+            _c("created_at", "ts"),
+            _c("updated_at", "ts"),
+            _c("finished_at", "ts", True),
+        ),
+        ("id",),
+        (
+            # One pending and one in-flight delivery per (record, target), enforced by the database.
+            Index("outbox_one_pending", ("record_id", "target"), unique=True, where="status = 'pending'"),
+            Index("outbox_one_in_flight", ("record_id", "target"), unique=True, where="status = 'in_flight'"),
+            Index("outbox_due", ("status", "next_attempt_at")),
+            Index("outbox_record_target", ("record_id", "target")),
+            Index("outbox_lease", ("lease_expires_at",), where="status = 'in_flight'"),
+        ),
+    ),
+    Table(
+        "repairs",
+        (
+            _c("repair_id", "text"),
+            _c("record_id", "text"),
+            _c("action", "text"),
+            _c("source", "text"),
+            _c("decided_by", "text"),
+            _c("decided_at", "ts"),
+            _c("accepted_at", "ts"),
+            _c("version", "int", True),
+            _c("outcome", "text"),
+        ),
+        ("repair_id",),
+        (Index("repairs_record", ("record_id",)),),
+    ),
+    Table(
+        "repair_targets",
+        (
+            _c("repair_id", "text"),
+            _c("target", "text"),
+            _c("outbox_id", "bigint", True),
+            _c("status", "text"),
+            _c("updated_at", "ts"),
+            _c("delivered_at", "ts", True),
+            _c("last_error", "text", True),
+        ),
+        ("repair_id", "target"),
+        (Index("repair_targets_outbox", ("outbox_id",)),),
+    ),
+    Table(
+        "audit",
+        (
+            _c("id", "serial"),
+            _c("record_id", "text"),
+            _c("at", "ts"),
+            _c("kind", "text"),
+            _c("actor", "text"),
+            _c("before_state", "text", True),
+            _c("before_version", "int", True),
+            _c("after_state", "text", True),
+            _c("after_version", "int", True),
+            _c("detail", "text"),
+        ),
+        ("id",),
+        (Index("audit_record", ("record_id", "id")),),
+    ),
+    Table(
+        "cursors",
+        (_c("system", "text"), _c("feed", "text"), _c("position", "text"), _c("updated_at", "ts")),
+        ("system", "feed"),
+    ),
+    Table(
+        "idempotency",
+        (
+            _c("client", "text"),
+            _c("key", "text"),
+            _c("request_hash", "text"),
+            _c("state", "text"),
+            _c("response_status", "int", True),
+            _c("response_body", "text", True),
+            _c("created_at", "ts"),
+            _c("updated_at", "ts"),
+        ),
+        ("client", "key"),
+    ),
+)
+
+TABLE_NAMES = tuple(t.name for t in TABLES)

@@ -1,0 +1,192 @@
+"""The dispatcher: claim due deliveries with a lease, send them, record the outcome.
+
+At most one delivery per (record, target) is in flight (the claim query and a unique index both
+say so); each carries its deterministic idempotency key; failures are classified by the adapter
+and turned into a retry time or a dead letter by the pure retry policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from gateway.domain.model import CanonicalRecord
+from gateway.domain.retry import (
+    DeliveryError,
+    FailureKind,
+    PermanentError,
+    RetryPolicy,
+    RetryableError,
+    Verdict,
+    decide,
+)
+from gateway.observability import DELIVERIES, DELIVERY_LATENCY, LAST_SUCCESS, get_logger
+from gateway.store.database import Tx, now_utc
+from gateway.store.group import GroupCommitter
+from gateway.store.repo import OutboxItem, Repo
+from gateway.sync.connectors import Connector
+
+log = get_logger("creditgw.dispatcher")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        committer: GroupCommitter,
+        connectors: Mapping[str, Connector],
+        *,
+        owner: str,
+        retry: RetryPolicy,
+        lease_s: float = 60.0,
+        batch: int = 32,
+        concurrency: int = 8,
+        idle_s: float = 0.2,
+        clock: Callable[[], datetime] = now_utc,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.committer = committer
+        self.connectors = connectors
+        self.owner = owner
+        self.retry = retry
+        self.lease = timedelta(seconds=lease_s)
+        self.batch = batch
+        self.idle_s = idle_s
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New work was queued: skip the idle wait (keeps accept→delivered latency low)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()  # before the claim, so a wake during it is not lost
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("dispatch_cycle_failed")
+                handled = 0
+            if handled == 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_s)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many deliveries were handled."""
+        now = self.clock()
+        targets = set(self.connectors)
+
+        def _claim(tx: Tx) -> list[tuple[OutboxItem, CanonicalRecord | None, str | None]]:
+            repo = Repo(tx)
+            claimed = repo.claim(now, self.batch, self.owner, now + self.lease)
+            out = []
+            for item in claimed:
+                record = repo.load_record(item.record_id)
+                link = repo.load_links(item.record_id).get(item.target)
+                out.append((item, record, link.native_id if link else None))
+            return out
+
+        claimed = await self.committer.submit(_claim)
+        if not claimed:
+            return 0
+        await asyncio.gather(
+            *(self._deliver(item, record) for item, record, _ in claimed if item.target in targets),
+            *(self._no_adapter(item) for item, _, _ in claimed if item.target not in targets),
+        )
+        return len(claimed)
+
+    async def _deliver(self, item: OutboxItem, record: CanonicalRecord | None) -> None:
+        connector = self.connectors[item.target]
+        bound = log.bind(record_id=item.record_id, target=item.target, version=item.version, attempt=item.attempts)
+        async with self._slots:
+            try:
+                if record is None:
+                    raise PermanentError("record vanished from the store")
+                write = connector.mapping.to_write(record.facts, item.state, idempotency_key=item.idempotency_key)
+            except DeliveryError as exc:
+                await self._failed(item, exc, bound, business_key=None)
+                return
+            except ValueError as exc:  # the mapping cannot express the record for this system
+                await self._failed(item, PermanentError(f"mapping: {exc}"), bound, business_key=None)
+                return
+            try:
+                result = await connector.adapter.write(write)
+            except DeliveryError as exc:
+                await self._failed(item, exc, bound, business_key=write.business_key)
+                return
+            except Exception as exc:  # an adapter bug or an unclassified transport error
+                bound.exception("delivery_unclassified_error")
+                await self._failed(item, RetryableError(f"{type(exc).__name__}: {exc}"), bound, write.business_key)
+                return
+        await self._succeeded(item, result.native_id, bound)
+
+    async def _succeeded(self, item: OutboxItem, native_id: str | None, bound: Any, outcome: str = "delivered") -> None:
+        now = self.clock()
+        kept = await self.committer.submit(lambda tx: Repo(tx).complete(item, self.owner, native_id, now))
+        DELIVERIES.labels(item.target, outcome).inc()
+        if kept:
+            DELIVERY_LATENCY.labels(item.target).observe(max(0.0, (now - item.created_at).total_seconds()))
+            LAST_SUCCESS.labels(item.target).set(time.time())
+            bound.info("delivery_succeeded", outcome=outcome)
+        else:
+            bound.warning("delivery_lease_lost")
+
+    async def _failed(self, item: OutboxItem, exc: DeliveryError, bound: Any, business_key: str | None) -> None:
+        now = self.clock()
+        decision = decide(
+            exc.kind, attempts=item.attempts, now=now, policy=self.retry, rng=self.rng, retry_after=exc.retry_after
+        )
+        if decision.verdict is Verdict.DONE:
+            await self._succeeded(item, None, bound, outcome="ignored")
+            return
+        if decision.verdict is Verdict.RETRY:
+            assert decision.next_attempt_at is not None
+            next_at = decision.next_attempt_at
+            await self.committer.submit(lambda tx: Repo(tx).reschedule(item, self.owner, next_at, exc.message, now))
+            DELIVERIES.labels(item.target, "retry").inc()
+            bound.warning("delivery_retry_scheduled", kind=exc.kind.value, error=exc.message, next_attempt_at=next_at)
+            return
+        context = {
+            **exc.context(),
+            "target": item.target,
+            "record_id": item.record_id,
+            "version": item.version,
+            "state": item.state.label,
+            "business_key": business_key,
+            "attempts": item.attempts,
+            "first_enqueued_at": item.created_at.isoformat(),
+            "dead_at": now.isoformat(),
+            "exhausted": exc.kind is not FailureKind.PERMANENT,
+        }
+        await self.committer.submit(lambda tx: Repo(tx).dead_letter(item, self.owner, context, now))
+        DELIVERIES.labels(item.target, "dead").inc()
+        bound.error("delivery_dead_lettered", kind=exc.kind.value, error=exc.message, status=exc.status)
+
+    async def _no_adapter(self, item: OutboxItem) -> None:
+        await self._failed(
+            item,
+            PermanentError(f"no adapter configured for {item.target}"),
+            log.bind(record_id=item.record_id, target=item.target),
+            business_key=None,
+        )
+
+
+async def reap_expired_leases(committer: GroupCommitter, *, now: datetime) -> int:
+    """Return deliveries whose lease ran out (their worker died) to pending."""
+
+    def _reap(tx: Tx) -> int:
+        repo = Repo(tx)
+        count = 0
+        for item in repo.expired_leases(now):
+            if repo.reschedule(item, None, now, "lease expired: worker stopped before finishing", now):
+                count += 1
+        return count
+
+    return await committer.submit(_reap)

@@ -1,0 +1,122 @@
+"""Inbound pipeline: one change in, one transaction out.
+
+The inbox row, the new state, the audit trail, the repair's progress rows and the deliveries it
+causes commit together (DESIGN.md §4), so a crash leaves either all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.model import Publicity, StopReason, TargetState
+from gateway.domain.plan import Action, Decision, Event, Outcome, Plan, Policy, plan
+from gateway.store.database import Tx
+from gateway.store.repo import Repo, TargetProgress
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplyResult:
+    outcome: str  # an Outcome value, or "duplicate"
+    record_id: str | None
+    version: int | None = None
+    repair_id: str | None = None
+    deliveries: int = 0
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome == "duplicate"
+
+
+def action_between(before: TargetState | None, after: TargetState) -> str:
+    """Name a state change the way a repair's progress page shows it."""
+    if after.status is Publicity.PUBLISHED:
+        return Action.REVOKE_REPAIR.value if before and before.status is Publicity.STOPPED else "publish"
+    return {
+        StopReason.REPAIRED: Action.REPAIR,
+        StopReason.EXPIRED: Action.EXPIRE,
+        StopReason.WITHDRAWN: Action.WITHDRAW,
+        StopReason.REMOVED: Action.REMOVE,
+    }[after.reason or StopReason.REPAIRED].value
+
+
+def change_repair_id(record_id: str, version: int) -> str:
+    """Deterministic id of the repair that a system's own change started."""
+    return "rep_" + hashlib.sha256(f"{record_id}|{version}".encode()).hexdigest()[:24]
+
+
+def apply_event(
+    tx: Tx,
+    event: Event,
+    *,
+    source: str,
+    change_key: str | None,
+    policy: Policy,
+    now: datetime,
+    repair_id: str | None = None,
+) -> ApplyResult:
+    """Plan and persist one event. Raises DecisionRefused (nothing written) for a refused decision."""
+    repo = Repo(tx)
+    if change_key is not None and not repo.claim_inbox(source, change_key, now):
+        return ApplyResult(outcome="duplicate", record_id=None)
+    record_id = event.record_id if isinstance(event, Decision) else event.facts.record_id
+    current = repo.load_record(record_id, lock=True)
+    links = repo.load_links(record_id)
+    result = plan(event, current, links, policy)
+    _persist(repo, result, record_id, created=current is None, now=now)
+
+    state_moved = result.outcome is Outcome.CHANGED and (
+        current is None or result.record is None or current.state.target != result.record.state.target
+    )
+    # Every decision gets a repair row (its progress page); a system's own change gets one when
+    # it moved the state, so a repair started on GSXT can be followed just like one from the API.
+    if result.record is not None and (isinstance(event, Decision) or state_moved):
+        record = result.record
+        if repair_id is None:
+            repair_id = change_repair_id(record_id, record.state.version)
+        action = (
+            event.action.value
+            if isinstance(event, Decision)
+            else action_between(current.state.target if current else None, record.state.target)
+        )
+        repo.create_repair(
+            repair_id=repair_id,
+            record_id=record_id,
+            action=action,
+            source=source,
+            decided_by=event.decided_by if isinstance(event, Decision) else record.state.decided_by,
+            decided_at=event.decided_at if isinstance(event, Decision) else record.state.decided_at,
+            version=record.state.version,
+            outcome=result.outcome.value,
+            now=now,
+        )
+        delivered = {d.system for d in result.deliveries}
+        for target in policy.publishers(record.facts):
+            if target not in delivered and target != source:
+                repo.set_target_progress(repair_id, target, TargetProgress.IN_SYNC, now, None)
+    else:
+        repair_id = None
+
+    for delivery in result.deliveries:
+        outbox_id = repo.enqueue(delivery, repair_id, now)
+        if repair_id is not None:
+            repo.set_target_progress(repair_id, delivery.system, TargetProgress.PENDING, now, outbox_id)
+    if change_key is not None:
+        repo.set_inbox_outcome(source, change_key, record_id, result.outcome.value)
+    return ApplyResult(
+        outcome=result.outcome.value,
+        record_id=record_id,
+        version=result.record.state.version if result.record else None,
+        repair_id=repair_id,
+        deliveries=len(result.deliveries),
+    )
+
+
+def _persist(repo: Repo, result: Plan, record_id: str, *, created: bool, now: datetime) -> None:
+    if result.changed and result.record is not None:
+        repo.save_record(result.record, now, created=created)
+    if result.seen is not None and (result.record is not None):
+        repo.save_seen(record_id, result.seen, now)
+    if result.audit:
+        repo.add_audit(record_id, result.audit, now)

@@ -1,0 +1,113 @@
+"""Pollers: read each system's change feed and feed it through the inbound pipeline.
+
+A page is ingested and its cursor saved in one transaction, so the cursor only moves past changes
+that are durably stored; a crash re-reads the page and the inbox de-duplicates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from adapters.base import NativeChange
+from gateway.domain.plan import Policy
+from gateway.domain.retry import DeliveryError
+from gateway.observability import INBOUND, POLL_ERRORS, get_logger
+from gateway.store.database import Tx, now_utc
+from gateway.store.group import GroupCommitter
+from gateway.store.repo import Repo
+from gateway.sync.connectors import Connector
+from gateway.sync.ingest import apply_event
+from mappings.base import UnmappableRow
+
+log = get_logger("creditgw.poller")
+FEED = "changes"
+
+
+@dataclass
+class PollStats:
+    pages: int = 0
+    changes: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class Poller:
+    def __init__(
+        self,
+        committer: GroupCommitter,
+        connector: Connector,
+        policy: Policy,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        on_deliveries: Callable[[], None] | None = None,
+    ) -> None:
+        self.committer = committer
+        self.connector = connector
+        self.policy = policy
+        self.clock = clock
+        self.on_deliveries = on_deliveries
+
+    async def poll_once(self, max_pages: int = 100) -> PollStats:
+        """Read until the feed has nothing more (or `max_pages`); returns what was seen."""
+        stats = PollStats()
+        system = self.connector.system
+        cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
+        for _ in range(max_pages):
+            page = await self.connector.adapter.fetch_changes(cursor, self.connector.page_size)
+            outcomes = await self.committer.submit(lambda tx, page=page: self._ingest(tx, page.changes, page.cursor))
+            stats.pages += 1
+            stats.changes += len(page.changes)
+            for outcome in outcomes:
+                stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
+                INBOUND.labels(system, outcome).inc()
+            if self.on_deliveries is not None and any(o in ("created", "changed", "set_back") for o in outcomes):
+                self.on_deliveries()
+            cursor = page.cursor
+            if not page.has_more:
+                break
+        return stats
+
+    def _ingest(self, tx: Tx, changes: list[NativeChange], cursor: str) -> list[str]:
+        system = self.connector.system
+        now = self.clock()
+        repo = Repo(tx)
+        outcomes = []
+        for change in changes:
+            try:
+                observation = self.connector.mapping.to_observation(change)
+            except UnmappableRow as exc:
+                # The system's own data is broken; record it (visible in the inbox) and go on,
+                # a bad row must not stall the whole feed.
+                if repo.claim_inbox(system, change.change_key, now):
+                    repo.set_inbox_outcome(system, change.change_key, None, "unmappable")
+                log.error("inbound_unmappable", system=system, kind=change.kind, field=exc.field, error=str(exc))
+                outcomes.append("unmappable")
+                continue
+            if observation is None:
+                outcomes.append("untracked")
+                continue
+            result = apply_event(
+                tx, observation, source=system, change_key=change.change_key, policy=self.policy, now=now
+            )
+            outcomes.append(result.outcome)
+        previous = repo.get_cursor(system, FEED)
+        if cursor != previous:
+            repo.set_cursor(system, FEED, cursor, now)
+        return outcomes
+
+    async def run(self, stop: asyncio.Event, interval_s: float) -> None:
+        while not stop.is_set():
+            try:
+                await self.poll_once()
+            except DeliveryError as exc:
+                POLL_ERRORS.labels(self.connector.system).inc()
+                log.warning("poll_failed", system=self.connector.system, kind=exc.kind.value, error=exc.message)
+            except Exception:
+                POLL_ERRORS.labels(self.connector.system).inc()
+                log.exception("poll_failed", system=self.connector.system)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            except TimeoutError:
+                pass
