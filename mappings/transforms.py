@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -339,7 +339,7 @@ def parse_beijing_timestamp(raw: str) -> datetime:
     if not match:
         raise ValueError(f"not a timestamp: {raw!r}")
     y, mo, d, h, mi, s = (int(match[i]) for i in (1, 3, 4, 5, 6, 7))
-    return datetime(y, mo, d, h, mi, s, tzinfo=BEIJING).astimezone(timezone.utc)
+    return datetime(y, mo, d, h, mi, s, tzinfo=BEIJING).astimezone(UTC)
 
 
 def format_sjc(moment: datetime) -> str:
@@ -347,6 +347,11 @@ def format_sjc(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime")
     return moment.astimezone(BEIJING).strftime("%Y/%m/%d %H:%M:%S")
+
+
+def beijing_today() -> date:
+    """Today's date in Gansu."""
+    return datetime.now(BEIJING).date()
 
 
 def sjc_source_version(raw: str) -> str:

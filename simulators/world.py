@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from collections.abc import Callable
 from typing import Any, Literal
 
 from simulators.clock import BEIJING

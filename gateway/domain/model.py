@@ -185,3 +185,4 @@ class LinkState:
     written_target: TargetState | None = None
     seen_target: TargetState | None = None  # last state its change feed reported
     seen_source_version: str | None = None  # sortable position of that report in its feed
+    queued: bool = False  # a delivery to this system is pending or in flight

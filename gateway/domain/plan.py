@@ -191,12 +191,10 @@ def plan(
 
 
 def _fan_out(
-    record: CanonicalRecord, links: Mapping[str, LinkState], policy: Policy, *, skip: str | None
+    record: CanonicalRecord, links: Mapping[str, LinkState], systems: tuple[str, ...], *, skip: str | None = None
 ) -> tuple[Delivery, ...]:
-    """Deliveries to every system not known to show the record's state already: the mirrors
-    after an owner's change (skip = the owner), the owner too after a decision through the API."""
+    """Deliveries to each of `systems` not known to show the record's state already."""
     out = []
-    systems = policy.mirrors(record.facts) if skip is not None else policy.publishers(record.facts)
     for system in systems:
         if system == skip:
             continue
@@ -215,9 +213,21 @@ def _fan_out(
 
 
 def _shows(link: LinkState, target: TargetState, version: int) -> bool:
+    if link.queued:
+        # A queued delivery will overwrite whatever the system shows now: send the newest state
+        # behind it (it replaces the pending row in place) rather than trust the old picture.
+        return False
     if link.written_version is not None and link.written_version >= version:
         return link.written_target == target
     return link.seen_target == target and link.written_version is None
+
+
+def _told_by(source: str, record: CanonicalRecord, policy: Policy) -> tuple[str, ...]:
+    """Who must hear a change a system made itself: the mirrors when the owner made it; the owner
+    too when a repair window acted for it."""
+    if source == record.facts.owner:
+        return policy.mirrors(record.facts)
+    return policy.publishers(record.facts)
 
 
 def _plan_decision(
@@ -258,7 +268,7 @@ def _plan_decision(
         outcome=Outcome.CHANGED,
         record=new,
         changed=True,
-        deliveries=_fan_out(new, links, policy, skip=None),
+        deliveries=_fan_out(new, links, policy.publishers(new.facts)),
         audit=(audit,),
     )
 
@@ -314,7 +324,7 @@ def _first_sighting(
         outcome=Outcome.CREATED,
         record=record,
         changed=True,
-        deliveries=_fan_out(record, links, policy, skip=event.source),
+        deliveries=_fan_out(record, links, _told_by(event.source, record, policy), skip=event.source),
         audit=(audit,),
         seen=seen,
     )
@@ -371,7 +381,7 @@ def _owner_change(
         outcome=Outcome.CHANGED,
         record=new,
         changed=True,
-        deliveries=_fan_out(new, owner_links, policy, skip=event.source),
+        deliveries=_fan_out(new, owner_links, _told_by(event.source, new, policy), skip=event.source),
         audit=(audit,),
         seen=seen,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -173,7 +173,15 @@ class Repo:
 
     def load_links(self, record_id: str) -> dict[str, LinkState]:
         rows = self.tx.all("SELECT * FROM links WHERE record_id = ?", (record_id,))
-        return {row["system"]: link_from_row(row) for row in rows}
+        links = {row["system"]: link_from_row(row) for row in rows}
+        queued = self.tx.all(
+            "SELECT DISTINCT target FROM outbox WHERE record_id = ? AND status IN ('pending', 'in_flight')",
+            (record_id,),
+        )
+        for row in queued:
+            system = row["target"]
+            links[system] = replace(links.get(system) or LinkState(system=system), queued=True)
+        return links
 
     def _ensure_link(self, record_id: str, system: str) -> None:
         self.tx.execute(

@@ -1,0 +1,230 @@
+"""GSXT（甘肃） records ⇄ canonical facts and state (docs/protocols.md §2, domain.md §3).
+
+Three tables come out of the change feed: `punish` (SAMR's own penalties, GSXT is their system of
+record), `otherpunish` (other departments' penalties collected under an enterprise; the only table
+the gateway writes) and `opanomaly` (经营异常名录, GSXT is its system of record).
+
+What a round trip through this system cannot carry (to_observation(to_write(facts)) loses it):
+- `publication_date`: GSXT sets `pubDate` itself when it audits a record; it is read, never written;
+- `severity`, `domain_flags`, `listing_cause` (penalties): no field states them;
+- `authority_domain`: not a field; `otherpunish` re-derives it from `judAuth` (classify_authority);
+- 农专社 reads as a legal entity and a legal entity is written as 企业;
+- natural persons: GSXT never shows them, so they are never written (NotWritable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any
+
+from adapters.base import NativeChange, NativeWrite
+from gateway.domain.categories import AuthorityDomain, Category, SubjectType, System, classify_authority
+from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
+from gateway.domain.plan import Observation
+from mappings.base import UnmappableRow
+from mappings.transforms import (
+    FieldTable,
+    NotWritable,
+    format_uscc,
+    parse_uscc,
+    read_fields,
+    require,
+    text,
+    write_fields,
+)
+
+TABLE_PUNISH = "punish"
+TABLE_OTHERPUNISH = "otherpunish"
+TABLE_OPANOMALY = "opanomaly"
+
+# punish and otherpunish share their fields. The subject code (uniSCID) is handled beside the
+# table: it yields two canonical fields (code, checksum flag).
+PENALTY_FIELDS: FieldTable = (
+    ("subject_name", "entName", "text"),
+    ("subject_type", "entType", "gsxt_ent_type"),
+    ("document_number", "penDecNo", "text"),
+    ("violation", "illegActType", "text"),
+    ("penalty_kinds", "penType", "kinds"),
+    ("fine_wan_yuan", "penAm", "wan_yuan"),
+    ("confiscation_wan_yuan", "forfAm", "wan_yuan"),
+    ("content", "penContent", "text"),
+    ("decision_date", "penDecIssDate", "date_dash"),
+    ("authority_name", "judAuth", "text"),
+    ("authority_code", "judAuthCode", "code"),
+)
+# Read only: GSXT stamps the publication date when it audits (for otherpunish, the audit day).
+PENALTY_READ_ONLY_FIELDS: FieldTable = (("publication_date", "pubDate", "date_dash"),)
+PENALTY_REQUIRED = {
+    "subject_name": "entName",
+    "subject_type": "entType",
+    "document_number": "penDecNo",
+    "authority_name": "judAuth",
+    "authority_code": "judAuthCode",
+}
+SUBJECT_CODE = "uniSCID"
+
+OPANOMALY_FIELDS: FieldTable = (
+    ("subject_name", "entName", "text"),
+    ("listing_cause", "speCause", "code"),
+    ("violation", "speCauseCN", "text"),
+    ("decision_date", "abnTime", "date_dash"),
+    ("authority_name", "decOrg", "text"),
+    ("authority_code", "decOrgCode", "code"),
+    ("document_number", "penDecNo", "text"),
+)
+OPANOMALY_REQUIRED = {
+    "subject_name": "entName",
+    "document_number": "penDecNo",
+    "authority_name": "decOrg",
+    "authority_code": "decOrgCode",
+}
+
+# punish / otherpunish publicity (protocols.md §2)
+PUB_FLAG_PUBLISHED = "1"
+PUB_FLAG_HIDDEN = "0"
+STOP_REASON_BY_STOP_TYPE = {
+    "1": StopReason.REPAIRED,  # 信用修复提前停止公示
+    "2": StopReason.EXPIRED,  # 公示期满
+    "3": StopReason.WITHDRAWN,  # 决定撤销
+}
+STOP_TYPE_BY_STOP_REASON = {reason: code for code, reason in STOP_REASON_BY_STOP_TYPE.items()}
+AUDIT_STATE_APPROVED = "1"
+
+# opanomaly: isMove "0" listed, "1" 移出, "2" 撤销; remExcpres "6" is 【列入异常届满】 (the listing
+# ran its course), every other removal code (1–5 repairs, 7 注吊销) is a removal.
+IS_MOVE_LISTED = "0"
+IS_MOVE_REMOVED = "1"
+IS_MOVE_REVOKED = "2"
+REM_EXCPRES_EXPIRED = "6"
+
+
+def penalty_state(row: Mapping[str, Any]) -> TargetState | None:
+    """pubFlag "1" → published; "0" with a stopType → stopped for that reason; "0" without one is a
+    record not (yet) published at all, which is no state to report (None)."""
+    pub_flag = text(row.get("pubFlag"))
+    if pub_flag == PUB_FLAG_PUBLISHED:
+        return PUBLISHED
+    if pub_flag != PUB_FLAG_HIDDEN:
+        raise UnmappableRow(f"pubFlag: unknown value {pub_flag!r}", field="pubFlag")
+    stop_type = text(row.get("stopType"))
+    if stop_type is None:
+        return None
+    if stop_type not in STOP_REASON_BY_STOP_TYPE:
+        raise UnmappableRow(f"stopType: unknown value {stop_type!r}", field="stopType")
+    return stopped(STOP_REASON_BY_STOP_TYPE[stop_type])
+
+
+def write_penalty_state(target: TargetState) -> dict[str, str]:
+    """Both fields, always (a write is an upsert: a stale stopType must not survive a restore).
+    stopDate is left to GSXT: the canonical state carries no date."""
+    if target.reason is None:
+        return {"pubFlag": PUB_FLAG_PUBLISHED, "stopType": ""}
+    if target.reason not in STOP_TYPE_BY_STOP_REASON:
+        raise NotWritable(f"GSXT penalties have no stopType for {target.label}", field="stopType")
+    return {"pubFlag": PUB_FLAG_HIDDEN, "stopType": STOP_TYPE_BY_STOP_REASON[target.reason]}
+
+
+def opanomaly_state(row: Mapping[str, Any]) -> TargetState:
+    is_move = text(row.get("isMove"))
+    if is_move == IS_MOVE_LISTED:
+        return PUBLISHED
+    if is_move == IS_MOVE_REVOKED:
+        return stopped(StopReason.WITHDRAWN)
+    if is_move == IS_MOVE_REMOVED:
+        if text(row.get("remExcpres")) == REM_EXCPRES_EXPIRED:
+            return stopped(StopReason.EXPIRED)
+        return stopped(StopReason.REMOVED)
+    raise UnmappableRow(f"isMove: unknown value {is_move!r}", field="isMove")
+
+
+def penalty_facts(row: Mapping[str, Any], *, table: str) -> RecordFacts:
+    values = read_fields(row, PENALTY_FIELDS)
+    require(values, PENALTY_REQUIRED)
+    values.update(read_fields(row, PENALTY_READ_ONLY_FIELDS))
+    subject = parse_uscc(row.get(SUBJECT_CODE), field=SUBJECT_CODE)
+    if table == TABLE_PUNISH:
+        # GSXT's own penalties are market regulation's by definition of the table.
+        domain = AuthorityDomain.MARKET_REGULATION
+    else:
+        domain = classify_authority(values["authority_name"])
+    return RecordFacts(
+        category=Category.ADMIN_PENALTY,
+        authority_domain=domain,
+        subject_code=subject.code,
+        subject_code_checksum_ok=subject.checksum_ok,
+        **values,
+    )
+
+
+def opanomaly_facts(row: Mapping[str, Any]) -> RecordFacts:
+    values = read_fields(row, OPANOMALY_FIELDS)
+    require(values, OPANOMALY_REQUIRED)
+    subject = parse_uscc(row.get(SUBJECT_CODE), field=SUBJECT_CODE)
+    return RecordFacts(
+        category=Category.ABNORMAL_OPERATIONS,
+        authority_domain=AuthorityDomain.MARKET_REGULATION,
+        # The 经营异常名录 lists enterprises and 农专社 only (domain.md §3.1).
+        subject_type=SubjectType.LEGAL_ENTITY,
+        subject_code=subject.code,
+        subject_code_checksum_ok=subject.checksum_ok,
+        **values,
+    )
+
+
+def business_key(facts: RecordFacts) -> str:
+    return f"{TABLE_OTHERPUNISH}|{facts.authority_code}|{facts.document_number}"
+
+
+class GsxtGansuMapping:
+    """SystemMapping for GSXT（甘肃）."""
+
+    system = System.GSXT_GANSU.value
+
+    def to_observation(self, change: NativeChange) -> Observation | None:
+        row = change.row
+        if change.kind == TABLE_OPANOMALY:
+            facts = opanomaly_facts(row)
+            target: TargetState | None = opanomaly_state(row)
+        elif change.kind in (TABLE_PUNISH, TABLE_OTHERPUNISH):
+            if change.kind == TABLE_OTHERPUNISH and text(row.get("auditState")) != AUDIT_STATE_APPROVED:
+                # Awaiting audit or refused: content GSXT does not publish, not a publicity state.
+                return None
+            facts = penalty_facts(row, table=change.kind)
+            target = penalty_state(row)
+        else:
+            raise UnmappableRow(f"table: unknown table {change.kind!r}", field="table")
+        if target is None:
+            return None
+        return Observation(
+            source=self.system,
+            facts=facts,
+            target=target,
+            changed_at=change.changed_at,
+            source_version=change.source_version,
+            native_id=change.native_id,
+        )
+
+    def to_write(self, facts: RecordFacts, target: TargetState, *, idempotency_key: str) -> NativeWrite:
+        """An `otherpunish` record: the only table a client writes. GSXT owns `punish` and
+        `opanomaly`, and shows no natural persons."""
+        if facts.category is not Category.ADMIN_PENALTY:
+            raise NotWritable(f"GSXT owns {facts.category.value}; the gateway never writes it")
+        if facts.authority_domain is AuthorityDomain.MARKET_REGULATION:
+            raise NotWritable(
+                "a market-regulation penalty is GSXT's own (punish); the gateway never writes it"
+            )
+        if facts.subject_type is SubjectType.NATURAL_PERSON:
+            raise NotWritable("GSXT shows no natural persons", field="entType")
+        values = {f.name: getattr(facts, f.name) for f in fields(facts)}
+        record: dict[str, Any] = write_fields(values, PENALTY_FIELDS)
+        subject_code = format_uscc(facts.subject_code, facts.subject_type)
+        if subject_code is not None:
+            record[SUBJECT_CODE] = subject_code
+        record.update(write_penalty_state(target))
+        return NativeWrite(
+            kind=TABLE_OTHERPUNISH,
+            row=record,
+            business_key=business_key(facts),
+            idempotency_key=idempotency_key,
+        )

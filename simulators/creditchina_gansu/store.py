@@ -1,0 +1,119 @@
+"""The rows 信用中国（甘肃） holds, keyed by business key, with SJC and ID set by the platform."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from simulators.creditchina_gansu.columns import STATUS_COLUMNS, STATUS_DEFAULTS, RowKind
+from simulators.formats import SLASH_DATE, slash_stamp
+
+Key = tuple[str, str, str]  # (ROWTYPE, document number, authority code)
+
+
+@dataclass
+class StoredRow:
+    id: int
+    kind: RowKind
+    values: dict[str, str]  # the kind's columns and the status columns
+    sjc: datetime
+
+    @property
+    def key(self) -> Key:
+        return key_of(self.kind, self.values)
+
+    @property
+    def published(self) -> bool:
+        return self.values["CF_ZT"] == "0" and self.values["GSZT"] == "1"
+
+    def render(self) -> dict[str, str]:
+        """The native row as the pull returns it: ROWTYPE, ID, every column of its generation."""
+        row = {"ROWTYPE": self.kind.rowtype, "ID": str(self.id)}
+        row.update(self.values)
+        row["SJC"] = slash_stamp(self.sjc)
+        return row
+
+
+def key_of(kind: RowKind, row: Mapping[str, str]) -> Key:
+    return (kind.rowtype, row.get(kind.key[0], ""), row.get(kind.key[1], ""))
+
+
+def key_label(key: Key) -> str:
+    """Business key as shown in the stats: `CF:<文号>|<机关代码>`."""
+    return f"{key[0]}:{key[1]}|{key[2]}"
+
+
+def normalise(kind: RowKind, row: Mapping[str, str]) -> dict[str, str]:
+    """Every column of the kind (absent = ""), status columns defaulted: the push is the full row."""
+    values = {column: row.get(column, "") for column in kind.columns}
+    for column in STATUS_COLUMNS:
+        values[column] = row.get(column, "") or STATUS_DEFAULTS[column]
+    return values
+
+
+class RowStore:
+    def __init__(self) -> None:
+        self._rows: dict[Key, StoredRow] = {}
+        self._next_id = 1
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: Key) -> StoredRow | None:
+        return self._rows.get(key)
+
+    def all(self) -> list[StoredRow]:
+        return sorted(self._rows.values(), key=lambda row: (row.sjc, row.id))
+
+    def changed_since(self, since: datetime) -> list[StoredRow]:
+        return [row for row in self.all() if row.sjc >= since]
+
+    def put(self, kind: RowKind, row: Mapping[str, str], now: datetime) -> tuple[StoredRow, bool]:
+        """Upsert a pushed or loaded row; SJC moves only when a value changed.
+
+        A legacy row keeps its generation: a push onto its key updates only the status columns,
+        because the platform holds its content in the v1 columns.
+        """
+        stamp = now.replace(microsecond=0)
+        key = key_of(kind, row)
+        stored = self._rows.get(key)
+        if stored is None:
+            stored = StoredRow(id=self._next_id, kind=kind, values=normalise(kind, row), sjc=stamp)
+            self._next_id += 1
+            self._rows[key] = stored
+            return stored, True
+        if stored.kind.legacy and not kind.legacy:
+            values = dict(stored.values)
+            values.update({c: v for c, v in normalise(kind, row).items() if c in STATUS_COLUMNS})
+        else:
+            values = normalise(stored.kind, row)
+        if values == stored.values:
+            return stored, False
+        stored.values = values
+        stored.sjc = stamp
+        return stored, True
+
+    def set_status(self, key: Key, status: Mapping[str, str], now: datetime) -> tuple[StoredRow, bool]:
+        """An operator's status change (repair / restore); KeyError when the key is unknown."""
+        stored = self._rows[key]
+        values = dict(stored.values)
+        values.update(status)
+        if values == stored.values:
+            return stored, False
+        stored.values = values
+        stored.sjc = now.replace(microsecond=0)
+        return stored, True
+
+    def load_seed(self, rows: Iterable[tuple[RowKind, Mapping[str, str], datetime]]) -> None:
+        self._rows.clear()
+        self._next_id = 1
+        for kind, row, sjc in rows:
+            self.put(kind, row, sjc)
+
+
+def stop_status(reason: str, today: date) -> dict[str, str]:
+    return {"GSZT": "0", "ZZYY": reason, "ZZRQ": today.strftime(SLASH_DATE)}
+
+
+RESTORED_STATUS = {"CF_ZT": "0", "GSZT": "1", "ZZYY": "", "ZZRQ": ""}

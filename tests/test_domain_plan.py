@@ -1,0 +1,242 @@
+"""plan(): every transition, stale versions, echoes, and owner/mirror conflicts. Pure, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from gateway.domain.categories import AuthorityDomain, Category, SubjectType
+from gateway.domain.model import (
+    PUBLISHED,
+    CanonicalRecord,
+    LinkState,
+    PublicityState,
+    StopReason,
+    TargetState,
+    stopped,
+)
+from gateway.domain.plan import Action, Decision, DecisionRefused, Observation, Outcome, Policy, plan
+from tests.conftest import T0, penalty_facts
+
+CC, GS = "creditchina_gansu", "gsxt_gansu"
+POLICY = Policy(enabled_systems=frozenset({CC, GS}))
+REPAIRED = stopped(StopReason.REPAIRED)
+
+
+def observed(source: str, target: TargetState = PUBLISHED, *, at_min: int = 0, version: str = "0001", **kw: object):
+    return Observation(
+        source=source,
+        facts=penalty_facts(**kw),  # type: ignore[arg-type]
+        target=target,
+        changed_at=T0 + timedelta(minutes=at_min),
+        source_version=version,
+        native_id=f"{source}-1",
+    )
+
+
+def record(target: TargetState = PUBLISHED, *, version: int = 3, authoritative: bool = True, **kw: object):
+    facts = penalty_facts(**kw)  # type: ignore[arg-type]
+    return CanonicalRecord(
+        record_id=facts.record_id,
+        facts=facts,
+        state=PublicityState(
+            target=target, version=version, decided_by=CC, decided_at=T0, authoritative=authoritative
+        ),
+    )
+
+
+def decision(action: Action, *, at_min: int = 10) -> Decision:
+    return Decision(
+        record_id=penalty_facts().record_id,
+        action=action,
+        decided_at=T0 + timedelta(minutes=at_min),
+        decided_by="兰州市生态环境局",
+    )
+
+
+# ---- decisions ---------------------------------------------------------------------------------
+
+TRANSITIONS = [
+    (Action.REPAIR, PUBLISHED, REPAIRED),
+    (Action.REVOKE_REPAIR, REPAIRED, PUBLISHED),
+    (Action.WITHDRAW, PUBLISHED, stopped(StopReason.WITHDRAWN)),
+    (Action.WITHDRAW, REPAIRED, stopped(StopReason.WITHDRAWN)),
+    (Action.WITHDRAW, stopped(StopReason.EXPIRED), stopped(StopReason.WITHDRAWN)),
+    (Action.REMOVE, PUBLISHED, stopped(StopReason.REMOVED)),
+    (Action.EXPIRE, PUBLISHED, stopped(StopReason.EXPIRED)),
+]
+
+
+@pytest.mark.parametrize(("action", "before", "after"), TRANSITIONS)
+def test_decision_moves_state_and_fans_out_to_owner_and_mirrors(action, before, after) -> None:
+    result = plan(decision(action), record(before), {}, POLICY)
+    assert result.outcome is Outcome.CHANGED
+    assert result.record is not None
+    assert result.record.state.target == after
+    assert result.record.state.version == 4
+    assert {d.system for d in result.deliveries} == {CC, GS}
+    assert all(d.state == after and d.version == 4 for d in result.deliveries)
+    assert result.audit[0].kind == "state_changed"
+
+
+REFUSED = [
+    (Action.REPAIR, stopped(StopReason.WITHDRAWN)),
+    (Action.REPAIR, stopped(StopReason.EXPIRED)),
+    (Action.REVOKE_REPAIR, stopped(StopReason.EXPIRED)),
+    (Action.REMOVE, REPAIRED),
+    (Action.EXPIRE, REPAIRED),
+    (Action.WITHDRAW, stopped(StopReason.REMOVED)),
+]
+
+
+@pytest.mark.parametrize(("action", "before"), REFUSED)
+def test_decision_from_a_state_it_cannot_leave_is_refused(action, before) -> None:
+    with pytest.raises(DecisionRefused) as refused:
+        plan(decision(action), record(before), {}, POLICY)
+    assert refused.value.code == "invalid_transition"
+
+
+@pytest.mark.parametrize(("action", "state"), [(Action.REPAIR, REPAIRED), (Action.REVOKE_REPAIR, PUBLISHED)])
+def test_a_decision_whose_result_already_holds_changes_nothing(action: Action, state: TargetState) -> None:
+    result = plan(decision(action), record(state), {}, POLICY)
+    assert result.outcome is Outcome.UNCHANGED
+    assert result.deliveries == ()
+    assert not result.changed
+
+
+def test_decision_older_than_the_current_state_is_refused() -> None:
+    with pytest.raises(DecisionRefused) as refused:
+        plan(decision(Action.REPAIR, at_min=-5), record(PUBLISHED), {}, POLICY)
+    assert refused.value.code == "stale_decision"
+
+
+def test_decision_on_unknown_record_is_refused() -> None:
+    with pytest.raises(DecisionRefused) as refused:
+        plan(decision(Action.REPAIR), None, {}, POLICY)
+    assert refused.value.code == "record_not_found"
+
+
+def test_decision_skips_a_system_that_already_shows_the_new_version() -> None:
+    links = {GS: LinkState(system=GS, written_version=4, written_target=REPAIRED)}
+    result = plan(decision(Action.REPAIR), record(PUBLISHED), links, POLICY)
+    assert [d.system for d in result.deliveries] == [CC]
+
+
+# ---- observations from the owner -------------------------------------------------------------
+
+
+def test_first_sighting_from_owner_creates_and_pushes_to_mirror() -> None:
+    result = plan(observed(CC), None, {}, POLICY)
+    assert result.outcome is Outcome.CREATED
+    assert result.record is not None and result.record.state.version == 1
+    assert [(d.system, d.state) for d in result.deliveries] == [(GS, PUBLISHED)]
+    assert result.seen is not None and result.seen.system == CC
+
+
+def test_first_sighting_skips_mirror_already_seen_showing_it() -> None:
+    links = {GS: LinkState(system=GS, seen_target=PUBLISHED, seen_source_version="0001")}
+    assert plan(observed(CC), None, links, POLICY).deliveries == ()
+
+
+def test_owner_repair_fans_out_to_mirrors_only() -> None:
+    result = plan(observed(CC, REPAIRED, at_min=5), record(PUBLISHED), {}, POLICY)
+    assert result.outcome is Outcome.CHANGED
+    assert [(d.system, d.state, d.version) for d in result.deliveries] == [(GS, REPAIRED, 4)]
+
+
+def test_owner_report_equal_to_current_is_unchanged() -> None:
+    result = plan(observed(CC, PUBLISHED, at_min=5), record(PUBLISHED), {}, POLICY)
+    assert result.outcome is Outcome.UNCHANGED and result.deliveries == ()
+
+
+def test_owner_content_change_is_a_new_version_delivered_to_mirrors() -> None:
+    result = plan(observed(CC, PUBLISHED, at_min=5, subject_code="91330203674737244W"), record(PUBLISHED), {}, POLICY)
+    assert result.outcome is Outcome.CHANGED
+    assert result.audit[0].kind == "facts_changed"
+    assert [d.version for d in result.deliveries] == [4]
+
+
+def test_owner_feed_behind_a_newer_api_decision_does_not_undo_it() -> None:
+    current = replace(record(REPAIRED), state=replace(record(REPAIRED).state, decided_at=T0 + timedelta(hours=1)))
+    result = plan(observed(CC, PUBLISHED, at_min=5), current, {}, POLICY)
+    assert result.outcome is Outcome.STALE
+    assert result.deliveries == ()
+
+
+def test_report_older_than_one_already_seen_from_that_source_is_stale() -> None:
+    links = {CC: LinkState(system=CC, seen_source_version="0005")}
+    result = plan(observed(CC, REPAIRED, version="0004"), record(PUBLISHED), links, POLICY)
+    assert result.outcome is Outcome.STALE
+    assert result.audit[0].kind == "stale_ignored"
+    assert result.deliveries == () and not result.changed
+
+
+def test_market_regulation_penalty_is_owned_by_gsxt() -> None:
+    kw = {"authority_name": "兰州市市场监督管理局", "domain": AuthorityDomain.MARKET_REGULATION}
+    result = plan(observed(GS, REPAIRED, **kw), record(PUBLISHED, **kw), {}, POLICY)
+    assert [(d.system, d.state) for d in result.deliveries] == [(CC, REPAIRED)]
+
+
+def test_natural_person_penalty_is_never_sent_to_gsxt() -> None:
+    result = plan(observed(CC, subject_type=SubjectType.NATURAL_PERSON, subject_code=None), None, {}, POLICY)
+    assert result.deliveries == ()
+
+
+# ---- observations from a mirror ---------------------------------------------------------------
+
+
+def test_mirror_contradicting_owner_is_audited_and_set_back_with_a_new_version() -> None:
+    result = plan(observed(GS, REPAIRED), record(PUBLISHED), {}, POLICY)
+    assert result.outcome is Outcome.SET_BACK
+    assert result.audit[0].kind == "mirror_divergence"
+    assert [(d.system, d.state, d.version) for d in result.deliveries] == [(GS, PUBLISHED, 4)]
+    # The correction carries its own key, so a mirror that remembers the old key applies it.
+    old = plan(decision(Action.REVOKE_REPAIR), record(REPAIRED, version=3), {}, POLICY).deliveries[0]
+    assert result.deliveries[0].idempotency_key != old.idempotency_key
+
+
+def test_mirror_echo_of_our_write_is_recognised() -> None:
+    links = {GS: LinkState(system=GS, written_version=4, written_target=REPAIRED)}
+    current = record(PUBLISHED, version=5)  # repair was revoked since; our old write echoes back
+    result = plan(observed(GS, REPAIRED), current, links, POLICY)
+    assert result.outcome is Outcome.ECHO
+    assert result.deliveries == ()
+
+
+def test_mirror_in_sync_is_unchanged() -> None:
+    assert plan(observed(GS, PUBLISHED), record(PUBLISHED), {}, POLICY).outcome is Outcome.UNCHANGED
+
+
+def test_mirror_first_sighting_is_provisional_until_the_owner_speaks() -> None:
+    result = plan(observed(GS), None, {}, POLICY)
+    assert result.outcome is Outcome.PROVISIONAL
+    assert result.record is not None and not result.record.state.authoritative
+    assert result.deliveries == ()
+    later = plan(observed(CC, REPAIRED, at_min=1), result.record, {}, POLICY)
+    assert later.outcome is Outcome.CHANGED
+    assert later.record is not None and later.record.state.authoritative
+
+
+def test_repair_window_lets_a_mirror_act_for_the_owner() -> None:
+    kw = {"authority_name": "兰州市市场监督管理局", "domain": AuthorityDomain.MARKET_REGULATION}
+    policy = Policy(enabled_systems=frozenset({CC, GS}), repair_windows={Category.ADMIN_PENALTY: frozenset({CC})})
+    result = plan(observed(CC, REPAIRED, **kw), record(PUBLISHED, **kw), {}, policy)
+    assert result.outcome is Outcome.CHANGED
+    assert [(d.system, d.state) for d in result.deliveries] == [(GS, REPAIRED)]
+
+
+def test_idempotency_key_is_deterministic_and_distinguishes_state_and_version() -> None:
+    a = plan(decision(Action.REPAIR), record(PUBLISHED), {}, POLICY).deliveries
+    b = plan(decision(Action.REPAIR), record(PUBLISHED), {}, POLICY).deliveries
+    assert [d.idempotency_key for d in a] == [d.idempotency_key for d in b]
+    assert len({d.idempotency_key for d in a}) == 2
+
+
+def test_a_queued_delivery_is_always_followed_by_the_newest_state() -> None:
+    """The mirror was seen showing 'published', but a 'repaired' delivery is still queued: a
+    revocation must be sent anyway, or the queued repair would win."""
+    links = {GS: LinkState(system=GS, seen_target=PUBLISHED, seen_source_version="0001", queued=True)}
+    result = plan(decision(Action.REVOKE_REPAIR), record(REPAIRED), links, POLICY)
+    assert {d.system for d in result.deliveries} == {CC, GS}
