@@ -2,7 +2,7 @@
 
 Both dialects are driven through their synchronous DB-API drivers on worker threads: SQLite has no
 truly asynchronous driver (aiosqlite is a thread too), and one synchronous code path keeps every
-named statement identical on both backends (docs/adr/0002-sync-drivers-on-threads.md).
+named statement identical on both backends (docs/adr/0001-sync-drivers-on-threads.md).
 """
 
 from __future__ import annotations

@@ -1,0 +1,221 @@
+"""`creditgw`: serve, demo, migrate, dlq, openapi, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.observability import configure_logging, get_logger
+from gateway.settings import Settings
+
+log = get_logger("creditgw.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="creditgw", description="Credit-repair sync gateway")
+    parser.add_argument("--database-url", help="override CREDITGW_DATABASE_URL")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API, the dispatcher and the pollers")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--simulate", action="store_true", help="also start the simulated systems in-process")
+
+    demo = sub.add_parser("demo", help="embedded SQLite + simulators: repairs on both sides until all agree")
+    demo.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for convergence")
+    demo.add_argument("--keep", action="store_true", help="keep an existing demo database instead of starting afresh")
+
+    sub.add_parser("migrate", help="apply database migrations")
+
+    dlq = sub.add_parser("dlq", help="dead letters")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    listing = dlq_sub.add_parser("list")
+    listing.add_argument("--target")
+    listing.add_argument("--after-id", type=int, default=0)
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--json", action="store_true")
+    show = dlq_sub.add_parser("show")
+    show.add_argument("id", type=int)
+    rep = dlq_sub.add_parser("replay", help="put dead letters back in the queue (resumable: run again to go on)")
+    rep.add_argument("--target", help="replay only this target system's dead letters")
+    rep.add_argument("--id", type=int, action="append", dest="ids", help="replay this dead letter (repeatable)")
+    rep.add_argument("--after-id", type=int, default=0)
+    rep.add_argument("--limit", type=int, default=1000)
+    rep.add_argument("--dry-run", action="store_true")
+    rep.add_argument("--force", action="store_true", help="ignore the loop guard (max replays)")
+
+    openapi = sub.add_parser("openapi", help="print (or write) the OpenAPI document")
+    openapi.add_argument("--output")
+
+    sub.add_parser("check-config", help="print the effective settings, secrets redacted")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if args.database_url:
+        overrides["database_url"] = args.database_url
+    settings = Settings(**overrides)
+    configure_logging(settings.log_format, settings.log_level)
+    command = args.command
+    if command == "check-config":
+        print(json.dumps(settings.redacted(), ensure_ascii=False, indent=2))
+        return 0
+    if command == "openapi":
+        return _openapi(args.output)
+    if command == "migrate":
+        return asyncio.run(_migrate(settings))
+    if command == "dlq":
+        return asyncio.run(_dlq(settings, args))
+    if command == "serve":
+        if args.host:
+            settings.host = args.host
+        if args.port is not None:
+            settings.port = args.port
+        return asyncio.run(_serve(settings, simulate=args.simulate))
+    if command == "demo":
+        from gateway.demo import run_demo
+
+        return asyncio.run(run_demo(settings, as_json=args.json, timeout_s=args.timeout, fresh=not args.keep))
+    raise AssertionError(command)
+
+
+def _openapi(output: str | None) -> int:
+    from gateway.api.openapi import build_openapi, dumps
+
+    text = dumps(build_openapi())
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from gateway.store.database import open_database
+    from gateway.store.migrate import current_version, migrate
+
+    db = open_database(settings.database_url)
+    try:
+        applied = await migrate(db)
+        print(json.dumps({"applied": applied, "version": await current_version(db)}))
+    finally:
+        await db.close()
+    return 0
+
+
+async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.store.database import now_utc, open_database
+    from gateway.store.group import GroupCommitter
+    from gateway.store.migrate import migrate
+    from gateway.store.repo import OutboxStatus, Repo
+    from gateway.sync.dlq import replay
+
+    db = open_database(settings.database_url)
+    await migrate(db)
+    committer = GroupCommitter(db)
+    try:
+        if args.dlq_command == "list":
+            items = await db.run(
+                lambda tx: Repo(tx).list_outbox(
+                    status=OutboxStatus.DEAD, target=args.target, after_id=args.after_id, limit=args.limit
+                ),
+                write=False,
+            )
+            if args.json:
+                print(json.dumps([_dead_json(i) for i in items], ensure_ascii=False))
+            else:
+                for item in items:
+                    print(
+                        f"{item.id:>8}  {item.target:<18} {item.record_id}  v{item.version} {item.state.label:<18}"
+                        f" attempts={item.attempts} replays={item.replays}  {item.last_error or ''}"
+                    )
+                print(f"{len(items)} dead letter(s)")
+            return 0
+        if args.dlq_command == "show":
+            item = await db.run(lambda tx: Repo(tx).get_outbox(args.id), write=False)
+            if item is None or item.status != OutboxStatus.DEAD:
+                print(json.dumps({"code": "dead_letter_not_found", "message": f"no dead letter {args.id}"}))
+                return 1
+            print(json.dumps(_dead_json(item), ensure_ascii=False, indent=2))
+            return 0
+        report = await replay(
+            committer,
+            now=now_utc(),
+            target=args.target,
+            ids=args.ids,
+            after_id=args.after_id,
+            limit=args.limit,
+            dry_run=args.dry_run,
+            force=args.force,
+            max_replays=settings.max_replays,
+        )
+        print(json.dumps(report.as_json()))
+        return 0
+    finally:
+        await committer.close()
+        await db.close()
+
+
+def _dead_json(item: Any) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "target": item.target,
+        "record_id": item.record_id,
+        "version": item.version,
+        "state": item.state.label,
+        "attempts": item.attempts,
+        "replays": item.replays,
+        "last_error": item.last_error,
+        "context": item.dead_context,
+        "created_at": item.created_at.isoformat(),
+        "dead_at": item.finished_at.isoformat() if item.finished_at else None,
+    }
+
+
+async def _serve(settings: Settings, *, simulate: bool) -> int:
+    from aiohttp import web
+
+    from gateway.api.app import create_app
+    from gateway.runtime import Runtime
+
+    simulators = None
+    urls: dict[str, str] | None = None
+    if simulate:
+        from simulators import start_simulators
+
+        simulators = await start_simulators()
+        urls = dict(simulators.urls)
+        for name, url in urls.items():
+            print(f"simulator {name} {url}", flush=True)
+    runtime = await Runtime.open(settings, urls=urls)
+    runner = web.AppRunner(create_app(runtime), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    runtime.start()
+    log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name)
+    print(f"creditgw listening on http://{settings.host}:{settings.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    await runner.cleanup()
+    await runtime.close()
+    if simulators is not None:
+        await simulators.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
