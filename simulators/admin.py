@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from simulators.faults import FaultConfig, FaultConfigError, FaultState
-
-ADMIN_PREFIX = "/admin/"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from simulators.faults import ADMIN_PREFIX, FaultConfig, FaultConfigError, FaultState
 
 
 class AdminError(Exception):
@@ -37,6 +33,12 @@ async def admin_error_middleware(request: web.Request, handler: Handler) -> web.
         return await handler(request)
     except AdminError as error:
         return error.response()
+    except web.HTTPException as exc:
+        # Unknown admin paths and methods answer in the admin error shape too.
+        if not request.path.startswith(ADMIN_PREFIX) or exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return AdminError(exc.status, code, f"{request.method} {request.path}: {exc.reason}").response()
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:

@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 DEFAULT_FAULT_SEED = 20240524
+ADMIN_PREFIX = "/admin/"  # never faulted
 
 T = TypeVar("T")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 _RATES = ("error_rate", "rate_limit_rate", "reset_rate", "hang_rate", "busy_rate")
 _PAGE_RATES = ("duplicate_pages", "out_of_order")
@@ -152,7 +152,7 @@ class FaultHooks:
 def fault_middleware(state: FaultState, hooks: FaultHooks) -> Middleware:
     @web.middleware
     async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/admin/"):
+        if request.path.startswith(ADMIN_PREFIX):
             return await handler(request)
         config = state.config
         if config.latency_ms > 0:

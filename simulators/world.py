@@ -21,6 +21,18 @@ from simulators.clock import BEIJING
 from simulators.codes import KIND_SEPARATOR, SPE_CAUSES
 from simulators.formats import DASH_DATE, SLASH_DATE, amount_text, dash_stamp, slash_stamp
 from simulators.uscc import CHARSET, make_uscc
+from simulators.world_data import (
+    AREAS,
+    AUTHORITIES,
+    BRANDS,
+    CROPS,
+    GIVEN,
+    INDUSTRIES,
+    OFFENCES,
+    SHOPS,
+    SUFFIXES,
+    SURNAMES,
+)
 
 WORLD_SEED = 20240524
 
@@ -110,102 +122,6 @@ class World:
 
 # --- building ---------------------------------------------------------------------------------
 
-_AREAS = (
-    ("620102", "兰州"),
-    ("620103", "兰州"),
-    ("620104", "兰州"),
-    ("620105", "兰州"),
-    ("620111", "兰州"),
-    ("620200", "嘉峪关"),
-    ("620302", "金昌"),
-    ("620402", "白银"),
-    ("620502", "天水"),
-    ("620602", "武威"),
-    ("620702", "张掖"),
-    ("620802", "平凉"),
-    ("620902", "酒泉"),
-    ("621002", "庆阳"),
-    ("621102", "定西"),
-    ("621202", "陇南"),
-    ("622901", "临夏"),
-)
-_BRANDS = (
-    "恒达", "金城", "丝路", "陇原", "祁连", "黄河", "敦煌", "飞天", "瑞丰", "鑫源", "华泰", "天成",
-    "宏远", "兴隆", "博源", "鼎盛", "昌盛", "汇通", "正和", "永辉", "西部", "长城", "德润", "嘉禾",
-)  # fmt: skip
-_INDUSTRIES = (
-    "商贸", "食品", "建筑工程", "物流", "医药", "餐饮管理", "农业科技", "化工", "机械制造",
-    "房地产开发", "环保科技", "运输", "药业", "酒业", "矿业", "电子科技",
-)  # fmt: skip
-_SUFFIXES = ("有限公司", "有限责任公司", "股份有限公司")
-_SHOPS = ("牛肉面馆", "百货商店", "副食店", "五金门市部", "汽车修理部", "烟酒店", "服装店", "小吃店")
-_CROPS = ("马铃薯种植", "中药材种植", "苹果种植", "肉羊养殖")
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗"
-_GIVEN = "建国志强海燕丽娟国庆红梅永刚玉兰文斌春花明辉秀英德才小军"
-
-# (name, area, document prefix, sector); SAMR offices first.
-_AUTHORITIES = (
-    ("甘肃省市场监督管理局", "620000", "甘市监罚", "samr"),
-    ("兰州市市场监督管理局", "620100", "兰市监罚", "samr"),
-    ("兰州市城关区市场监督管理局", "620102", "城市监罚", "samr"),
-    ("天水市市场监督管理局", "620500", "天市监罚", "samr"),
-    ("白银市市场监督管理局", "620400", "白市监罚", "samr"),
-    ("酒泉市市场监督管理局", "620900", "酒市监罚", "samr"),
-    ("兰州市生态环境局", "620100", "兰环罚", "environment"),
-    ("甘肃省交通运输厅", "620000", "甘交罚", "transport"),
-    ("兰州市应急管理局", "620100", "兰应急罚", "safety"),
-    ("兰州市消防救援支队", "620100", "兰消行罚决字", "fire"),
-    ("国家税务总局兰州市税务局", "620100", "兰税罚", "tax"),
-    ("兰州市住房和城乡建设局", "620100", "兰建罚", "housing"),
-    ("天水市卫生健康委员会", "620500", "天卫罚", "health"),
-)
-
-# Per sector: (违法行为类型, 违法事实 template, 处罚依据, possible kind lists, natural persons too?).
-_Offence = tuple[str, str, str, tuple[tuple[str, ...], ...], bool]
-_OFFENCES: dict[str, tuple[_Offence, ...]] = {
-    "samr": (
-        ("销售不符合食品安全标准的食品", "{name}销售的食品经抽样检验不符合食品安全标准",
-         "《中华人民共和国食品安全法》第一百二十四条第一款", (("罚款", "没收违法所得"), ("罚款",)), False),
-        ("虚假宣传", "{name}对其商品的性能、功能作虚假或者引人误解的商业宣传",
-         "《中华人民共和国反不正当竞争法》第二十条第一款", (("罚款",), ("罚款", "没收违法所得")), False),
-        ("未按规定明码标价", "{name}销售商品未按照规定明码标价",
-         "《中华人民共和国价格法》第四十二条", (("警告", "罚款"), ("罚款",)), False),
-        ("销售侵犯注册商标专用权的商品", "{name}销售侵犯他人注册商标专用权的商品",
-         "《中华人民共和国商标法》第六十条第二款", (("罚款", "没收违法所得", "没收非法财物"),), False),
-        ("特种设备未经定期检验继续使用", "{name}使用未经定期检验的特种设备",
-         "《中华人民共和国特种设备安全法》第八十四条第一项", (("罚款",),), False),
-    ),
-    "environment": (
-        ("超标排放大气污染物", "{name}排放的大气污染物浓度超过国家排放标准",
-         "《中华人民共和国大气污染防治法》第九十九条第二项", (("罚款",), ("罚款", "责令停产停业")), False),
-    ),
-    "transport": (
-        ("违法超限运输", "{name}的车辆违法超限运输", "《公路安全保护条例》第六十四条", (("罚款",),), True),
-        ("未按规定进行道路运输车辆技术检验", "{name}的营运车辆未按规定进行安全技术检验",
-         "《中华人民共和国道路运输条例》第七十条", (("罚款",),), False),
-    ),
-    "safety": (
-        ("未按规定对从业人员进行安全生产教育和培训", "{name}未按照规定对从业人员进行安全生产教育和培训",
-         "《中华人民共和国安全生产法》第九十七条第三项", (("警告", "罚款"), ("罚款",)), False),
-    ),
-    "fire": (
-        ("占用、堵塞、封闭疏散通道、安全出口", "{name}占用、堵塞疏散通道",
-         "《中华人民共和国消防法》第六十条第一款第三项", (("罚款",),), True),
-    ),
-    "tax": (
-        ("未按照规定期限办理纳税申报", "{name}未按照规定的期限办理纳税申报和报送纳税资料",
-         "《中华人民共和国税收征收管理法》第六十二条", (("罚款",),), False),
-    ),
-    "housing": (
-        ("未取得施工许可证擅自施工", "{name}未取得施工许可证擅自施工",
-         "《建设工程质量管理条例》第五十七条", (("罚款",), ("罚款", "责令停产停业")), False),
-    ),
-    "health": (
-        ("未取得医疗机构执业许可证擅自执业", "{name}未取得医疗机构执业许可证擅自执业",
-         "《医疗机构管理条例》第四十三条", (("罚款", "没收违法所得", "没收非法财物"), ("罚款",)), True),
-    ),
-}  # fmt: skip
-
 _FINES_WAN = ("0.2", "0.3", "0.5", "0.8", "1", "1.5", "2", "3", "5", "8", "10", "20")
 _CONFISCATIONS_WAN = ("0.05", "0.12", "0.36", "0.8", "1.25")
 _FIRST_DAY = date(2024, 1, 2)
@@ -224,7 +140,7 @@ _OTHER_PENALTIES = 18
 def build_world(seed: int = WORLD_SEED) -> World:
     """The world for a seed (immutable, so cached)."""
     rng = random.Random(seed)
-    authorities = tuple(_authority(rng, *spec) for spec in _AUTHORITIES)
+    authorities = tuple(_authority(rng, *spec) for spec in AUTHORITIES)
     subjects = _subjects(rng)
     organisations = [s for s in subjects if s.kind != "natural_person"]
     enterprises = [s for s in subjects if s.kind in ("enterprise", "farmer_coop")]
@@ -239,7 +155,7 @@ def build_world(seed: int = WORLD_SEED) -> World:
     for index in range(_OTHER_PENALTIES):
         if index < _NATURAL_PERSONS:
             person = people[index]
-            authority = rng.choice([a for a in other if any(o[4] for o in _OFFENCES[a.sector])])
+            authority = rng.choice([a for a in other if any(o[4] for o in OFFENCES[a.sector])])
             penalties.append(_penalty(rng, person, authority, numbers, legacy=False))
         else:
             # About a third come from old front-end databases (legacy generation, no 个体工商户 column).
@@ -280,11 +196,11 @@ def _subjects(rng: random.Random) -> tuple[Subject, ...]:
     )
     for count, kind, prefix, make_name in groups:
         for _ in range(count):
-            area, city = rng.choice(_AREAS)
+            area, city = rng.choice(AREAS)
             name = _fresh_name(rng, names, make_name, city)
             subjects.append(_organisation(rng, name, kind, prefix, area))
     for _ in range(_NATURAL_PERSONS):
-        area, city = rng.choice(_AREAS)
+        area, city = rng.choice(AREAS)
         name = _fresh_name(rng, names, _masked_person_name, city)
         subjects.append(
             Subject(name=name, kind="natural_person", uscc="", pripid="", legal_rep="", area_code=area)
@@ -302,20 +218,20 @@ def _fresh_name(
 
 
 def _enterprise_name(rng: random.Random, city: str) -> str:
-    return f"{city}{rng.choice(_BRANDS)}{rng.choice(_INDUSTRIES)}{rng.choice(_SUFFIXES)}"
+    return f"{city}{rng.choice(BRANDS)}{rng.choice(INDUSTRIES)}{rng.choice(SUFFIXES)}"
 
 
 def _coop_name(rng: random.Random, city: str) -> str:
-    return f"{city}{rng.choice(_BRANDS)}{rng.choice(_CROPS)}农民专业合作社"
+    return f"{city}{rng.choice(BRANDS)}{rng.choice(CROPS)}农民专业合作社"
 
 
 def _shop_name(rng: random.Random, city: str) -> str:
-    return f"{city}{rng.choice(_SURNAMES)}记{rng.choice(_SHOPS)}"
+    return f"{city}{rng.choice(SURNAMES)}记{rng.choice(SHOPS)}"
 
 
 def _masked_person_name(rng: random.Random, _city: str) -> str:
     # Published penalties of natural persons carry masked names.
-    return f"{rng.choice(_SURNAMES)}某某"
+    return f"{rng.choice(SURNAMES)}某某"
 
 
 def _organisation(rng: random.Random, name: str, kind: SubjectKind, prefix: str, area: str) -> Subject:
@@ -338,8 +254,8 @@ def _org_body(rng: random.Random) -> str:
 
 
 def _person_name(rng: random.Random) -> str:
-    start = rng.randrange(0, len(_GIVEN) // 2) * 2
-    return rng.choice(_SURNAMES) + _GIVEN[start : start + 2]
+    start = rng.randrange(0, len(GIVEN) // 2) * 2
+    return rng.choice(SURNAMES) + GIVEN[start : start + 2]
 
 
 def _penalty(
@@ -350,7 +266,7 @@ def _penalty(
     *,
     legacy: bool,
 ) -> Penalty:
-    offences = _OFFENCES[authority.sector]
+    offences = OFFENCES[authority.sector]
     if subject.kind == "natural_person":
         offences = tuple(o for o in offences if o[4])
     act_type, facts, basis, kind_options, _people = rng.choice(offences)

@@ -113,13 +113,15 @@ class CreditChinaSimulator:
 
     def _login(self, params: dict[str, str]) -> ET.Element:
         config = self.config
-        # Compare both fields in constant time, as a real login would.
-        user_ok = secrets.compare_digest(params.get("username", ""), config.username)
-        password_ok = secrets.compare_digest(params.get("password", ""), config.password)
+        # Constant-time comparison, as a real login would do (bytes: names may be non-ASCII).
+        user_ok = secrets.compare_digest(params.get("username", "").encode(), config.username.encode())
+        password_ok = secrets.compare_digest(params.get("password", "").encode(), config.password.encode())
         if not (user_ok and password_ok):
             return soap.result(BAD_TOKEN, "用户名或密码错误")
+        now = self.clock.now()
+        self.tokens = {token: expires for token, expires in self.tokens.items() if expires > now}
         token = secrets.token_hex(16)
-        self.tokens[token] = self.clock.now() + timedelta(seconds=config.token_ttl_s)
+        self.tokens[token] = now + timedelta(seconds=config.token_ttl_s)
         return soap.result(OK, "成功", token=token, expiresIn=str(int(config.token_ttl_s)))
 
     def _token_valid(self, token: str) -> bool:
