@@ -8,10 +8,13 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from gateway.observability import configure_logging, get_logger
 from gateway.settings import Settings
+from gateway.store.database import Tx
+from gateway.store.repo import OutboxItem, Repo
 
 log = get_logger("creditgw.cli")
 
@@ -116,7 +119,7 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.store.database import now_utc, open_database
     from gateway.store.group import GroupCommitter
     from gateway.store.migrate import migrate
-    from gateway.store.repo import OutboxStatus, Repo
+    from gateway.store.repo import OutboxStatus
     from gateway.sync.dlq import replay
 
     db = open_database(settings.database_url)
@@ -141,11 +144,11 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{len(items)} dead letter(s)")
             return 0
         if args.dlq_command == "show":
-            item = await db.run(lambda tx: Repo(tx).get_outbox(args.id), write=False)
-            if item is None or item.status != OutboxStatus.DEAD:
+            found: OutboxItem | None = await db.run(partial(_get_outbox, item_id=args.id), write=False)
+            if found is None or found.status != OutboxStatus.DEAD:
                 print(json.dumps({"code": "dead_letter_not_found", "message": f"no dead letter {args.id}"}))
                 return 1
-            print(json.dumps(_dead_json(item), ensure_ascii=False, indent=2))
+            print(json.dumps(_dead_json(found), ensure_ascii=False, indent=2))
             return 0
         report = await replay(
             committer,
@@ -163,6 +166,10 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await committer.close()
         await db.close()
+
+
+def _get_outbox(tx: Tx, item_id: int) -> OutboxItem | None:
+    return Repo(tx).get_outbox(item_id)
 
 
 def _dead_json(item: Any) -> dict[str, Any]:

@@ -56,7 +56,9 @@ POLL_ERRORS = Counter(
     "creditgw_poll_errors_total", "Failed polls of a system's change feed.", ["system"], registry=REGISTRY
 )
 LEASES_REAPED = Counter(
-    "creditgw_leases_reaped_total", "In-flight deliveries whose lease expired and were returned.", registry=REGISTRY
+    "creditgw_leases_reaped_total",
+    "In-flight deliveries whose lease expired and were returned.",
+    registry=REGISTRY,
 )
 IDEMPOTENCY = Counter(
     "creditgw_idempotency_total",

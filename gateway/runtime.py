@@ -31,6 +31,7 @@ def policy_from(settings: Settings, systems: set[str]) -> Policy:
     return Policy(
         repair_windows={Category(k): frozenset(v) for k, v in settings.repair_windows.items()},
         enabled_systems=frozenset(systems),
+        self_deciding_owners=frozenset(settings.self_deciding_owners),
     )
 
 

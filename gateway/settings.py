@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     gsxt_gansu: GsxtSettings = GsxtSettings()
     # Systems allowed to act for a category's owner (e.g. {"admin_penalty": ["creditchina_gansu"]}).
     repair_windows: dict[str, list[str]] = {}
+    # Owners that decide only inside their own system: GSXT takes no writes to its own penalties
+    # and lists, so the API refuses decisions about them (they are made in GSXT, then propagated).
+    self_deciding_owners: list[str] = ["gsxt_gansu"]
 
     # Dispatcher and outbox.
     dispatch_concurrency: int = 8

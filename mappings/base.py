@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from adapters.base import NativeChange, NativeWrite
@@ -23,5 +24,13 @@ class SystemMapping(Protocol):
     def to_observation(self, change: NativeChange) -> Observation | None:
         """None for rows the gateway does not track (e.g. not yet audited on GSXT)."""
 
-    def to_write(self, facts: RecordFacts, target: TargetState, *, idempotency_key: str) -> NativeWrite:
-        """The native row that sets this system's copy of the record to `target`."""
+    def to_write(
+        self,
+        facts: RecordFacts,
+        target: TargetState,
+        *,
+        idempotency_key: str,
+        decided_at: datetime | None = None,
+    ) -> NativeWrite:
+        """The native row that sets this system's copy of the record to `target`; `decided_at`
+        (when the state was decided) dates a stop."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import fields
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from adapters.base import NativeChange, NativeWrite
@@ -27,6 +27,7 @@ from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState
 from gateway.domain.plan import Observation
 from mappings.base import UnmappableRow
 from mappings.transforms import (
+    BEIJING,
     FieldTable,
     NotWritable,
     beijing_today,
@@ -68,10 +69,13 @@ PENALTY_REQUIRED = {
 PENALTY_SUBJECT_CODE = "CF_XDR_SHXYM"
 
 # Legacy v1 generation (domain.md §2.2): read only. CF_CFLB1 + CF_CFLB2 become the kinds beside
-# the table; CF_FR (法定代表人) and CF_XDR_ZDM are not part of the canonical facts.
+# the table; CF_FR (法定代表人) and CF_XDR_ZDM are not part of the canonical facts. v1 has no
+# 违法行为类型 column: its 事由 (CF_SY) is the nearest statement of the violation, and GSXT
+# requires one (illegActType) for every collected penalty the gateway writes there.
 LEGACY_PENALTY_FIELDS: FieldTable = (
     ("subject_name", "CF_XDR_MC", "text"),
     ("document_number", "CF_WSH", "text"),
+    ("violation", "CF_SY", "text"),
     ("content", "CF_JG", "text"),
     ("decision_date", "CF_JDRQ", "date_slash"),
     ("authority_name", "CF_XZJG", "text"),
@@ -148,7 +152,7 @@ def read_state(row: Mapping[str, Any]) -> TargetState | None:
     return PUBLISHED if cf_zt == CF_ZT_NORMAL else None
 
 
-def write_state(target: TargetState, *, stop_date: date) -> dict[str, str]:
+def write_state(target: TargetState, *, stop_date: date) -> dict[str, Any]:
     """All four status columns, always: a push replaces the whole row, and a stale ZZYY/ZZRQ must
     not survive a restore. ZZRQ (终止日期) is required when GSZT=0; the canonical state carries no
     date, so the caller passes the day the delivery is built (see CreditChinaGansuMapping)."""
@@ -242,6 +246,10 @@ class CreditChinaGansuMapping:
     def __init__(self, *, today: Callable[[], date] = beijing_today) -> None:
         self._today = today
 
+    def _stop_date(self, decided_at: datetime | None) -> date:
+        """The day the stop was decided, in Gansu; today when the caller does not know it."""
+        return decided_at.astimezone(BEIJING).date() if decided_at is not None else self._today()
+
     def to_observation(self, change: NativeChange) -> Observation | None:
         row = change.row
         kind = change.kind or text(row.get("ROWTYPE"))
@@ -263,7 +271,14 @@ class CreditChinaGansuMapping:
             native_id=change.native_id,
         )
 
-    def to_write(self, facts: RecordFacts, target: TargetState, *, idempotency_key: str) -> NativeWrite:
+    def to_write(
+        self,
+        facts: RecordFacts,
+        target: TargetState,
+        *,
+        idempotency_key: str,
+        decided_at: datetime | None = None,
+    ) -> NativeWrite:
         """A current-generation row. The intake has no idempotency keys (upserts make resends
         harmless); the key is kept on the NativeWrite for logs only."""
         values = _canonical_values(facts)
@@ -283,7 +298,7 @@ class CreditChinaGansuMapping:
             subject_code = format_uscc(facts.subject_code, facts.subject_type)
             if subject_code is not None:
                 row[code_column] = subject_code
-        row.update(write_state(target, stop_date=self._today()))
+        row.update(write_state(target, stop_date=self._stop_date(decided_at)))
         return NativeWrite(
             kind=kind,
             row=row,

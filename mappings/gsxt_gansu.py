@@ -8,14 +8,15 @@ What a round trip through this system cannot carry (to_observation(to_write(fact
 - `publication_date`: GSXT sets `pubDate` itself when it audits a record; it is read, never written;
 - `severity`, `domain_flags`, `listing_cause` (penalties): no field states them;
 - `authority_domain`: not a field; `otherpunish` re-derives it from `judAuth` (classify_authority);
-- 农专社 reads as a legal entity and a legal entity is written as 企业;
+- 农专社 reads as a legal entity; it is written back as 农专社 only because its code says so (`93…`);
 - natural persons: GSXT never shows them, so they are never written (NotWritable).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
+from datetime import date, datetime
 from typing import Any
 
 from adapters.base import NativeChange, NativeWrite
@@ -24,9 +25,14 @@ from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState
 from gateway.domain.plan import Observation
 from mappings.base import UnmappableRow
 from mappings.transforms import (
+    BEIJING,
     FieldTable,
     NotWritable,
+    beijing_today,
+    format_dash_date,
+    format_gsxt_ent_type,
     format_uscc,
+    parse_gsxt_ent_type,
     parse_uscc,
     read_fields,
     require,
@@ -38,16 +44,16 @@ TABLE_PUNISH = "punish"
 TABLE_OTHERPUNISH = "otherpunish"
 TABLE_OPANOMALY = "opanomaly"
 
-# punish and otherpunish share their fields. The subject code (uniSCID) is handled beside the
-# table: it yields two canonical fields (code, checksum flag).
+# punish and otherpunish share their fields. Handled beside the table: the subject code (uniSCID,
+# two canonical fields: code and checksum flag) and entType (written from type and code together).
+# Amounts are JSON numbers on this system.
 PENALTY_FIELDS: FieldTable = (
     ("subject_name", "entName", "text"),
-    ("subject_type", "entType", "gsxt_ent_type"),
     ("document_number", "penDecNo", "text"),
     ("violation", "illegActType", "text"),
     ("penalty_kinds", "penType", "kinds"),
-    ("fine_wan_yuan", "penAm", "wan_yuan"),
-    ("confiscation_wan_yuan", "forfAm", "wan_yuan"),
+    ("fine_wan_yuan", "penAm", "wan_yuan_number"),
+    ("confiscation_wan_yuan", "forfAm", "wan_yuan_number"),
     ("content", "penContent", "text"),
     ("decision_date", "penDecIssDate", "date_dash"),
     ("authority_name", "judAuth", "text"),
@@ -57,12 +63,12 @@ PENALTY_FIELDS: FieldTable = (
 PENALTY_READ_ONLY_FIELDS: FieldTable = (("publication_date", "pubDate", "date_dash"),)
 PENALTY_REQUIRED = {
     "subject_name": "entName",
-    "subject_type": "entType",
     "document_number": "penDecNo",
     "authority_name": "judAuth",
     "authority_code": "judAuthCode",
 }
 SUBJECT_CODE = "uniSCID"
+ENT_TYPE = "entType"
 
 OPANOMALY_FIELDS: FieldTable = (
     ("subject_name", "entName", "text"),
@@ -115,14 +121,19 @@ def penalty_state(row: Mapping[str, Any]) -> TargetState | None:
     return stopped(STOP_REASON_BY_STOP_TYPE[stop_type])
 
 
-def write_penalty_state(target: TargetState) -> dict[str, str]:
-    """Both fields, always (a write is an upsert: a stale stopType must not survive a restore).
-    stopDate is left to GSXT: the canonical state carries no date."""
+def write_penalty_state(target: TargetState, *, stop_date: date) -> dict[str, str]:
+    """pubFlag and stopType always, so a stale stopType cannot survive a restore. stopDate is
+    required with a stopType; the canonical state carries no date, so the caller passes the day
+    the delivery is built (see GsxtGansuMapping)."""
     if target.reason is None:
-        return {"pubFlag": PUB_FLAG_PUBLISHED, "stopType": ""}
+        return {"pubFlag": PUB_FLAG_PUBLISHED, "stopType": "", "stopDate": ""}
     if target.reason not in STOP_TYPE_BY_STOP_REASON:
         raise NotWritable(f"GSXT penalties have no stopType for {target.label}", field="stopType")
-    return {"pubFlag": PUB_FLAG_HIDDEN, "stopType": STOP_TYPE_BY_STOP_REASON[target.reason]}
+    return {
+        "pubFlag": PUB_FLAG_HIDDEN,
+        "stopType": STOP_TYPE_BY_STOP_REASON[target.reason],
+        "stopDate": format_dash_date(stop_date) or "",
+    }
 
 
 def opanomaly_state(row: Mapping[str, Any]) -> TargetState:
@@ -142,6 +153,12 @@ def penalty_facts(row: Mapping[str, Any], *, table: str) -> RecordFacts:
     values = read_fields(row, PENALTY_FIELDS)
     require(values, PENALTY_REQUIRED)
     values.update(read_fields(row, PENALTY_READ_ONLY_FIELDS))
+    try:
+        subject_type = parse_gsxt_ent_type(row.get(ENT_TYPE))
+    except ValueError as exc:
+        raise UnmappableRow(f"{ENT_TYPE}: {exc}", field=ENT_TYPE) from exc
+    if subject_type is None:
+        raise UnmappableRow(f"{ENT_TYPE} is required", field=ENT_TYPE)
     subject = parse_uscc(row.get(SUBJECT_CODE), field=SUBJECT_CODE)
     if table == TABLE_PUNISH:
         # GSXT's own penalties are market regulation's by definition of the table.
@@ -151,6 +168,7 @@ def penalty_facts(row: Mapping[str, Any], *, table: str) -> RecordFacts:
     return RecordFacts(
         category=Category.ADMIN_PENALTY,
         authority_domain=domain,
+        subject_type=subject_type,
         subject_code=subject.code,
         subject_code_checksum_ok=subject.checksum_ok,
         **values,
@@ -177,9 +195,21 @@ def business_key(facts: RecordFacts) -> str:
 
 
 class GsxtGansuMapping:
-    """SystemMapping for GSXT（甘肃）."""
+    """SystemMapping for GSXT（甘肃）.
+
+    `today` gives the stopDate of a stop: GSXT requires one with a stopType, and the canonical state
+    passed to to_write carries no decision date. It is the mapping's only input besides its
+    arguments; tests pin it.
+    """
 
     system = System.GSXT_GANSU.value
+
+    def __init__(self, *, today: Callable[[], date] = beijing_today) -> None:
+        self._today = today
+
+    def _stop_date(self, decided_at: datetime | None) -> date:
+        """The day the stop was decided, in Gansu; today when the caller does not know it."""
+        return decided_at.astimezone(BEIJING).date() if decided_at is not None else self._today()
 
     def to_observation(self, change: NativeChange) -> Observation | None:
         row = change.row
@@ -205,23 +235,29 @@ class GsxtGansuMapping:
             native_id=change.native_id,
         )
 
-    def to_write(self, facts: RecordFacts, target: TargetState, *, idempotency_key: str) -> NativeWrite:
+    def to_write(
+        self,
+        facts: RecordFacts,
+        target: TargetState,
+        *,
+        idempotency_key: str,
+        decided_at: datetime | None = None,
+    ) -> NativeWrite:
         """An `otherpunish` record: the only table a client writes. GSXT owns `punish` and
         `opanomaly`, and shows no natural persons."""
         if facts.category is not Category.ADMIN_PENALTY:
             raise NotWritable(f"GSXT owns {facts.category.value}; the gateway never writes it")
         if facts.authority_domain is AuthorityDomain.MARKET_REGULATION:
-            raise NotWritable(
-                "a market-regulation penalty is GSXT's own (punish); the gateway never writes it"
-            )
+            raise NotWritable("a market-regulation penalty is GSXT's own (punish); the gateway never writes it")
         if facts.subject_type is SubjectType.NATURAL_PERSON:
             raise NotWritable("GSXT shows no natural persons", field="entType")
         values = {f.name: getattr(facts, f.name) for f in fields(facts)}
-        record: dict[str, Any] = write_fields(values, PENALTY_FIELDS)
+        record = write_fields(values, PENALTY_FIELDS)
+        record[ENT_TYPE] = format_gsxt_ent_type(facts.subject_type, facts.subject_code)
         subject_code = format_uscc(facts.subject_code, facts.subject_type)
         if subject_code is not None:
             record[SUBJECT_CODE] = subject_code
-        record.update(write_penalty_state(target))
+        record.update(write_penalty_state(target, stop_date=self._stop_date(decided_at)))
         return NativeWrite(
             kind=TABLE_OTHERPUNISH,
             row=record,

@@ -166,6 +166,11 @@ def format_wan_yuan(value: Decimal | None) -> str | None:
     return format(canonical_decimal(value), "f") if value is not None else None
 
 
+def wan_yuan_number(value: Decimal | None) -> Decimal | None:
+    """For JSON systems: the amount stays a Decimal, which the adapter sends as a JSON number."""
+    return canonical_decimal(value) if value is not None else None
+
+
 # ---------------------------------------------------------------------------------------------
 # Penalty kinds (处罚类别): several per decision
 
@@ -211,7 +216,7 @@ def format_subject_type(value: SubjectType | None) -> str | None:
 
 
 # GSXT entType. 农专社 (farmers' co-operatives) are organisations: legal entities in the canonical
-# model. Writing a legal entity back to GSXT says 企业, so 农专社 does not survive a round trip.
+# model; on the way back their code tells them apart from 企业 (format_gsxt_ent_type).
 GSXT_ENT_TYPES: Mapping[str, SubjectType] = {
     "企业": SubjectType.LEGAL_ENTITY,
     "农专社": SubjectType.LEGAL_ENTITY,
@@ -234,8 +239,12 @@ def parse_gsxt_ent_type(raw: object) -> SubjectType | None:
     return GSXT_ENT_TYPES[value]
 
 
-def format_gsxt_ent_type(value: SubjectType | None) -> str | None:
-    return _GSXT_ENT_TYPE_OF[value] if value is not None else None
+def format_gsxt_ent_type(value: SubjectType, subject_code: str | None) -> str:
+    """GB 32100 positions 1–2 `93` mark a 农民专业合作社 registered by market regulation: such a
+    legal entity is written as 农专社 (read from the code's structure, not guessed)."""
+    if value is SubjectType.LEGAL_ENTITY and subject_code is not None and subject_code.startswith("93"):
+        return "农专社"
+    return _GSXT_ENT_TYPE_OF[value]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +287,7 @@ class Transform:
     """A pair of pure functions: native value → canonical value, and back (None: leave unset)."""
 
     read: Callable[[Any], Any]
-    write: Callable[[Any], str | None]
+    write: Callable[[Any], Any]
 
 
 TRANSFORMS: Mapping[str, Transform] = {
@@ -287,9 +296,9 @@ TRANSFORMS: Mapping[str, Transform] = {
     "date_slash": Transform(read=real_date, write=format_slash_date),
     "date_dash": Transform(read=real_date, write=format_dash_date),
     "wan_yuan": Transform(read=parse_wan_yuan, write=format_wan_yuan),
+    "wan_yuan_number": Transform(read=parse_wan_yuan, write=wan_yuan_number),
     "kinds": Transform(read=split_kinds, write=join_kinds),
     "subject_type": Transform(read=parse_subject_type, write=format_subject_type),
-    "gsxt_ent_type": Transform(read=parse_gsxt_ent_type, write=format_gsxt_ent_type),
 }
 
 # (canonical field, native field, transform name)
@@ -309,9 +318,9 @@ def read_fields(row: Mapping[str, Any], table: FieldTable) -> dict[str, Any]:
     return values
 
 
-def write_fields(values: Mapping[str, Any], table: FieldTable) -> dict[str, str]:
+def write_fields(values: Mapping[str, Any], table: FieldTable) -> dict[str, Any]:
     """Native columns for the canonical values; unset values are left out of the row."""
-    row: dict[str, str] = {}
+    row: dict[str, Any] = {}
     for canonical, native, name in table:
         out = TRANSFORMS[name].write(values.get(canonical))
         if out is not None:

@@ -202,15 +202,11 @@ def _subjects(rng: random.Random) -> tuple[Subject, ...]:
     for _ in range(_NATURAL_PERSONS):
         area, city = rng.choice(AREAS)
         name = _fresh_name(rng, names, _masked_person_name, city)
-        subjects.append(
-            Subject(name=name, kind="natural_person", uscc="", pripid="", legal_rep="", area_code=area)
-        )
+        subjects.append(Subject(name=name, kind="natural_person", uscc="", pripid="", legal_rep="", area_code=area))
     return tuple(subjects)
 
 
-def _fresh_name(
-    rng: random.Random, taken: set[str], make: Callable[[random.Random, str], str], city: str
-) -> str:
+def _fresh_name(rng: random.Random, taken: set[str], make: Callable[[random.Random, str], str], city: str) -> str:
     while (name := make(rng, city)) in taken:
         pass
     taken.add(name)
@@ -327,9 +323,7 @@ def _abnormal(
     )
 
 
-def _doc_no(
-    rng: random.Random, prefix: str, year: int, numbers: dict[str, set[int]], *, width: int = 0
-) -> str:
+def _doc_no(rng: random.Random, prefix: str, year: int, numbers: dict[str, set[int]], *, width: int = 0) -> str:
     taken = numbers.setdefault(f"{prefix}{year}", set())
     while True:
         number = rng.randint(1, 400)

@@ -66,9 +66,7 @@ def _catalogue() -> dict[str, LabelSet]:
         known = label_names.get(family.name)
         labels = None if known is None else frozenset(known) | TARGET_LABELS
 
-        def add(
-            name: str, extra: frozenset[str] = frozenset(), labels: frozenset[str] | None = labels
-        ) -> None:
+        def add(name: str, extra: frozenset[str] = frozenset(), labels: frozenset[str] | None = labels) -> None:
             series[name] = None if labels is None else labels | extra
 
         if family.type == "counter":
@@ -494,17 +492,13 @@ def test_dockerfile() -> None:
 
     copied = {rest.split()[0] for rest in by_keyword["COPY"] if not rest.startswith("--from")}
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    packages = {
-        pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    }
+    packages = {pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
     assert packages <= copied, f"packages not copied into the image: {sorted(packages - copied)}"
     for source in copied:
         assert (ROOT / source).exists(), source
 
     ignored = {
-        line.strip()
-        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
-        if line.strip()
+        line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines() if line.strip()
     }
     assert {".git", ".venv", "var", "**/__pycache__"} <= ignored
     assert not copied & ignored, "the Dockerfile copies something .dockerignore leaves out"

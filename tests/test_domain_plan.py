@@ -41,9 +41,7 @@ def record(target: TargetState = PUBLISHED, *, version: int = 3, authoritative: 
     return CanonicalRecord(
         record_id=facts.record_id,
         facts=facts,
-        state=PublicityState(
-            target=target, version=version, decided_by=CC, decided_at=T0, authoritative=authoritative
-        ),
+        state=PublicityState(target=target, version=version, decided_by=CC, decided_at=T0, authoritative=authoritative),
     )
 
 

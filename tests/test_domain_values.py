@@ -53,7 +53,8 @@ def test_identity_normalises_full_width_and_spaces() -> None:
     a = RecordIdentity.of(Category.ADMIN_PENALTY, "11620100mb0000000x", "兰环罚〔2026〕 12号")
     b = RecordIdentity.of(Category.ADMIN_PENALTY, "11620100MB0000000X", "兰环罚〔２０２６〕12号")
     assert a == b and a.record_id == b.record_id
-    assert a.record_id != RecordIdentity.of(Category.ABNORMAL_OPERATIONS, a.authority_code, "兰环罚〔2026〕12号").record_id
+    other = RecordIdentity.of(Category.ABNORMAL_OPERATIONS, a.authority_code, "兰环罚〔2026〕12号")
+    assert a.record_id != other.record_id
 
 
 def test_ownership_table_follows_who_decides_who_repairs() -> None:
@@ -62,9 +63,7 @@ def test_ownership_table_follows_who_decides_who_repairs() -> None:
     assert owner_of(Category.ABNORMAL_OPERATIONS, AuthorityDomain.MARKET_REGULATION) is System.GSXT_GANSU
     assert owner_of(Category.COURT_DISHONEST, AuthorityDomain.OTHER) is System.COURT
     assert owner_of(Category.WAGE_ARREARS, AuthorityDomain.OTHER) is System.HRSS
-    assert mirrors_of(Category.ADMIN_PENALTY, AuthorityDomain.OTHER, SubjectType.LEGAL_ENTITY) == (
-        System.GSXT_GANSU,
-    )
+    assert mirrors_of(Category.ADMIN_PENALTY, AuthorityDomain.OTHER, SubjectType.LEGAL_ENTITY) == (System.GSXT_GANSU,)
     assert mirrors_of(Category.ADMIN_PENALTY, AuthorityDomain.OTHER, SubjectType.NATURAL_PERSON) == ()
     assert mirrors_of(Category.TAX_MAJOR_VIOLATION, AuthorityDomain.OTHER, SubjectType.LEGAL_ENTITY) == (
         System.CREDITCHINA_GANSU,

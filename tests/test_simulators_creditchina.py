@@ -43,9 +43,7 @@ def envelope(operation: str, params: Mapping[str, str]) -> bytes:
 
 
 def rowdata(*rows: Mapping[str, str]) -> str:
-    body = "".join(
-        "<ROW>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in row.items()) + "</ROW>" for row in rows
-    )
+    body = "".join("<ROW>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in row.items()) + "</ROW>" for row in rows)
     return f"<ROWDATA>{body}</ROWDATA>"
 
 
@@ -211,6 +209,20 @@ async def test_duplicate_push_changes_nothing_and_keeps_sjc(client: Client, cloc
     assert stats["requests"]["importPenalyXml"] == {"00": 2}
 
 
+async def test_a_push_merges_columns_left_out_keep_their_values(client: Client) -> None:
+    token = await login(client)
+    assert (await push(client, token, penalty_row(CF_SY="超标排放", BZ="note"))).findtext("code") == "00"
+    flip = {k: v for k, v in penalty_row().items() if k not in ("CF_SY", "BZ")}
+    flip.update({"GSZT": "0", "ZZYY": "01", "ZZRQ": "2026/11/03"})
+    assert (await push(client, token, flip)).findtext("code") == "00"
+    [row] = rows_of(await pull(client, token, "2026/11/02 09:30:00"))
+    assert (row["GSZT"], row["ZZYY"], row["CF_SY"], row["BZ"]) == ("0", "01", "超标排放", "note")
+    cleared = dict(flip, BZ="")
+    assert (await push(client, token, cleared)).findtext("code") == "00"
+    [row] = rows_of(await pull(client, token, "2026/11/02 09:30:00"))
+    assert row["BZ"] == "" and row["CF_SY"] == "超标排放"
+
+
 async def test_batch_rejection_is_atomic_and_names_line_and_field(client: Client) -> None:
     token = await login(client)
     rows = [
@@ -320,9 +332,7 @@ async def test_abnormal_list_push(client: Client) -> None:
     assert result.findtext("code") == "00"
     [pulled] = rows_of(await pull(client, token, "2026/11/02 09:30:00"))
     assert pulled["ROWTYPE"] == "YC" and pulled["GSZT"] == "0" and pulled["ZZYY"] == "04"
-    bad = await soap_call(
-        client, ABNORMAL, "importAbnormalXml", TOKEN=token, xml=rowdata({**row, "YC_LRYYDM": "5"})
-    )
+    bad = await soap_call(client, ABNORMAL, "importAbnormalXml", TOKEN=token, xml=rowdata({**row, "YC_LRYYDM": "5"}))
     assert (bad.findtext("code"), bad.findtext("field")) == ("03", "YC_LRYYDM")
 
 
@@ -364,9 +374,7 @@ async def test_pull_parameter_errors(client: Client, params: dict[str, str], fie
     assert (result.findtext("code"), result.findtext("field")) == ("03", field)
 
 
-async def test_legacy_rows_come_back_legacy_even_after_a_status_push(
-    client: Client, clock: ManualClock
-) -> None:
+async def test_legacy_rows_come_back_legacy_even_after_a_status_push(client: Client, clock: ManualClock) -> None:
     token = await login(client)
     rows = rows_of(await pull(client, token, "2024/01/01 00:00:00", size=500))
     legacy = [r for r in rows if r["ROWTYPE"] == "CF" and "CF_XDR_LB" not in r]

@@ -58,9 +58,7 @@ async def set_faults(client: Client, **knobs: Any) -> dict[str, Any]:
     return body
 
 
-async def feed(
-    client: Client, clock: ManualClock, cursor: str = "", size: int = 10
-) -> aiohttp.ClientResponse:
+async def feed(client: Client, clock: ManualClock, cursor: str = "", size: int = 10) -> aiohttp.ClientResponse:
     return await client.post("/api/changes", json=signed(clock, {"cursor": cursor, "pageSize": size}))
 
 
@@ -81,9 +79,7 @@ async def soap_result(client: Client, path: str, operation: str, **params: str) 
 
 
 async def token(client: Client) -> str:
-    result = await soap_result(
-        client, "/service/AuthService", "login", username="creditgw", password="creditgw-secret"
-    )
+    result = await soap_result(client, "/service/AuthService", "login", username="creditgw", password="creditgw-secret")
     value = result.findtext("token")
     assert value
     return value
@@ -154,9 +150,7 @@ async def test_busy_is_each_systems_own_code(gsxt: Client, creditchina: Client, 
     assert result.findtext("code") == "99"
 
 
-async def test_reject_keys_refuse_writes_permanently(
-    gsxt: Client, creditchina: Client, clock: ManualClock
-) -> None:
+async def test_reject_keys_refuse_writes_permanently(gsxt: Client, creditchina: Client, clock: ManualClock) -> None:
     await set_faults(gsxt, reject_keys=["兰环罚〔2026〕901号"])
     record = {
         "uniSCID": "91620102MA72ABCD94",
@@ -169,9 +163,7 @@ async def test_reject_keys_refuse_writes_permanently(
         "judAuth": "兰州市生态环境局",
         "judAuthCode": "11620100MA7HRB6M0L",
     }
-    response = await gsxt.post(
-        "/api/otherpunish/save", json=signed(clock, {"requestId": "r1", "record": record})
-    )
+    response = await gsxt.post("/api/otherpunish/save", json=signed(clock, {"requestId": "r1", "record": record}))
     answer = await response.json()
     assert (answer["result"], answer["errCode"], answer["field"]) == (0, "2001", "penDecNo")
 

@@ -22,9 +22,7 @@ SUBJECT_CODE = "91620102MA72ABCD94"
 SEED_ITEMS = 49  # 24 punish + 15 otherpunish + 10 opanomaly in the seed world
 
 
-def signed(
-    clock: ManualClock, body: dict[str, Any], *, secret: str = "gsxt-secret", skew_s: int = 0
-) -> dict[str, Any]:
+def signed(clock: ManualClock, body: dict[str, Any], *, secret: str = "gsxt-secret", skew_s: int = 0) -> dict[str, Any]:
     request_time = (clock.now() + timedelta(seconds=skew_s)).strftime("%Y%m%d%H%M%S")
     # Written out here rather than imported: the test must not agree with the simulator by construction.
     sign = hashlib.md5(f"creditgw{secret}{request_time}".encode()).hexdigest()
@@ -67,12 +65,8 @@ async def post(client: Client, path: str, body: Any) -> tuple[int, Any]:
     return response.status, await response.json()
 
 
-async def save(
-    client: Client, clock: ManualClock, request_id: str, record: dict[str, Any]
-) -> tuple[int, Any]:
-    return await post(
-        client, "/api/otherpunish/save", signed(clock, {"requestId": request_id, "record": record})
-    )
+async def save(client: Client, clock: ManualClock, request_id: str, record: dict[str, Any]) -> tuple[int, Any]:
+    return await post(client, "/api/otherpunish/save", signed(clock, {"requestId": request_id, "record": record}))
 
 
 async def changes(client: Client, clock: ManualClock, cursor: str, size: int = 1000) -> dict[str, Any]:
@@ -97,9 +91,7 @@ async def records(client: Client, query: str = "") -> list[dict[str, Any]]:
     ("secret", "skew_s"),
     [("wrong-secret", 0), ("gsxt-secret", 301), ("gsxt-secret", -301)],
 )
-async def test_signature_or_time_refused(
-    client: Client, clock: ManualClock, secret: str, skew_s: int
-) -> None:
+async def test_signature_or_time_refused(client: Client, clock: ManualClock, secret: str, skew_s: int) -> None:
     body = signed(clock, {"cursor": "", "pageSize": 10}, secret=secret, skew_s=skew_s)
     status, answer = await post(client, "/api/changes", body)
     assert status == 401 and answer["result"] == 0 and answer["errCode"] == "1001"
@@ -142,9 +134,7 @@ async def test_request_id_is_honoured_for_24_hours(client: Client, clock: Manual
     clock.advance(3600)
     _status, replay = await save(client, clock, "req-1", otherpunish(penAm=9.0))
     assert replay == first
-    stored = [
-        r for r in await records(client, "?table=otherpunish") if r["penDecNo"] == "兰环罚〔2026〕901号"
-    ]
+    stored = [r for r in await records(client, "?table=otherpunish") if r["penDecNo"] == "兰环罚〔2026〕901号"]
     assert stored[0]["penAm"] == 2.5
     assert (await changes(client, clock, ""))["items"][-1]["seq"] == last_seq
 
@@ -161,16 +151,12 @@ async def test_a_write_that_changes_nothing_appends_no_change(client: Client, cl
     assert (await changes(client, clock, ""))["items"][-1]["seq"] == before
 
 
-async def test_state_change_applies_at_once_and_unknown_record_is_2002(
-    client: Client, clock: ManualClock
-) -> None:
+async def test_state_change_applies_at_once_and_unknown_record_is_2002(client: Client, clock: ManualClock) -> None:
     await save(client, clock, "req-1", otherpunish())
     clock.advance(60)
     _status, answer = await save(client, clock, "req-2", otherpunish(stopType="3", stopDate="2026-11-02"))
     assert answer["data"]["applied"] is True
-    stored = next(
-        r for r in await records(client, "?table=otherpunish") if r["penDecNo"] == "兰环罚〔2026〕901号"
-    )
+    stored = next(r for r in await records(client, "?table=otherpunish") if r["penDecNo"] == "兰环罚〔2026〕901号")
     assert (stored["pubFlag"], stored["stopType"], stored["stopDate"]) == ("0", "3", "2026-11-02")
     assert stored["updateTime"] == "2026-11-02 09:31:00"
 
@@ -178,9 +164,7 @@ async def test_state_change_applies_at_once_and_unknown_record_is_2002(
     assert answer["data"]["applied"] is True
     assert any(r["penDecNo"] == "兰环罚〔2026〕901号" for r in await records(client, "?published=1"))
 
-    _status, unknown = await save(
-        client, clock, "req-4", otherpunish(penDecNo="兰环罚〔2026〕999号", pubFlag="0")
-    )
+    _status, unknown = await save(client, clock, "req-4", otherpunish(penDecNo="兰环罚〔2026〕999号", pubFlag="0"))
     assert unknown["result"] == 0 and unknown["errCode"] == "2002"
 
 
@@ -188,9 +172,7 @@ async def test_audit_gate_holds_records_until_audited(client: Client, clock: Man
     status, config = await post(client, "/admin/config", {"auto_audit": False})
     assert status == 200 and config == {"auto_audit": False}
     await save(client, clock, "req-1", otherpunish())
-    stored = next(
-        r for r in await records(client, "?table=otherpunish") if r["penDecNo"] == "兰环罚〔2026〕901号"
-    )
+    stored = next(r for r in await records(client, "?table=otherpunish") if r["penDecNo"] == "兰环罚〔2026〕901号")
     assert (stored["auditState"], stored["pubFlag"], stored["pubDate"]) == ("0", "0", "")
     assert all(r["penDecNo"] != "兰环罚〔2026〕901号" for r in await records(client, "?published=1"))
     # Asking to publish does not bypass the audit.
@@ -274,9 +256,7 @@ async def test_page_size_out_of_range_is_2003(client: Client, clock: ManualClock
 
 
 async def test_a_cursor_never_issued_is_refused(client: Client, clock: ManualClock) -> None:
-    _status, answer = await post(
-        client, "/api/changes", signed(clock, {"cursor": "not-ours!", "pageSize": 5})
-    )
+    _status, answer = await post(client, "/api/changes", signed(clock, {"cursor": "not-ours!", "pageSize": 5}))
     assert (answer["errCode"], answer["field"]) == ("2001", "cursor")
 
 
@@ -342,9 +322,7 @@ async def test_admin_load_stats_and_reset(client: Client, clock: ManualClock) ->
                                           "entName": "兰州测试商贸有限公司", "penType": "罚款"}]},
     )  # fmt: skip
     assert status == 200 and body == {"loaded": 1, "changed": 1}
-    loaded = next(
-        r for r in await records(client, "?table=punish") if r["penDecNo"] == "兰市监罚〔2026〕950号"
-    )
+    loaded = next(r for r in await records(client, "?table=punish") if r["penDecNo"] == "兰市监罚〔2026〕950号")
     assert loaded["pubFlag"] == "1" and loaded["caseId"] and loaded["updateTime"] == "2026-11-02 09:30:00"
 
     status, error = await post(client, "/admin/load", {"table": "nope", "records": []})

@@ -59,9 +59,7 @@ def test_world_shape() -> None:
     assert {p.subject.kind for p in world.penalties if not p.samr} >= {"natural_person", "enterprise"}
     dates = [p.decided_on for p in world.penalties] + [e.listed_on for e in world.abnormal_entries]
     assert all(2024 <= d.year <= 2026 for d in dates)
-    legacy_share = sum(p.legacy for p in world.penalties if not p.samr) / sum(
-        1 for p in world.penalties if not p.samr
-    )
+    legacy_share = sum(p.legacy for p in world.penalties if not p.samr) / sum(1 for p in world.penalties if not p.samr)
     assert 0.2 <= legacy_share <= 0.45
 
 

@@ -56,9 +56,10 @@ def _introspect(tx: Tx) -> dict[str, dict[str, object]]:
                 "indexes": indexes,
             }
         return found
-    tables = [r["table_name"] for r in tx.all(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-    )]
+    tables = [
+        r["table_name"]
+        for r in tx.all("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+    ]
     for table in tables:
         cols = tx.all(
             "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
@@ -170,9 +171,10 @@ async def test_database_refuses_a_second_in_flight_row(db: Database) -> None:
 
     def _force(tx: Tx) -> None:
         tx.execute(
-            "INSERT INTO outbox (record_id, target, version, state_status, idempotency_key, status, attempts,"
-            " next_attempt_at, replays, created_at, updated_at) SELECT record_id, target, 9, state_status, 'k',"
-            " 'in_flight', 0, next_attempt_at, 0, created_at, updated_at FROM outbox"
+            "INSERT INTO outbox (record_id, target, version, state_status, state_decided_at, idempotency_key,"
+            " status, attempts, next_attempt_at, replays, created_at, updated_at)"
+            " SELECT record_id, target, 9, state_status, state_decided_at, 'k', 'in_flight', 0, next_attempt_at, 0,"
+            " created_at, updated_at FROM outbox"
         )
 
     with pytest.raises(UniqueViolation):
@@ -210,7 +212,7 @@ async def test_dead_letter_keeps_context_and_replays_with_loop_guard(db: Databas
             claimed = await db.run(lambda tx: Repo(tx).claim(T0, 10, "w1", T0 + LEASE))
             assert len(claimed) == 1
             context = {"message": "rejected", "status": 200, "code": "03", "attempts": claimed[0].attempts}
-            assert await db.run(lambda tx, c=claimed[0]: Repo(tx).dead_letter(c, "w1", context, T0))
+            assert await db.run(lambda tx, c=claimed[0], ctx=context: Repo(tx).dead_letter(c, "w1", ctx, T0))
             dead = await db.run(lambda tx: Repo(tx).list_outbox(status=OutboxStatus.DEAD, target=GS))
             assert dead[0].dead_context == context and dead[0].last_error == "rejected"
             dry = await replay(committer, now=T0, target=GS, dry_run=True, max_replays=2)

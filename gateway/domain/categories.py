@@ -87,9 +87,7 @@ def owner_of(category: Category, authority_domain: AuthorityDomain) -> System:
     return _LIST_OWNERS[category]
 
 
-def mirrors_of(
-    category: Category, authority_domain: AuthorityDomain, subject_type: SubjectType
-) -> tuple[System, ...]:
+def mirrors_of(category: Category, authority_domain: AuthorityDomain, subject_type: SubjectType) -> tuple[System, ...]:
     """Systems that publish the record without deciding it.
 
     GSXT shows only enterprise-side records (it has no natural persons), and shows other

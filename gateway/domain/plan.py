@@ -84,6 +84,7 @@ class Decision:
     action: Action
     decided_at: datetime
     decided_by: str
+    note: str | None = None
 
 
 Event = Observation | Decision
@@ -107,6 +108,7 @@ class Delivery:
     system: str
     state: TargetState
     version: int
+    decided_at: datetime  # when the state was decided (systems stamp it as their 终止日期 / stopDate)
 
     @property
     def idempotency_key(self) -> str:
@@ -153,6 +155,9 @@ class Policy:
 
     repair_windows: Mapping[Category, frozenset[str]] = field(default_factory=dict)
     enabled_systems: frozenset[str] | None = None  # None: every mirror in the ownership table
+    # Owners whose records can only be decided inside their own system (GSXT takes no writes to
+    # its own penalties or lists): a decision about them through the API is refused.
+    self_deciding_owners: frozenset[str] = frozenset()
 
     def may_decide(self, system: str, facts: RecordFacts) -> bool:
         return system == facts.owner or system in self.repair_windows.get(facts.category, frozenset())
@@ -191,7 +196,11 @@ def plan(
 
 
 def _fan_out(
-    record: CanonicalRecord, links: Mapping[str, LinkState], systems: tuple[str, ...], *, skip: str | None = None
+    record: CanonicalRecord,
+    links: Mapping[str, LinkState],
+    systems: tuple[str, ...],
+    *,
+    skip: str | None = None,
 ) -> tuple[Delivery, ...]:
     """Deliveries to each of `systems` not known to show the record's state already."""
     out = []
@@ -207,6 +216,7 @@ def _fan_out(
                 system=system,
                 state=record.state.target,
                 version=record.state.version,
+                decided_at=record.state.decided_at,
             )
         )
     return tuple(out)
@@ -235,6 +245,13 @@ def _plan_decision(
 ) -> Plan:
     if current is None:
         raise DecisionRefused("record_not_found", f"no record {event.record_id}")
+    owner = str(current.facts.owner)
+    if owner in policy.self_deciding_owners:
+        raise DecisionRefused(
+            "decided_in_owner_system",
+            f"{current.facts.category.value} records of this authority are repaired in {owner} itself"
+            " (谁决定、谁修复); the gateway propagates that system's result",
+        )
     wanted = action_result(event.action)
     state = current.state
     if state.target == wanted:
@@ -262,7 +279,7 @@ def _plan_decision(
         before_version=state.version,
         after=wanted,
         after_version=state.version + 1,
-        detail={"action": event.action.value},
+        detail={"action": event.action.value, **({"note": event.note} if event.note else {})},
     )
     return Plan(
         outcome=Outcome.CHANGED,
@@ -283,9 +300,7 @@ def _plan_observation(
         source_version=event.source_version,
     )
     link = links.get(event.source)
-    if link is not None and link.seen_source_version is not None and (
-        event.source_version < link.seen_source_version
-    ):
+    if link is not None and link.seen_source_version is not None and (event.source_version < link.seen_source_version):
         stale = AuditEntry(
             kind="stale_ignored",
             actor=event.source,
@@ -374,9 +389,7 @@ def _owner_change(
     )
     # The owner already shows the new state: record that as written so we never push it back.
     owner_links = dict(links)
-    owner_links[event.source] = LinkState(
-        system=event.source, written_version=version, written_target=event.target
-    )
+    owner_links[event.source] = LinkState(system=event.source, written_version=version, written_target=event.target)
     return Plan(
         outcome=Outcome.CHANGED,
         record=new,
@@ -402,9 +415,7 @@ def _mirror_report(
         return Plan(outcome=Outcome.ECHO, record=current, changed=False, seen=seen)
     if not state.authoritative:
         # Two mirrors disagree and the owner has not spoken: nothing to enforce yet.
-        divergence = AuditEntry(
-            kind="unowned_divergence", actor=event.source, before=state.target, after=event.target
-        )
+        divergence = AuditEntry(kind="unowned_divergence", actor=event.source, before=state.target, after=event.target)
         return Plan(outcome=Outcome.PROVISIONAL, record=current, changed=False, audit=(divergence,), seen=seen)
     # 多头修复: the mirror changed a record it does not own. Audit and set it back; a new version
     # gives the correction its own idempotency key (the mirror may remember the old one).
@@ -418,7 +429,13 @@ def _mirror_report(
         after_version=version,
         detail={"owner": str(current.facts.owner), "source_version": event.source_version},
     )
-    delivery = Delivery(record_id=current.record_id, system=event.source, state=state.target, version=version)
+    delivery = Delivery(
+        record_id=current.record_id,
+        system=event.source,
+        state=state.target,
+        version=version,
+        decided_at=state.decided_at,
+    )
     return Plan(
         outcome=Outcome.SET_BACK,
         record=new,

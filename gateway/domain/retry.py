@@ -97,7 +97,7 @@ class RetryDecision:
 
 def backoff(policy: RetryPolicy, attempts: int, rng: random.Random) -> float:
     """Capped exponential backoff with jitter, in seconds; `attempts` counts the failed ones."""
-    delay = min(policy.max_delay, policy.base_delay * (2 ** max(0, attempts - 1)))
+    delay = min(policy.max_delay, policy.base_delay * (2.0 ** max(0, attempts - 1)))
     return max(0.0, delay * (1 + rng.uniform(-policy.jitter, policy.jitter)))
 
 

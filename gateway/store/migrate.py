@@ -67,6 +67,23 @@ async def migrate(db: Database) -> list[int]:
     return await db.run(_apply)
 
 
+async def schema_version(db: Database) -> int:
+    """Highest applied migration, read-only (0 on a database never migrated): for probes."""
+
+    def _read(tx: Tx) -> int:
+        if db.dialect.name == "sqlite":
+            exists = tx.scalar(
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            )
+        else:
+            exists = tx.scalar("SELECT to_regclass('schema_migrations') IS NOT NULL AS n")
+        if not exists:
+            return 0
+        return int(tx.scalar("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations") or 0)
+
+    return await db.run(_read, write=False)
+
+
 async def current_version(db: Database) -> int:
     def _read(tx: Tx) -> int:
         tx.execute(_BOOKKEEPING[db.dialect.name])

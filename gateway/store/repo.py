@@ -61,6 +61,7 @@ class OutboxItem:
     target: str
     version: int
     state: TargetState
+    decided_at: datetime
     idempotency_key: str
     repair_id: str | None
     status: str
@@ -85,6 +86,7 @@ class OutboxItem:
             target=row["target"],
             version=int(row["version"]),
             state=state,
+            decided_at=_ts(row["state_decided_at"]),
             idempotency_key=row["idempotency_key"],
             repair_id=row["repair_id"],
             status=row["status"],
@@ -206,7 +208,13 @@ class Repo:
         )
 
     def save_written(
-        self, record_id: str, system: str, version: int, target: TargetState, native_id: str | None, now: datetime
+        self,
+        record_id: str,
+        system: str,
+        version: int,
+        target: TargetState,
+        native_id: str | None,
+        now: datetime,
     ) -> None:
         """Remember what a system acknowledged; never move back to an older version."""
         self._ensure_link(record_id, system)
@@ -254,13 +262,14 @@ class Repo:
                     existing["repair_id"], delivery.system, TargetProgress.SUPERSEDED, now, outbox_id=None
                 )
             self.tx.execute(
-                "UPDATE outbox SET version = ?, state_status = ?, state_reason = ?, idempotency_key = ?,"
-                " repair_id = ?, attempts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ?"
-                " WHERE id = ?",
+                "UPDATE outbox SET version = ?, state_status = ?, state_reason = ?, state_decided_at = ?,"
+                " idempotency_key = ?, repair_id = ?, attempts = 0, next_attempt_at = ?, last_error = NULL,"
+                " updated_at = ? WHERE id = ?",
                 (
                     delivery.version,
                     delivery.state.status.value,
                     _reason(delivery.state),
+                    delivery.decided_at,
                     delivery.idempotency_key,
                     repair_id,
                     now,
@@ -270,15 +279,16 @@ class Repo:
             )
             return int(existing["id"])
         new_id = self.tx.scalar(
-            "INSERT INTO outbox (record_id, target, version, state_status, state_reason, idempotency_key,"
-            " repair_id, status, attempts, next_attempt_at, replays, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?) RETURNING id",
+            "INSERT INTO outbox (record_id, target, version, state_status, state_reason, state_decided_at,"
+            " idempotency_key, repair_id, status, attempts, next_attempt_at, replays, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?) RETURNING id",
             (
                 delivery.record_id,
                 delivery.system,
                 delivery.version,
                 delivery.state.status.value,
                 _reason(delivery.state),
+                delivery.decided_at,
                 delivery.idempotency_key,
                 repair_id,
                 OutboxStatus.PENDING,
@@ -311,7 +321,9 @@ class Repo:
                 self.set_target_progress(item.repair_id, item.target, TargetProgress.IN_FLIGHT, now, item.id)
         return items
 
-    def _leave_flight(self, item_id: int, owner: str | None, new_status: str, sets: str, params: tuple[Any, ...]) -> bool:
+    def _leave_flight(
+        self, item_id: int, owner: str | None, new_status: str, sets: str, params: tuple[Any, ...]
+    ) -> bool:
         owner_clause = " AND lease_owner = ?" if owner is not None else ""
         owner_param: tuple[Any, ...] = (owner,) if owner is not None else ()
         changed = self.tx.execute(
@@ -477,6 +489,15 @@ class Repo:
         )
         return row, targets
 
+    def repair_for_version(self, record_id: str, version: int) -> str | None:
+        """The repair that brought the record to `version`, if one did."""
+        value = self.tx.scalar(
+            "SELECT repair_id FROM repairs WHERE record_id = ? AND version = ? AND outcome = 'changed'"
+            " ORDER BY accepted_at LIMIT 1",
+            (record_id, version),
+        )
+        return None if value is None else str(value)
+
     def repairs_of_record(self, record_id: str) -> list[Row]:
         return self.tx.all("SELECT * FROM repairs WHERE record_id = ? ORDER BY accepted_at", (record_id,))
 
@@ -499,9 +520,7 @@ class Repo:
         lock = " FOR UPDATE" if self._pg else ""
         return self.tx.one(f"SELECT * FROM idempotency WHERE client = ? AND key = ?{lock}", (client, key))
 
-    def save_idempotent(
-        self, client: str, key: str, request_hash: str, status: int, body: str, now: datetime
-    ) -> None:
+    def save_idempotent(self, client: str, key: str, request_hash: str, status: int, body: str, now: datetime) -> None:
         self.tx.execute(
             "INSERT INTO idempotency (client, key, request_hash, state, response_status, response_body,"
             " created_at, updated_at) VALUES (?, ?, ?, 'done', ?, ?, ?, ?)",

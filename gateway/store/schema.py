@@ -106,6 +106,7 @@ TABLES: tuple[Table, ...] = (
             _c("version", "int"),
             _c("state_status", "text"),
             _c("state_reason", "text", True),
+            _c("state_decided_at", "ts"),
             _c("idempotency_key", "text"),
             _c("repair_id", "text", True),
             _c("status", "text"),

@@ -8,6 +8,7 @@ and turned into a retry time or a dead letter by the pure retry policy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -19,8 +20,8 @@ from gateway.domain.retry import (
     DeliveryError,
     FailureKind,
     PermanentError,
-    RetryPolicy,
     RetryableError,
+    RetryPolicy,
     Verdict,
     decide,
 )
@@ -73,10 +74,8 @@ class Dispatcher:
                 log.exception("dispatch_cycle_failed")
                 handled = 0
             if handled == 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.idle_s)
-                except TimeoutError:
-                    pass
 
     async def run_once(self) -> int:
         """Claim one batch and deliver it; returns how many deliveries were handled."""
@@ -109,7 +108,9 @@ class Dispatcher:
             try:
                 if record is None:
                     raise PermanentError("record vanished from the store")
-                write = connector.mapping.to_write(record.facts, item.state, idempotency_key=item.idempotency_key)
+                write = connector.mapping.to_write(
+                    record.facts, item.state, idempotency_key=item.idempotency_key, decided_at=item.decided_at
+                )
             except DeliveryError as exc:
                 await self._failed(item, exc, bound, business_key=None)
                 return
@@ -141,7 +142,12 @@ class Dispatcher:
     async def _failed(self, item: OutboxItem, exc: DeliveryError, bound: Any, business_key: str | None) -> None:
         now = self.clock()
         decision = decide(
-            exc.kind, attempts=item.attempts, now=now, policy=self.retry, rng=self.rng, retry_after=exc.retry_after
+            exc.kind,
+            attempts=item.attempts,
+            now=now,
+            policy=self.retry,
+            rng=self.rng,
+            retry_after=exc.retry_after,
         )
         if decision.verdict is Verdict.DONE:
             await self._succeeded(item, None, bound, outcome="ignored")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from gateway.store.database import Tx
 from gateway.store.group import GroupCommitter
@@ -36,7 +37,7 @@ class ReplayReport:
         }
 
 
-def _replay_one(tx: Tx, item_id: int, *, dry_run: bool, force: bool, max_replays: int, now: datetime) -> str:
+def replay_one(tx: Tx, item_id: int, *, dry_run: bool, force: bool, max_replays: int, now: datetime) -> str:
     repo = Repo(tx)
     item = repo.get_outbox(item_id)
     if item is None or item.status != OutboxStatus.DEAD:
@@ -74,7 +75,7 @@ async def replay(
         ids = [item.id for item in items]
     for item_id in ids:
         verdict = await committer.submit(
-            lambda tx, i=item_id: _replay_one(tx, i, dry_run=dry_run, force=force, max_replays=max_replays, now=now)
+            partial(replay_one, item_id=item_id, dry_run=dry_run, force=force, max_replays=max_replays, now=now)
         )
         getattr(report, verdict).append(item_id)
         report.last_id = max(report.last_id, item_id)

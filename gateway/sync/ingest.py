@@ -71,7 +71,13 @@ def apply_event(
     )
     # Every decision gets a repair row (its progress page); a system's own change gets one when
     # it moved the state, so a repair started on GSXT can be followed just like one from the API.
-    if result.record is not None and (isinstance(event, Decision) or state_moved):
+    # A decision repeating one already in force answers with the progress of that earlier repair.
+    repeat_of = None
+    if isinstance(event, Decision) and result.outcome is Outcome.UNCHANGED and result.record is not None:
+        repeat_of = repo.repair_for_version(record_id, result.record.state.version)
+    if repeat_of is not None:
+        repair_id = repeat_of
+    elif result.record is not None and (isinstance(event, Decision) or state_moved):
         record = result.record
         if repair_id is None:
             repair_id = change_repair_id(record_id, record.state.version)

@@ -7,9 +7,11 @@ that are durably stored; a crash re-reads the page and the inbox de-duplicates i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from adapters.base import NativeChange
 from gateway.domain.plan import Policy
@@ -56,7 +58,7 @@ class Poller:
         cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
         for _ in range(max_pages):
             page = await self.connector.adapter.fetch_changes(cursor, self.connector.page_size)
-            outcomes = await self.committer.submit(lambda tx, page=page: self._ingest(tx, page.changes, page.cursor))
+            outcomes = await self.committer.submit(partial(self._ingest, changes=page.changes, cursor=page.cursor))
             stats.pages += 1
             stats.changes += len(page.changes)
             for outcome in outcomes:
@@ -107,7 +109,5 @@ class Poller:
             except Exception:
                 POLL_ERRORS.labels(self.connector.system).inc()
                 log.exception("poll_failed", system=self.connector.system)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
-            except TimeoutError:
-                pass

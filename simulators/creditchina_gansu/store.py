@@ -83,11 +83,14 @@ class RowStore:
             self._next_id += 1
             self._rows[key] = stored
             return stored, True
+        values = dict(stored.values)
         if stored.kind.legacy and not kind.legacy:
-            values = dict(stored.values)
             values.update({c: v for c, v in normalise(kind, row).items() if c in STATUS_COLUMNS})
         else:
-            values = normalise(stored.kind, row)
+            # A push merges: columns present replace the stored ones (an empty element clears one),
+            # columns left out keep their values, so a status flip never wipes the content.
+            values.update({c: v for c, v in row.items() if c in stored.kind.columns})
+            values.update({c: row.get(c, "") or STATUS_DEFAULTS[c] for c in STATUS_COLUMNS if c in row})
         if values == stored.values:
             return stored, False
         stored.values = values

@@ -419,9 +419,7 @@ def _check_pairing(spe_cause: str, reason: str) -> None:
     if reason not in REM_EXCPRES:
         raise AdminError(400, "invalid_value", "remExcpres must be 1-7", "remExcpres")
     if not removal_pairs(spe_cause, reason):
-        message = (
-            f"remExcpres {reason} {REM_EXCPRES[reason][0]} cannot end a listing with speCause {spe_cause}"
-        )
+        message = f"remExcpres {reason} {REM_EXCPRES[reason][0]} cannot end a listing with speCause {spe_cause}"
         raise AdminError(400, "invalid_pairing", message, "remExcpres")
 
 

@@ -15,9 +15,7 @@ def sign(app_key: str, secret: str, request_time: str) -> str:
     return hashlib.md5(f"{app_key}{secret}{request_time}".encode()).hexdigest()
 
 
-def refusal(
-    body: Mapping[str, Any], credentials: Mapping[str, str], now: datetime, max_skew_s: float
-) -> str | None:
+def refusal(body: Mapping[str, Any], credentials: Mapping[str, str], now: datetime, max_skew_s: float) -> str | None:
     """Why a body's signature is refused (errCode 1001), or None when it is good."""
     app_key, request_time, signature = body.get("appKey"), body.get("requestTime"), body.get("sign")
     if not all(isinstance(value, str) and value for value in (app_key, request_time, signature)):

@@ -59,9 +59,7 @@ class GsxtStore:
         record = self._tables[table].get(key)
         return dict(record) if record is not None else None
 
-    def records(
-        self, table: str | None = None, *, published_only: bool = False
-    ) -> list[tuple[str, dict[str, Any]]]:
+    def records(self, table: str | None = None, *, published_only: bool = False) -> list[tuple[str, dict[str, Any]]]:
         tables = TABLES if table is None else (table,)
         return [
             (name, dict(record))

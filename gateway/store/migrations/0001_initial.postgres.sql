@@ -51,6 +51,7 @@ CREATE TABLE outbox (
     version INTEGER NOT NULL,
     state_status TEXT NOT NULL,
     state_reason TEXT,
+    state_decided_at TIMESTAMPTZ NOT NULL,
     idempotency_key TEXT NOT NULL,
     repair_id TEXT,
     status TEXT NOT NULL,

@@ -1,0 +1,267 @@
+"""信用中国（甘肃） adapter: SOAP intake with token login, timestamp pull (docs/protocols.md §1).
+
+- Writes push one `<ROW>` per call to PenaltyWebService (`CF`) or AbnormalWebService (`YC`). The
+  intake has no idempotency keys; a push is an upsert on the business key and an unchanged resend
+  changes nothing, so a retry is harmless.
+- The token is fetched on first use, renewed shortly before `expiresIn` runs out, and renewed
+  transparently when the platform answers `01` (token missing, unknown or expired): the call is then
+  sent once more.
+- The pull is by `SJC` (inclusive). The cursor is the greatest SJC fully read; rows sharing that
+  second are read again, so change keys are `ID@SJC` and the inbox de-duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import structlog
+
+from adapters.base import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
+from adapters.creditchina_gansu import soap
+from adapters.http import FieldRejected, HttpClient, InCallRetry, log_context
+from gateway.domain.retry import DeliveryError, PermanentError, RetryableError
+from mappings.transforms import format_sjc, parse_beijing_timestamp, sjc_source_version
+
+AUTH_PATH = "/service/AuthService"
+PULL_PATH = "/service/RepairResultService"
+# NativeWrite.kind → (path, operation). "importPenalyXml" is the platform's own spelling.
+WRITE_SERVICES: Mapping[str, tuple[str, str]] = {
+    "CF": ("/service/PenaltyWebService", "importPenalyXml"),
+    "YC": ("/service/AbnormalWebService", "importAbnormalXml"),
+}
+
+START_CURSOR = "1970/01/01 00:00:00"
+MAX_PAGE_SIZE = 500  # protocol limit of queryChangedRows
+TOKEN_MARGIN_S = 30.0  # renew this long before expiresIn runs out
+SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
+
+# Result codes (docs/protocols.md §1).
+OK = "00"
+TOKEN_REFUSED = "01"
+MALFORMED = "02"
+ROW_INVALID = "03"
+UNKNOWN_KEY = "04"
+BUSY = "99"
+
+log = structlog.get_logger(__name__)
+
+
+def change_from_row(row: Mapping[str, str]) -> NativeChange:
+    """A pulled row as a feed item. ValueError when it has no ID or no well-formed SJC."""
+    row_id = row.get("ID", "").strip()
+    sjc = row.get("SJC", "").strip()
+    if not row_id:
+        raise ValueError("row without ID")
+    changed_at = parse_beijing_timestamp(sjc)
+    return NativeChange(
+        change_key=f"{row_id}@{sjc}",
+        source_version=sjc_source_version(sjc),
+        changed_at=changed_at,
+        kind=row.get("ROWTYPE", "").strip(),
+        native_id=row_id,
+        row=dict(row),
+    )
+
+
+def _feed_order(change: NativeChange) -> tuple[datetime, int, str]:
+    native_id = change.native_id or ""
+    return (change.changed_at, int(native_id) if native_id.isdigit() else 0, native_id)
+
+
+class CreditChinaGansuAdapter(SystemAdapter):
+    system = "creditchina_gansu"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        username: str,
+        password: str,
+        timeout: float = 10.0,
+        page_size: int = 200,
+        retry: InCallRetry | None = None,
+    ) -> None:
+        self._username = username
+        self._password = password
+        self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self._http = HttpClient(system=self.system, base_url=base_url, timeout=timeout, retry=retry)
+        self._http.add_secret(password)
+        self._token: str | None = None
+        self._token_renew_at = 0.0  # time.monotonic() after which the token is renewed first
+        self._login_lock = asyncio.Lock()
+        self._log = log.bind(system=self.system)
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    # --- writes -------------------------------------------------------------------------------
+
+    async def write(self, write: NativeWrite) -> WriteResult:
+        service = WRITE_SERVICES.get(write.kind)
+        if service is None:
+            raise PermanentError(f"{self.system}: no intake for row kind {write.kind!r}", code="bad_kind")
+        path, operation = service
+        document = soap.rowdata([{column: str(value) for column, value in write.row.items()}])
+        try:
+            await self._call(path, operation, [("xml", document)], business_key=write.business_key)
+        except DeliveryError as exc:
+            self._log.warning("write_failed", business_key=write.business_key, kind=write.kind, **log_context(exc))
+            raise
+        self._log.info("write_applied", business_key=write.business_key, kind=write.kind)
+        return WriteResult(native_id=None, detail={"code": OK})
+
+    # --- change feed --------------------------------------------------------------------------
+
+    async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
+        """Rows changed at or after `cursor` (an SJC). The new cursor is the greatest SJC read,
+        never less than the one given; pages whose rows all sit on the cursor's second are read
+        on within the call, otherwise a second holding more rows than a page would never pass."""
+        since_text = cursor or START_CURSOR
+        try:
+            since = parse_beijing_timestamp(since_text)
+        except ValueError as exc:
+            raise PermanentError(f"{self.system}: cursor is not an SJC: {since_text!r}") from exc
+        size = max(1, min(page_size, self._page_size))
+        changes: dict[str, NativeChange] = {}
+        newest = since
+        page_no = 1
+        while True:
+            result = await self._call(
+                PULL_PATH,
+                "queryChangedRows",
+                [("since", since_text), ("pageNo", str(page_no)), ("pageSize", str(size))],
+            )
+            page = self._page_changes(result.rows)
+            for change in page:
+                changes.setdefault(change.change_key, change)
+                newest = max(newest, change.changed_at)
+            total = _int(result.values.get("total"), default=0)
+            more = total > page_no * size
+            stuck = bool(page) and all(change.changed_at == since for change in page)
+            if not (more and stuck):
+                break
+            page_no += 1
+        ordered = sorted(changes.values(), key=_feed_order)
+        new_cursor = format_sjc(newest) if newest > since else since_text
+        self._log.info("changes_fetched", since=since_text, cursor=new_cursor, changes=len(ordered), pages=page_no)
+        return ChangePage(changes=ordered, cursor=new_cursor, has_more=more)
+
+    def _page_changes(self, rows: Sequence[Mapping[str, str]]) -> list[NativeChange]:
+        page: list[NativeChange] = []
+        for row in rows:
+            try:
+                page.append(change_from_row(row))
+            except ValueError as exc:
+                # Without ID and SJC a row has no place in the feed; it is a platform defect that
+                # only reconciliation can surface. Skip it loudly rather than stall the feed.
+                self._log.error("change_row_unusable", reason=str(exc), row_id=row.get("ID"))
+        return page
+
+    # --- SOAP calls with login ----------------------------------------------------------------
+
+    async def _call(
+        self,
+        path: str,
+        operation: str,
+        params: Sequence[tuple[str, str]],
+        *,
+        business_key: str | None = None,
+    ) -> soap.Result:
+        async def attempt() -> soap.Result:
+            token = await self._current_token()
+            result = await self._exchange(path, operation, [("TOKEN", token), *params])
+            if result.code == TOKEN_REFUSED:
+                # Expired or revoked early: log in again and send once more.
+                self._log.info("token_refused_relogin", operation=operation, business_key=business_key)
+                self._forget(token)
+                token = await self._current_token()
+                result = await self._exchange(path, operation, [("TOKEN", token), *params])
+            self._raise_for_code(result, operation)
+            return result
+
+        context = {"business_key": business_key} if business_key else None
+        return await self._http.with_retries(attempt, name=operation, context=context)
+
+    async def _exchange(self, path: str, operation: str, params: Sequence[tuple[str, str]]) -> soap.Result:
+        response = await self._http.post(
+            path,
+            data=soap.envelope(operation, params),
+            content_type=SOAP_CONTENT_TYPE,
+            headers={"SOAPAction": '""'},
+        )
+        if not response.ok:
+            raise self._http.error_for(response, path=path)
+        try:
+            return soap.parse_answer(response.body)
+        except soap.MalformedAnswer as exc:
+            # A garbled answer leaves the outcome unknown; the push is an upsert, so trying again
+            # is safe.
+            raise RetryableError(
+                f"{self.system} {operation}: unreadable answer: {exc}",
+                status=response.status,
+                body_excerpt=self._http.excerpt(response.body),
+            ) from exc
+
+    async def _current_token(self) -> str:
+        async with self._login_lock:
+            if self._token is None or time.monotonic() >= self._token_renew_at:
+                await self._login()
+            assert self._token is not None
+            return self._token
+
+    def _forget(self, token: str) -> None:
+        # Only the token that was refused: a concurrent call may already have fetched a new one.
+        if self._token == token:
+            self._token = None
+
+    async def _login(self) -> None:
+        result = await self._exchange(AUTH_PATH, "login", [("username", self._username), ("password", self._password)])
+        token = result.values.get("token", "")
+        if result.code == BUSY:
+            raise RetryableError(f"{self.system} login: platform busy", code=BUSY)
+        if result.code != OK or not token:
+            # 01 at login means the credentials were refused: no retry can fix that.
+            raise PermanentError(
+                f"{self.system} login refused: {result.msg}",
+                code=result.code,
+                body_excerpt=self._http.excerpt(result.document),
+            )
+        self._http.add_secret(token)
+        expires_in = _int(result.values.get("expiresIn"), default=0)
+        self._token = token
+        self._token_renew_at = time.monotonic() + max(0.0, expires_in - TOKEN_MARGIN_S)
+        self._log.info("login_succeeded", expires_in_s=expires_in)
+
+    def _raise_for_code(self, result: soap.Result, operation: str) -> None:
+        code = result.code
+        if code == OK:
+            return
+        message = f"{self.system} {operation}: code {code}: {result.msg}"
+        document = self._http.excerpt(result.document)
+        if code == ROW_INVALID:
+            line = _int(result.line, default=0) or None
+            raise FieldRejected(
+                f"{message} (row {result.line or '?'}, field {result.field or '?'})",
+                field=result.field or None,
+                line=line,
+                code=code,
+                body_excerpt=document,
+            )
+        if code in (BUSY, TOKEN_REFUSED):
+            # 01 here means a token refused right after a fresh login: transient on their side.
+            raise RetryableError(message, code=code, body_excerpt=document)
+        # 02 malformed / unknown operation, 04 unknown business key, anything undocumented.
+        raise PermanentError(message, code=code, body_excerpt=document)
+
+
+def _int(value: str | None, *, default: int) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+__all__ = ["CreditChinaGansuAdapter", "change_from_row"]

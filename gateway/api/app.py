@@ -1,0 +1,36 @@
+"""The aiohttp application of the system-to-system API.
+
+The caller owns the runtime (database, committer, dispatcher): `serve` opens it, starts its
+loops and closes it in its own cleanup context; the app only borrows it under a typed key. So
+tests and the demo can wrap one runtime in an app without the app closing it under them.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api.auth import AUTHENTICATOR, Authenticator, auth_middleware, authenticate
+from gateway.api.errors import error_middleware
+from gateway.api.idempotency import InFlight
+from gateway.api.keys import IN_FLIGHT, OPENAPI_DOCUMENT, RUNTIME
+from gateway.api.observe import observe_middleware
+from gateway.api.openapi import load_document
+from gateway.api.routes import ROUTES
+from gateway.runtime import Runtime
+
+
+def create_app(runtime: Runtime, *, authenticator: Authenticator = authenticate) -> web.Application:
+    app = web.Application(
+        # Outermost first: observe sees the final status of every request (errors included);
+        # errors turn anything below into the JSON error shape, authentication failures too.
+        middlewares=[observe_middleware, error_middleware, auth_middleware],
+        # aiohttp refuses larger bodies itself (413) even when they arrive chunked.
+        client_max_size=runtime.settings.max_body_bytes,
+    )
+    app[RUNTIME] = runtime
+    app[IN_FLIGHT] = InFlight()
+    app[AUTHENTICATOR] = authenticator
+    app[OPENAPI_DOCUMENT] = load_document()
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler, name=route.operation_id)
+    return app

@@ -1,0 +1,17 @@
+"""Typed keys for what the application carries (STYLE.md §7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.auth import AUTHENTICATOR, CLIENT
+from gateway.api.idempotency import InFlight
+from gateway.runtime import Runtime
+
+RUNTIME = web.AppKey("runtime", Runtime)
+IN_FLIGHT = web.AppKey("in_flight", InFlight)
+OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
+
+__all__ = ["AUTHENTICATOR", "CLIENT", "IN_FLIGHT", "OPENAPI_DOCUMENT", "RUNTIME"]

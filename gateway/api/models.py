@@ -1,0 +1,319 @@
+"""Request and response bodies of the HTTP API (pydantic at the edge, STYLE.md §11).
+
+Request models forbid unknown fields: a misspelt optional field silently ignored is how a
+decision loses its subject check. Response models are what handlers serialise, so the OpenAPI
+document (built from these classes) describes exactly what is sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from gateway.api.inputs import MAX_ID
+from gateway.domain import uscc
+from gateway.domain.categories import Category, System
+from gateway.domain.identity import RecordIdentity
+from gateway.domain.model import Publicity, StopReason
+
+RECORD_ID_PATTERN = r"^rec_[0-9a-f]{24}$"
+
+NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+DecisionAction = Literal["repair", "revoke_repair", "withdraw", "remove"]
+ProgressStatus = Literal["pending", "in_flight", "delivered", "dead", "superseded", "in_sync"]
+
+
+def checked_uscc(value: str) -> uscc.UsccCheck:
+    """A well-formed 统一社会信用代码 or a 422 `invalid_uscc`; a failed check character is only
+    flagged (some legally valid pilot codes fail it, domain.md §6)."""
+    checked = uscc.check(value)
+    if not checked.well_formed:
+        raise PydanticCustomError(
+            "invalid_uscc",
+            "not a well-formed 统一社会信用代码 (18 characters: digits and capital letters except I O S V Z)",
+        )
+    return checked
+
+
+# ---- requests ---------------------------------------------------------------------------------
+
+
+class RecordRef(BaseModel):
+    """The record a decision is about: its `record_id`, or its identity (category, deciding
+    authority's code, document number), normalised the way ingest normalises it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["record_id"]},
+                {"required": ["category", "authority_code", "document_number"]},
+            ]
+        },
+    )
+
+    record_id: str | None = Field(None, pattern=RECORD_ID_PATTERN)
+    category: Category | None = None
+    authority_code: Annotated[str, StringConstraints(max_length=64, pattern=r"\S")] | None = None
+    document_number: Annotated[str, StringConstraints(max_length=200, pattern=r"\S")] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        identity = (self.category, self.authority_code, self.document_number)
+        if self.record_id is not None and any(part is not None for part in identity):
+            raise ValueError("give record_id or the identity (category, authority_code, document_number), not both")
+        if self.record_id is None and any(part is None for part in identity):
+            raise ValueError("give record_id, or all of category, authority_code and document_number")
+        return self
+
+    def resolve(self) -> str:
+        if self.record_id is not None:
+            return self.record_id
+        assert self.category is not None and self.authority_code is not None and self.document_number is not None
+        return RecordIdentity.of(self.category, self.authority_code, self.document_number).record_id
+
+
+class RepairRequest(BaseModel):
+    """An owner's decision about a record's publicity (信用修复, its revocation, 撤销, 移出)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record: RecordRef
+    action: DecisionAction
+    decided_at: AwareDatetime = Field(description="When the owner decided; ISO-8601 with a UTC offset.")
+    decided_by: Annotated[NonBlank, StringConstraints(max_length=200)]
+    subject_code: str | None = Field(
+        None, description="统一社会信用代码 of the subject, checked against the record when given."
+    )
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+    @field_validator("subject_code")
+    @classmethod
+    def _subject_code(cls, value: str | None) -> str | None:
+        return None if value is None else checked_uscc(value).code
+
+
+class ReplayOptions(BaseModel):
+    """Options of a dead-letter replay, as a JSON body (strict booleans)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: StrictBool = False
+    force: StrictBool = Field(False, description="Replay even past the loop guard (max_replays).")
+
+
+class ReplayQuery(BaseModel):
+    """The same options as query parameters (`?dry_run=true`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    force: bool = False
+
+
+class DeadLetterQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: System | None = Field(None, description="Only dead letters for this target system.")
+    after_id: int = Field(0, ge=0, le=MAX_ID, description="Resume after this id (keyset pagination).")
+    limit: int = Field(100, ge=1, le=500)
+
+
+# ---- responses --------------------------------------------------------------------------------
+
+
+class Error(BaseModel):
+    code: str = Field(description="Stable snake_case code to branch on.")
+    message: str = Field(description="Human-readable; may change.")
+    field: str | None = Field(description="Dotted path of the offending input (body, query, header), or null.")
+
+
+class TargetView(BaseModel):
+    status: Publicity
+    reason: StopReason | None
+    label: str = Field(description="`published` or `stopped:<reason>`.")
+
+
+class SelfLink(BaseModel):
+    self_link: str = Field(serialization_alias="self")
+
+
+class RepairLinks(BaseModel):
+    self_link: str = Field(serialization_alias="self")
+    record: str
+
+
+class TargetStatus(BaseModel):
+    system: str
+    status: ProgressStatus
+
+
+class RepairAccepted(BaseModel):
+    repair_id: str
+    record_id: str
+    action: str
+    outcome: str = Field(description="changed, or unchanged when the record already showed the state.")
+    version: int | None
+    targets: list[TargetStatus]
+    links: RepairLinks
+
+
+class TargetProgressView(BaseModel):
+    system: str
+    status: ProgressStatus
+    outbox_id: int | None
+    attempts: int
+    updated_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class RepairProgress(BaseModel):
+    """进度查询: a repair and where it stands on every target system."""
+
+    repair_id: str
+    record_id: str
+    action: str
+    source: str
+    decided_by: str
+    decided_at: datetime
+    accepted_at: datetime
+    version: int | None
+    outcome: str
+    complete: bool = Field(description="Every target delivered or already in sync.")
+    targets: list[TargetProgressView]
+    links: RepairLinks
+
+
+class StateView(BaseModel):
+    status: Publicity
+    reason: StopReason | None
+    label: str
+    version: int
+    decided_by: str
+    decided_at: datetime
+    authoritative: bool = Field(description="False while only a mirror has reported the record.")
+
+
+class SystemLinkView(BaseModel):
+    """What the gateway knows of one system's copy of the record."""
+
+    system: str
+    native_id: str | None
+    written_version: int | None = Field(description="Last version the system acknowledged.")
+    written: TargetView | None
+    seen: TargetView | None = Field(description="Last state the system's change feed reported.")
+    seen_source_version: str | None
+    queued: bool = Field(description="A delivery to this system is pending or in flight.")
+
+
+class AuditView(BaseModel):
+    id: int
+    at: datetime
+    kind: str
+    actor: str
+    before_state: str | None
+    before_version: int | None
+    after_state: str | None
+    after_version: int | None
+    detail: dict[str, Any]
+
+
+class RepairSummary(BaseModel):
+    repair_id: str
+    action: str
+    source: str
+    decided_by: str
+    decided_at: datetime
+    accepted_at: datetime
+    version: int | None
+    outcome: str
+    links: SelfLink
+
+
+class RecordView(BaseModel):
+    record_id: str
+    facts: dict[str, Any] = Field(description="The record's content (category, authority, subject, …).")
+    state: StateView
+    owner: System = Field(description="System of record (谁认定、谁修复).")
+    mirrors: list[System]
+    systems: list[SystemLinkView]
+    audit: list[AuditView] = Field(description="Latest first, at most 50.")
+    repairs: list[RepairSummary]
+    links: SelfLink
+
+
+class SubjectRecord(BaseModel):
+    record_id: str
+    category: Category
+    authority_name: str
+    document_number: str
+    subject_name: str
+    state: StateView
+    owner: System
+    mirrors: list[System]
+    systems: list[SystemLinkView]
+    links: SelfLink
+
+
+class SubjectRecords(BaseModel):
+    subject_code: str
+    checksum_ok: bool = Field(description="False flags a code whose check character fails (not rejected).")
+    records: list[SubjectRecord]
+    truncated: bool = Field(description="More records exist than were returned.")
+
+
+class DeadLetterView(BaseModel):
+    id: int
+    record_id: str
+    target: str
+    version: int
+    state: TargetView
+    idempotency_key: str = Field(description="The delivery's own key toward the target system.")
+    repair_id: str | None
+    attempts: int
+    replays: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class DeadLetterDetail(DeadLetterView):
+    dead_context: dict[str, Any] | None = Field(description="Status, body excerpt (secrets removed), attempts.")
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterView]
+    next_after_id: int | None = Field(description="Pass as after_id for the next page; null on the last page.")
+
+
+class ReplayReportView(BaseModel):
+    dry_run: bool
+    replayed: list[int]
+    superseded: list[int] = Field(description="A newer version already took over; nothing to resend.")
+    guarded: list[int] = Field(description="Loop guard: replayed max_replays times already; use force.")
+    missing: list[int]
+    last_id: int
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    database: str
+    schema_version: int

@@ -1,0 +1,101 @@
+"""GET /v1/records/{id} — one record everywhere — and GET /v1/subjects/{uscc}/records — one
+subject (统一社会信用代码) across systems."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import structlog
+from aiohttp import web
+
+from gateway.api.errors import ApiError, json_response
+from gateway.api.keys import RUNTIME
+from gateway.api.models import RecordView, SelfLink, SubjectRecord, SubjectRecords
+from gateway.api.views import audit_view, record_href, repair_summary, state_view, system_views
+from gateway.domain import uscc
+from gateway.domain.model import CanonicalRecord, LinkState
+from gateway.store.database import Row, Tx
+from gateway.store.repo import Repo
+
+AUDIT_LIMIT = 50
+SUBJECT_LIMIT = 500  # one subject rarely has more; beyond that the answer says `truncated`
+
+_RECORD_ID = re.compile(r"^rec_[0-9a-f]{24}$")
+
+_RecordRows = tuple[CanonicalRecord, dict[str, LinkState], list[Row], list[Row]]
+
+
+def _load_record(record_id: str) -> Callable[[Tx], _RecordRows | None]:
+    def read(tx: Tx) -> _RecordRows | None:
+        repo = Repo(tx)
+        record = repo.load_record(record_id)
+        if record is None:
+            return None
+        return (
+            record,
+            repo.load_links(record_id),
+            repo.audit_of(record_id, limit=AUDIT_LIMIT),
+            repo.repairs_of_record(record_id),
+        )
+
+    return read
+
+
+async def get_record(request: web.Request) -> web.Response:
+    record_id = request.match_info["id"]
+    found = None
+    if _RECORD_ID.match(record_id):
+        structlog.contextvars.bind_contextvars(record_id=record_id)
+        found = await request.app[RUNTIME].db.run(_load_record(record_id), write=False)
+    if found is None:
+        raise ApiError(404, "record_not_found", f"no record {record_id}", field="id")
+    record, links, audit, repairs = found
+    view = RecordView(
+        record_id=record.record_id,
+        facts=record.facts.to_json(),
+        state=state_view(record),
+        owner=record.facts.owner,
+        mirrors=list(record.facts.mirrors),
+        systems=system_views(links),
+        audit=[audit_view(row) for row in audit],
+        repairs=[repair_summary(row) for row in repairs],
+        links=SelfLink(self_link=record_href(record.record_id)),
+    )
+    return json_response(view.model_dump(mode="json", by_alias=True))
+
+
+def _subject_record(record: CanonicalRecord, links: dict[str, LinkState]) -> SubjectRecord:
+    facts = record.facts
+    return SubjectRecord(
+        record_id=record.record_id,
+        category=facts.category,
+        authority_name=facts.authority_name,
+        document_number=facts.document_number,
+        subject_name=facts.subject_name,
+        state=state_view(record),
+        owner=facts.owner,
+        mirrors=list(facts.mirrors),
+        systems=system_views(links),
+        links=SelfLink(self_link=record_href(record.record_id)),
+    )
+
+
+async def get_subject_records(request: web.Request) -> web.Response:
+    checked = uscc.check(request.match_info["uscc"])  # normalises: full-width, case, spaces
+    if not checked.well_formed:
+        raise ApiError(422, "invalid_uscc", "not a well-formed 统一社会信用代码", field="uscc")
+
+    def read(tx: Tx) -> tuple[list[tuple[CanonicalRecord, dict[str, LinkState]]], bool]:
+        repo = Repo(tx)
+        records = repo.records_of_subject(checked.code, limit=SUBJECT_LIMIT + 1)
+        return [(r, repo.load_links(r.record_id)) for r in records[:SUBJECT_LIMIT]], len(records) > SUBJECT_LIMIT
+
+    found, truncated = await request.app[RUNTIME].db.run(read, write=False)
+    view = SubjectRecords(
+        subject_code=checked.code,
+        checksum_ok=checked.checksum_ok,
+        records=[_subject_record(r, links) for r, links in found],
+        truncated=truncated,
+    )
+    return json_response(view.model_dump(mode="json", by_alias=True))

@@ -1,0 +1,241 @@
+"""The route table: one entry per operation, read by both the application (to register handlers)
+and the OpenAPI builder (to describe them), so the document cannot miss or invent a route."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.api import dead_letters, health, records, repairs
+from gateway.api.errors import Handler
+from gateway.api.models import (
+    DeadLetterDetail,
+    DeadLetterPage,
+    DeadLetterQuery,
+    Liveness,
+    Readiness,
+    RecordView,
+    RepairAccepted,
+    RepairProgress,
+    RepairRequest,
+    ReplayOptions,
+    ReplayQuery,
+    ReplayReportView,
+    SubjectRecords,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    description: str
+    model: type[BaseModel] | None = None
+    media_type: str = "application/json"
+    schema: Mapping[str, Any] | None = None  # when there is no model (e.g. the metrics text)
+    headers: tuple[str, ...] = ()  # names under components/headers
+
+
+@dataclass(frozen=True, kw_only=True)
+class PathParam:
+    name: str
+    description: str
+    schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteSpec:
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    description: str = ""
+    path_params: tuple[PathParam, ...] = ()
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    idempotent: bool = False  # needs Idempotency-Key
+    client: bool = True  # reads X-Client-Id
+    responses: Mapping[int, Reply] = field(default_factory=dict)
+    errors: Mapping[int, str] = field(default_factory=dict)  # status → the codes it carries
+
+
+_POST_ERRORS = {
+    400: "`invalid_json`, `missing_idempotency_key`, `invalid_idempotency_key`, `invalid_client_id`",
+    409: "`request_in_flight`: the first request with this Idempotency-Key is still being processed",
+    413: "`body_too_large`",
+    415: "`unsupported_media_type`",
+}
+
+_ID = PathParam(name="id", description="Dead letter id (outbox id).", schema={"type": "integer", "minimum": 1})
+
+ROUTES: tuple[RouteSpec, ...] = (
+    RouteSpec(
+        method="POST",
+        path="/v1/repairs",
+        handler=repairs.submit_repair,
+        operation_id="submitRepair",
+        summary="Submit an owner's decision about a record's publicity",
+        tag="repairs",
+        description=(
+            "Accepted decisions are applied in one transaction with their deliveries to every system "
+            "that publishes the record, and the response is stored under the Idempotency-Key: the "
+            "same key with the same body returns it again (header `Idempotent-Replayed: true`)."
+        ),
+        body=RepairRequest,
+        idempotent=True,
+        responses={
+            202: Reply(
+                description="Accepted; deliveries are queued (or a stored response, replayed).",
+                model=RepairAccepted,
+                headers=("Idempotent-Replayed",),
+            )
+        },
+        errors={
+            **_POST_ERRORS,
+            404: "`record_not_found`",
+            409: "`request_in_flight`, `invalid_transition`, `stale_decision`, `decided_in_owner_system`",
+            422: (
+                "`invalid_body`, `unknown_field`, `validation_error`, `invalid_uscc`, `subject_mismatch`, "
+                "`decided_at_in_future`, `idempotency_key_reused`"
+            ),
+        },
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/repairs/{id}",
+        handler=repairs.get_repair,
+        operation_id="getRepair",
+        summary="Progress of a repair on every target system (进度查询)",
+        tag="repairs",
+        path_params=(PathParam(name="id", description="Repair id (`rep_…`).", schema={"type": "string"}),),
+        responses={200: Reply(description="The repair and its per-target progress.", model=RepairProgress)},
+        errors={404: "`repair_not_found`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/records/{id}",
+        handler=records.get_record,
+        operation_id="getRecord",
+        summary="A record: facts, state, per-system copies, audit trail and repairs",
+        tag="records",
+        path_params=(PathParam(name="id", description="Record id (`rec_…`).", schema={"type": "string"}),),
+        responses={200: Reply(description="The record.", model=RecordView)},
+        errors={404: "`record_not_found`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/subjects/{uscc}/records",
+        handler=records.get_subject_records,
+        operation_id="getSubjectRecords",
+        summary="Every record of one subject across systems",
+        tag="records",
+        path_params=(
+            PathParam(
+                name="uscc",
+                description=("统一社会信用代码 (case-insensitive; a failed check character is flagged, not refused)."),
+                schema={"type": "string"},
+            ),
+        ),
+        responses={200: Reply(description="The subject's records.", model=SubjectRecords)},
+        errors={422: "`invalid_uscc`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/dead-letters",
+        handler=dead_letters.list_dead_letters,
+        operation_id="listDeadLetters",
+        summary="Dead letters, oldest first, paginated by id",
+        tag="dead-letters",
+        query=DeadLetterQuery,
+        responses={200: Reply(description="One page of dead letters.", model=DeadLetterPage)},
+        errors={422: "`invalid_parameter`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/dead-letters/{id}",
+        handler=dead_letters.get_dead_letter,
+        operation_id="getDeadLetter",
+        summary="One dead letter with its failure context",
+        tag="dead-letters",
+        path_params=(_ID,),
+        responses={200: Reply(description="The dead letter.", model=DeadLetterDetail)},
+        errors={404: "`dead_letter_not_found`", 422: "`invalid_parameter`"},
+    ),
+    RouteSpec(
+        method="POST",
+        path="/v1/dead-letters/{id}/replay",
+        handler=dead_letters.replay_dead_letter,
+        operation_id="replayDeadLetter",
+        summary="Replay one dead letter (loop guard: `force` past max_replays)",
+        tag="dead-letters",
+        description="Options go in the query (`?dry_run=true&force=false`) or in a JSON body, not both.",
+        path_params=(_ID,),
+        query=ReplayQuery,
+        body=ReplayOptions,
+        body_required=False,
+        idempotent=True,
+        responses={
+            200: Reply(
+                description="What the replay did (or would do, for a dry run).",
+                model=ReplayReportView,
+                headers=("Idempotent-Replayed",),
+            )
+        },
+        errors={
+            **_POST_ERRORS,
+            404: "`dead_letter_not_found` (unknown, or no longer dead)",
+            422: ("`invalid_parameter`, `invalid_body`, `unknown_field`, `validation_error`, `idempotency_key_reused`"),
+        },
+    ),
+    RouteSpec(
+        method="GET",
+        path="/livez",
+        handler=health.livez,
+        operation_id="livez",
+        summary="Liveness: the process is up",
+        tag="operations",
+        client=False,
+        responses={200: Reply(description="Alive.", model=Liveness)},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/readyz",
+        handler=health.readyz,
+        operation_id="readyz",
+        summary="Readiness: the database answers and its schema is migrated",
+        tag="operations",
+        client=False,
+        responses={200: Reply(description="Ready.", model=Readiness)},
+        errors={503: "`database_unavailable`, `schema_not_migrated`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/metrics",
+        handler=health.metrics,
+        operation_id="metrics",
+        summary="Prometheus metrics",
+        tag="operations",
+        client=False,
+        responses={
+            200: Reply(
+                description="Prometheus text exposition format.",
+                media_type="text/plain",
+                schema={"type": "string"},
+            )
+        },
+    ),
+    RouteSpec(
+        method="GET",
+        path="/openapi.json",
+        handler=health.openapi_document,
+        operation_id="openapi",
+        summary="This document",
+        tag="operations",
+        client=False,
+        responses={200: Reply(description="OpenAPI 3.1 document.", schema={"type": "object"})},
+    ),
+)

@@ -1,0 +1,305 @@
+"""The adapter contract, run against the real simulators on 127.0.0.1 (STYLE.md §6, §8).
+
+Subclass `AdapterContract` once per adapter and override its one factory fixture, `harness`, to
+start that system's simulator and return a `Harness` that builds adapters and speaks the
+simulator's admin API. Every test here then proves the adapter against the other side's own
+implementation of docs/protocols.md: writes show in the change feed, resends are harmless, faults
+come out as the right failure classes, the cursor never goes back, nothing is lost, and every
+seeded row maps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from datetime import date
+from typing import Any, ClassVar
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from adapters.base import NativeChange, NativeWrite, SystemAdapter
+from adapters.http import FieldRejected, InCallRetry
+from gateway.domain.categories import AuthorityDomain, Category, SubjectType
+from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
+from gateway.domain.plan import Observation
+from gateway.domain.retry import PermanentError, RateLimitedError, RetryableError
+from mappings.base import SystemMapping
+
+# Short waits so the fault tests stay fast; the policy's shape is what is under test.
+FAST_RETRY = InCallRetry(attempts=3, multiplier=0.01, max_wait=0.05, jitter=0.01, retry_after_cap=2.0)
+
+
+def contract_facts(index: int) -> RecordFacts:
+    """A fresh non-market-regulation penalty of a company: both systems accept it as a write."""
+    return RecordFacts(
+        category=Category.ADMIN_PENALTY,
+        authority_name="兰州市生态环境局",
+        authority_code="11620100MB0012345H",
+        document_number=f"兰环罚〔2026〕9{index:03d}号",
+        authority_domain=AuthorityDomain.OTHER,
+        subject_name="兰州恒达商贸有限公司",
+        subject_type=SubjectType.LEGAL_ENTITY,
+        subject_code="91620102MA72ABCD94",
+        subject_code_checksum_ok=True,
+        decision_date=date(2026, 3, 5),
+        penalty_kinds=("罚款", "没收违法所得"),
+        violation="超标排放大气污染物",
+        content="罚款2000元，没收违法所得500元",
+    )
+
+
+class Harness(ABC):
+    """One running simulator plus the adapter factory for it."""
+
+    system: ClassVar[str]
+    secrets: tuple[str, ...] = ()  # credentials that must never show in an error's context
+
+    def __init__(self, server: TestServer, admin: aiohttp.ClientSession) -> None:
+        self.server = server
+        self.url = str(server.make_url("")).rstrip("/")
+        self._admin = admin
+        self._adapters: list[SystemAdapter] = []
+
+    # --- per system ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def build(self, *, timeout: float, page_size: int, retry: InCallRetry) -> SystemAdapter:
+        """A new adapter for this simulator (good credentials)."""
+
+    @property
+    @abstractmethod
+    def mapping(self) -> SystemMapping: ...
+
+    @abstractmethod
+    def cursor_position(self, cursor: str) -> Any:
+        """Where a cursor points, comparable: the test's way to see it never goes back."""
+
+    @abstractmethod
+    def business_key_label(self, facts: RecordFacts) -> str:
+        """The simulator's stats label of a record's business key."""
+
+    async def expire_tokens(self) -> bool:
+        """Expire every session token; False when the system has none."""
+        return False
+
+    # --- shared -------------------------------------------------------------------------------
+
+    def make(self, *, timeout: float = 2.0, page_size: int = 500, retry: InCallRetry = FAST_RETRY) -> SystemAdapter:
+        adapter = self.build(timeout=timeout, page_size=page_size, retry=retry)
+        self._adapters.append(adapter)
+        return adapter
+
+    def write_for(self, facts: RecordFacts, target: TargetState = PUBLISHED, *, key: str = "") -> NativeWrite:
+        return self.mapping.to_write(facts, target, idempotency_key=key or f"contract|{facts.record_id}|{target.label}")
+
+    async def admin(self, method: str, path: str, body: Any = None) -> Any:
+        async with self._admin.request(method, self.url + path, json=body) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def faults(self, **knobs: Any) -> None:
+        await self.admin("POST", "/admin/faults", knobs)
+
+    async def clear_faults(self) -> None:
+        await self.admin("DELETE", "/admin/faults")
+
+    async def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = await self.admin("GET", "/admin/stats")
+        return stats
+
+    async def injected(self, kind: str) -> int:
+        return int((await self.stats())["faults_injected"].get(kind, 0))
+
+    async def close(self) -> None:
+        for adapter in self._adapters:
+            await adapter.close()
+
+
+async def drain(
+    adapter: SystemAdapter, cursor: str | None = None, page_size: int = 500, *, max_calls: int = 200
+) -> tuple[str | None, list[NativeChange], list[str]]:
+    """Read the feed to its end: the last cursor, every change, and every cursor seen."""
+    changes: list[NativeChange] = []
+    cursors: list[str] = []
+    for _ in range(max_calls):
+        page = await adapter.fetch_changes(cursor, page_size)
+        changes.extend(page.changes)
+        cursor = page.cursor
+        cursors.append(page.cursor)
+        if not page.has_more:
+            return cursor, changes, cursors
+    raise AssertionError(f"feed not drained after {max_calls} calls")
+
+
+def observations(mapping: SystemMapping, changes: Sequence[NativeChange]) -> list[Observation]:
+    found = (mapping.to_observation(change) for change in changes)
+    return [observation for observation in found if observation is not None]
+
+
+def of_record(mapping: SystemMapping, changes: Sequence[NativeChange], facts: RecordFacts) -> list[Observation]:
+    return [o for o in observations(mapping, changes) if o.facts.record_id == facts.record_id]
+
+
+class AdapterContract:
+    """Subclass per adapter; override `harness`."""
+
+    @pytest.fixture
+    async def harness(self) -> AsyncIterator[Harness]:
+        raise NotImplementedError("subclasses start their simulator here")
+        yield  # pragma: no cover
+
+    # --- writes and the feed ------------------------------------------------------------------
+
+    async def test_write_shows_in_the_change_feed(self, harness: Harness) -> None:
+        adapter = harness.make()
+        cursor, _, _ = await drain(adapter)
+        facts = contract_facts(1)
+        await adapter.write(harness.write_for(facts))
+        _, changes, _ = await drain(adapter, cursor)
+        seen = of_record(harness.mapping, changes, facts)
+        assert seen, "the write did not come back through the feed"
+        assert seen[-1].target == PUBLISHED
+        assert seen[-1].facts.document_number == facts.document_number
+        assert seen[-1].facts.subject_code == facts.subject_code
+
+    async def test_state_change_shows_in_the_change_feed(self, harness: Harness) -> None:
+        adapter = harness.make()
+        facts = contract_facts(2)
+        await adapter.write(harness.write_for(facts))
+        cursor, _, _ = await drain(adapter)
+        await adapter.write(harness.write_for(facts, stopped(StopReason.REPAIRED)))
+        _, changes, _ = await drain(adapter, cursor)
+        seen = of_record(harness.mapping, changes, facts)
+        assert seen and seen[-1].target == stopped(StopReason.REPAIRED)
+
+    async def test_resend_is_harmless(self, harness: Harness) -> None:
+        adapter = harness.make()
+        facts = contract_facts(3)
+        write = harness.write_for(facts)
+        label = harness.business_key_label(facts)
+        await adapter.write(write)
+        cursor, first, _ = await drain(adapter)
+        applied = (await harness.stats())["writes"][label]
+        await adapter.write(write)
+        _, again, _ = await drain(adapter, cursor)
+        known = {change.change_key for change in first}
+        assert [c.change_key for c in again if c.change_key not in known] == []
+        assert (await harness.stats())["writes"][label] == applied
+
+    # --- failures -----------------------------------------------------------------------------
+
+    async def test_server_errors_are_retried_in_call_then_retryable(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(error_rate=1.0, error_status=503)
+        with pytest.raises(RetryableError) as caught:
+            await adapter.write(harness.write_for(contract_facts(4)))
+        assert caught.value.status == 503
+        assert await harness.injected("http_503") == FAST_RETRY.attempts
+
+    async def test_short_retry_after_is_waited_out_in_call(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(rate_limit_rate=1.0, retry_after_s=1)
+
+        async def lift_after_first_refusal() -> None:
+            while await harness.injected("http_429") == 0:
+                await asyncio.sleep(0.02)
+            await harness.clear_faults()
+
+        started = time.monotonic()
+        lifting = asyncio.create_task(lift_after_first_refusal())
+        await adapter.write(harness.write_for(contract_facts(5)))
+        await lifting
+        assert time.monotonic() - started >= 0.9  # it waited as told
+
+    async def test_long_retry_after_goes_back_to_the_caller_at_once(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(rate_limit_rate=1.0, retry_after_s=120)
+        with pytest.raises(RateLimitedError) as caught:
+            await adapter.write(harness.write_for(contract_facts(6)))
+        assert caught.value.retry_after == 120
+        assert caught.value.status == 429
+        assert await harness.injected("http_429") == 1
+
+    async def test_connection_reset_is_retryable(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(reset_rate=1.0)
+        with pytest.raises(RetryableError):
+            await adapter.write(harness.write_for(contract_facts(7)))
+        assert await harness.injected("reset") == FAST_RETRY.attempts
+
+    async def test_hang_times_out_as_retryable(self, harness: Harness) -> None:
+        adapter = harness.make(timeout=0.3)
+        await harness.faults(hang_rate=1.0, hang_s=5)
+        started = time.monotonic()
+        with pytest.raises(RetryableError):
+            await adapter.write(harness.write_for(contract_facts(8)))
+        assert time.monotonic() - started < 3.0
+
+    async def test_busy_is_retryable(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(busy_rate=1.0)
+        with pytest.raises(RetryableError) as caught:
+            await adapter.write(harness.write_for(contract_facts(9)))
+        assert caught.value.code in ("99", "3001")
+
+    async def test_rejected_key_is_permanent_with_context(self, harness: Harness) -> None:
+        adapter = harness.make()
+        facts = contract_facts(10)
+        await harness.faults(reject_keys=[facts.document_number])
+        with pytest.raises(PermanentError) as caught:
+            await adapter.write(harness.write_for(facts))
+        error = caught.value
+        assert isinstance(error, FieldRejected)
+        assert error.field is not None
+        context = error.context()
+        assert context["kind"] == "permanent" and context["field"] == error.field
+        assert context["code"] and context["body_excerpt"]
+
+    async def test_failures_carry_no_secrets(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(reject_keys=[contract_facts(11).document_number])
+        with pytest.raises(PermanentError) as caught:
+            await adapter.write(harness.write_for(contract_facts(11)))
+        text = repr(caught.value.context())
+        assert harness.secrets
+        for secret in harness.secrets:
+            assert secret not in text
+
+    # --- the feed under faults ----------------------------------------------------------------
+
+    async def test_cursor_never_goes_back_and_nothing_is_lost(self, harness: Harness) -> None:
+        adapter = harness.make()
+        start, _, _ = await drain(adapter)
+        written = [contract_facts(20 + i) for i in range(5)]
+        for facts in written:
+            await adapter.write(harness.write_for(facts))
+        await harness.faults(duplicate_pages=1.0, out_of_order=1.0)
+        _, changes, cursors = await drain(adapter, start, page_size=2)
+        positions = [harness.cursor_position(c) for c in [start or "", *cursors]]
+        assert positions == sorted(positions), "the cursor went backwards"
+        seen = {o.facts.record_id for o in observations(harness.mapping, changes)}
+        assert {facts.record_id for facts in written} <= seen
+
+    async def test_token_expiry_is_handled_transparently(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await adapter.write(harness.write_for(contract_facts(30)))
+        if not await harness.expire_tokens():
+            pytest.skip(f"{harness.system} has no session tokens")
+        await adapter.write(harness.write_for(contract_facts(31)))
+        cursor, _, _ = await drain(adapter)
+        assert cursor
+
+    # --- the other side's world ---------------------------------------------------------------
+
+    async def test_every_seeded_row_maps(self, harness: Harness) -> None:
+        """The test that catches mapping bugs against the other side's own fixtures."""
+        adapter = harness.make()
+        _, changes, _ = await drain(adapter, None, page_size=7)
+        assert changes
+        mapped = observations(harness.mapping, changes)  # raises UnmappableRow on any bad row
+        assert len({o.facts.record_id for o in mapped}) == len({c.native_id for c in changes})
+        assert {o.target for o in mapped} == {PUBLISHED}

@@ -1,0 +1,162 @@
+"""信用中国（甘肃） adapter against the real simulator (contract suite plus SOAP specifics)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from adapters.base import SystemAdapter
+from adapters.creditchina_gansu import CreditChinaGansuAdapter
+from adapters.creditchina_gansu import soap as client_soap
+from adapters.http import InCallRetry
+from gateway.domain.model import PUBLISHED
+from gateway.domain.retry import PermanentError
+from mappings.base import SystemMapping
+from mappings.creditchina_gansu import CreditChinaGansuMapping
+from mappings.gsxt_gansu import GsxtGansuMapping
+from mappings.transforms import parse_beijing_timestamp
+from simulators.creditchina_gansu import CreditChinaConfig, create_app
+from simulators.world import build_world, gsxt_gansu_records
+from tests.adapter_contract import FAST_RETRY, AdapterContract, Harness, contract_facts, drain
+
+CONFIG = CreditChinaConfig(username="gw-user", password="gw-pass-Secret1")
+
+
+class CreditChinaHarness(Harness):
+    system = "creditchina_gansu"
+    secrets = (CONFIG.password,)
+    _mapping = CreditChinaGansuMapping()
+
+    def build(self, *, timeout: float, page_size: int, retry: InCallRetry) -> SystemAdapter:
+        return CreditChinaGansuAdapter(
+            base_url=self.url,
+            username=CONFIG.username,
+            password=CONFIG.password,
+            timeout=timeout,
+            page_size=min(page_size, 500),
+            retry=retry,
+        )
+
+    @property
+    def mapping(self) -> SystemMapping:
+        return self._mapping
+
+    def cursor_position(self, cursor: str) -> Any:
+        return parse_beijing_timestamp(cursor) if cursor else None
+
+    def business_key_label(self, facts: Any) -> str:
+        return f"CF:{facts.document_number}|{facts.authority_code}"
+
+    async def expire_tokens(self) -> bool:
+        await self.admin("POST", "/admin/expire-tokens")
+        return True
+
+
+@pytest.fixture
+async def creditchina() -> AsyncIterator[CreditChinaHarness]:
+    server = TestServer(create_app(CreditChinaConfig(username=CONFIG.username, password=CONFIG.password)))
+    await server.start_server()
+    async with aiohttp.ClientSession() as admin:
+        harness = CreditChinaHarness(server, admin)
+        try:
+            yield harness
+        finally:
+            await harness.close()
+            await server.close()
+
+
+class TestCreditChinaGansuAdapter(AdapterContract):
+    @pytest.fixture
+    async def harness(self, creditchina: CreditChinaHarness) -> AsyncIterator[Harness]:
+        yield creditchina
+
+
+# --- 信用中国 specifics -----------------------------------------------------------------------
+
+
+async def test_token_is_renewed_once_and_reused(creditchina: CreditChinaHarness) -> None:
+    adapter = creditchina.make()
+    for index in range(3):
+        await adapter.write(creditchina.write_for(contract_facts(40 + index)))
+    await creditchina.expire_tokens()
+    await adapter.write(creditchina.write_for(contract_facts(43)))
+    logins = (await creditchina.stats())["requests"]["login"]
+    assert logins == {"00": 2}
+
+
+async def test_bad_password_is_permanent_and_not_echoed(creditchina: CreditChinaHarness) -> None:
+    adapter = CreditChinaGansuAdapter(
+        base_url=creditchina.url, username=CONFIG.username, password="wrong-Pass", retry=FAST_RETRY
+    )
+    try:
+        with pytest.raises(PermanentError) as caught:
+            await adapter.write(creditchina.write_for(contract_facts(44)))
+        assert caught.value.code == "01"
+        assert "wrong-Pass" not in repr(caught.value.context())
+    finally:
+        await adapter.close()
+
+
+async def test_status_change_for_an_unknown_key_is_permanent(creditchina: CreditChinaHarness) -> None:
+    from gateway.domain.model import StopReason, stopped
+
+    adapter = creditchina.make()
+    with pytest.raises(PermanentError) as caught:
+        await adapter.write(creditchina.write_for(contract_facts(45), stopped(StopReason.REPAIRED)))
+    assert caught.value.code == "04"
+
+
+async def test_a_second_of_more_rows_than_a_page_is_read_through(creditchina: CreditChinaHarness) -> None:
+    """Seven rows share one SJC and a page holds three: the second call starts on that second and
+    must page through it within the call, or the cursor could never pass it."""
+    adapter = creditchina.make()
+    start, _, _ = await drain(adapter)
+    second = "2026/10/01 08:00:00"
+    rows = [{**_row_of(creditchina, 50 + index), "ROWTYPE": "CF", "SJC": second} for index in range(7)]
+    await creditchina.admin("POST", "/admin/load", {"rows": rows})
+    first = await adapter.fetch_changes(start, 3)
+    assert first.cursor == second and first.has_more
+    stuck = await adapter.fetch_changes(first.cursor, 3)
+    assert stuck.cursor == second and not stuck.has_more
+    wanted = {row["CF_WSH"] for row in rows}
+    assert {change.row.get("CF_WSH") for change in stuck.changes} == wanted
+
+
+async def test_every_gsxt_record_mirrored_on_creditchina_is_accepted(creditchina: CreditChinaHarness) -> None:
+    """GSXT's own seed records (SAMR penalties, abnormal list) written here as their mirror: the
+    other side's validation accepts every row this mapping produces, and the pull reads it back."""
+    from adapters.gsxt_gansu import change_from_item
+
+    gsxt = GsxtGansuMapping()
+    adapter = creditchina.make()
+    tables = gsxt_gansu_records(build_world())
+    seq = 0
+    written = []
+    for table in ("punish", "opanomaly"):
+        for record in tables[table]:
+            seq += 1
+            item = {"seq": seq, "table": table, "updateTime": record["updateTime"], "record": record}
+            observation = gsxt.to_observation(change_from_item(item))
+            assert observation is not None
+            facts = observation.facts
+            await adapter.write(creditchina.mapping.to_write(facts, PUBLISHED, idempotency_key="k"))
+            written.append(facts.record_id)
+    _, changes, _ = await drain(adapter)
+    pulled = {o.facts.record_id for o in map(creditchina.mapping.to_observation, changes) if o is not None}
+    assert set(written) <= pulled
+
+
+def _row_of(harness: CreditChinaHarness, index: int) -> dict[str, str]:
+    write = harness.write_for(contract_facts(index))
+    return {column: str(value) for column, value in write.row.items()}
+
+
+def test_soap_values_are_escaped() -> None:
+    body = client_soap.envelope("login", [("username", "a<b&c"), ("password", "]]>")])
+    assert b"a&lt;b&amp;c" in body
+    document = client_soap.rowdata([{"CF_WSH": "<x>"}])
+    assert "&lt;x&gt;" in document

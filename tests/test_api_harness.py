@@ -1,0 +1,133 @@
+"""Shared harness for the API tests: a Runtime on a real database (the `database_url` fixture runs
+each test on SQLite and on PostgreSQL), the app served on 127.0.0.1, and helpers to seed records,
+make dead letters and snapshot the database. No test lives here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.api.app import create_app
+from gateway.domain.model import PUBLISHED, RecordFacts, TargetState
+from gateway.domain.plan import Observation, Policy
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from gateway.store.database import Tx, open_database
+from gateway.store.migrate import migrate
+from gateway.store.repo import Repo
+from gateway.sync.ingest import apply_event
+from tests.conftest import T0, penalty_facts
+
+CC, GS = "creditchina_gansu", "gsxt_gansu"
+NOW = T0 + timedelta(days=1)  # the runtime's clock: decisions must not be dated after it
+LEASE = timedelta(seconds=30)
+SUBJECT = "91620102MA72ABCD94"  # penalty_facts()' subject
+TABLES = ("records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "idempotency")
+
+
+def repair_body(record_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "record": {"record_id": record_id},
+        "action": "repair",
+        "decided_at": (T0 + timedelta(hours=2)).isoformat(),
+        "decided_by": "兰州市生态环境局",
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class Harness:
+    runtime: Runtime
+    client: TestClient[Any, Any]
+
+    async def seed(
+        self, facts: RecordFacts | None = None, *, target: TargetState = PUBLISHED, key: str = "seed-1"
+    ) -> str:
+        """A record as its owner's change feed (信用中国) reports it: version 1, published."""
+        facts = facts or penalty_facts()
+        event = Observation(
+            source=CC, facts=facts, target=target, changed_at=T0, source_version="000001", native_id="CC-1"
+        )
+        policy = self.runtime.policy
+        await self.runtime.db.run(lambda tx: apply_event(tx, event, source=CC, change_key=key, policy=policy, now=T0))
+        return facts.record_id
+
+    async def dead_letter(self, target: str = GS, *, at: datetime = NOW) -> int:
+        """Claim the pending delivery to `target` and let it die, as the dispatcher would."""
+
+        def _kill(tx: Tx) -> int:
+            repo = Repo(tx)
+            claimed = [i for i in repo.claim(at, 50, "worker-1", at + LEASE) if i.target == target]
+            assert claimed, f"nothing pending for {target}"
+            context = {"message": "rejected: 03 字段校验失败", "status": 200, "code": "03", "attempts": 1}
+            assert repo.dead_letter(claimed[0], "worker-1", context, at)
+            return claimed[0].id
+
+        return await self.runtime.db.run(_kill)
+
+    async def snapshot(self) -> dict[str, Any]:
+        """Row counts plus the state of every record and outbox row: equal snapshots mean the
+        request wrote nothing."""
+
+        def _read(tx: Tx) -> dict[str, Any]:
+            repo = Repo(tx)
+            return {
+                "counts": {table: repo.count(table) for table in TABLES},
+                "records": tx.all("SELECT record_id, status, reason, version FROM records ORDER BY record_id"),
+                "outbox": tx.all("SELECT id, status, version, replays, attempts FROM outbox ORDER BY id"),
+            }
+
+        return await self.runtime.db.run(_read, write=False)
+
+    async def count(self, table: str) -> int:
+        return await self.runtime.db.run(lambda tx: Repo(tx).count(table), write=False)
+
+    async def post_repair(
+        self, body: Mapping[str, Any], *, key: str | None = "k-1", client_id: str | None = None
+    ) -> ClientResponse:
+        headers = {"Content-Type": "application/json"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        if client_id is not None:
+            headers["X-Client-Id"] = client_id
+        return await self.client.post("/v1/repairs", data=json.dumps(body, ensure_ascii=False), headers=headers)
+
+
+@asynccontextmanager
+async def open_harness(database_url: str, **settings: Any) -> AsyncIterator[Harness]:
+    db = open_database(database_url)
+    await migrate(db)
+    runtime = Runtime(
+        Settings(database_url=database_url, systems=[CC, GS], **settings),
+        db,
+        connectors={},
+        clock=lambda: NOW,
+    )
+    # No connectors (nothing is delivered in these tests), but both publicity systems are enabled
+    # so that decisions fan out to them as in production.
+    runtime.policy = Policy(enabled_systems=frozenset({CC, GS}))
+    client: TestClient[Any, Any] = TestClient(TestServer(create_app(runtime)))
+    await client.start_server()
+    try:
+        yield Harness(runtime=runtime, client=client)
+    finally:
+        await client.close()
+        await runtime.close()
+
+
+async def error_of(response: ClientResponse) -> dict[str, Any]:
+    """The body of an error response, after checking it has exactly the error shape."""
+    assert response.content_type == "application/json", response.content_type
+    body = await response.json()
+    assert isinstance(body, dict) and set(body) == {"code", "message", "field"}, body
+    assert isinstance(body["message"], str) and body["message"]
+    assert "Traceback" not in body["message"]
+    return body
