@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for convergence")
     demo.add_argument("--keep", action="store_true", help="keep an existing demo database instead of starting afresh")
+    demo.add_argument("--verbose", action="store_true", help="show the gateway's and the simulators' logs")
 
     sub.add_parser("migrate", help="apply database migrations")
 
@@ -85,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_serve(settings, simulate=args.simulate))
     if command == "demo":
         from gateway.demo import run_demo
+
+        if not args.verbose:  # the summary is the output; logs would bury it
+            configure_logging(settings.log_format, "WARNING")
 
         return asyncio.run(run_demo(settings, as_json=args.json, timeout_s=args.timeout, fresh=not args.keep))
     raise AssertionError(command)

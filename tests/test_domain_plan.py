@@ -238,3 +238,19 @@ def test_a_queued_delivery_is_always_followed_by_the_newest_state() -> None:
     links = {GS: LinkState(system=GS, seen_target=PUBLISHED, seen_source_version="0001", queued=True)}
     result = plan(decision(Action.REVOKE_REPAIR), record(REPAIRED), links, POLICY)
     assert {d.system for d in result.deliveries} == {CC, GS}
+
+
+def test_owner_report_keeps_facts_only_another_system_carries() -> None:
+    published_on = penalty_facts().decision_date
+    current = record(PUBLISHED)
+    current = replace(current, facts=replace(current.facts, publication_date=published_on))
+    result = plan(observed(CC, PUBLISHED, at_min=5), current, {}, POLICY)
+    assert result.outcome is Outcome.UNCHANGED  # 信用中国 has no publication date: not a change
+
+
+def test_mirror_fills_a_gap_in_the_facts_without_fanning_out() -> None:
+    gsxt_view = replace(observed(GS), facts=replace(penalty_facts(), publication_date=penalty_facts().decision_date))
+    result = plan(gsxt_view, record(PUBLISHED), {}, POLICY)
+    assert result.outcome is Outcome.UNCHANGED and result.changed
+    assert result.record is not None and result.record.facts.publication_date is not None
+    assert [a.kind for a in result.audit] == ["facts_completed"] and result.deliveries == ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -150,6 +150,16 @@ class RecordFacts:
             severity=Severity(raw["severity"]) if raw.get("severity") else None,
             domain_flags=frozenset(DomainFlag(f) for f in raw.get("domain_flags") or ()),
         )
+
+    def overlay(self, base: RecordFacts) -> RecordFacts:
+        """These facts, with the gaps filled from `base`: a system that does not carry a field
+        (信用中国 has no publication date, GSXT no severity) must not erase what another knows."""
+        filled = {
+            f.name: getattr(base, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) in (None, (), frozenset()) and getattr(base, f.name) not in (None, (), frozenset())
+        }
+        return replace(self, **filled) if filled else self
 
     def fingerprint(self) -> str:
         """Stable digest of the content, to tell a real content change from a re-read."""

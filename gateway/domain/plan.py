@@ -353,8 +353,9 @@ def _owner_change(
     seen: SeenUpdate,
 ) -> Plan:
     state = current.state
+    facts = event.facts.overlay(current.facts)  # the owner's content, gaps kept from what others know
     same_state = state.target == event.target
-    same_facts = current.facts.fingerprint() == event.facts.fingerprint()
+    same_facts = current.facts.fingerprint() == facts.fingerprint()
     if same_state and same_facts and state.authoritative:
         return Plan(outcome=Outcome.UNCHANGED, record=current, changed=False, seen=seen)
     if state.authoritative and event.changed_at < state.decided_at and not same_state:
@@ -371,7 +372,7 @@ def _owner_change(
     version = state.version + 1
     new = CanonicalRecord(
         record_id=current.record_id,
-        facts=event.facts,
+        facts=facts,
         state=PublicityState(
             target=event.target,
             version=version,
@@ -408,15 +409,24 @@ def _mirror_report(
     seen: SeenUpdate,
 ) -> Plan:
     state = current.state
+    # The mirror may know what the owner's system does not carry (GSXT's publication date):
+    # keep it, without telling anybody. It never overwrites what the owner said.
+    completed = current.facts.overlay(event.facts)
+    notes: tuple[AuditEntry, ...] = ()
+    if completed != current.facts:
+        current = replace(current, facts=completed)
+        notes = (AuditEntry(kind="facts_completed", actor=event.source),)
     if event.target == state.target:
-        return Plan(outcome=Outcome.UNCHANGED, record=current, changed=False, seen=seen)
+        return Plan(outcome=Outcome.UNCHANGED, record=current, changed=bool(notes), audit=notes, seen=seen)
     if link is not None and link.written_target == event.target:
         # What we wrote earlier, reported back; a newer delivery is already queued or done.
-        return Plan(outcome=Outcome.ECHO, record=current, changed=False, seen=seen)
+        return Plan(outcome=Outcome.ECHO, record=current, changed=bool(notes), audit=notes, seen=seen)
     if not state.authoritative:
         # Two mirrors disagree and the owner has not spoken: nothing to enforce yet.
         divergence = AuditEntry(kind="unowned_divergence", actor=event.source, before=state.target, after=event.target)
-        return Plan(outcome=Outcome.PROVISIONAL, record=current, changed=False, audit=(divergence,), seen=seen)
+        return Plan(
+            outcome=Outcome.PROVISIONAL, record=current, changed=bool(notes), audit=(*notes, divergence), seen=seen
+        )
     # 多头修复: the mirror changed a record it does not own. Audit and set it back; a new version
     # gives the correction its own idempotency key (the mirror may remember the old one).
     version = state.version + 1
@@ -441,7 +451,7 @@ def _mirror_report(
         record=new,
         changed=True,
         deliveries=(delivery,),
-        audit=(audit,),
+        audit=(*notes, audit),
         seen=seen,
     )
 

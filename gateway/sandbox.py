@@ -1,0 +1,85 @@
+"""Client of the simulators' admin API (docs/protocols.md §3), for the demo, the end-to-end tests
+and the benchmarks: read what each system shows, act as its operator, inject faults.
+
+What a system shows is mapped through the gateway's own mappings, so a comparison with the
+canonical state (gateway.domain.agreement) tests the mappings too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from adapters.base import NativeChange
+from gateway.domain.model import TargetState
+from mappings.registry import MAPPINGS
+
+# 移出原因 that pairs with each 列入原因 on the 经营异常名录 (domain.md §3.1).
+REMOVAL_FOR_CAUSE = {"1": "1", "2": "2", "3": "3", "4": "5"}
+
+
+def row_kind(row: Mapping[str, Any]) -> str:
+    """信用中国 rows carry ROWTYPE, GSXT records their table."""
+    return str(row.get("ROWTYPE") or row.get("table") or "")
+
+
+def record_id_of(system: str, row: Mapping[str, Any]) -> str | None:
+    observation = MAPPINGS[system].to_observation(_as_change(row))
+    return observation.facts.record_id if observation else None
+
+
+def _as_change(row: Mapping[str, Any]) -> NativeChange:
+    return NativeChange(
+        change_key="sandbox",
+        source_version="",
+        changed_at=datetime.now(UTC),
+        kind=row_kind(row),
+        native_id=None,
+        row=row,
+    )
+
+
+class Sandbox:
+    def __init__(self, http: aiohttp.ClientSession, urls: Mapping[str, str]) -> None:
+        self.http = http
+        self.urls = dict(urls)
+
+    async def _json(self, method: str, system: str, path: str, **kwargs: Any) -> Any:
+        async with self.http.request(method, f"{self.urls[system]}{path}", **kwargs) as resp:
+            body = await resp.json()
+            if resp.status >= 400:
+                raise RuntimeError(f"{system} {method} {path} → {resp.status}: {body}")
+            return body
+
+    async def records(self, system: str, *, published: bool = False) -> list[dict[str, Any]]:
+        params = {"published": "1"} if published else {}
+        body = await self._json("GET", system, "/admin/records", params=params)
+        return list(body["records"])
+
+    async def repair(self, system: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Act as the system's own operator (repair, removal, or restore)."""
+        return dict(await self._json("POST", system, "/admin/repair", json=dict(payload)))
+
+    async def set_faults(self, system: str, **faults: Any) -> None:
+        await self._json("POST", system, "/admin/faults", json=faults)
+
+    async def clear_faults(self, system: str) -> None:
+        await self._json("DELETE", system, "/admin/faults")
+
+    async def stats(self, system: str) -> dict[str, Any]:
+        return dict(await self._json("GET", system, "/admin/stats"))
+
+    async def views(self) -> dict[str, dict[str, TargetState]]:
+        """record_id → shown state, per system."""
+        views: dict[str, dict[str, TargetState]] = {}
+        for system in self.urls:
+            view: dict[str, TargetState] = {}
+            for row in await self.records(system):
+                observation = MAPPINGS[system].to_observation(_as_change(row))
+                if observation is not None:
+                    view[observation.facts.record_id] = observation.target
+            views[system] = view
+        return views
