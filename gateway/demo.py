@@ -114,11 +114,13 @@ async def _outbox_busy(runtime: Runtime) -> int:
     return await runtime.db.run(_busy, write=False)
 
 
-async def _drain(runtime: Runtime, timeout_s: float) -> None:
-    """Read every feed to its end, then let the dispatcher empty the queue."""
+async def _drain(runtime: Runtime, timeout_s: float, *, poll: bool = True) -> None:
+    """Read every feed to its end (unless the pollers run anyway), then let the dispatcher empty
+    the queue."""
     deadline = time.monotonic() + timeout_s
-    for poller in runtime.pollers.values():
-        await poller.poll_once()
+    if poll:
+        for poller in runtime.pollers.values():
+            await poller.poll_once()
     while await _outbox_busy(runtime) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
 
@@ -128,11 +130,13 @@ async def _records(runtime: Runtime) -> list[CanonicalRecord]:
     return [record_from_row(r) for r in rows]
 
 
-async def wait_until_agreed(runtime: Runtime, sandbox: Sandbox, timeout_s: float) -> list[Disagreement]:
+async def wait_until_agreed(
+    runtime: Runtime, sandbox: Sandbox, timeout_s: float, *, poll: bool = True
+) -> list[Disagreement]:
     """Poll, drain and compare until every system shows the canonical state (or time runs out)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        await _drain(runtime, max(0.0, deadline - time.monotonic()))
+        await _drain(runtime, max(0.0, deadline - time.monotonic()), poll=poll)
         records = await _records(runtime)
         publishers = {r.record_id: runtime.policy.publishers(r.facts) for r in records}
         remaining = disagreements(records, await sandbox.views(), publishers)

@@ -299,3 +299,11 @@ async def test_concurrent_claimers_never_share_a_row_or_a_pair(db: Database, dat
     states = await db.run(lambda tx: tx.all("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"))
     assert {r["status"]: r["n"] for r in states}["in_flight"] == 60
     assert stopped(StopReason.REPAIRED)  # the decisions above were repairs
+
+
+async def test_cursor_moves_only_from_where_the_poll_started(db: Database) -> None:
+    assert await db.run(lambda tx: Repo(tx).move_cursor(CC, "changes", None, "a", T0))
+    assert not await db.run(lambda tx: Repo(tx).move_cursor(CC, "changes", None, "b", T0))
+    assert await db.run(lambda tx: Repo(tx).move_cursor(CC, "changes", "a", "c", T0))
+    assert not await db.run(lambda tx: Repo(tx).move_cursor(CC, "changes", "a", "b", T0))  # a stale poller
+    assert await db.run(lambda tx: Repo(tx).get_cursor(CC, "changes")) == "c"

@@ -514,6 +514,21 @@ class Repo:
             (system, feed, position, now),
         )
 
+    def move_cursor(self, system: str, feed: str, expected: str | None, position: str, now: datetime) -> bool:
+        """Move the cursor from `expected` to `position`; False if someone else moved it first."""
+        if expected is None:
+            inserted = self.tx.execute(
+                "INSERT INTO cursors (system, feed, position, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (system, feed) DO NOTHING",
+                (system, feed, position, now),
+            )
+            return inserted == 1
+        moved = self.tx.execute(
+            "UPDATE cursors SET position = ?, updated_at = ? WHERE system = ? AND feed = ? AND position = ?",
+            (position, now, system, feed, expected),
+        )
+        return moved == 1
+
     # ---- idempotent API requests -------------------------------------------------------------
 
     def get_idempotent(self, client: str, key: str) -> Row | None:

@@ -58,7 +58,9 @@ class Poller:
         cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
         for _ in range(max_pages):
             page = await self.connector.adapter.fetch_changes(cursor, self.connector.page_size)
-            outcomes = await self.committer.submit(partial(self._ingest, changes=page.changes, cursor=page.cursor))
+            outcomes, advanced = await self.committer.submit(
+                partial(self._ingest, changes=page.changes, cursor=page.cursor, expected=cursor)
+            )
             stats.pages += 1
             stats.changes += len(page.changes)
             for outcome in outcomes:
@@ -66,12 +68,17 @@ class Poller:
                 INBOUND.labels(system, outcome).inc()
             if self.on_deliveries is not None and any(o in ("created", "changed", "set_back") for o in outcomes):
                 self.on_deliveries()
+            if not advanced:
+                # Another poller (a second replica) moved the cursor meanwhile: what we read was
+                # de-duplicated by the inbox; leave the feed to it for this round.
+                stats.outcomes["cursor_contended"] = stats.outcomes.get("cursor_contended", 0) + 1
+                break
             cursor = page.cursor
             if not page.has_more:
                 break
         return stats
 
-    def _ingest(self, tx: Tx, changes: list[NativeChange], cursor: str) -> list[str]:
+    def _ingest(self, tx: Tx, changes: list[NativeChange], cursor: str, expected: str | None) -> tuple[list[str], bool]:
         system = self.connector.system
         now = self.clock()
         repo = Repo(tx)
@@ -94,10 +101,10 @@ class Poller:
                 tx, observation, source=system, change_key=change.change_key, policy=self.policy, now=now
             )
             outcomes.append(result.outcome)
-        previous = repo.get_cursor(system, FEED)
-        if cursor != previous:
-            repo.set_cursor(system, FEED, cursor, now)
-        return outcomes
+        # Compare-and-set: the cursor moves only from the position this poll started at, so two
+        # pollers can never move it backwards (cursors are opaque: no ordering to compare).
+        advanced = repo.move_cursor(system, FEED, expected, cursor, now)
+        return outcomes, advanced
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
         while not stop.is_set():
