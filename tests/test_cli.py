@@ -1,0 +1,155 @@
+"""The `creditgw` command as an operator runs it: real processes, real files, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from gateway.domain.model import PUBLISHED
+from gateway.domain.plan import Observation, Policy
+from gateway.store.database import open_database
+from gateway.store.migrate import migrate
+from gateway.store.repo import Repo
+from gateway.sync.ingest import apply_event
+from tests.conftest import T0, penalty_facts
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def creditgw(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_demo_converges_and_prints_a_json_summary_last(tmp_path: Path) -> None:
+    result = creditgw("demo", "--json", cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["converged"] is True and summary["disagreements"] == []
+    assert len(summary["scenarios"]) == 5
+    assert (tmp_path / "var" / "demo.db").exists()  # the embedded default: a SQLite file
+
+
+def test_migrate_is_versioned_and_repeatable(tmp_path: Path) -> None:
+    env = {"CREDITGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"}
+    first = creditgw("migrate", cwd=tmp_path, env=env)
+    second = creditgw("migrate", cwd=tmp_path, env=env)
+    assert json.loads(first.stdout) == {"applied": [1], "version": 1}
+    assert json.loads(second.stdout) == {"applied": [], "version": 1}
+
+
+def test_check_config_redacts_secrets(tmp_path: Path) -> None:
+    env = {"CREDITGW_GSXT_GANSU__SECRET": "very-secret-value", "CREDITGW_CREDITCHINA_GANSU__PASSWORD": "pw-123456"}
+    result = creditgw("check-config", cwd=tmp_path, env=env)
+    assert result.returncode == 0
+    assert "very-secret-value" not in result.stdout and "pw-123456" not in result.stdout
+    config = json.loads(result.stdout)
+    assert config["gsxt_gansu"]["secret"] == "**********"
+
+
+def test_openapi_command_prints_the_checked_in_document(tmp_path: Path) -> None:
+    result = creditgw("openapi", cwd=tmp_path)
+    assert result.stdout == (ROOT / "docs" / "openapi.json").read_text("utf-8")
+
+
+async def _dead_letter(url: str) -> int:
+    db = open_database(url)
+    await migrate(db)
+    policy = Policy(enabled_systems=frozenset({"creditchina_gansu", "gsxt_gansu"}))
+    obs = Observation(
+        source="creditchina_gansu", facts=penalty_facts(), target=PUBLISHED, changed_at=T0, source_version="1"
+    )
+    try:
+        await db.run(
+            lambda tx: apply_event(tx, obs, source="creditchina_gansu", change_key="c1", policy=policy, now=T0)
+        )
+        [item] = await db.run(lambda tx: Repo(tx).claim(T0, 10, "w", T0))
+        context = {"message": "refused: CF_WSH", "code": "2001", "status": 200}
+        await db.run(lambda tx: Repo(tx).dead_letter(item, "w", context, T0))
+        return item.id
+    finally:
+        await db.close()
+
+
+def test_dlq_list_show_and_replay(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    dead_id = asyncio.run(_dead_letter(url))
+    env = {"CREDITGW_DATABASE_URL": url}
+
+    listed = json.loads(creditgw("dlq", "list", "--json", cwd=tmp_path, env=env).stdout)
+    assert [(d["id"], d["target"], d["context"]["code"]) for d in listed] == [(dead_id, "gsxt_gansu", "2001")]
+    shown = json.loads(creditgw("dlq", "show", str(dead_id), cwd=tmp_path, env=env).stdout)
+    assert shown["last_error"] == "refused: CF_WSH"
+    missing = creditgw("dlq", "show", "999", cwd=tmp_path, env=env)
+    assert missing.returncode == 1 and json.loads(missing.stdout)["code"] == "dead_letter_not_found"
+
+    dry = json.loads(creditgw("dlq", "replay", "--target", "gsxt_gansu", "--dry-run", cwd=tmp_path, env=env).stdout)
+    assert dry["dry_run"] is True and dry["replayed"] == [dead_id]
+    assert len(json.loads(creditgw("dlq", "list", "--json", cwd=tmp_path, env=env).stdout)) == 1  # unchanged
+    done = json.loads(creditgw("dlq", "replay", "--target", "gsxt_gansu", cwd=tmp_path, env=env).stdout)
+    assert done["replayed"] == [dead_id]
+    again = json.loads(creditgw("dlq", "replay", "--target", "gsxt_gansu", cwd=tmp_path, env=env).stdout)
+    assert again["replayed"] == []  # resumable: what was replayed is no longer dead
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _get(url: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        text = await resp.text()
+        return resp.status, text
+
+
+def test_serve_with_simulators_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CREDITGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--simulate", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "listening" in line:
+                break
+        assert any("simulator gsxt_gansu http://127.0.0.1:" in line for line in lines)
+        base = f"http://127.0.0.1:{port}"
+        assert asyncio.run(_get(f"{base}/livez"))[0] == 200
+        assert asyncio.run(_get(f"{base}/readyz"))[0] == 200
+        status, metrics = asyncio.run(_get(f"{base}/metrics"))
+        assert status == 200 and "creditgw_outbox_depth" in metrics
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
