@@ -8,7 +8,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.domain.categories import Category
@@ -99,6 +99,7 @@ class Runtime:
         if dispatch:
             spawn("dispatcher", self.dispatcher.run(self._stop))
             spawn("reaper", self._every(self.settings.reaper_interval_s, self.reap))
+            spawn("retention", self._every(600.0, self.purge))
         if poll:
             for name, poller in self.pollers.items():
                 spawn(f"poller-{name}", poller.run(self._stop, self.settings.poll_interval_s))
@@ -120,6 +121,21 @@ class Runtime:
             log.warning("leases_reaped", count=count)
             self.dispatcher.wake()
         return count
+
+    async def purge(self, batch: int = 5000) -> int:
+        """Delete what retention allows, in small transactions so no writer waits long."""
+        before = self.clock() - timedelta(days=self.settings.retention_days)
+        total = 0
+        while True:
+            removed = await self.committer.submit(
+                lambda tx: Repo(tx).purge_finished(before, batch) + Repo(tx).purge_inbox(before, batch)
+            )
+            total += removed
+            if removed == 0:
+                break
+        if total:
+            log.info("retention_purged", rows=total)
+        return total
 
     async def refresh_gauges(self) -> None:
         rows = await self.db.run(lambda tx: Repo(tx).outbox_depth(), write=False)

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     retry_base_s: float = 2.0
     retry_max_s: float = 3600.0
     max_replays: int = 5  # loop guard: a dead letter replayed this often needs --force
+    retention_days: float = 30.0  # finished deliveries and inbox keys are purged after this
 
     # Pollers.
     poll_interval_s: float = 2.0

@@ -307,3 +307,20 @@ async def test_cursor_moves_only_from_where_the_poll_started(db: Database) -> No
     assert await db.run(lambda tx: Repo(tx).move_cursor(CC, "changes", "a", "c", T0))
     assert not await db.run(lambda tx: Repo(tx).move_cursor(CC, "changes", "a", "b", T0))  # a stale poller
     assert await db.run(lambda tx: Repo(tx).get_cursor(CC, "changes")) == "c"
+
+
+async def test_retention_purges_finished_rows_but_keeps_dead_letters_and_what_was_written(db: Database) -> None:
+    await db.run(lambda tx: _observe(tx, "c1"))
+    [first] = await db.run(lambda tx: Repo(tx).claim(T0, 10, "w", T0 + LEASE))
+    await db.run(lambda tx: Repo(tx).complete(first, "w", "g-1", T0))
+    await db.run(lambda tx: _decide(tx, Action.REPAIR, 5))
+    claimed = await db.run(lambda tx: Repo(tx).claim(T0, 10, "w", T0 + LEASE))
+    dead = next(i for i in claimed if i.target == CC)
+    await db.run(lambda tx: Repo(tx).dead_letter(dead, "w", {"message": "x"}, T0))
+    later = T0 + timedelta(days=31)
+    removed = await db.run(lambda tx: (Repo(tx).purge_finished(later, 100), Repo(tx).purge_inbox(later, 100)))
+    assert removed == (1, 1)
+    assert [i.id for i in await db.run(lambda tx: Repo(tx).list_outbox(status=OutboxStatus.DEAD))] == [dead.id]
+    assert await db.run(lambda tx: Repo(tx).delivered_version(penalty_facts().record_id, GS)) == 2
+    links = await db.run(lambda tx: Repo(tx).load_links(penalty_facts().record_id))
+    assert links[GS].written_version == 1

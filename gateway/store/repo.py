@@ -405,12 +405,35 @@ class Repo:
         return [OutboxItem.from_row(r) for r in rows]
 
     def delivered_version(self, record_id: str, target: str) -> int | None:
-        value = self.tx.scalar(
+        """The newest version sent or on its way to `target` (the link remembers what retention
+        already purged from the outbox)."""
+        queued = self.tx.scalar(
             "SELECT MAX(version) AS v FROM outbox WHERE record_id = ? AND target = ?"
             " AND status IN ('pending', 'in_flight', 'done')",
             (record_id, target),
         )
-        return None if value is None else int(value)
+        written = self.tx.scalar(
+            "SELECT written_version FROM links WHERE record_id = ? AND system = ?", (record_id, target)
+        )
+        versions = [int(v) for v in (queued, written) if v is not None]
+        return max(versions) if versions else None
+
+    def purge_finished(self, before: datetime, limit: int) -> int:
+        """Retention: finished deliveries (done, superseded) older than `before`. Dead letters stay
+        until a person replays them; the links keep what was written."""
+        return self.tx.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('done', 'superseded')"
+            " AND COALESCE(finished_at, updated_at) < ? ORDER BY id LIMIT ?)",
+            (before, limit),
+        )
+
+    def purge_inbox(self, before: datetime, limit: int) -> int:
+        """Retention: inbox keys older than any feed re-delivers (feeds repeat only recent pages)."""
+        return self.tx.execute(
+            "DELETE FROM inbox WHERE (system, change_key) IN"
+            " (SELECT system, change_key FROM inbox WHERE received_at < ? LIMIT ?)",
+            (before, limit),
+        )
 
     def revive(self, item: OutboxItem, now: datetime) -> None:
         """A dead letter goes back to pending for a replay."""
