@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.domain.categories import Category, SubjectType
+from gateway.domain.rules import ListOverride, RuleOverrides, apply_overrides
+from gateway.domain.rules.data import RULEBOOK
 
 
 class CreditChinaSettings(BaseModel):
@@ -22,6 +28,55 @@ class GsxtSettings(BaseModel):
     secret: SecretStr = SecretStr("gsxt-secret")
     timeout_s: float = 10.0
     page_size: int = 500
+
+
+class ListRuleSettings(BaseModel):
+    """A list authority's periods pinned by the operator; None keeps the rule data's value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    maximum_months: int | None = Field(None, ge=1, le=1200)
+    early_removal_after_months: int | None = Field(None, ge=0, le=1200, description="0: no waiting time")
+
+
+class RulesSettings(BaseModel):
+    """Overrides of unverified rule values (gateway/domain/rules/data.py marks them R or I).
+
+    e.g. CREDITGW_RULES__GSXT_LOW_FINE_BELOW_WAN_YUAN__LEGAL_ENTITY=3 (万元, 不含本数) or
+    CREDITGW_RULES__LISTS__COURT_DISHONEST__MAXIMUM_MONTHS=24.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # 较低数额罚款 on GSXT, per subject type; the built-in Gansu default is UNVERIFIED (domain.md §9).
+    gsxt_low_fine_below_wan_yuan: dict[SubjectType, Annotated[Decimal, Field(ge=0)]] = {}
+    lists: dict[Category, ListRuleSettings] = {}
+
+    def overrides(self) -> RuleOverrides:
+        return RuleOverrides(
+            gsxt_low_fine_below_wan_yuan=dict(self.gsxt_low_fine_below_wan_yuan),
+            lists={
+                category: ListOverride(
+                    maximum_months=pinned.maximum_months,
+                    early_removal_after_months=pinned.early_removal_after_months,
+                )
+                for category, pinned in self.lists.items()
+            },
+        )
+
+    @model_validator(mode="after")
+    def _applicable(self) -> RulesSettings:
+        apply_overrides(RULEBOOK, self.overrides())  # ValueError (e.g. a category without a list) fails startup
+        return self
+
+
+class WorkdayYearSettings(BaseModel):
+    """One year's holiday arrangement, as the State Council publishes it (replaces the package's year)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    holidays: list[date] = []  # days off
+    workdays: list[date] = []  # make-up working days on weekends (调休)
 
 
 class Settings(BaseSettings):
@@ -62,6 +117,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     group_commit_max: int = 64
     group_commit_window_ms: float = 2.0
+
+    # Repair rules (gateway/domain/rules): operator overrides of unverified values.
+    rules: RulesSettings = RulesSettings()
+    # Working-day calendar (gateway/calendar_data.py): the chinese_calendar package's years, replaced
+    # per year by a JSON file ({"2027": {"holidays": [...], "workdays": [...]}}) and then by
+    # CREDITGW_WORKDAY_CALENDAR__2027__HOLIDAYS='["2027-01-01", ...]' / __WORKDAYS='[...]'.
+    workday_calendar: dict[int, WorkdayYearSettings] = {}
+    workday_calendar_file: str | None = None
+
+    @field_validator("workday_calendar")
+    @classmethod
+    def _dates_in_their_year(cls, value: dict[int, WorkdayYearSettings]) -> dict[int, WorkdayYearSettings]:
+        for year, arrangement in value.items():
+            for day in (*arrangement.holidays, *arrangement.workdays):
+                if day.year != year:
+                    raise ValueError(f"workday_calendar.{year} lists {day.isoformat()}, a date of another year")
+            if set(arrangement.holidays) & set(arrangement.workdays):
+                raise ValueError(f"workday_calendar.{year} lists a date both as holiday and as working day")
+        return value
 
     def redacted(self) -> dict[str, Any]:
         """Effective settings for `check-config`: secrets shown as ********."""

@@ -7,7 +7,8 @@ document (built from these classes) describes exactly what is sent.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -24,9 +25,10 @@ from pydantic_core import PydanticCustomError
 
 from gateway.api.inputs import MAX_ID
 from gateway.domain import uscc
-from gateway.domain.categories import Category, System
+from gateway.domain.categories import AuthorityDomain, Category, System
 from gateway.domain.identity import RecordIdentity
 from gateway.domain.model import Publicity, StopReason
+from gateway.domain.rules import Clock, Confidence
 
 RECORD_ID_PATTERN = r"^rec_[0-9a-f]{24}$"
 
@@ -252,6 +254,9 @@ class RecordView(BaseModel):
     systems: list[SystemLinkView]
     audit: list[AuditView] = Field(description="Latest first, at most 50.")
     repairs: list[RepairSummary]
+    eligibility: list[EligibilityView] = Field(
+        description="Periods and repair eligibility on each system that publishes the record, as of today (Beijing)."
+    )
     links: SelfLink
 
 
@@ -265,6 +270,9 @@ class SubjectRecord(BaseModel):
     owner: System
     mirrors: list[System]
     systems: list[SystemLinkView]
+    eligibility: list[EligibilityView] = Field(
+        description="Periods and repair eligibility on each system that publishes the record, as of today (Beijing)."
+    )
     links: SelfLink
 
 
@@ -317,3 +325,193 @@ class Readiness(BaseModel):
     status: Literal["ready"]
     database: str
     schema_version: int
+
+
+# ---- repair rules: eligibility and guidance (gateway/domain/rules) ------------------------------
+
+_CONFIDENCE = (
+    "V: verified from the source named; R: recalled, NOT verified; I: inferred, unverified; "
+    "C: configured by the operator."
+)
+_ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class EligibilityQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    today: date | None = Field(
+        None, description="Evaluate as of this day (YYYY-MM-DD). Default: today in Beijing time (UTC+8)."
+    )
+    system: System | None = Field(None, description="Only this system (it must publish the record).")
+
+    @field_validator("today", mode="before")
+    @classmethod
+    def _iso_day(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.match(_ISO_DAY, value):
+            raise ValueError("expected a date as YYYY-MM-DD")
+        return value
+
+
+class PeriodEndView(BaseModel):
+    """Where a period ends, as both dates (民法典 201/202: the start day is not counted)."""
+
+    period: str = Field(description="ISO 8601 duration, e.g. P3M, P1Y.")
+    label: str = Field(description="As the rules write it, e.g. 3个月, 1年.")
+    start: date = Field(description="The date the period counts from (see `clock`); not counted itself.")
+    last_day: date = Field(description="The last day inside the period.")
+    first_day_after: date = Field(
+        description=(
+            "The day after `last_day`. For `minimum`: the first day the subject may apply for repair. "
+            "For `maximum`: the first day publicity has stopped by itself."
+        )
+    )
+    reached: bool = Field(description="`first_day_after` is on or before `today`: the period is over.")
+    source: str | None
+    confidence: Confidence | None = Field(description=_CONFIDENCE)
+
+
+class ReasonView(BaseModel):
+    code: str = Field(description="Stable snake_case code.")
+    message: str
+    rule_ref: str | None = Field(description="The rule it comes from (instrument, article, domain.md section).")
+
+
+class RequirementView(BaseModel):
+    """A condition the gateway cannot check (fine paid, commitment made, …): listed, never assumed."""
+
+    code: str
+    message: str
+    rule_ref: str
+    confidence: Confidence = Field(description=_CONFIDENCE)
+
+
+class RegimeView(BaseModel):
+    id: str = Field(description="e.g. ndrc_order_58, ndrc_order_36, samr_order_45.")
+    name: str
+    instrument: str
+    source: str
+    confidence: Confidence = Field(description=_CONFIDENCE)
+
+
+class EligibilityView(BaseModel):
+    """One system's periods and repair eligibility for a record.
+
+    `evaluable` false: the record lacks what the rule needs (see `reasons`); nothing is guessed and
+    `eligible` is null. `eligible` true: every condition the gateway can check holds; the subject
+    must still meet `requires`.
+    """
+
+    system: System
+    role: Literal["owner", "mirror"] = Field(description="owner: the system of record (谁认定、谁修复).")
+    repaired_by: System = Field(description="The system where a repair of this record is decided.")
+    evaluable: bool
+    eligible: bool | None
+    published: bool | None = Field(description="Whether the rule publishes this record at all (by default).")
+    regime: RegimeView | None = Field(description="The rule set applied, chosen by the date it counts from.")
+    clock: Clock | None = Field(description="Which date of the record the periods count from.")
+    start: date | None
+    minimum: PeriodEndView | None = Field(
+        description="Minimum period; `first_day_after` is the first day the subject may apply. Null: no wait."
+    )
+    maximum: PeriodEndView | None = Field(
+        description="Maximum period; `first_day_after` is the first day publicity has stopped. Null: not known."
+    )
+    reasons: list[ReasonView] = Field(description="Why it is or is not eligible (or not evaluable).")
+    requires: list[RequirementView]
+    notes: list[ReasonView] = Field(description="Caveats (mirror system, rule taking effect later, …).")
+
+
+class EligibilityLinks(BaseModel):
+    self_link: str = Field(serialization_alias="self")
+    record: str
+
+
+class RecordEligibility(BaseModel):
+    record_id: str
+    today: date = Field(description="The day the evaluation is made for.")
+    eligibility: list[EligibilityView]
+    links: EligibilityLinks
+
+
+class FactView(BaseModel):
+    """A sourced statement of the rule data."""
+
+    code: str | None
+    text: str
+    source: str
+    confidence: Confidence = Field(description=_CONFIDENCE)
+
+
+class ChannelView(BaseModel):
+    name: str
+    url: str | None
+    source: str
+    confidence: Confidence = Field(description=_CONFIDENCE)
+
+
+class PeriodRuleView(BaseModel):
+    kind: Literal["minimum", "maximum"]
+    applies_when: str
+    period: str = Field(description="ISO 8601 duration.")
+    months: int
+    label: str
+    source: str
+    confidence: Confidence = Field(description=_CONFIDENCE)
+
+
+class SourcedDate(BaseModel):
+    value: date
+    source: str
+    confidence: Confidence = Field(description=_CONFIDENCE)
+
+
+class ClockView(BaseModel):
+    value: Clock
+    source: str
+    confidence: Confidence = Field(description=_CONFIDENCE)
+
+
+class RuleView(BaseModel):
+    """A rule set as the evaluator applies it."""
+
+    id: str
+    name: str
+    instrument: FactView
+    systems: list[System] | None = Field(description="Null: every system that publishes the record.")
+    clock: ClockView
+    applies_from: date | None = Field(description="First clock date the rule set governs (inclusive).")
+    applies_until: date | None = Field(description="Last clock date the rule set governs (inclusive).")
+    in_force_from: SourcedDate | None
+    effect: FactView | None = Field(description="What a repair does under this rule set.")
+    periods: list[PeriodRuleView]
+    exclusions: list[FactView] = Field(description="Not published, never stopped early, thresholds, …")
+    conditions: list[FactView] = Field(description="What the subject must have done to apply.")
+    notes: list[FactView]
+
+
+class RouteView(BaseModel):
+    applies_when: str
+    authority_domain: AuthorityDomain | None = Field(description="Null: every record of the category.")
+    owner: System = Field(description="System of record: where the repair is decided.")
+    authority: FactView = Field(description="Who decides (谁认定、谁修复).")
+    where_to_apply: list[ChannelView]
+    time_limits: list[FactView]
+    propagation: FactView | None = Field(description="How the result reaches the other systems.")
+
+
+class CategoryGuidanceView(BaseModel):
+    """信用修复指引 of one category (seed §(一): 条件、途径、材料、时限)."""
+
+    category: Category
+    label: str
+    responsible_units: FactView = Field(description="附件1 责任单位.")
+    routes: list[RouteView]
+    rules: list[RuleView]
+    materials: list[FactView]
+    help_channels: list[ChannelView]
+    general_notes: list[FactView]
+    links: SelfLink
+
+
+class GuidanceList(BaseModel):
+    categories: list[CategoryGuidanceView] = Field(description="The nine categories of the seed's 附件1, in order.")

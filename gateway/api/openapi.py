@@ -191,6 +191,7 @@ def build_openapi() -> dict[str, Any]:
             {"name": "repairs", "description": "Owners' decisions and their progress (进度查询)."},
             {"name": "records", "description": "Records and subjects across systems."},
             {"name": "dead-letters", "description": "Deliveries that failed for good, and their replay."},
+            {"name": "guidance", "description": "Repair guidance (修复指引) from the same rule data as eligibility."},
             {"name": "operations", "description": "Probes, metrics, this document."},
         ],
         "paths": paths,

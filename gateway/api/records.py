@@ -11,10 +11,12 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError, json_response
 from gateway.api.keys import RUNTIME
-from gateway.api.models import RecordView, SelfLink, SubjectRecord, SubjectRecords
+from gateway.api.models import EligibilityView, RecordView, SelfLink, SubjectRecord, SubjectRecords
+from gateway.api.rules import eligibility_views, overrides_of, standing_from, standing_of, today_in_beijing
 from gateway.api.views import audit_view, record_href, repair_summary, state_view, system_views
 from gateway.domain import uscc
 from gateway.domain.model import CanonicalRecord, LinkState
+from gateway.domain.rules import SubjectStanding
 from gateway.store.database import Row, Tx
 from gateway.store.repo import Repo
 
@@ -23,7 +25,7 @@ SUBJECT_LIMIT = 500  # one subject rarely has more; beyond that the answer says 
 
 _RECORD_ID = re.compile(r"^rec_[0-9a-f]{24}$")
 
-_RecordRows = tuple[CanonicalRecord, dict[str, LinkState], list[Row], list[Row]]
+_RecordRows = tuple[CanonicalRecord, dict[str, LinkState], list[Row], list[Row], SubjectStanding]
 
 
 def _load_record(record_id: str) -> Callable[[Tx], _RecordRows | None]:
@@ -37,6 +39,7 @@ def _load_record(record_id: str) -> Callable[[Tx], _RecordRows | None]:
             repo.load_links(record_id),
             repo.audit_of(record_id, limit=AUDIT_LIMIT),
             repo.repairs_of_record(record_id),
+            standing_of(repo, record.facts),
         )
 
     return read
@@ -50,7 +53,8 @@ async def get_record(request: web.Request) -> web.Response:
         found = await request.app[RUNTIME].db.run(_load_record(record_id), write=False)
     if found is None:
         raise ApiError(404, "record_not_found", f"no record {record_id}", field="id")
-    record, links, audit, repairs = found
+    record, links, audit, repairs, standing = found
+    runtime = request.app[RUNTIME]
     view = RecordView(
         record_id=record.record_id,
         facts=record.facts.to_json(),
@@ -60,12 +64,20 @@ async def get_record(request: web.Request) -> web.Response:
         systems=system_views(links),
         audit=[audit_view(row) for row in audit],
         repairs=[repair_summary(row) for row in repairs],
+        eligibility=eligibility_views(
+            record.facts,
+            today=today_in_beijing(runtime.clock()),
+            overrides=overrides_of(runtime.settings),
+            standing=standing,
+        ),
         links=SelfLink(self_link=record_href(record.record_id)),
     )
     return json_response(view.model_dump(mode="json", by_alias=True))
 
 
-def _subject_record(record: CanonicalRecord, links: dict[str, LinkState]) -> SubjectRecord:
+def _subject_record(
+    record: CanonicalRecord, links: dict[str, LinkState], eligibility: list[EligibilityView]
+) -> SubjectRecord:
     facts = record.facts
     return SubjectRecord(
         record_id=record.record_id,
@@ -77,6 +89,7 @@ def _subject_record(record: CanonicalRecord, links: dict[str, LinkState]) -> Sub
         owner=facts.owner,
         mirrors=list(facts.mirrors),
         systems=system_views(links),
+        eligibility=eligibility,
         links=SelfLink(self_link=record_href(record.record_id)),
     )
 
@@ -91,11 +104,17 @@ async def get_subject_records(request: web.Request) -> web.Response:
         records = repo.records_of_subject(checked.code, limit=SUBJECT_LIMIT + 1)
         return [(r, repo.load_links(r.record_id)) for r in records[:SUBJECT_LIMIT]], len(records) > SUBJECT_LIMIT
 
-    found, truncated = await request.app[RUNTIME].db.run(read, write=False)
+    runtime = request.app[RUNTIME]
+    found, truncated = await runtime.db.run(read, write=False)
+    today, overrides = today_in_beijing(runtime.clock()), overrides_of(runtime.settings)
+    standing = standing_from(r for r, _ in found)
     view = SubjectRecords(
         subject_code=checked.code,
         checksum_ok=checked.checksum_ok,
-        records=[_subject_record(r, links) for r, links in found],
+        records=[
+            _subject_record(r, links, eligibility_views(r.facts, today=today, overrides=overrides, standing=standing))
+            for r, links in found
+        ],
         truncated=truncated,
     )
     return json_response(view.model_dump(mode="json", by_alias=True))

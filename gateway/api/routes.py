@@ -9,14 +9,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.api import dead_letters, health, records, repairs
+from gateway.api import dead_letters, health, records, repairs, rules
 from gateway.api.errors import Handler
 from gateway.api.models import (
+    CategoryGuidanceView,
     DeadLetterDetail,
     DeadLetterPage,
     DeadLetterQuery,
+    EligibilityQuery,
+    GuidanceList,
     Liveness,
     Readiness,
+    RecordEligibility,
     RecordView,
     RepairAccepted,
     RepairProgress,
@@ -26,6 +30,7 @@ from gateway.api.models import (
     ReplayReportView,
     SubjectRecords,
 )
+from gateway.domain.categories import Category
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +76,11 @@ _POST_ERRORS = {
 }
 
 _ID = PathParam(name="id", description="Dead letter id (outbox id).", schema={"type": "integer", "minimum": 1})
+_CATEGORY = PathParam(
+    name="category",
+    description="Record category (seed 附件1).",
+    schema={"type": "string", "enum": [c.value for c in Category]},
+)
 
 ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
@@ -142,6 +152,52 @@ ROUTES: tuple[RouteSpec, ...] = (
         ),
         responses={200: Reply(description="The subject's records.", model=SubjectRecords)},
         errors={422: "`invalid_uscc`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/records/{id}/eligibility",
+        handler=rules.get_eligibility,
+        operation_id="getRecordEligibility",
+        summary="Publicity periods and repair eligibility of a record on each system that publishes it",
+        tag="records",
+        description=(
+            "Per system (owner and mirrors): the rule set chosen by the date it counts from (NDRC Order 58 for "
+            "decisions up to 2026-03-31, Order 36 from 2026-04-01, SAMR rules from the publication date on GSXT, "
+            "the list authority's rule for lists), the minimum and maximum period ends as `last_day` and "
+            "`first_day_after`, whether the subject may apply now, and what it must still do (`requires`). "
+            "A record without the attributes a rule needs is `evaluable: false` with reasons; nothing is guessed."
+        ),
+        path_params=(PathParam(name="id", description="Record id (`rec_…`).", schema={"type": "string"}),),
+        query=EligibilityQuery,
+        responses={200: Reply(description="The evaluation on each system.", model=RecordEligibility)},
+        errors={
+            404: "`record_not_found`",
+            422: "`invalid_parameter` (`today` not a YYYY-MM-DD date; `system` unknown or not publishing the record)",
+        },
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/guidance",
+        handler=rules.list_guidance,
+        operation_id="listGuidance",
+        summary="Repair guidance (信用修复指引) for the nine categories",
+        tag="guidance",
+        description=(
+            "Who repairs, conditions, materials, periods, time limits and where to apply, each fact with its "
+            "source and confidence; generated from the same rule data the eligibility evaluation reads."
+        ),
+        responses={200: Reply(description="Guidance for every category.", model=GuidanceList)},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/guidance/{category}",
+        handler=rules.get_guidance,
+        operation_id="getGuidance",
+        summary="Repair guidance (信用修复指引) for one category",
+        tag="guidance",
+        path_params=(_CATEGORY,),
+        responses={200: Reply(description="Guidance for the category.", model=CategoryGuidanceView)},
+        errors={404: "`category_not_found`"},
     ),
     RouteSpec(
         method="GET",

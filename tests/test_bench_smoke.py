@@ -1,0 +1,76 @@
+"""The benchmarks still run: each in a tiny configuration, as a subprocess, on SQLite.
+
+Only that they finish, exit 0 and end with their JSON line carrying the expected keys; never how
+fast anything was (performance is measured by `python -m bench.*`, not asserted by tests). Both
+run at once to keep this test short.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+INGEST = [
+    *("--seconds", "1", "--warmup", "0.2", "--concurrency", "4"),
+    *("--backends", "sqlite", "--records", "400", "--budget", "60"),
+]
+END_TO_END = [
+    *("--seconds", "1", "--warmup", "0.2", "--concurrency", "4"),
+    *("--records", "90", "--backend", "sqlite", "--budget", "60"),
+]
+
+
+def _start(module: str, args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    try:
+        output, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, output
+    last = output.strip().splitlines()[-1]
+    document = json.loads(last)
+    assert isinstance(document, dict), last
+    return document
+
+
+def test_benchmarks_run_in_a_tiny_configuration() -> None:
+    ingest = _start("bench.ingest", INGEST)
+    end_to_end = _start("bench.end_to_end", END_TO_END)
+    ingest_doc = _finish(ingest)
+    e2e_doc = _finish(end_to_end)
+
+    assert ingest_doc["benchmark"] == "ingest"
+    sqlite = ingest_doc["backends"]["sqlite"]
+    for key in ("baseline_rps", "baseline_runs", "gateway", "ratio", "target_met"):
+        assert key in sqlite, key
+    for key in ("gateway_group_commit_off", "ratio_group_commit_off", "group_commit_gain"):
+        assert key in sqlite, key
+    for key in ("rps", "completed", "errors", "latency"):
+        assert key in sqlite["gateway"], key
+    assert sqlite["gateway"]["errors"] == 0
+
+    assert e2e_doc["benchmark"] == "end_to_end"
+    for key in ("baseline", "max_rate", "sustainable_rps", "half_rate", "ratio", "p99_s"):
+        assert key in e2e_doc, key
+    for key in ("rss_kib", "rss_growth_kib_per_1000", "targets", "dead_letters", "errors"):
+        assert key in e2e_doc, key
+    assert set(e2e_doc["rss_kib"]) == {"ingested", "third", "end"}
+    assert set(e2e_doc["targets"]) == {"ratio", "p99_s", "rss_growth_kib_per_1000"}
+    assert e2e_doc["errors"] == 0
