@@ -1,4 +1,4 @@
-"""`creditgw`: serve, demo, migrate, dlq, openapi, check-config."""
+"""`creditgw`: serve, demo, migrate, sweep, remind, notice, dlq, openapi, check-config."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -36,6 +37,35 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--verbose", action="store_true", help="show the gateway's and the simulators' logs")
 
     sub.add_parser("migrate", help="apply database migrations")
+
+    sweep = sub.add_parser(
+        "sweep", help="stop publicity of records whose maximum period ended (for cron); prints a JSON summary"
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="report what would be stopped, change nothing")
+    sweep.add_argument(
+        "--today",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="judge expiry as of this day (default: today in Beijing); a later day needs --dry-run",
+    )
+
+    remind = sub.add_parser(
+        "remind", help="send the SMS repair reminders that are due (for cron); prints a JSON summary"
+    )
+    remind.add_argument(
+        "--dry-run", action="store_true", help="print each reminder that would be sent (JSON lines), send nothing"
+    )
+    remind.add_argument(
+        "--today",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="judge the reminder window as of this day (default: today in Beijing); a later day needs --dry-run",
+    )
+
+    notice = sub.add_parser("notice", help="render the 信用修复告知书 (附件2) of a penalty")
+    notice.add_argument("record_id", metavar="RECORD_ID")
+    notice.add_argument("--format", choices=("text", "html"), default="text")
+    notice.add_argument("--output", metavar="FILE", help="write it to FILE (UTF-8) instead of standard output")
 
     dlq = sub.add_parser("dlq", help="dead letters")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -78,6 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     if command == "dlq":
         return asyncio.run(_dlq(settings, args))
+    if command == "remind":
+        return asyncio.run(_remind(settings, dry_run=args.dry_run, today=args.today))
+    if command == "notice":
+        return asyncio.run(_notice(settings, args.record_id, fmt=args.format, output=args.output))
+    if command == "sweep":
+        return asyncio.run(_sweep(settings, dry_run=args.dry_run, today=args.today))
     if command == "serve":
         if args.host:
             settings.host = args.host
@@ -172,6 +208,104 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
         await db.close()
 
 
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+async def _sweep(settings: Settings, *, dry_run: bool, today: date | None) -> int:
+    """One expiry sweep; the deliveries it queues are sent by the dispatchers of `serve`."""
+    from gateway.domain.sla import beijing_date
+    from gateway.runtime import policy_from, sync_sla_from
+    from gateway.store.database import now_utc, open_database
+    from gateway.store.group import GroupCommitter
+    from gateway.store.migrate import migrate
+    from gateway.sync.sweep import sweep
+
+    now = now_utc()
+    if today is not None and today > beijing_date(now) and not dry_run:
+        # The decisions would be dated in the future and lock the records against real ones.
+        print(json.dumps({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"}))
+        return 2
+    policy = policy_from(settings, set(settings.systems), sync_sla_from(settings))
+    db = open_database(settings.database_url)
+    await migrate(db)
+    committer = GroupCommitter(db)
+    try:
+        report = await sweep(
+            committer,
+            policy=policy,
+            today=today or beijing_date(now),
+            now=now,
+            overrides=settings.rules.overrides(),
+            batch=settings.sweep_batch,
+            dry_run=dry_run,
+        )
+    finally:
+        await committer.close()
+        await db.close()
+    print(json.dumps(report.as_json(), ensure_ascii=False))
+    return 0
+
+
+async def _remind(settings: Settings, *, dry_run: bool, today: date | None) -> int:
+    """One reminder run: JSON lines per reminder for --dry-run, then a JSON summary."""
+    from gateway.reminders import ReminderJob, today_in_beijing
+    from gateway.runtime import build_sms
+    from gateway.store.database import now_utc, open_database
+    from gateway.store.migrate import migrate
+
+    if today is not None and today > today_in_beijing(now_utc()) and not dry_run:
+        # Reminders would go out before their window opens.
+        print(json.dumps({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"}))
+        return 2
+    db = open_database(settings.database_url)
+    await migrate(db)
+    sms = build_sms(settings)
+
+    def show(candidate: dict[str, Any]) -> None:
+        print(json.dumps(candidate, ensure_ascii=False), flush=True)
+
+    try:
+        report = await ReminderJob(db, sms, settings).run(today=today, dry_run=dry_run, on_candidate=show)
+    finally:
+        await sms.close()
+        await db.close()
+    print(json.dumps(report.as_json(), ensure_ascii=False))
+    return 0
+
+
+async def _notice(settings: Settings, record_id: str, *, fmt: str, output: str | None) -> int:
+    """The 告知书 of one penalty to standard output or a file; exit 1 with a JSON error otherwise."""
+    from gateway.notice import NoticeNotApplicable, build_notice, render_notice
+    from gateway.store.database import open_database
+    from gateway.store.migrate import migrate
+
+    db = open_database(settings.database_url)
+    try:
+        await migrate(db)
+        record = await db.run(lambda tx: Repo(tx).load_record(record_id), write=False)
+    finally:
+        await db.close()
+    if record is None:
+        print(json.dumps({"code": "record_not_found", "message": f"no record {record_id}", "field": "record_id"}))
+        return 1
+    try:
+        notice = build_notice(record.facts, record_id=record.record_id, overrides=settings.rules.overrides())
+    except NoticeNotApplicable as exc:
+        print(json.dumps({"code": "notice_not_applicable", "message": str(exc), "field": "record"}))
+        return 1
+    text = render_notice(notice, "html" if fmt == "html" else "text")
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _get_outbox(tx: Tx, item_id: int) -> OutboxItem | None:
     return Repo(tx).get_outbox(item_id)
 
@@ -212,7 +346,7 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    runtime.start()
+    runtime.start(sweep=True, remind=True)
     log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name)
     print(f"creditgw listening on http://{settings.host}:{settings.port}", flush=True)
     stop = asyncio.Event()

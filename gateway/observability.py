@@ -74,6 +74,58 @@ HTTP_REQUESTS = Histogram(
 )
 
 
+# ---- expiry sweep and sync SLA ----------------------------------------------------------------
+SWEEP_EXPIRED = Counter(
+    "creditgw_sweep_expired_total",
+    "Published records the expiry sweep stopped because their maximum publicity period ended.",
+    registry=REGISTRY,
+)
+SWEEP_UNEVALUABLE = Gauge(
+    "creditgw_sweep_unevaluable_records",
+    "Published records whose expiry day the last sweep could not compute, by reason (e.g."
+    " severity_missing, publication_date_missing, no_maximum, provisional).",
+    ["reason"],
+    registry=REGISTRY,
+)
+SWEEP_LAST_SUCCESS = Gauge(
+    "creditgw_sweep_last_success_timestamp_seconds",
+    "Unix time the last expiry sweep of this process finished.",
+    registry=REGISTRY,
+)
+SLA_DEADLINE_ESTIMATED = Counter(
+    "creditgw_sla_deadline_estimated_total",
+    "Sync deadlines computed across a year the working-day calendar has no data for (Monday to Friday"
+    " taken as working days); supply the year's arrangement in settings.",
+    registry=REGISTRY,
+)
+SYNC_DEADLINE_MISSED = Counter(
+    "creditgw_sync_deadline_missed_total",
+    "Deliveries of a repair that completed after its sync deadline (N working days), by target.",
+    ["target"],
+    registry=REGISTRY,
+)
+SYNC_OVERDUE = Gauge(
+    "creditgw_sync_overdue_targets",
+    "Repair targets not yet delivered (pending, in flight or dead) whose sync deadline has passed, by target.",
+    ["target"],
+    registry=REGISTRY,
+)
+
+# ---- repair reminders (gateway/reminders.py) --------------------------------------------------
+REMINDERS = Counter(
+    "creditgw_reminders_total",
+    "Repair reminders by outcome: scheduled (new row), sent (accepted by the SMS service), retry (failed,"
+    " will be sent again), dead (refused for good or out of attempts), cancelled (no longer due).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+REMINDER_LAST_RUN = Gauge(
+    "creditgw_reminders_last_run_timestamp_seconds",
+    "Unix time the last reminder run of this process finished.",
+    registry=REGISTRY,
+)
+
+
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     """JSON in production (one object a line, for the log shipper); readable in a terminal."""
     renderer: Any = (

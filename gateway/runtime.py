@@ -8,13 +8,15 @@ import contextlib
 import os
 import socket
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from gateway.calendar_data import load_calendar
 from gateway.domain.categories import Category
 from gateway.domain.plan import Policy
 from gateway.domain.retry import RetryPolicy
-from gateway.observability import LEASES_REAPED, OUTBOX_DEPTH, OUTBOX_OLDEST_PENDING, get_logger
+from gateway.domain.sla import SyncSla, beijing_date
+from gateway.observability import LEASES_REAPED, OUTBOX_DEPTH, OUTBOX_OLDEST_PENDING, SYNC_OVERDUE, get_logger
 from gateway.settings import Settings
 from gateway.store.database import Database, from_db_ts, now_utc, open_database
 from gateway.store.group import GroupCommitter
@@ -23,15 +25,40 @@ from gateway.store.repo import Repo
 from gateway.sync.connectors import Connector, build_connectors
 from gateway.sync.dispatcher import Dispatcher, reap_expired_leases
 from gateway.sync.poller import Poller
+from gateway.sync.sweep import SweepReport
+from gateway.sync.sweep import sweep as run_sweep
+
+if TYPE_CHECKING:
+    from adapters.sms import SmsAdapter
+    from gateway.reminders import ReminderReport
 
 log = get_logger("creditgw.runtime")
 
 
-def policy_from(settings: Settings, systems: set[str]) -> Policy:
+def policy_from(settings: Settings, systems: set[str], sla: SyncSla | None = None) -> Policy:
     return Policy(
         repair_windows={Category(k): frozenset(v) for k, v in settings.repair_windows.items()},
         enabled_systems=frozenset(systems),
         self_deciding_owners=frozenset(settings.self_deciding_owners),
+        sla=sla,
+    )
+
+
+def sync_sla_from(settings: Settings) -> SyncSla:
+    """The sync SLA on the working-day calendar (package data, then the operator's years)."""
+    return SyncSla(calendar=load_calendar(settings), working_days=settings.sync_deadline_working_days)
+
+
+def build_sms(settings: Settings, urls: dict[str, str] | None = None) -> SmsAdapter:
+    """The SMS service client from settings; `urls["sms"]` overrides its URL (in-process simulators)."""
+    from adapters.sms import SmsAdapter
+
+    sms = settings.sms
+    return SmsAdapter(
+        base_url=(urls or {}).get("sms", sms.url),
+        app_id=sms.app_id,
+        secret=sms.secret.get_secret_value(),
+        timeout=sms.timeout_s,
     )
 
 
@@ -49,15 +76,19 @@ class Runtime:
         connectors: dict[str, Connector],
         *,
         clock: Callable[[], datetime] = now_utc,
+        sms: SmsAdapter | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.clock = clock
+        # The SMS service (reminders) is no record-sync system: no feed, no mapping, so it is kept
+        # apart from the connectors. The client opens its session only when it first sends.
+        self.sms = sms if sms is not None else build_sms(settings)
         self.committer = GroupCommitter(
             db, max_batch=settings.group_commit_max, window_ms=settings.group_commit_window_ms
         )
         self.connectors = connectors
-        self.policy = policy_from(settings, set(connectors))
+        self.policy = policy_from(settings, set(connectors), sync_sla_from(settings))
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.dispatcher = Dispatcher(
             self.committer,
@@ -76,6 +107,7 @@ class Runtime:
         }
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._overdue_targets: set[str] = set()
 
     @classmethod
     async def open(
@@ -89,9 +121,17 @@ class Runtime:
         db = open_database(settings.database_url)
         if run_migrations:
             await migrate(db)
-        return cls(settings, db, connectors if connectors is not None else build_connectors(settings, urls))
+        return cls(
+            settings,
+            db,
+            connectors if connectors is not None else build_connectors(settings, urls),
+            sms=build_sms(settings, urls),
+        )
 
-    def start(self, *, dispatch: bool = True, poll: bool = True) -> None:
+    def start(self, *, dispatch: bool = True, poll: bool = True, sweep: bool = False, remind: bool = False) -> None:
+        """Start the background work. `sweep`: also the hourly expiry sweep (`serve` asks for it; the
+        demo and the tests do not, so that the simulated world keeps its published records)."""
+
         def spawn(name: str, coro: Coroutine[Any, Any, None]) -> None:
             self._tasks.append(asyncio.create_task(coro, name=name))
 
@@ -100,6 +140,11 @@ class Runtime:
             spawn("dispatcher", self.dispatcher.run(self._stop))
             spawn("reaper", self._every(self.settings.reaper_interval_s, self.reap))
             spawn("retention", self._every(600.0, self.purge))
+        if sweep and self.settings.sweep_enabled:
+            spawn("sweep", self._every(self.settings.sweep_interval_s, self.sweep))
+        # `remind`: the SMS reminder job (daily by default); `serve` asks for it, like the sweep.
+        if remind and self.settings.reminders_enabled:
+            spawn("reminders", self._every(self.settings.reminder_interval_s, self.remind))
         if poll:
             for name, poller in self.pollers.items():
                 spawn(f"poller-{name}", poller.run(self._stop, self.settings.poll_interval_s))
@@ -121,6 +166,35 @@ class Runtime:
             log.warning("leases_reaped", count=count)
             self.dispatcher.wake()
         return count
+
+    async def sweep(self, *, today: date | None = None, dry_run: bool = False) -> SweepReport:
+        """One expiry sweep (gateway/sync/sweep.py) as of `today` (default: today in Beijing)."""
+        now = self.clock()
+        report = await run_sweep(
+            self.committer,
+            policy=self.policy,
+            today=today or beijing_date(now),
+            now=now,
+            overrides=self.settings.rules.overrides(),
+            batch=self.settings.sweep_batch,
+            dry_run=dry_run,
+        )
+        if report.deliveries and not dry_run:
+            self.dispatcher.wake()
+        return report
+
+    async def remind(
+        self,
+        *,
+        today: date | None = None,
+        dry_run: bool = False,
+        on_candidate: Callable[[dict[str, Any]], None] | None = None,
+    ) -> ReminderReport:
+        """One reminder run (gateway/reminders.py) as of `today` (default: today in Beijing)."""
+        from gateway.reminders import ReminderJob
+
+        job = ReminderJob(self.db, self.sms, self.settings, clock=self.clock, write=self.committer.submit)
+        return await job.run(today=today, dry_run=dry_run, on_candidate=on_candidate)
 
     async def purge(self, batch: int = 5000) -> int:
         """Delete what retention allows, in small transactions so no writer waits long."""
@@ -153,6 +227,12 @@ class Runtime:
                     OUTBOX_DEPTH.labels(target, state).set(0)
             if (target, "pending") not in seen:
                 OUTBOX_OLDEST_PENDING.labels(target).set(0)
+        today = beijing_date(self.clock())
+        overdue = await self.db.run(lambda tx: Repo(tx).overdue_targets(today), write=False)
+        counts = {row["target"]: int(row["n"]) for row in overdue}
+        self._overdue_targets |= set(self.connectors) | set(counts)  # a target back to 0 is shown as 0
+        for target in self._overdue_targets:
+            SYNC_OVERDUE.labels(target).set(counts.get(target, 0))
 
     async def stop(self) -> None:
         self._stop.set()
@@ -166,4 +246,5 @@ class Runtime:
         await self.committer.close()
         for connector in self.connectors.values():
             await connector.adapter.close()
+        await self.sms.close()
         await self.db.close()

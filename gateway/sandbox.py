@@ -76,6 +76,8 @@ class Sandbox:
         """record_id → shown state, per system."""
         views: dict[str, dict[str, TargetState]] = {}
         for system in self.urls:
+            if system not in MAPPINGS:
+                continue  # not a record system (e.g. the SMS service of the reminders)
             view: dict[str, TargetState] = {}
             for row in await self.records(system):
                 observation = MAPPINGS[system].to_observation(_as_change(row))

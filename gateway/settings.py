@@ -30,6 +30,15 @@ class GsxtSettings(BaseModel):
     page_size: int = 500
 
 
+class SmsSettings(BaseModel):
+    """The SMS service of the 全省信用修复协同系统 (reminders; docs/protocols.md §5)."""
+
+    url: str = "http://127.0.0.1:8603"
+    app_id: str = "creditgw"
+    secret: SecretStr = SecretStr("sms-secret")
+    timeout_s: float = 10.0
+
+
 class ListRuleSettings(BaseModel):
     """A list authority's periods pinned by the operator; None keeps the rule data's value."""
 
@@ -113,6 +122,15 @@ class Settings(BaseSettings):
     # Pollers.
     poll_interval_s: float = 2.0
 
+    # Expiry sweep (gateway/sync/sweep.py): stops publicity when the owner's maximum period ends.
+    # `serve` runs it every sweep_interval_s; `creditgw sweep` runs it once (for cron).
+    sweep_enabled: bool = True  # scheduled in `serve`; `creditgw sweep` works either way
+    sweep_interval_s: float = Field(3600.0, gt=0)
+    sweep_batch: int = Field(500, ge=1, le=10_000)  # published records read per page (keyset)
+    # Sync SLA (gateway/domain/sla.py): every target of a repair is due this many working days after
+    # the decision day (Beijing time) on the working-day calendar below (domain.md §5.5, §10).
+    sync_deadline_working_days: int = Field(3, ge=0, le=60)
+
     # API.
     max_body_bytes: int = 64 * 1024
     group_commit_max: int = 64
@@ -125,6 +143,15 @@ class Settings(BaseSettings):
     # CREDITGW_WORKDAY_CALENDAR__2027__HOLIDAYS='["2027-01-01", ...]' / __WORKDAYS='[...]'.
     workday_calendar: dict[int, WorkdayYearSettings] = {}
     workday_calendar_file: str | None = None
+
+    # Repair reminders by SMS (gateway/reminders.py): one per record and milestone, sent to subjects
+    # whose minimum period ends within `reminder_lead_days` (seed §(六)).
+    sms: SmsSettings = SmsSettings()
+    reminders_enabled: bool = True  # scheduled in `serve`; `creditgw remind` works either way
+    reminder_interval_s: float = Field(86400.0, gt=0)  # daily
+    reminder_lead_days: int = Field(7, ge=0, le=366)
+    reminder_max_attempts: int = Field(5, ge=1)  # failed sends (runs) before a reminder is dead
+    reminder_batch: int = Field(200, ge=1, le=10000)  # records read per transaction
 
     @field_validator("workday_calendar")
     @classmethod

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from simulators import creditchina_gansu, gsxt_gansu
+from simulators import creditchina_gansu, gsxt_gansu, sms
 
 AppFactory = Callable[[Any], web.Application]
 
@@ -18,6 +18,7 @@ AppFactory = Callable[[Any], web.Application]
 SYSTEMS: dict[str, AppFactory] = {
     "creditchina_gansu": creditchina_gansu.create_app,
     "gsxt_gansu": gsxt_gansu.create_app,
+    "sms": sms.create_app,  # 全省信用修复协同系统 SMS service (reminders), not a record system
 }
 
 

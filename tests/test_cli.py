@@ -18,7 +18,7 @@ import aiohttp
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Observation, Policy
 from gateway.store.database import open_database
-from gateway.store.migrate import migrate
+from gateway.store.migrate import available, migrate
 from gateway.store.repo import Repo
 from gateway.sync.ingest import apply_event
 from tests.conftest import T0, penalty_facts
@@ -54,8 +54,10 @@ def test_migrate_is_versioned_and_repeatable(tmp_path: Path) -> None:
     env = {"CREDITGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"}
     first = creditgw("migrate", cwd=tmp_path, env=env)
     second = creditgw("migrate", cwd=tmp_path, env=env)
-    assert json.loads(first.stdout) == {"applied": [1], "version": 1}
-    assert json.loads(second.stdout) == {"applied": [], "version": 1}
+    versions = [m.version for m in available("sqlite")]  # every migration in the package, in order
+    assert versions[0] == 1
+    assert json.loads(first.stdout) == {"applied": versions, "version": versions[-1]}
+    assert json.loads(second.stdout) == {"applied": [], "version": versions[-1]}
 
 
 def test_check_config_redacts_secrets(tmp_path: Path) -> None:

@@ -180,6 +180,24 @@ class TargetProgressView(BaseModel):
     updated_at: datetime
     delivered_at: datetime | None
     last_error: str | None
+    deadline: date | None = Field(
+        description="Sync deadline: the LAST working day (Beijing time) on which the target is in time, i.e. the"
+        " end of the N-th working day after the decision day (CREDITGW_SYNC_DEADLINE_WORKING_DAYS, default 3;"
+        " the decision day itself never counts; holidays and make-up working days follow the State Council's"
+        " arrangement). From the next calendar day on the target is late. Null for repairs recorded without one."
+    )
+    deadline_estimated: bool = Field(
+        description="The working-day calendar had no data for a year the deadline counted: Monday to Friday were"
+        " taken as working days, so the date is provisional until that year's arrangement is configured."
+    )
+    deadline_met: bool | None = Field(
+        description="True/false once the target shows the decision (delivered, or already in sync): whether that"
+        " happened on or before `deadline`. False while still undelivered after the deadline. Null while"
+        " undelivered within it, when superseded by a newer decision, or without a deadline."
+    )
+    overdue: bool = Field(
+        description="Not yet delivered (pending, in flight or a dead letter) and `deadline` has passed."
+    )
 
 
 class RepairProgress(BaseModel):

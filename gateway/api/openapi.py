@@ -104,7 +104,7 @@ def _reply(reply: Reply, refs: dict[Any, Any]) -> dict[str, Any]:
     return {
         "description": reply.description,
         "headers": headers,
-        "content": {reply.media_type: {"schema": schema}},
+        "content": {media_type: {"schema": schema} for media_type in (reply.media_type, *reply.also_media_types)},
     }
 
 

@@ -133,4 +133,5 @@ async def get_repair(request: web.Request) -> web.Response:
         raise ApiError(404, "repair_not_found", f"no repair {repair_id}", field="id")
     repair, targets = found
     structlog.contextvars.bind_contextvars(record_id=repair["record_id"])
-    return json_response(repair_progress(repair, targets).model_dump(mode="json", by_alias=True))
+    progress = repair_progress(repair, targets, now=request.app[RUNTIME].clock())
+    return json_response(progress.model_dump(mode="json", by_alias=True))

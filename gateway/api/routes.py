@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.api import dead_letters, health, records, repairs, rules
+from gateway.api import dead_letters, health, notice, records, repairs, rules
 from gateway.api.errors import Handler
 from gateway.api.models import (
     CategoryGuidanceView,
@@ -40,6 +40,7 @@ class Reply:
     media_type: str = "application/json"
     schema: Mapping[str, Any] | None = None  # when there is no model (e.g. the metrics text)
     headers: tuple[str, ...] = ()  # names under components/headers
+    also_media_types: tuple[str, ...] = ()  # further media types of the same schema (content negotiation)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +174,37 @@ ROUTES: tuple[RouteSpec, ...] = (
         errors={
             404: "`record_not_found`",
             422: "`invalid_parameter` (`today` not a YYYY-MM-DD date; `system` unknown or not publishing the record)",
+        },
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/records/{id}/notice",
+        handler=notice.get_notice,
+        operation_id="getRecordNotice",
+        summary="The 行政处罚信息信用修复告知书 (seed 附件2, 两书同达) of a penalty, with its computed dates",
+        tag="records",
+        description=(
+            "The notice an authority serves with its penalty decision, in the wording of 附件2, filled in with the "
+            "record's subject, document number and deciding authority (落款) and the dates computed with the OWNER "
+            "system's rules (the rule set is named): the last day of the minimum period and the first day the "
+            "subject may apply, and when publicity stops by itself. A penalty whose dates cannot be computed still "
+            "gets its notice, which says so and why (reason codes) — never a guessed date. Plain text (UTF-8) by "
+            "default or with `?format=text` / `Accept: text/plain`; HTML with `?format=html` or `Accept: "
+            "text/html` (every value escaped). The query parameter wins over the header."
+        ),
+        path_params=(PathParam(name="id", description="Record id (`rec_…`).", schema={"type": "string"}),),
+        query=notice.NoticeQuery,
+        responses={
+            200: Reply(
+                description="The notice: text/plain, or text/html when asked for.",
+                media_type="text/plain",
+                schema={"type": "string"},
+                also_media_types=("text/html",),
+            )
+        },
+        errors={
+            404: "`record_not_found`",
+            422: "`notice_not_applicable` (not an administrative penalty; field `record`), `invalid_parameter`",
         },
     ),
     RouteSpec(

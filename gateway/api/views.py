@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from gateway.api.models import (
@@ -19,6 +20,7 @@ from gateway.api.models import (
     TargetProgressView,
     TargetView,
 )
+from gateway.domain import sla
 from gateway.domain.model import CanonicalRecord, LinkState, TargetState
 from gateway.store.database import Row
 from gateway.store.repo import OutboxItem, TargetProgress
@@ -102,19 +104,38 @@ def repair_summary(row: Row) -> RepairSummary:
     )
 
 
-def repair_progress(repair: Row, targets: list[Row]) -> RepairProgress:
-    views = [
-        TargetProgressView(
-            system=t["target"],
-            status=t["status"],
-            outbox_id=t["outbox_id"],
-            attempts=int(t["attempts"] or 0),  # no outbox row (in_sync): never attempted
-            updated_at=t["updated_at"],
-            delivered_at=t["delivered_at"],
-            last_error=t["last_error"],
-        )
-        for t in targets
-    ]
+# Still to reach the target: what the sync deadline is judged against while undelivered.
+_OUTSTANDING = frozenset({TargetProgress.PENDING, TargetProgress.IN_FLIGHT, TargetProgress.DEAD})
+
+
+def target_progress_view(t: Row, now: datetime) -> TargetProgressView:
+    due = date.fromisoformat(str(t["due_on"])) if t.get("due_on") else None
+    delivered_at = t["delivered_at"] if t["status"] == TargetProgress.DELIVERED else None
+    judged = sla.standing(
+        due,
+        delivered_at=delivered_at,
+        in_sync=t["status"] == TargetProgress.IN_SYNC,
+        outstanding=t["status"] in _OUTSTANDING,
+        now=now,
+    )
+    return TargetProgressView(
+        system=t["target"],
+        status=t["status"],
+        outbox_id=t["outbox_id"],
+        attempts=int(t["attempts"] or 0),  # no outbox row (in_sync): never attempted
+        updated_at=t["updated_at"],
+        delivered_at=t["delivered_at"],
+        last_error=t["last_error"],
+        deadline=due,
+        deadline_estimated=bool(t.get("due_estimated")),
+        deadline_met=judged.met,
+        overdue=judged.overdue,
+    )
+
+
+def repair_progress(repair: Row, targets: list[Row], *, now: datetime) -> RepairProgress:
+    """`now` judges the sync deadlines (overdue, or met so far)."""
+    views = [target_progress_view(t, now) for t in targets]
     return RepairProgress(
         repair_id=repair["repair_id"],
         record_id=repair["record_id"],

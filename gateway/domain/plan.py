@@ -30,6 +30,7 @@ from gateway.domain.model import (
     TargetState,
     stopped,
 )
+from gateway.domain.sla import SyncSla
 
 
 class Action(StrEnum):
@@ -156,11 +157,21 @@ class Policy:
     repair_windows: Mapping[Category, frozenset[str]] = field(default_factory=dict)
     enabled_systems: frozenset[str] | None = None  # None: every mirror in the ownership table
     # Owners whose records can only be decided inside their own system (GSXT takes no writes to
-    # its own penalties or lists): a decision about them through the API is refused.
+    # its own penalties or lists): a decision about them through the API is refused, except expiry,
+    # which the law decides (docs/adr/0007-expiry-by-the-owners-rules.md); no decision is ever
+    # delivered to them: they stop their own records, and their feed then reports it.
     self_deciding_owners: frozenset[str] = frozenset()
+    # The sync deadline given to every repair's targets (None: no deadlines are recorded).
+    sla: SyncSla | None = None
 
     def may_decide(self, system: str, facts: RecordFacts) -> bool:
         return system == facts.owner or system in self.repair_windows.get(facts.category, frozenset())
+
+    def decision_targets(self, facts: RecordFacts) -> tuple[str, ...]:
+        """Who receives a decision: every publisher, except an owner that decides only in itself."""
+        owner = str(facts.owner)
+        skip = owner if owner in self.self_deciding_owners else None
+        return tuple(s for s in self.publishers(facts) if s != skip)
 
     def mirrors(self, facts: RecordFacts) -> tuple[str, ...]:
         return self._enabled(tuple(str(m) for m in facts.mirrors))
@@ -246,7 +257,7 @@ def _plan_decision(
     if current is None:
         raise DecisionRefused("record_not_found", f"no record {event.record_id}")
     owner = str(current.facts.owner)
-    if owner in policy.self_deciding_owners:
+    if owner in policy.self_deciding_owners and event.action is not Action.EXPIRE:
         raise DecisionRefused(
             "decided_in_owner_system",
             f"{current.facts.category.value} records of this authority are repaired in {owner} itself"
@@ -285,7 +296,7 @@ def _plan_decision(
         outcome=Outcome.CHANGED,
         record=new,
         changed=True,
-        deliveries=_fan_out(new, links, policy.publishers(new.facts)),
+        deliveries=_fan_out(new, links, policy.decision_targets(new.facts)),
         audit=(audit,),
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from gateway.domain.model import (
@@ -524,6 +524,41 @@ class Repo:
     def repairs_of_record(self, record_id: str) -> list[Row]:
         return self.tx.all("SELECT * FROM repairs WHERE record_id = ? ORDER BY accepted_at", (record_id,))
 
+    # ---- expiry sweep and sync SLA (migration 0002) ------------------------------------------
+    # repair_targets.due_on is ISO date text on both dialects, so text order is date order.
+
+    def published_after(self, after_record_id: str, limit: int) -> list[CanonicalRecord]:
+        """One page of published records in record_id order (keyset: pass the last id seen; "" first).
+        The partial index records_published keeps it a range scan however many records stopped."""
+        rows = self.tx.all(
+            "SELECT * FROM records WHERE status = 'published' AND record_id > ? ORDER BY record_id LIMIT ?",
+            (after_record_id, limit),
+        )
+        return [record_from_row(r) for r in rows]
+
+    def set_target_deadlines(self, repair_id: str, due_on: date, estimated: bool) -> int:
+        """Give the target rows of a new repair their sync deadline; a deadline once set never moves."""
+        return self.tx.execute(
+            "UPDATE repair_targets SET due_on = ?, due_estimated = ? WHERE repair_id = ? AND due_on IS NULL",
+            (due_on.isoformat(), 1 if estimated else 0, repair_id),
+        )
+
+    def target_due_on(self, repair_id: str, target: str) -> date | None:
+        """The sync deadline of one repair on one target (None: the repair has none)."""
+        value = self.tx.scalar(
+            "SELECT due_on FROM repair_targets WHERE repair_id = ? AND target = ?", (repair_id, target)
+        )
+        return None if value is None else date.fromisoformat(str(value))
+
+    def overdue_targets(self, today: date) -> list[Row]:
+        """Per target: repair targets still to be delivered (pending, in flight, dead) whose deadline
+        ended before `today` (Beijing date)."""
+        return self.tx.all(
+            "SELECT target, COUNT(*) AS n FROM repair_targets WHERE status IN ('pending', 'in_flight', 'dead')"
+            " AND due_on < ? GROUP BY target",
+            (today.isoformat(),),
+        )
+
     # ---- cursors ---------------------------------------------------------------------------
 
     def get_cursor(self, system: str, feed: str) -> str | None:
@@ -582,9 +617,75 @@ class Repo:
             raise ValueError(table)
         return int(self.tx.scalar(f"SELECT COUNT(*) AS n FROM {table}") or 0)
 
+    # ---- reminders (gateway/reminders.py; migration 0003) ------------------------------------
+    # Rows are keyed by (record_id, milestone): inserting twice is a no-op, so one reminder per
+    # milestone holds across runs, restarts and replicas. Transitions leave `pending` only, so a
+    # row marked sent can never be sent again by a slower replica.
+
+    # The scan over published records is `published_after` (above, shared with the expiry sweep).
+
+    def schedule_reminder(
+        self, record_id: str, milestone: str, due_on: str, channel: str, message_id: str, now: datetime
+    ) -> bool:
+        """True when the row is new; an existing (record_id, milestone) is left as it is."""
+        inserted = self.tx.execute(
+            "INSERT INTO reminders (record_id, milestone, due_on, channel, message_id, status, attempts,"
+            " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
+            " ON CONFLICT (record_id, milestone) DO NOTHING",
+            (record_id, milestone, due_on, channel, message_id, now, now, now),
+        )
+        return inserted == 1
+
+    def pending_reminders_page(self, after: tuple[str, str], now: datetime, limit: int) -> list[Row]:
+        """Pending reminders due by `now` after the key `after`, in key order, each with its record
+        (columns `record_*`; a record deleted since leaves them NULL)."""
+        return self.tx.all(
+            "SELECT m.*, r.facts AS record_facts, r.status AS record_status FROM reminders m"
+            " LEFT JOIN records r ON r.record_id = m.record_id"
+            " WHERE m.status = 'pending' AND m.next_attempt_at <= ?"
+            " AND (m.record_id > ? OR (m.record_id = ? AND m.milestone > ?))"
+            " ORDER BY m.record_id, m.milestone LIMIT ?",
+            (now, after[0], after[0], after[1], limit),
+        )
+
+    def get_reminder(self, record_id: str, milestone: str) -> Row | None:
+        return self.tx.one("SELECT * FROM reminders WHERE record_id = ? AND milestone = ?", (record_id, milestone))
+
+    def reminders_of_record(self, record_id: str) -> list[Row]:
+        return self.tx.all("SELECT * FROM reminders WHERE record_id = ? ORDER BY milestone", (record_id,))
+
+    def mark_reminder_sent(self, record_id: str, milestone: str, msg_id: str, now: datetime) -> bool:
+        updated = self.tx.execute(
+            "UPDATE reminders SET status = 'sent', attempts = attempts + 1, msg_id = ?, last_error = NULL,"
+            " sent_at = ?, updated_at = ? WHERE record_id = ? AND milestone = ? AND status = 'pending'",
+            (msg_id, now, now, record_id, milestone),
+        )
+        return updated == 1
+
+    def mark_reminder_failed(
+        self, record_id: str, milestone: str, *, status: str, error: str, next_attempt_at: datetime, now: datetime
+    ) -> bool:
+        """One more failed attempt: still `pending` (retried from `next_attempt_at`) or `dead`."""
+        updated = self.tx.execute(
+            "UPDATE reminders SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+            " updated_at = ? WHERE record_id = ? AND milestone = ? AND status = 'pending'",
+            (status, error, next_attempt_at, now, record_id, milestone),
+        )
+        return updated == 1
+
+    def cancel_reminder(self, record_id: str, milestone: str, reason: str, now: datetime) -> bool:
+        """Nothing to send any more (the record stopped, its dates changed): `cancelled`, never sent."""
+        updated = self.tx.execute(
+            "UPDATE reminders SET status = 'cancelled', last_error = ?, updated_at = ?"
+            " WHERE record_id = ? AND milestone = ? AND status = 'pending'",
+            (reason, now, record_id, milestone),
+        )
+        return updated == 1
+
 
 _COUNTABLE = frozenset(
     {"records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "cursors", "idempotency"}
+    | {"reminders"}
 )
 
 

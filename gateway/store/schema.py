@@ -67,6 +67,7 @@ TABLES: tuple[Table, ...] = (
         (
             Index("records_identity", ("category", "authority_code", "document_number"), unique=True),
             Index("records_subject", ("subject_code",)),
+            Index("records_published", ("record_id",), where="status = 'published'"),  # 0002: expiry sweep
         ),
     ),
     Table(
@@ -157,9 +158,15 @@ TABLES: tuple[Table, ...] = (
             _c("updated_at", "ts"),
             _c("delivered_at", "ts", True),
             _c("last_error", "text", True),
+            # 0002 (sync SLA): last working day in time, ISO date text (Beijing); 1 if estimated.
+            _c("due_on", "text", True),
+            _c("due_estimated", "int"),
         ),
         ("repair_id", "target"),
-        (Index("repair_targets_outbox", ("outbox_id",)),),
+        (
+            Index("repair_targets_outbox", ("outbox_id",)),
+            Index("repair_targets_due", ("status", "due_on")),  # 0002: the overdue gauge
+        ),
     ),
     Table(
         "audit",
@@ -196,6 +203,31 @@ TABLES: tuple[Table, ...] = (
             _c("updated_at", "ts"),
         ),
         ("client", "key"),
+    ),
+    # ---- reminders (migration 0003; gateway/reminders.py) ----
+    Table(
+        "reminders",
+        (
+            _c("record_id", "text"),
+            _c("milestone", "text"),
+            _c("due_on", "text"),
+            _c("channel", "text"),
+            _c("message_id", "text"),
+            _c("status", "text"),
+            _c("attempts", "int"),
+            _c("next_attempt_at", "ts"),
+            _c("msg_id", "text", True),
+            _c("last_error", "text", True),
+            _c("created_at", "ts"),
+            _c("updated_at", "ts"),
+            _c("sent_at", "ts", True),
+        ),
+        # One reminder per record and milestone, ever (STYLE.md §3: the constraint deduplicates).
+        ("record_id", "milestone"),
+        (
+            Index("reminders_message_id", ("message_id",), unique=True),
+            Index("reminders_pending", ("record_id", "milestone"), where="status = 'pending'"),
+        ),
     ),
 )
 

@@ -12,7 +12,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from gateway.domain.model import CanonicalRecord
@@ -25,7 +25,8 @@ from gateway.domain.retry import (
     Verdict,
     decide,
 )
-from gateway.observability import DELIVERIES, DELIVERY_LATENCY, LAST_SUCCESS, get_logger
+from gateway.domain.sla import missed
+from gateway.observability import DELIVERIES, DELIVERY_LATENCY, LAST_SUCCESS, SYNC_DEADLINE_MISSED, get_logger
 from gateway.store.database import Tx, now_utc
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import OutboxItem, Repo
@@ -130,12 +131,22 @@ class Dispatcher:
 
     async def _succeeded(self, item: OutboxItem, native_id: str | None, bound: Any, outcome: str = "delivered") -> None:
         now = self.clock()
-        kept = await self.committer.submit(lambda tx: Repo(tx).complete(item, self.owner, native_id, now))
+
+        def _complete(tx: Tx) -> tuple[bool, date | None]:
+            repo = Repo(tx)
+            if not repo.complete(item, self.owner, native_id, now):
+                return False, None
+            return True, repo.target_due_on(item.repair_id, item.target) if item.repair_id else None
+
+        kept, due = await self.committer.submit(_complete)
         DELIVERIES.labels(item.target, outcome).inc()
         if kept:
             DELIVERY_LATENCY.labels(item.target).observe(max(0.0, (now - item.created_at).total_seconds()))
             LAST_SUCCESS.labels(item.target).set(time.time())
             bound.info("delivery_succeeded", outcome=outcome)
+            if due is not None and missed(due, now):
+                SYNC_DEADLINE_MISSED.labels(item.target).inc()
+                bound.warning("sync_deadline_missed", repair_id=item.repair_id, due=due.isoformat())
         else:
             bound.warning("delivery_lease_lost")
 

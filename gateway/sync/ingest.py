@@ -12,8 +12,12 @@ from datetime import datetime
 
 from gateway.domain.model import Publicity, StopReason, TargetState
 from gateway.domain.plan import Action, Decision, Event, Outcome, Plan, Policy, plan
+from gateway.domain.sla import SyncSla
+from gateway.observability import SLA_DEADLINE_ESTIMATED, get_logger
 from gateway.store.database import Tx
 from gateway.store.repo import Repo, TargetProgress
+
+log = get_logger("creditgw.ingest")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +79,7 @@ def apply_event(
     repeat_of = None
     if isinstance(event, Decision) and result.outcome is Outcome.UNCHANGED and result.record is not None:
         repeat_of = repo.repair_for_version(record_id, result.record.state.version)
+    decided_at: datetime | None = None  # set when this event starts a new repair
     if repeat_of is not None:
         repair_id = repeat_of
     elif result.record is not None and (isinstance(event, Decision) or state_moved):
@@ -86,19 +91,23 @@ def apply_event(
             if isinstance(event, Decision)
             else action_between(current.state.target if current else None, record.state.target)
         )
+        decided_at = event.decided_at if isinstance(event, Decision) else record.state.decided_at
         repo.create_repair(
             repair_id=repair_id,
             record_id=record_id,
             action=action,
             source=source,
             decided_by=event.decided_by if isinstance(event, Decision) else record.state.decided_by,
-            decided_at=event.decided_at if isinstance(event, Decision) else record.state.decided_at,
+            decided_at=decided_at,
             version=record.state.version,
             outcome=result.outcome.value,
             now=now,
         )
         delivered = {d.system for d in result.deliveries}
-        for target in policy.publishers(record.facts):
+        # A decision never goes to an owner that decides only in itself (plan.Policy.decision_targets).
+        facts = record.facts
+        shown_by = policy.decision_targets(facts) if isinstance(event, Decision) else policy.publishers(facts)
+        for target in shown_by:
             if target not in delivered and target != source:
                 repo.set_target_progress(repair_id, target, TargetProgress.IN_SYNC, now, None)
     else:
@@ -108,6 +117,8 @@ def apply_event(
         outbox_id = repo.enqueue(delivery, repair_id, now)
         if repair_id is not None:
             repo.set_target_progress(repair_id, delivery.system, TargetProgress.PENDING, now, outbox_id)
+    if repair_id is not None and decided_at is not None and policy.sla is not None:
+        _set_deadline(repo, policy.sla, repair_id, record_id, decided_at)
     if change_key is not None:
         repo.set_inbox_outcome(source, change_key, record_id, result.outcome.value)
     return ApplyResult(
@@ -117,6 +128,25 @@ def apply_event(
         repair_id=repair_id,
         deliveries=len(result.deliveries),
     )
+
+
+def _set_deadline(repo: Repo, sla: SyncSla, repair_id: str, record_id: str, decided_at: datetime) -> None:
+    """The sync SLA: every target row of the new repair is due N working days after the decision.
+    A year without calendar data is never taken silently as all workdays: the deadline is marked
+    estimated, counted and logged, so that an operator supplies that year's arrangement."""
+    deadline = sla.deadline(decided_at)
+    if repo.set_target_deadlines(repair_id, deadline.due, deadline.estimated) and deadline.estimated:
+        SLA_DEADLINE_ESTIMATED.inc()
+        log.warning(
+            "sla_calendar_gap",
+            year=deadline.uncovered_years[0],
+            years=list(deadline.uncovered_years),
+            repair_id=repair_id,
+            record_id=record_id,
+            due=deadline.due.isoformat(),
+            hint="supply the year's holiday arrangement: CREDITGW_WORKDAY_CALENDAR__<year>__HOLIDAYS / __WORKDAYS"
+            " or CREDITGW_WORKDAY_CALENDAR_FILE",
+        )
 
 
 def _persist(repo: Repo, result: Plan, record_id: str, *, created: bool, now: datetime) -> None:

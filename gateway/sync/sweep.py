@@ -1,0 +1,207 @@
+"""The expiry sweep: publicity stops everywhere when the maximum period ends (DESIGN.md §6).
+
+`serve` runs it every `sweep_interval_s` (Runtime.sweep); `creditgw sweep` runs it once for cron.
+Per page of published records (keyset by record_id, `sweep_batch` at a time, never all in memory):
+
+1. read the page in a read-only transaction and judge each record in pure code
+   (gateway/domain/expiry.py): the owner's rules give the first day publicity has stopped by itself
+   (谁认定); a record whose day cannot be computed is skipped and counted with the reason;
+2. apply an `Action.EXPIRE` decision to every record whose day has come, through the ordinary
+   inbound pipeline (`apply_event`) in one group-committed unit per page: the new state, the audit
+   trail, the repair's progress rows (with their sync deadline) and the outbox deliveries commit
+   together, and the dispatcher delivers them like any other decision (reason `expired`).
+
+Idempotent: the decision is deterministic (docs/adr/0007-expiry-by-the-owners-rules.md), so a second
+run, also after a restart, finds the records stopped, and `plan()` answers UNCHANGED if two replicas
+race on one. `--dry-run` reads and plans but writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import partial
+from typing import Any
+
+from gateway.domain.expiry import PROVISIONAL, SWEEP_ACTOR, Expiry, expiry_decision, expiry_of
+from gateway.domain.model import CanonicalRecord
+from gateway.domain.plan import Decision, DecisionRefused, Outcome, Policy, plan
+from gateway.domain.rules import Rulebook, RuleOverrides, apply_overrides
+from gateway.domain.rules.data import RULEBOOK
+from gateway.observability import SWEEP_EXPIRED, SWEEP_LAST_SUCCESS, SWEEP_UNEVALUABLE, get_logger
+from gateway.store.database import Tx
+from gateway.store.group import GroupCommitter
+from gateway.store.repo import Repo, TargetProgress
+from gateway.sync.ingest import apply_event
+
+log = get_logger("creditgw.sweep")
+
+SWEEP_SOURCE = SWEEP_ACTOR  # the repairs' `source`: the gateway itself, on the law's behalf
+
+
+@dataclass
+class SweepReport:
+    """What one run did (a dry run: what it would do). Printed by `creditgw sweep` as JSON."""
+
+    today: date
+    dry_run: bool
+    scanned: int = 0  # published records read
+    not_due: int = 0  # their maximum period is still running
+    expired: int = 0  # stopped now (dry run: would be)
+    unchanged: int = 0  # already stopped when the decision applied (a concurrent run)
+    skipped: Counter[str] = field(default_factory=Counter)  # no computable expiry day, by reason
+    refused: Counter[str] = field(default_factory=Counter)  # the record changed meanwhile, by code
+    deliveries: Counter[str] = field(default_factory=Counter)  # queued (dry run: would be), by target
+    pages: int = 0
+    last_record_id: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "today": self.today.isoformat(),
+            "dry_run": self.dry_run,
+            "scanned": self.scanned,
+            "not_due": self.not_due,
+            "expired": self.expired,
+            "unchanged": self.unchanged,
+            "skipped": dict(sorted(self.skipped.items())),
+            "refused": dict(sorted(self.refused.items())),
+            "deliveries": dict(sorted(self.deliveries.items())),
+            "pages": self.pages,
+            "last_record_id": self.last_record_id,
+        }
+
+
+@dataclass
+class _Applied:
+    expired: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    deliveries: Counter[str] = field(default_factory=Counter)
+
+
+async def sweep(
+    committer: GroupCommitter,
+    *,
+    policy: Policy,
+    today: date,
+    now: datetime,
+    overrides: RuleOverrides | None = None,
+    rulebook: Rulebook | None = None,
+    batch: int = 500,
+    dry_run: bool = False,
+) -> SweepReport:
+    """Stop every published record whose owner's maximum period ended before `today` (Beijing date).
+
+    `now` stamps the rows written (accepted_at, outbox times); decisions carry their own
+    deterministic `decided_at`. Returns the report; metrics are updated unless `dry_run`.
+    """
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    book = apply_overrides(rulebook or RULEBOOK, overrides)  # once per run, not once per record
+    report = SweepReport(today=today, dry_run=dry_run)
+    after = ""
+    while True:
+        page = await committer.db.run(partial(_published_after, after=after, limit=batch), write=False)
+        if not page:
+            break
+        report.pages += 1
+        report.scanned += len(page)
+        after = report.last_record_id = page[-1].record_id
+        due: list[tuple[Decision, Expiry]] = []
+        for record in page:
+            expiry = expiry_of(record.facts, rulebook=book)
+            if expiry.skip_reason is not None:
+                report.skipped[expiry.skip_reason] += 1
+                continue
+            decision = expiry_decision(record, expiry, today)
+            if decision is None:
+                report.not_due += 1
+            elif not record.state.authoritative:
+                report.skipped[PROVISIONAL] += 1  # its owner has not spoken: nothing to enforce yet
+            else:
+                due.append((decision, expiry))
+        if due:
+            decisions = [d for d, _ in due]
+            if dry_run:
+                applied = await committer.db.run(partial(_preview, decisions=decisions, policy=policy), write=False)
+            else:
+                applied = await committer.submit(partial(_apply, decisions=decisions, policy=policy, now=now))
+                _log_expired(applied, due)
+            report.expired += len(applied.expired)
+            report.unchanged += applied.unchanged
+            report.refused.update(applied.refused)
+            report.deliveries.update(applied.deliveries)
+        if len(page) < batch:
+            break
+    if not dry_run:
+        _observe(report)
+    log.info("expiry_sweep_finished", **report.as_json())
+    return report
+
+
+def _published_after(tx: Tx, *, after: str, limit: int) -> list[CanonicalRecord]:
+    return Repo(tx).published_after(after, limit)
+
+
+def _apply(tx: Tx, *, decisions: Sequence[Decision], policy: Policy, now: datetime) -> _Applied:
+    """One unit per page. apply_event writes nothing when it refuses, so a refusal skips one record."""
+    repo = Repo(tx)
+    out = _Applied()
+    for decision in decisions:
+        try:
+            result = apply_event(tx, decision, source=SWEEP_SOURCE, change_key=None, policy=policy, now=now)
+        except DecisionRefused as exc:
+            out.refused[exc.code] += 1
+            continue
+        if result.outcome != Outcome.CHANGED.value:
+            out.unchanged += 1
+            continue
+        out.expired.append(decision.record_id)
+        found = repo.get_repair(result.repair_id) if result.repair_id else None
+        if found is not None:
+            out.deliveries.update(t["target"] for t in found[1] if t["status"] == TargetProgress.PENDING)
+    return out
+
+
+def _preview(tx: Tx, *, decisions: Sequence[Decision], policy: Policy) -> _Applied:
+    """The dry run: plan each decision on the stored state, write nothing."""
+    repo = Repo(tx)
+    out = _Applied()
+    for decision in decisions:
+        try:
+            planned = plan(decision, repo.load_record(decision.record_id), repo.load_links(decision.record_id), policy)
+        except DecisionRefused as exc:
+            out.refused[exc.code] += 1
+            continue
+        if planned.outcome is not Outcome.CHANGED:
+            out.unchanged += 1
+            continue
+        out.expired.append(decision.record_id)
+        out.deliveries.update(d.system for d in planned.deliveries)
+    return out
+
+
+def _log_expired(applied: _Applied, due: Sequence[tuple[Decision, Expiry]]) -> None:
+    by_id = {expiry.record_id: (decision, expiry) for decision, expiry in due}
+    for record_id in applied.expired:
+        decision, expiry = by_id[record_id]
+        log.info(
+            "record_expired",
+            record_id=record_id,
+            owner=expiry.system,
+            last_day=expiry.last_day.isoformat() if expiry.last_day else None,
+            decided_at=decision.decided_at.isoformat(),
+        )
+
+
+def _observe(report: SweepReport) -> None:
+    SWEEP_EXPIRED.inc(report.expired)
+    SWEEP_UNEVALUABLE.clear()  # reasons of earlier runs that no longer occur drop out
+    for reason, count in report.skipped.items():
+        SWEEP_UNEVALUABLE.labels(reason).set(count)
+    SWEEP_LAST_SUCCESS.set_to_current_time()
+
+
+__all__ = ["SWEEP_SOURCE", "SweepReport", "sweep"]
