@@ -252,12 +252,13 @@ async def _sweep(settings: Settings, *, dry_run: bool, today: date | None) -> in
 
 async def _remind(settings: Settings, *, dry_run: bool, today: date | None) -> int:
     """One reminder run: JSON lines per reminder for --dry-run, then a JSON summary."""
-    from gateway.reminders import ReminderJob, today_in_beijing
+    from gateway.domain.beijing import beijing_date
+    from gateway.reminders import ReminderJob
     from gateway.runtime import build_sms
     from gateway.store.database import now_utc, open_database
     from gateway.store.migrate import migrate
 
-    if today is not None and today > today_in_beijing(now_utc()) and not dry_run:
+    if today is not None and today > beijing_date(now_utc()) and not dry_run:
         # Reminders would go out before their window opens.
         print(json.dumps({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"}))
         return 2

@@ -42,12 +42,13 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
 from adapters.sms import SmsAdapter, SmsMessage
+from gateway.domain.beijing import beijing_date
 from gateway.domain.categories import CATEGORY_LABELS, Category, SubjectType
 from gateway.domain.model import CanonicalRecord, Publicity, RecordFacts
 from gateway.domain.retry import DeliveryError, FailureKind, RetryPolicy, Verdict, decide
@@ -66,8 +67,6 @@ Writer = Callable[[Callable[[Tx], T]], Awaitable[T]]
 
 CHANNEL = "sms"
 MILESTONE_PREFIX = "minimum_period_end:"
-# China has kept UTC+8 without daylight saving since 1991.
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 ERROR_LIMIT = 500
 
 
@@ -115,11 +114,6 @@ class ReminderText:
     last_day: date
     apply_from: date
     site: str
-
-
-def today_in_beijing(now: datetime) -> date:
-    aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    return aware.astimezone(BEIJING).date()
 
 
 def milestone_of(apply_from: date) -> str:
@@ -246,7 +240,7 @@ class ReminderJob:
         """`today` defaults to today in Beijing; `dry_run` writes and sends nothing and reports each
         reminder it would schedule or send to `on_candidate`."""
         now = self.clock()
-        report = ReminderReport(today=today or today_in_beijing(now), dry_run=dry_run)
+        report = ReminderReport(today=today or beijing_date(now), dry_run=dry_run)
         await self._scan(report, now, on_candidate)
         await self._send_pending(report, now, on_candidate)
         if not dry_run:

@@ -22,12 +22,12 @@ from datetime import date, datetime
 from typing import Any
 
 from adapters.base import NativeChange, NativeWrite
+from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import Category, SubjectType, System, classify_authority
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
 from mappings.base import UnmappableRow
 from mappings.transforms import (
-    BEIJING,
     FieldTable,
     NotWritable,
     beijing_today,

@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import SubjectType
 from gateway.domain.identity import normalise_code
 from gateway.domain.retry import PermanentError
@@ -27,7 +28,6 @@ from mappings.base import UnmappableRow
 
 # Beijing time. China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact
 # for every timestamp these systems produce; no tz database needed.
-BEIJING = timezone(timedelta(hours=8), "CST")
 
 
 class NotWritable(PermanentError):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.api.rules import today_in_beijing
+from gateway.domain.beijing import beijing_date
 from gateway.domain.categories import AuthorityDomain, Category
 from gateway.domain.model import RecordFacts
 from tests.conftest import penalty_facts
@@ -58,9 +58,9 @@ def by_system(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_today_is_the_beijing_day() -> None:
-    assert today_in_beijing(NOW) == TODAY
-    assert today_in_beijing(datetime(2026, 5, 1, 16, 0, tzinfo=UTC)) == date(2026, 5, 2)  # 00:00 in Beijing
-    assert today_in_beijing(datetime(2026, 5, 1, 15, 59, tzinfo=UTC)) == date(2026, 5, 1)
+    assert beijing_date(NOW) == TODAY
+    assert beijing_date(datetime(2026, 5, 1, 16, 0, tzinfo=UTC)) == date(2026, 5, 2)  # 00:00 in Beijing
+    assert beijing_date(datetime(2026, 5, 1, 15, 59, tzinfo=UTC)) == date(2026, 5, 1)
 
 
 async def test_eligibility_on_both_systems_with_both_clocks(api: Harness) -> None:

@@ -254,3 +254,14 @@ def test_mirror_fills_a_gap_in_the_facts_without_fanning_out() -> None:
     assert result.outcome is Outcome.UNCHANGED and result.changed
     assert result.record is not None and result.record.facts.publication_date is not None
     assert [a.kind for a in result.audit] == ["facts_completed"] and result.deliveries == ()
+
+
+def test_a_repair_window_never_targets_an_owner_that_takes_no_writes() -> None:
+    kw = {"authority_name": "兰州市市场监督管理局", "domain": AuthorityDomain.MARKET_REGULATION}
+    policy = Policy(
+        enabled_systems=frozenset({CC, GS}),
+        repair_windows={Category.ADMIN_PENALTY: frozenset({CC})},
+        self_deciding_owners=frozenset({GS}),
+    )
+    result = plan(observed(CC, REPAIRED, **kw), record(PUBLISHED, **kw), {}, policy)
+    assert result.outcome is Outcome.CHANGED and result.deliveries == ()

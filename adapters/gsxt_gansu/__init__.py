@@ -28,8 +28,9 @@ import structlog
 
 from adapters.base import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from adapters.http import FieldRejected, HttpClient, HttpResponse, InCallRetry, log_context
+from gateway.domain.beijing import BEIJING
 from gateway.domain.retry import DeliveryError, PermanentError, RetryableError
-from mappings.transforms import BEIJING, parse_beijing_timestamp, seq_source_version
+from mappings.transforms import parse_beijing_timestamp, seq_source_version
 
 SAVE_PATH = "/api/otherpunish/save"
 CHANGES_PATH = "/api/changes"

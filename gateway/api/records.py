@@ -12,9 +12,10 @@ from aiohttp import web
 from gateway.api.errors import ApiError, json_response
 from gateway.api.keys import RUNTIME
 from gateway.api.models import EligibilityView, RecordView, SelfLink, SubjectRecord, SubjectRecords
-from gateway.api.rules import eligibility_views, overrides_of, standing_from, standing_of, today_in_beijing
+from gateway.api.rules import eligibility_views, overrides_of, standing_from, standing_of
 from gateway.api.views import audit_view, record_href, repair_summary, state_view, system_views
 from gateway.domain import uscc
+from gateway.domain.beijing import beijing_date
 from gateway.domain.model import CanonicalRecord, LinkState
 from gateway.domain.rules import SubjectStanding
 from gateway.store.database import Row, Tx
@@ -66,7 +67,7 @@ async def get_record(request: web.Request) -> web.Response:
         repairs=[repair_summary(row) for row in repairs],
         eligibility=eligibility_views(
             record.facts,
-            today=today_in_beijing(runtime.clock()),
+            today=beijing_date(runtime.clock()),
             overrides=overrides_of(runtime.settings),
             standing=standing,
         ),
@@ -106,7 +107,7 @@ async def get_subject_records(request: web.Request) -> web.Response:
 
     runtime = request.app[RUNTIME]
     found, truncated = await runtime.db.run(read, write=False)
-    today, overrides = today_in_beijing(runtime.clock()), overrides_of(runtime.settings)
+    today, overrides = beijing_date(runtime.clock()), overrides_of(runtime.settings)
     standing = standing_from(r for r, _ in found)
     view = SubjectRecords(
         subject_code=checked.code,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 
 import structlog
 from aiohttp import web
@@ -39,6 +39,7 @@ from gateway.api.models import (
     SelfLink,
     SourcedDate,
 )
+from gateway.domain.beijing import beijing_date
 from gateway.domain.categories import Category, System
 from gateway.domain.model import CanonicalRecord, Publicity, RecordFacts
 from gateway.domain.rules import (
@@ -60,17 +61,9 @@ from gateway.settings import Settings
 from gateway.store.database import Tx
 from gateway.store.repo import Repo
 
-# China has kept UTC+8 without daylight saving since 1991: a fixed offset needs no tz database.
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 STANDING_LIMIT = 500  # the subject's records read to know whether it is on the abnormal/serious list
 
 _RECORD_ID = re.compile(RECORD_ID_PATTERN)
-
-
-def today_in_beijing(now: datetime) -> date:
-    """The calendar day in China at `now` (an aware datetime; a naive one is taken as UTC)."""
-    aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    return aware.astimezone(BEIJING).date()
 
 
 def overrides_of(settings: Settings) -> RuleOverrides:
@@ -263,7 +256,7 @@ async def get_eligibility(request: web.Request) -> web.Response:
                 field="system",
             )
         systems = (query.system,)
-    today = query.today or today_in_beijing(runtime.clock())
+    today = query.today or beijing_date(runtime.clock())
     view = RecordEligibility(
         record_id=record.record_id,
         today=today,

@@ -248,7 +248,7 @@ def _told_by(source: str, record: CanonicalRecord, policy: Policy) -> tuple[str,
     too when a repair window acted for it."""
     if source == record.facts.owner:
         return policy.mirrors(record.facts)
-    return policy.publishers(record.facts)
+    return policy.decision_targets(record.facts)  # never an owner that takes no writes
 
 
 def _plan_decision(

@@ -15,25 +15,12 @@ Pure: no I/O, no clock (`now` is always a parameter).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 
+from gateway.domain.beijing import BEIJING, beijing_date, start_of_beijing_day
 from gateway.domain.workdays import Deadline, WorkdayCalendar
 
-# China has kept UTC+8 without daylight saving since 1991: a fixed offset needs no tz database.
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-
 DEFAULT_WORKING_DAYS = 3
-
-
-def beijing_date(at: datetime) -> date:
-    """The calendar day in China at `at` (an aware datetime; a naive one is taken as UTC)."""
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return aware.astimezone(BEIJING).date()
-
-
-def start_of_beijing_day(day: date) -> datetime:
-    """00:00 Beijing time on `day`, as an aware datetime."""
-    return datetime.combine(day, time.min, tzinfo=BEIJING)
 
 
 @dataclass(frozen=True, kw_only=True)
