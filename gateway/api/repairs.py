@@ -63,7 +63,7 @@ def decide(
         # Say that it differs, never what the record's subject is.
         raise ApiError(422, "subject_mismatch", "the record belongs to another subject", field="subject_code")
     result = apply_event(
-        tx, decision, source=source, change_key=None, policy=policy, now=now, repair_id=new_repair_id()
+        tx, decision, source=source, change_key=None, policy=policy, now=now, repair_id=new_repair_id(), locked=record
     )
     found = repo.get_repair(result.repair_id) if result.repair_id else None
     if result.record_id is None or found is None:

@@ -162,9 +162,14 @@ class RecordFacts:
         return replace(self, **filled) if filled else self
 
     def fingerprint(self) -> str:
-        """Stable digest of the content, to tell a real content change from a re-read."""
-        payload = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+        """Stable digest of the content, to tell a real content change from a re-read. Computed
+        once per (immutable) instance: the hot paths ask for it more than once."""
+        cached: str | None = self.__dict__.get("_fingerprint")
+        if cached is None:
+            payload = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False)
+            cached = hashlib.sha256(payload.encode()).hexdigest()[:32]
+            object.__setattr__(self, "_fingerprint", cached)
+        return cached
 
 
 @dataclass(frozen=True, kw_only=True)

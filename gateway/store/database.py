@@ -23,11 +23,10 @@ from urllib.parse import urlparse
 T = TypeVar("T")
 Row = dict[str, Any]
 
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
-
 
 def to_db_ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(_TS_FORMAT)
+    """Fixed-width ISO-8601 in UTC (microseconds always present), so text order is time order."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def from_db_ts(value: Any) -> datetime | None:

@@ -173,6 +173,24 @@ class Repo:
                 (*values, now, record.record_id),
             )
 
+    def save_state(self, record: CanonicalRecord, now: datetime) -> None:
+        """Only the publicity state moved (the facts are as stored)."""
+        state = record.state
+        self.tx.execute(
+            "UPDATE records SET status = ?, reason = ?, version = ?, decided_by = ?, decided_at = ?,"
+            " authoritative = ?, updated_at = ? WHERE record_id = ?",
+            (
+                state.target.status.value,
+                _reason(state.target),
+                state.version,
+                state.decided_by,
+                state.decided_at,
+                1 if state.authoritative else 0,
+                now,
+                record.record_id,
+            ),
+        )
+
     def load_links(self, record_id: str) -> dict[str, LinkState]:
         rows = self.tx.all("SELECT * FROM links WHERE record_id = ?", (record_id,))
         links = {row["system"]: link_from_row(row) for row in rows}

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.domain.model import Publicity, StopReason, TargetState
+from gateway.domain.model import CanonicalRecord, Publicity, StopReason, TargetState
 from gateway.domain.plan import Action, Decision, Event, Outcome, Plan, Policy, plan
 from gateway.domain.sla import SyncSla
 from gateway.observability import SLA_DEADLINE_ESTIMATED, get_logger
@@ -59,16 +59,20 @@ def apply_event(
     policy: Policy,
     now: datetime,
     repair_id: str | None = None,
+    locked: CanonicalRecord | None = None,
 ) -> ApplyResult:
-    """Plan and persist one event. Raises DecisionRefused (nothing written) for a refused decision."""
+    """Plan and persist one event. Raises DecisionRefused (nothing written) for a refused decision.
+
+    `locked`: the record as the caller already loaded (and locked) it in this transaction, so it
+    is not read twice."""
     repo = Repo(tx)
     if change_key is not None and not repo.claim_inbox(source, change_key, now):
         return ApplyResult(outcome="duplicate", record_id=None)
     record_id = event.record_id if isinstance(event, Decision) else event.facts.record_id
-    current = repo.load_record(record_id, lock=True)
+    current = locked if locked is not None and locked.record_id == record_id else repo.load_record(record_id, lock=True)
     links = repo.load_links(record_id)
     result = plan(event, current, links, policy)
-    _persist(repo, result, record_id, created=current is None, now=now)
+    _persist(repo, result, current, now=now)
 
     state_moved = result.outcome is Outcome.CHANGED and (
         current is None or result.record is None or current.state.target != result.record.state.target
@@ -149,10 +153,16 @@ def _set_deadline(repo: Repo, sla: SyncSla, repair_id: str, record_id: str, deci
         )
 
 
-def _persist(repo: Repo, result: Plan, record_id: str, *, created: bool, now: datetime) -> None:
-    if result.changed and result.record is not None:
-        repo.save_record(result.record, now, created=created)
-    if result.seen is not None and (result.record is not None):
-        repo.save_seen(record_id, result.seen, now)
+def _persist(repo: Repo, result: Plan, current: CanonicalRecord | None, *, now: datetime) -> None:
+    record = result.record
+    if record is None:
+        return
+    if result.changed:
+        if current is not None and record.facts is current.facts:
+            repo.save_state(record, now)  # most changes move only the state: skip the facts
+        else:
+            repo.save_record(record, now, created=current is None)
+    if result.seen is not None:
+        repo.save_seen(record.record_id, result.seen, now)
     if result.audit:
-        repo.add_audit(record_id, result.audit, now)
+        repo.add_audit(record.record_id, result.audit, now)
