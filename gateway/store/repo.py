@@ -269,8 +269,10 @@ class Repo:
         one row per pair is pending (unique partial index)."""
         lock = " FOR UPDATE" if self._pg else ""
         existing = self.tx.one(
-            f"SELECT id, version, repair_id FROM outbox WHERE record_id = ? AND target = ? AND status = ?{lock}",
-            (delivery.record_id, delivery.system, OutboxStatus.PENDING),
+            # The literal status lets SQLite use the partial unique index outbox_one_pending.
+            "SELECT id, version, repair_id FROM outbox WHERE record_id = ? AND target = ?"
+            f" AND status = 'pending'{lock}",
+            (delivery.record_id, delivery.system),
         )
         if existing is not None:
             if int(existing["version"]) >= delivery.version:
