@@ -85,7 +85,10 @@ class Runtime:
         # apart from the connectors. The client opens its session only when it first sends.
         self.sms = sms if sms is not None else build_sms(settings)
         self.committer = GroupCommitter(
-            db, max_batch=settings.group_commit_max, window_ms=settings.group_commit_window_ms
+            db,
+            max_batch=settings.group_commit_max,
+            window_ms=settings.group_commit_window_ms,
+            parallel=settings.group_commit_parallel,
         )
         self.connectors = connectors
         self.policy = policy_from(settings, set(connectors), sync_sla_from(settings))

@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     group_commit_max: int = 64
     group_commit_window_ms: float = 2.0
+    group_commit_parallel: int = 4  # batches in flight at once on PostgreSQL (SQLite: always 1)
 
     # Repair rules (gateway/domain/rules): operator overrides of unverified values.
     rules: RulesSettings = RulesSettings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -324,3 +325,34 @@ async def test_retention_purges_finished_rows_but_keeps_dead_letters_and_what_wa
     assert await db.run(lambda tx: Repo(tx).delivered_version(penalty_facts().record_id, GS)) == 2
     links = await db.run(lambda tx: Repo(tx).load_links(penalty_facts().record_id))
     assert links[GS].written_version == 1
+
+
+async def test_a_failed_batch_is_retried_unit_by_unit(db: Database) -> None:
+    """A batch whose transaction fails as a whole (e.g. a deadlock between parallel batches) is
+    run again one unit per transaction: every caller hears its own outcome."""
+
+    class FailOnce:
+        def __init__(self, inner: Database) -> None:
+            self.inner = inner
+            self.dialect = inner.dialect
+            self.is_single_node = inner.is_single_node
+            self.failed = False
+
+        async def run(self, fn: Any, *, write: bool = True) -> Any:
+            if not self.failed:
+                self.failed = True
+                raise UniqueViolation("deadlock detected (simulated)")
+            return await self.inner.run(fn, write=write)
+
+    committer = GroupCommitter(FailOnce(db), max_batch=8, window_ms=5)  # type: ignore[arg-type]
+    try:
+        results = await asyncio.gather(
+            committer.submit(lambda tx: Repo(tx).set_cursor("a", "changes", "1", T0)),
+            committer.submit(lambda tx: Repo(tx).set_cursor("b", "changes", "2", T0)),
+            committer.submit(lambda tx: Repo(tx).set_cursor("c", "changes", "3", T0)),
+        )
+    finally:
+        await committer.close()
+    assert results == [None, None, None]
+    cursors = await db.run(lambda tx: [Repo(tx).get_cursor(s, "changes") for s in "abc"])
+    assert cursors == ["1", "2", "3"]

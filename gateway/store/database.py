@@ -41,6 +41,15 @@ class StoreError(Exception):
     """A storage failure, driver exceptions translated at the boundary (STYLE.md §4)."""
 
 
+class TransientStoreError(StoreError):
+    """The transaction lost a race (deadlock, serialization failure): running it again may work."""
+
+
+class Deadlock(TransientStoreError):
+    """The database broke a lock cycle by failing this transaction: it must be rolled back whole
+    (its other locks are what the winner waits for), then run again."""
+
+
 class UniqueViolation(StoreError):
     def __init__(self, message: str, constraint: str | None = None) -> None:
         super().__init__(message)
@@ -149,6 +158,8 @@ class PostgresDialect(Dialect):
     def translate(self, exc: Exception) -> Exception:
         import psycopg
 
+        if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
+            return Deadlock(str(exc))
         if isinstance(exc, psycopg.errors.UniqueViolation):
             diag = getattr(exc, "diag", None)
             return UniqueViolation(str(exc), getattr(diag, "constraint_name", None))

@@ -22,7 +22,7 @@ from gateway.domain.model import (
     TargetState,
 )
 from gateway.domain.plan import AuditEntry, Delivery, SeenUpdate
-from gateway.store.database import Row, Tx, from_db_ts
+from gateway.store.database import Row, TransientStoreError, Tx, from_db_ts
 
 
 class OutboxStatus:
@@ -159,12 +159,17 @@ class Repo:
             1 if state.authoritative else 0,
         )
         if created:
-            self.tx.execute(
+            inserted = self.tx.execute(
                 "INSERT INTO records (category, authority_code, document_number, subject_code, subject_name,"
                 " facts, facts_fingerprint, status, reason, version, decided_by, decided_at, authoritative,"
-                " record_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " record_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (record_id) DO NOTHING",
                 (*values, record.record_id, now, now),
             )
+            if inserted != 1:
+                # Another transaction created it between our read and this insert (two systems
+                # reporting a new record at once): plan again against what it wrote.
+                raise TransientStoreError(f"record {record.record_id} was created concurrently")
         else:
             self.tx.execute(
                 "UPDATE records SET category = ?, authority_code = ?, document_number = ?, subject_code = ?,"

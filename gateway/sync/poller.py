@@ -52,21 +52,33 @@ class Poller:
         self.on_deliveries = on_deliveries
 
     async def poll_once(self, max_pages: int = 100) -> PollStats:
-        """Read until the feed has nothing more (or `max_pages`); returns what was seen."""
+        """Read until the feed has nothing more (or `max_pages`); returns what was seen.
+
+        Each change is its own unit of work, locking one record, so parallel batches (and other
+        replicas' pollers) can never deadlock on two records taken in opposite orders; the cursor
+        moves, by compare-and-set, only once every change of the page has committed. Changes of
+        one page may commit out of order: per record, plan() ignores a report older than one
+        already seen (source_version)."""
         stats = PollStats()
         system = self.connector.system
         cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
         for _ in range(max_pages):
             page = await self.connector.adapter.fetch_changes(cursor, self.connector.page_size)
-            outcomes, advanced = await self.committer.submit(
-                partial(self._ingest, changes=page.changes, cursor=page.cursor, expected=cursor)
+            outcomes = await asyncio.gather(
+                *(self.committer.submit(partial(self._ingest_one, change=change)) for change in page.changes),
+                return_exceptions=True,
             )
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            if failed:
+                raise failed[0]  # the cursor stays: the next poll reads the page again (the inbox de-duplicates)
+            done = [str(o) for o in outcomes]
+            advanced = await self.committer.submit(partial(self._move_cursor, expected=cursor, position=page.cursor))
             stats.pages += 1
             stats.changes += len(page.changes)
-            for outcome in outcomes:
+            for outcome in done:
                 stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
                 INBOUND.labels(system, outcome).inc()
-            if self.on_deliveries is not None and any(o in ("created", "changed", "set_back") for o in outcomes):
+            if self.on_deliveries is not None and any(o in ("created", "changed", "set_back") for o in done):
                 self.on_deliveries()
             if not advanced:
                 # Another poller (a second replica) moved the cursor meanwhile: what we read was
@@ -78,33 +90,26 @@ class Poller:
                 break
         return stats
 
-    def _ingest(self, tx: Tx, changes: list[NativeChange], cursor: str, expected: str | None) -> tuple[list[str], bool]:
+    def _move_cursor(self, tx: Tx, expected: str | None, position: str) -> bool:
+        return Repo(tx).move_cursor(self.connector.system, FEED, expected, position, self.clock())
+
+    def _ingest_one(self, tx: Tx, change: NativeChange) -> str:
         system = self.connector.system
         now = self.clock()
-        repo = Repo(tx)
-        outcomes = []
-        for change in changes:
-            try:
-                observation = self.connector.mapping.to_observation(change)
-            except UnmappableRow as exc:
-                # The system's own data is broken; record it (visible in the inbox) and go on,
-                # a bad row must not stall the whole feed.
-                if repo.claim_inbox(system, change.change_key, now):
-                    repo.set_inbox_outcome(system, change.change_key, None, "unmappable")
-                log.error("inbound_unmappable", system=system, kind=change.kind, field=exc.field, error=str(exc))
-                outcomes.append("unmappable")
-                continue
-            if observation is None:
-                outcomes.append("untracked")
-                continue
-            result = apply_event(
-                tx, observation, source=system, change_key=change.change_key, policy=self.policy, now=now
-            )
-            outcomes.append(result.outcome)
-        # Compare-and-set: the cursor moves only from the position this poll started at, so two
-        # pollers can never move it backwards (cursors are opaque: no ordering to compare).
-        advanced = repo.move_cursor(system, FEED, expected, cursor, now)
-        return outcomes, advanced
+        try:
+            observation = self.connector.mapping.to_observation(change)
+        except UnmappableRow as exc:
+            # The system's own data is broken; record it (visible in the inbox) and go on: a bad
+            # row must not stall the whole feed.
+            repo = Repo(tx)
+            if repo.claim_inbox(system, change.change_key, now):
+                repo.set_inbox_outcome(system, change.change_key, None, "unmappable")
+            log.error("inbound_unmappable", system=system, kind=change.kind, field=exc.field, error=str(exc))
+            return "unmappable"
+        if observation is None:
+            return "untracked"
+        result = apply_event(tx, observation, source=system, change_key=change.change_key, policy=self.policy, now=now)
+        return result.outcome
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
         while not stop.is_set():
