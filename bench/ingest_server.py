@@ -1,0 +1,131 @@
+"""One HTTP server of the ingest benchmarks, in its own process (so the load generator and the
+server do not share an event loop or a GIL):
+
+    python -m bench.ingest_server bare
+    python -m bench.ingest_server gateway --database-url URL --records N [--group-commit-max M]
+
+`bare` is the baseline: an aiohttp app whose POST handler reads the JSON body and answers 202 with
+a small JSON body — the ceiling of the HTTP stack. `gateway` is the real API (`create_app`) on a
+migrated database with N published records seeded and deliveries enabled for both systems (so
+each repair writes its outbox rows), but no dispatcher and no pollers: ingest only.
+
+Binds 127.0.0.1 on an OS-chosen port, prints `READY {"port": …, …}` and serves until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bench.processes import LOCALHOST
+
+if TYPE_CHECKING:  # imported where used: the bare baseline must not depend on the gateway at all
+    from gateway.domain.plan import Policy
+    from gateway.runtime import Runtime
+
+READY = "READY"
+
+
+def ingest_policy(runtime: Runtime) -> Policy:
+    """The runtime's policy (everything else from the settings, as in production), with deliveries
+    enabled for both systems although no connector is configured (nothing is delivered here)."""
+    from bench.seed import CREDITCHINA, GSXT
+
+    return replace(
+        runtime.policy, enabled_systems=frozenset({CREDITCHINA, GSXT}), self_deciding_owners=frozenset({GSXT})
+    )
+
+
+def bare_app() -> web.Application:
+    async def accept(request: web.Request) -> web.Response:
+        body = await request.json()
+        if not isinstance(body, dict):
+            return web.json_response({"code": "invalid_body"}, status=422)
+        return web.json_response({"repair_id": "rep_" + secrets.token_hex(12), "outcome": "changed"}, status=202)
+
+    app = web.Application()
+    app.router.add_post("/v1/repairs", accept)
+    return app
+
+
+async def _serve(app: web.Application, info: dict[str, Any], cleanup: Callable[[], Awaitable[None]]) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, LOCALHOST, 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"{READY} {json.dumps({'port': port, **info})}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await cleanup()
+
+
+async def _bare() -> None:
+    async def nothing() -> None:
+        return None
+
+    await _serve(bare_app(), {"kind": "bare"}, nothing)
+
+
+async def _gateway(database_url: str, records: int, group_commit_max: int | None, log_level: str) -> None:
+    from bench.seed import seed_records
+    from gateway.api.app import create_app
+    from gateway.observability import configure_logging
+    from gateway.runtime import Runtime
+    from gateway.settings import Settings
+
+    overrides: dict[str, Any] = {"database_url": database_url, "log_format": "json", "log_level": log_level}
+    if group_commit_max is not None:
+        overrides["group_commit_max"] = group_commit_max
+    settings = Settings(**overrides)
+    configure_logging(settings.log_format, settings.log_level)
+    runtime = await Runtime.open(settings, connectors={})
+    runtime.policy = ingest_policy(runtime)
+    started = time.perf_counter()
+    await seed_records(runtime.db, runtime.policy, records)
+    seed_s = time.perf_counter() - started
+    runtime.start(dispatch=False, poll=False)  # the gauges only, as in production; nothing is delivered
+    info = {
+        "kind": "gateway",
+        "backend": runtime.db.dialect.name,
+        "records": records,
+        "seed_s": round(seed_s, 2),
+        "group_commit_max": settings.group_commit_max,
+        "group_commit_window_ms": settings.group_commit_window_ms,
+    }
+    await _serve(create_app(runtime), info, runtime.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest_server", description=__doc__)
+    sub = parser.add_subparsers(dest="kind", required=True)
+    sub.add_parser("bare", help="the baseline: parse the JSON body, answer 202")
+    gateway = sub.add_parser("gateway", help="the real API on a fresh, seeded database")
+    gateway.add_argument("--database-url", required=True)
+    gateway.add_argument("--records", type=int, required=True, help="published records to seed")
+    gateway.add_argument("--group-commit-max", type=int, help="Settings.group_commit_max (1 = off)")
+    gateway.add_argument("--log-level", default="INFO", help="the gateway's log level (INFO, as in production)")
+    args = parser.parse_args(argv)
+    if args.kind == "bare":
+        asyncio.run(_bare())
+    else:
+        asyncio.run(_gateway(args.database_url, args.records, args.group_commit_max, args.log_level))
+
+
+if __name__ == "__main__":
+    main()
