@@ -13,12 +13,11 @@ from aiohttp import web
 from simulators.admin import (
     AdminError,
     Stats,
-    add_fault_routes,
-    admin_error_middleware,
     json_response,
     read_json_object,
     wants_published_only,
 )
+from simulators.assembly import Handler, assemble
 from simulators.clock import Clock, SystemClock
 from simulators.creditchina_gansu import soap
 from simulators.creditchina_gansu.columns import CF_CURRENT, YC, ZZYY_VALUES, RowKind, stored_kind
@@ -31,7 +30,7 @@ from simulators.creditchina_gansu.store import (
     stop_status,
 )
 from simulators.creditchina_gansu.validation import checksum_failures, validate_row
-from simulators.faults import DEFAULT_FAULT_SEED, FaultHooks, FaultState, fault_middleware
+from simulators.faults import DEFAULT_FAULT_SEED, FaultState
 from simulators.formats import parse_slash_stamp
 from simulators.world import WORLD_SEED, build_world, creditchina_gansu_rows
 
@@ -293,23 +292,17 @@ SIMULATOR = web.AppKey("creditchina_gansu", CreditChinaSimulator)
 def create_app(config: CreditChinaConfig | None = None) -> web.Application:
     """The aiohttp application of a fresh 信用中国（甘肃） simulator (seed data loaded)."""
     simulator = CreditChinaSimulator(config or CreditChinaConfig())
-    hooks = FaultHooks(
-        busy_response=simulator.busy_response,
-        operation=simulator.operation_of,
-        on_fault=simulator.stats.request,
+    routes: dict[str, Handler] = dict.fromkeys(SERVICES, simulator.handle_soap)
+    routes.update(
+        {
+            "/admin/load": simulator.admin_load,
+            "/admin/repair": simulator.admin_repair,
+            "/admin/reset": simulator.admin_reset,
+            "/admin/expire-tokens": simulator.admin_expire_tokens,
+        }
     )
-    app = web.Application(middlewares=[admin_error_middleware, fault_middleware(simulator.faults, hooks)])
-    app[SIMULATOR] = simulator
-    for path in SERVICES:
-        app.router.add_post(path, simulator.handle_soap)
-    app.router.add_post("/admin/load", simulator.admin_load)
-    app.router.add_get("/admin/records", simulator.admin_records)
-    app.router.add_post("/admin/repair", simulator.admin_repair)
-    app.router.add_get("/admin/stats", simulator.admin_stats)
-    app.router.add_post("/admin/reset", simulator.admin_reset)
-    app.router.add_post("/admin/expire-tokens", simulator.admin_expire_tokens)
-    add_fault_routes(app, simulator.faults)
-    return app
+    get = {"/admin/records": simulator.admin_records, "/admin/stats": simulator.admin_stats}
+    return assemble(simulator, SIMULATOR, post=routes, get=get)
 
 
 def _repair_key(body: dict[str, Any]) -> tuple[str, str, str]:

@@ -13,16 +13,15 @@ from aiohttp import web
 from simulators.admin import (
     AdminError,
     Stats,
-    add_fault_routes,
-    admin_error_middleware,
     json_response,
     read_json_object,
     require_str,
     wants_published_only,
 )
+from simulators.assembly import assemble
 from simulators.clock import Clock, SystemClock
 from simulators.codes import REM_EXCPRES, removal_pairs
-from simulators.faults import DEFAULT_FAULT_SEED, FaultHooks, FaultState, fault_middleware
+from simulators.faults import DEFAULT_FAULT_SEED, FaultState
 from simulators.formats import DASH_DATE
 from simulators.gsxt_gansu import signing
 from simulators.gsxt_gansu.store import GsxtStore, decode_cursor, encode_cursor
@@ -354,25 +353,21 @@ SIMULATOR = web.AppKey("gsxt_gansu", GsxtSimulator)
 def create_app(config: GsxtConfig | None = None) -> web.Application:
     """The aiohttp application of a fresh GSXT（甘肃） simulator (seed data loaded)."""
     simulator = GsxtSimulator(config or GsxtConfig())
-    hooks = FaultHooks(
-        busy_response=simulator.busy_response,
-        operation=simulator.operation_of,
-        on_fault=simulator.stats.request,
-    )
-    app = web.Application(middlewares=[admin_error_middleware, fault_middleware(simulator.faults, hooks)])
-    app[SIMULATOR] = simulator
-    app.router.add_post("/api/otherpunish/save", simulator.otherpunish_save)
-    app.router.add_post("/api/changes", simulator.changes)
-    app.router.add_post("/admin/load", simulator.admin_load)
-    app.router.add_get("/admin/records", simulator.admin_records)
-    app.router.add_post("/admin/repair", simulator.admin_repair)
-    app.router.add_post("/admin/audit", simulator.admin_audit)
-    app.router.add_get("/admin/config", simulator.admin_get_config)
-    app.router.add_post("/admin/config", simulator.admin_set_config)
-    app.router.add_get("/admin/stats", simulator.admin_stats)
-    app.router.add_post("/admin/reset", simulator.admin_reset)
-    add_fault_routes(app, simulator.faults)
-    return app
+    post = {
+        "/api/otherpunish/save": simulator.otherpunish_save,
+        "/api/changes": simulator.changes,
+        "/admin/load": simulator.admin_load,
+        "/admin/repair": simulator.admin_repair,
+        "/admin/audit": simulator.admin_audit,
+        "/admin/config": simulator.admin_set_config,
+        "/admin/reset": simulator.admin_reset,
+    }
+    get = {
+        "/admin/records": simulator.admin_records,
+        "/admin/config": simulator.admin_get_config,
+        "/admin/stats": simulator.admin_stats,
+    }
+    return assemble(simulator, SIMULATOR, post=post, get=get)
 
 
 def _ok(data: dict[str, Any]) -> dict[str, Any]:

@@ -14,14 +14,13 @@ from aiohttp import web
 from simulators.admin import (
     AdminError,
     Stats,
-    add_fault_routes,
-    admin_error_middleware,
     json_response,
     read_json_object,
     wants_published_only,
 )
+from simulators.assembly import assemble
 from simulators.clock import Clock, SystemClock
-from simulators.faults import DEFAULT_FAULT_SEED, FaultHooks, FaultState, fault_middleware
+from simulators.faults import DEFAULT_FAULT_SEED, FaultState
 from simulators.formats import DASH_STAMP
 from simulators.sms import signing
 from simulators.sms.contacts import TEMPLATES, Contact, is_mobile, mask, placeholders, render, seed_contacts
@@ -310,21 +309,17 @@ SIMULATOR = web.AppKey("sms", SmsSimulator)
 def create_app(config: SmsConfig | None = None) -> web.Application:
     """The aiohttp application of a fresh SMS service simulator (seed contacts loaded)."""
     simulator = SmsSimulator(config or SmsConfig())
-    hooks = FaultHooks(
-        busy_response=simulator.busy_response,
-        operation=simulator.operation_of,
-        on_fault=simulator.stats.request,
-    )
-    app = web.Application(middlewares=[admin_error_middleware, fault_middleware(simulator.faults, hooks)])
-    app[SIMULATOR] = simulator
-    app.router.add_post("/api/sms/send", simulator.send)
-    app.router.add_get("/admin/messages", simulator.admin_messages)
-    app.router.add_get("/admin/records", simulator.admin_records)
-    app.router.add_post("/admin/contacts", simulator.admin_contacts)
-    app.router.add_get("/admin/stats", simulator.admin_stats)
-    app.router.add_post("/admin/reset", simulator.admin_reset)
-    add_fault_routes(app, simulator.faults)
-    return app
+    post = {
+        "/api/sms/send": simulator.send,
+        "/admin/contacts": simulator.admin_contacts,
+        "/admin/reset": simulator.admin_reset,
+    }
+    get = {
+        "/admin/messages": simulator.admin_messages,
+        "/admin/records": simulator.admin_records,
+        "/admin/stats": simulator.admin_stats,
+    }
+    return assemble(simulator, SIMULATOR, post=post, get=get)
 
 
 def _recipient(value: Any) -> str:
