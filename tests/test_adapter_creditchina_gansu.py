@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -13,6 +14,7 @@ from adapters.base import SystemAdapter
 from adapters.creditchina_gansu import CreditChinaGansuAdapter
 from adapters.creditchina_gansu import soap as client_soap
 from adapters.http import InCallRetry
+from gateway.domain.beijing import BEIJING
 from gateway.domain.model import PUBLISHED
 from gateway.domain.retry import PermanentError
 from mappings.base import SystemMapping
@@ -121,9 +123,27 @@ async def test_a_second_of_more_rows_than_a_page_is_read_through(creditchina: Cr
     first = await adapter.fetch_changes(start, 3)
     assert first.cursor == second and first.has_more
     stuck = await adapter.fetch_changes(first.cursor, 3)
-    assert stuck.cursor == second and not stuck.has_more
     wanted = {row["CF_WSH"] for row in rows}
     assert {change.row.get("CF_WSH") for change in stuck.changes} == wanted
+    # The platform's clock (its Date header) is long past that second: it is closed, the cursor
+    # moves after it, and the next poll does not read its seven rows again.
+    assert stuck.cursor == "2026/10/01 08:00:01" and not stuck.has_more
+    assert (await adapter.fetch_changes(stuck.cursor, 3)).changes == []
+
+
+async def test_a_second_the_platform_has_not_closed_is_read_again(creditchina: CreditChinaHarness) -> None:
+    """Rows stamped within the last minute of the platform's clock may still gain neighbours in
+    the same second: the cursor stays on that second (inclusive), the inbox de-duplicates."""
+    adapter = creditchina.make()
+    start, _, _ = await drain(adapter)
+    now = datetime.now(BEIJING).replace(microsecond=0)
+    second = now.strftime("%Y/%m/%d %H:%M:%S")
+    rows = [{**_row_of(creditchina, 80 + index), "ROWTYPE": "CF", "SJC": second} for index in range(2)]
+    await creditchina.admin("POST", "/admin/load", {"rows": rows})
+    page = await adapter.fetch_changes(start, 50)
+    assert page.cursor == second
+    again = await adapter.fetch_changes(page.cursor, 50)
+    assert {c.row.get("CF_WSH") for c in again.changes} >= {row["CF_WSH"] for row in rows}
 
 
 async def test_every_gsxt_record_mirrored_on_creditchina_is_accepted(creditchina: CreditChinaHarness) -> None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import structlog
 
@@ -34,6 +35,10 @@ WRITE_SERVICES: Mapping[str, tuple[str, str]] = {
 }
 
 START_CURSOR = "1970/01/01 00:00:00"
+# A second of SJC stamps is taken as closed this long after the platform's own clock passed it
+# (a row stamped at the start of a slow platform transaction may appear late): the cursor then
+# moves past it instead of re-reading every row of that second on every poll.
+SETTLED_AFTER = timedelta(seconds=60)
 MAX_PAGE_SIZE = 500  # protocol limit of queryChangedRows
 TOKEN_MARGIN_S = 30.0  # renew this long before expiresIn runs out
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -83,7 +88,10 @@ class CreditChinaGansuAdapter(SystemAdapter):
         timeout: float = 10.0,
         page_size: int = 200,
         retry: InCallRetry | None = None,
+        settled_after: timedelta = SETTLED_AFTER,
     ) -> None:
+        self._settled_after = settled_after
+        self._platform_now: datetime | None = None  # from the Date header of the last answer
         self._username = username
         self._password = password
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -146,6 +154,9 @@ class CreditChinaGansuAdapter(SystemAdapter):
             page_no += 1
         ordered = sorted(changes.values(), key=_feed_order)
         new_cursor = format_sjc(newest) if newest > since else since_text
+        if not more and self._platform_now is not None and self._platform_now - newest >= self._settled_after:
+            # Everything up to `newest` is read and that second is closed: start after it.
+            new_cursor = format_sjc(newest + timedelta(seconds=1))
         self._log.info("changes_fetched", since=since_text, cursor=new_cursor, changes=len(ordered), pages=page_no)
         return ChangePage(changes=ordered, cursor=new_cursor, has_more=more)
 
@@ -194,6 +205,7 @@ class CreditChinaGansuAdapter(SystemAdapter):
         )
         if not response.ok:
             raise self._http.error_for(response, path=path)
+        self._platform_now = _http_date(response.headers.get("Date"))
         try:
             return soap.parse_answer(response.body)
         except soap.MalformedAnswer as exc:
@@ -265,3 +277,14 @@ def _int(value: str | None, *, default: int) -> int:
 
 
 __all__ = ["CreditChinaGansuAdapter", "change_from_row"]
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """The platform's clock from an HTTP Date header; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
@@ -108,7 +109,15 @@ class CreditChinaSimulator:
 
     def _answer(self, operation: str, document: ET.Element) -> web.Response:
         self.stats.request(operation, document.findtext("code", ""))
-        return web.Response(body=soap.envelope(operation, document), content_type="text/xml", charset="utf-8")
+        # The platform's clock in the Date header (RFC 9110), as a real server sends its own time:
+        # clients learn from it when a second of SJC stamps can no longer receive rows.
+        date = format_datetime(self.clock.now().astimezone(UTC), usegmt=True)
+        return web.Response(
+            body=soap.envelope(operation, document),
+            content_type="text/xml",
+            charset="utf-8",
+            headers={"Date": date},
+        )
 
     def _login(self, params: dict[str, str]) -> ET.Element:
         config = self.config
@@ -199,7 +208,15 @@ class CreditChinaSimulator:
     async def busy_response(self, request: web.Request) -> web.StreamResponse:
         operation = soap.sniff_operation(await request.read()) or SERVICES[request.path][0]
         document = soap.result(BUSY, "平台繁忙，请稍后重试", line="", field="")
-        return web.Response(body=soap.envelope(operation, document), content_type="text/xml", charset="utf-8")
+        # The platform's clock in the Date header (RFC 9110), as a real server sends its own time:
+        # clients learn from it when a second of SJC stamps can no longer receive rows.
+        date = format_datetime(self.clock.now().astimezone(UTC), usegmt=True)
+        return web.Response(
+            body=soap.envelope(operation, document),
+            content_type="text/xml",
+            charset="utf-8",
+            headers={"Date": date},
+        )
 
     async def operation_of(self, request: web.Request) -> str:
         if request.path not in SERVICES:
