@@ -145,14 +145,17 @@ async def test_keys_are_scoped_by_client(api: Harness) -> None:
 async def test_a_request_in_flight_blocks_its_key(api: Harness) -> None:
     record_id = await api.seed()
     repairs = await api.count("repairs")
-    entered, release = threading.Event(), threading.Event()
+    committer = api.runtime.committer
+    entered, release = threading.Semaphore(0), threading.Event()
 
-    def blocker(tx: Tx) -> None:  # holds the committer, as a slow batch would
-        entered.set()
+    def blocker(tx: Tx) -> None:  # holds one of the committer's batches, as a slow batch would
+        entered.release()
         release.wait(10)
 
-    blocked = asyncio.create_task(api.runtime.committer.submit(blocker))
-    await asyncio.to_thread(entered.wait, 10)
+    # Every batch the committer runs at once (several on PostgreSQL) is held, so the request waits.
+    blocked = [asyncio.create_task(committer.submit(blocker)) for _ in range(committer.parallel)]
+    for _ in range(committer.parallel):
+        assert await asyncio.to_thread(entered.acquire, True, 10)
     first = asyncio.create_task(api.post_repair(repair_body(record_id), key="slow"))
     in_flight = api.client.server.app[IN_FLIGHT]
     for _ in range(500):
@@ -167,7 +170,7 @@ async def test_a_request_in_flight_blocks_its_key(api: Harness) -> None:
     finally:
         release.set()
     assert (await first).status == 202
-    await blocked
+    await asyncio.gather(*blocked)
     third = await api.post_repair(repair_body(record_id), key="slow")
     assert third.status == 202 and third.headers["Idempotent-Replayed"] == "true"
     assert await api.count("repairs") == repairs + 1

@@ -10,9 +10,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.auth import AUTHENTICATOR, Authenticator, auth_middleware, authenticate
+from gateway.api.decisions import DecisionBatcher
 from gateway.api.errors import error_middleware
 from gateway.api.idempotency import InFlight
-from gateway.api.keys import IN_FLIGHT, OPENAPI_DOCUMENT, RUNTIME
+from gateway.api.keys import DECISIONS, IN_FLIGHT, OPENAPI_DOCUMENT, RUNTIME
 from gateway.api.observe import observe_middleware
 from gateway.api.openapi import load_document
 from gateway.api.routes import ROUTES
@@ -29,6 +30,7 @@ def create_app(runtime: Runtime, *, authenticator: Authenticator = authenticate)
     )
     app[RUNTIME] = runtime
     app[IN_FLIGHT] = InFlight()
+    app[DECISIONS] = DecisionBatcher(runtime.committer, max_batch=runtime.settings.group_commit_max)
     app[AUTHENTICATOR] = authenticator
     app[OPENAPI_DOCUMENT] = load_document()
     for route in ROUTES:

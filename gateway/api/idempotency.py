@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,8 +117,59 @@ class InFlight:
 Work = Callable[[Tx, datetime], tuple[int, BaseModel]]
 
 
-def _dump(model: BaseModel) -> str:
+def dump_response(model: BaseModel) -> str:
     return json.dumps(model.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+
+
+def answer_stored(stored: Row, fingerprint: str) -> StoredResponse:
+    """The answer to a request whose key is already stored: its response, or 422 for another body."""
+    if stored["request_hash"] != fingerprint:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request",
+            field=IDEMPOTENCY_HEADER,
+        )
+    return StoredResponse(status=int(stored["response_status"]), body=stored["response_body"], replayed=True)
+
+
+def idempotent_unit(
+    *, client: str, key: str, fingerprint: str, now: datetime, work: Work
+) -> Callable[[Tx], StoredResponse]:
+    """One request as one unit of the group committer: check the key, work, store the response."""
+
+    def unit(tx: Tx) -> StoredResponse:
+        repo = Repo(tx)
+        stored = repo.get_idempotent(client, key)
+        if stored is not None:
+            return answer_stored(stored, fingerprint)
+        try:
+            with tx.savepoint("idempotent_work"):
+                status, model = work(tx, now)
+                body = dump_response(model)
+                repo.save_idempotent(client, key, fingerprint, status, body, now)
+        except UniqueViolation:
+            # Another replica committed this key while we worked (see module docstring); our
+            # effects are rolled back to the savepoint and its answer is ours.
+            stored = repo.get_idempotent(client, key)
+            if stored is None:
+                raise  # some other constraint: a real fault
+            return answer_stored(stored, fingerprint)
+        return StoredResponse(status=status, body=body, replayed=False)
+
+    return unit
+
+
+async def counted(result: Awaitable[StoredResponse]) -> StoredResponse:
+    """Count what became of an idempotent request (new, replayed, key reused)."""
+    try:
+        stored = await result
+    except ApiError as exc:
+        if exc.code == "idempotency_key_reused":
+            IDEMPOTENCY.labels("conflict").inc()
+        raise
+    IDEMPOTENCY.labels("replayed" if stored.replayed else "new").inc()
+    return stored
 
 
 async def run_idempotent(
@@ -131,41 +182,6 @@ async def run_idempotent(
     now: datetime,
     work: Work,
 ) -> StoredResponse:
-    def answer(stored: Row) -> StoredResponse:
-        if stored["request_hash"] != fingerprint:
-            raise ApiError(
-                422,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used for a different request",
-                field=IDEMPOTENCY_HEADER,
-            )
-        return StoredResponse(status=int(stored["response_status"]), body=stored["response_body"], replayed=True)
-
-    def unit(tx: Tx) -> StoredResponse:
-        repo = Repo(tx)
-        stored = repo.get_idempotent(client, key)
-        if stored is not None:
-            return answer(stored)
-        try:
-            with tx.savepoint("idempotent_work"):
-                status, model = work(tx, now)
-                body = _dump(model)
-                repo.save_idempotent(client, key, fingerprint, status, body, now)
-        except UniqueViolation:
-            # Another replica committed this key while we worked (see module docstring); our
-            # effects are rolled back to the savepoint and its answer is ours.
-            stored = repo.get_idempotent(client, key)
-            if stored is None:
-                raise  # some other constraint: a real fault
-            return answer(stored)
-        return StoredResponse(status=status, body=body, replayed=False)
-
+    unit = idempotent_unit(client=client, key=key, fingerprint=fingerprint, now=now, work=work)
     with in_flight.hold(client, key):
-        try:
-            result = await committer.submit(unit)
-        except ApiError as exc:
-            if exc.code == "idempotency_key_reused":
-                IDEMPOTENCY.labels("conflict").inc()
-            raise
-    IDEMPOTENCY.labels("replayed" if result.replayed else "new").inc()
-    return result
+        return await counted(committer.submit(unit))

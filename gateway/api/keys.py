@@ -7,11 +7,13 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.auth import AUTHENTICATOR, CLIENT
+from gateway.api.decisions import DecisionBatcher
 from gateway.api.idempotency import InFlight
 from gateway.runtime import Runtime
 
 RUNTIME = web.AppKey("runtime", Runtime)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
+DECISIONS = web.AppKey("decisions", DecisionBatcher)
 OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
 
-__all__ = ["AUTHENTICATOR", "CLIENT", "IN_FLIGHT", "OPENAPI_DOCUMENT", "RUNTIME"]
+__all__ = ["AUTHENTICATOR", "CLIENT", "DECISIONS", "IN_FLIGHT", "OPENAPI_DOCUMENT", "RUNTIME"]

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import re
-import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 from aiohttp import web
 
 from gateway.api.auth import CLIENT
+from gateway.api.decisions import DecisionRequest
 from gateway.api.errors import ApiError, json_response
-from gateway.api.idempotency import idempotency_key, request_hash, run_idempotent
+from gateway.api.idempotency import counted, idempotency_key, request_hash
 from gateway.api.inputs import as_object, parse_body, read_json
-from gateway.api.keys import IN_FLIGHT, RUNTIME
-from gateway.api.models import RepairAccepted, RepairRequest, TargetStatus
-from gateway.api.views import repair_links, repair_progress
-from gateway.domain import uscc
-from gateway.domain.plan import Action, Decision, DecisionRefused, Policy
+from gateway.api.keys import DECISIONS, IN_FLIGHT, RUNTIME
+from gateway.api.models import RepairRequest
+from gateway.api.views import repair_progress
+from gateway.domain.plan import Action, Decision
 from gateway.observability import get_logger
-from gateway.store.database import Tx
 from gateway.store.repo import Repo
-from gateway.sync.ingest import apply_event
 
 log = get_logger("creditgw.api.repairs")
 
@@ -30,54 +27,6 @@ log = get_logger("creditgw.api.repairs")
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 _REPAIR_ID = re.compile(r"^rep_[0-9a-f]{24}$")
-
-# DecisionRefused codes → (status, field): a missing record is 404; a decision that conflicts
-# with the record's current state is 409 (the client must look at the record before deciding again).
-_REFUSED = {
-    "record_not_found": (404, "record"),
-    "invalid_transition": (409, "action"),
-    "stale_decision": (409, "decided_at"),
-    "decided_in_owner_system": (409, "record"),
-}
-
-
-def new_repair_id() -> str:
-    """Random, not derived from the record and version: a repeated decision gets its own page."""
-    return "rep_" + secrets.token_hex(12)
-
-
-def refused(exc: DecisionRefused) -> ApiError:
-    status, field = _REFUSED.get(exc.code, (409, None))
-    return ApiError(status, exc.code, exc.message, field=field)
-
-
-def decide(
-    tx: Tx, decision: Decision, *, subject_code: str | None, source: str, policy: Policy, now: datetime
-) -> RepairAccepted:
-    """Apply one decision inside the caller's unit; every refusal raises, so nothing is written."""
-    repo = Repo(tx)
-    record = repo.load_record(decision.record_id, lock=True)
-    if record is None:
-        raise ApiError(404, "record_not_found", f"no record {decision.record_id}", field="record")
-    if subject_code is not None and uscc.normalise(record.facts.subject_code or "") != subject_code:
-        # Say that it differs, never what the record's subject is.
-        raise ApiError(422, "subject_mismatch", "the record belongs to another subject", field="subject_code")
-    result = apply_event(
-        tx, decision, source=source, change_key=None, policy=policy, now=now, repair_id=new_repair_id(), locked=record
-    )
-    found = repo.get_repair(result.repair_id) if result.repair_id else None
-    if result.record_id is None or found is None:
-        raise RuntimeError(f"decision on {decision.record_id} produced no repair row")  # a bug, not a 4xx
-    _, targets = found
-    return RepairAccepted(
-        repair_id=found[0]["repair_id"],
-        record_id=result.record_id,
-        action=decision.action.value,
-        outcome=result.outcome,
-        version=result.version,
-        targets=[TargetStatus(system=t["target"], status=t["status"]) for t in targets],
-        links=repair_links(found[0]["repair_id"], result.record_id),
-    )
 
 
 async def submit_repair(request: web.Request) -> web.Response:
@@ -98,24 +47,18 @@ async def submit_repair(request: web.Request) -> web.Response:
         decided_by=body.decided_by,
         note=body.note,
     )
-    policy = runtime.policy
-
-    def work(tx: Tx, at: datetime) -> tuple[int, RepairAccepted]:
-        accepted = decide(tx, decision, subject_code=body.subject_code, source=client.source, policy=policy, now=at)
-        return 202, accepted
-
-    try:
-        stored = await run_idempotent(
-            runtime.committer,
-            request.app[IN_FLIGHT],
-            client=client.client_id,
-            key=key,
-            fingerprint=request_hash(request.method, request.path, payload),
-            now=now,
-            work=work,
-        )
-    except DecisionRefused as exc:
-        raise refused(exc) from exc
+    submitted = DecisionRequest(
+        client=client.client_id,
+        key=key,
+        fingerprint=request_hash(request.method, request.path, payload),
+        decision=decision,
+        subject_code=body.subject_code,
+        source=client.source,
+        policy=runtime.policy,
+        now=now,
+    )
+    with request.app[IN_FLIGHT].hold(client.client_id, key):
+        stored = await counted(request.app[DECISIONS].submit(submitted))
     if stored.replayed:
         log.info("repair_replayed")
     else:

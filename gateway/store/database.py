@@ -67,6 +67,18 @@ class Tx:
         cur = self._cursor(sql, params)
         return int(cur.rowcount or 0)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many parameter rows: the driver loops in C (SQLite) or pipelines the
+        rows in one round trip (psycopg 3), instead of one Python call and round trip per row."""
+        if not rows:
+            return
+        param = self.dialect.param
+        converted = [tuple(param(p) for p in row) for row in rows]
+        try:
+            self.dialect.executemany(self._conn, self.dialect.sql(sql), converted)
+        except Exception as exc:
+            raise self.dialect.translate(exc) from exc
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         cur = self._cursor(sql, params)
         row = cur.fetchone()
@@ -107,6 +119,9 @@ class Dialect(ABC):
 
     def param(self, value: Any) -> Any:
         return value
+
+    def executemany(self, conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(sql, rows)
 
     @abstractmethod
     def as_dict(self, cursor: Any, row: Any) -> Row: ...
@@ -151,6 +166,10 @@ class PostgresDialect(Dialect):
             converted = self._PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
             self._cache[sql] = converted
         return converted
+
+    def executemany(self, conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with conn.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
     def as_dict(self, cursor: Any, row: Any) -> Row:
         return dict(row)

@@ -7,7 +7,7 @@ both dialects; the few places where the dialects differ say so.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -180,33 +180,69 @@ class Repo:
 
     def save_state(self, record: CanonicalRecord, now: datetime) -> None:
         """Only the publicity state moved (the facts are as stored)."""
-        state = record.state
-        self.tx.execute(
+        self.save_states([record], now)
+
+    def save_states(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
+        self.tx.executemany(
             "UPDATE records SET status = ?, reason = ?, version = ?, decided_by = ?, decided_at = ?,"
             " authoritative = ?, updated_at = ? WHERE record_id = ?",
-            (
-                state.target.status.value,
-                _reason(state.target),
-                state.version,
-                state.decided_by,
-                state.decided_at,
-                1 if state.authoritative else 0,
-                now,
-                record.record_id,
-            ),
+            [
+                (
+                    r.state.target.status.value,
+                    _reason(r.state.target),
+                    r.state.version,
+                    r.state.decided_by,
+                    r.state.decided_at,
+                    1 if r.state.authoritative else 0,
+                    now,
+                    r.record_id,
+                )
+                for r in records
+            ],
         )
 
-    def load_links(self, record_id: str) -> dict[str, LinkState]:
-        rows = self.tx.all("SELECT * FROM links WHERE record_id = ?", (record_id,))
-        links = {row["system"]: link_from_row(row) for row in rows}
-        queued = self.tx.all(
-            "SELECT DISTINCT target FROM outbox WHERE record_id = ? AND status IN ('pending', 'in_flight')",
-            (record_id,),
+    def load_records(self, record_ids: Sequence[str], *, lock: bool = False) -> dict[str, CanonicalRecord]:
+        """Several records in one statement. Locked in record_id order on PostgreSQL: every batch
+        takes its locks in the same order, so two batches cannot wait on each other in a cycle."""
+        if not record_ids:
+            return {}
+        suffix = " FOR UPDATE" if lock and self._pg else ""
+        rows = self.tx.all(
+            f"SELECT * FROM records WHERE record_id IN ({_marks(len(record_ids))}) ORDER BY record_id{suffix}",
+            tuple(record_ids),
         )
+        return {row["record_id"]: record_from_row(row) for row in rows}
+
+    def load_links(self, record_id: str) -> dict[str, LinkState]:
+        links, _ = self.links_of([record_id])
+        return links.get(record_id, {})
+
+    def links_of(
+        self, record_ids: Sequence[str], *, lock_queue: bool = False
+    ) -> tuple[dict[str, dict[str, LinkState]], dict[tuple[str, str], Row]]:
+        """Per record, each system's link (with `queued` set where a delivery is pending or in
+        flight), and the pending outbox rows by (record, target). `lock_queue` locks those outbox
+        rows on PostgreSQL so that no dispatcher claims one between this read and its coalescing."""
+        if not record_ids:
+            return {}, {}
+        marks = _marks(len(record_ids))
+        links: dict[str, dict[str, LinkState]] = {}
+        for row in self.tx.all(f"SELECT * FROM links WHERE record_id IN ({marks})", tuple(record_ids)):
+            links.setdefault(row["record_id"], {})[row["system"]] = link_from_row(row)
+        lock = " FOR UPDATE" if lock_queue and self._pg else ""
+        queued = self.tx.all(
+            "SELECT id, record_id, target, version, repair_id, status FROM outbox"
+            f" WHERE record_id IN ({marks}) AND status IN ('pending', 'in_flight'){lock}",
+            tuple(record_ids),
+        )
+        pending: dict[tuple[str, str], Row] = {}
         for row in queued:
-            system = row["target"]
-            links[system] = replace(links.get(system) or LinkState(system=system), queued=True)
-        return links
+            record_id, system = row["record_id"], row["target"]
+            of_record = links.setdefault(record_id, {})
+            of_record[system] = replace(of_record.get(system) or LinkState(system=system), queued=True)
+            if row["status"] == OutboxStatus.PENDING:
+                pending[(record_id, system)] = row
+        return links, pending
 
     def _ensure_link(self, record_id: str, system: str) -> None:
         self.tx.execute(
@@ -249,10 +285,13 @@ class Repo:
         )
 
     def add_audit(self, record_id: str, entries: Iterable[AuditEntry], now: datetime) -> None:
-        for entry in entries:
-            self.tx.execute(
-                "INSERT INTO audit (record_id, at, kind, actor, before_state, before_version, after_state,"
-                " after_version, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self.add_audits([(record_id, entry) for entry in entries], now)
+
+    def add_audits(self, entries: Sequence[tuple[str, AuditEntry]], now: datetime) -> None:
+        self.tx.executemany(
+            "INSERT INTO audit (record_id, at, kind, actor, before_state, before_version, after_state,"
+            " after_version, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
                 (
                     record_id,
                     now,
@@ -263,8 +302,10 @@ class Repo:
                     entry.after.label if entry.after else None,
                     entry.after_version,
                     json.dumps(dict(entry.detail), ensure_ascii=False, sort_keys=True),
-                ),
-            )
+                )
+                for record_id, entry in entries
+            ],
+        )
 
     # ---- outbox ----------------------------------------------------------------------------
 
@@ -286,43 +327,36 @@ class Repo:
                 self.set_target_progress(
                     existing["repair_id"], delivery.system, TargetProgress.SUPERSEDED, now, outbox_id=None
                 )
-            self.tx.execute(
-                "UPDATE outbox SET version = ?, state_status = ?, state_reason = ?, state_decided_at = ?,"
-                " idempotency_key = ?, repair_id = ?, attempts = 0, next_attempt_at = ?, last_error = NULL,"
-                " updated_at = ? WHERE id = ?",
+            self.replace_pending([(int(existing["id"]), delivery, repair_id)], now)
+            return int(existing["id"])
+        new_id = self.tx.scalar(_INSERT_OUTBOX + " RETURNING id", _outbox_values(delivery, repair_id, now))
+        return int(new_id)
+
+    def insert_pending(self, deliveries: Sequence[tuple[Delivery, str | None]], now: datetime) -> None:
+        """New pending deliveries, none of whose (record, target) has one pending already."""
+        self.tx.executemany(_INSERT_OUTBOX, [_outbox_values(d, repair_id, now) for d, repair_id in deliveries])
+
+    def replace_pending(self, rows: Sequence[tuple[int, Delivery, str | None]], now: datetime) -> None:
+        """Give pending outbox rows a newer version (the coalescing of `enqueue`)."""
+        self.tx.executemany(
+            "UPDATE outbox SET version = ?, state_status = ?, state_reason = ?, state_decided_at = ?,"
+            " idempotency_key = ?, repair_id = ?, attempts = 0, next_attempt_at = ?, last_error = NULL,"
+            " updated_at = ? WHERE id = ?",
+            [
                 (
-                    delivery.version,
-                    delivery.state.status.value,
-                    _reason(delivery.state),
-                    delivery.decided_at,
-                    delivery.idempotency_key,
+                    d.version,
+                    d.state.status.value,
+                    _reason(d.state),
+                    d.decided_at,
+                    d.idempotency_key,
                     repair_id,
                     now,
                     now,
-                    existing["id"],
-                ),
-            )
-            return int(existing["id"])
-        new_id = self.tx.scalar(
-            "INSERT INTO outbox (record_id, target, version, state_status, state_reason, state_decided_at,"
-            " idempotency_key, repair_id, status, attempts, next_attempt_at, replays, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?) RETURNING id",
-            (
-                delivery.record_id,
-                delivery.system,
-                delivery.version,
-                delivery.state.status.value,
-                _reason(delivery.state),
-                delivery.decided_at,
-                delivery.idempotency_key,
-                repair_id,
-                OutboxStatus.PENDING,
-                now,
-                now,
-                now,
-            ),
+                    outbox_id,
+                )
+                for outbox_id, d, repair_id in rows
+            ],
         )
-        return int(new_id)
 
     def claim(self, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[OutboxItem]:
         """Lease due deliveries, never a second one for a (record, target) already in flight.
@@ -499,10 +533,14 @@ class Repo:
         outcome: str,
         now: datetime,
     ) -> None:
-        self.tx.execute(
+        self.create_repairs([(repair_id, record_id, action, source, decided_by, decided_at, now, version, outcome)])
+
+    def create_repairs(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows of (repair_id, record_id, action, source, decided_by, decided_at, accepted_at, version, outcome)."""
+        self.tx.executemany(
             "INSERT INTO repairs (repair_id, record_id, action, source, decided_by, decided_at, accepted_at,"
             " version, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repair_id) DO NOTHING",
-            (repair_id, record_id, action, source, decided_by, decided_at, now, version, outcome),
+            rows,
         )
 
     def set_target_progress(
@@ -515,15 +553,36 @@ class Repo:
         *,
         error: str | None = None,
     ) -> None:
-        delivered_at = now if status == TargetProgress.DELIVERED else None
-        self.tx.execute(
+        self.set_targets_progress([(repair_id, target, status, outbox_id)], now, error=error)
+
+    def set_targets_progress(
+        self, rows: Sequence[tuple[str, str, str, int | None]], now: datetime, *, error: str | None = None
+    ) -> None:
+        """Rows of (repair_id, target, status, outbox_id)."""
+        self.tx.executemany(
             "INSERT INTO repair_targets (repair_id, target, outbox_id, status, updated_at, delivered_at, last_error)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repair_id, target) DO UPDATE SET"
             " outbox_id = COALESCE(excluded.outbox_id, repair_targets.outbox_id), status = excluded.status,"
             " updated_at = excluded.updated_at,"
             " delivered_at = COALESCE(excluded.delivered_at, repair_targets.delivered_at),"
             " last_error = excluded.last_error",
-            (repair_id, target, outbox_id, status, now, delivered_at, error),
+            [
+                (repair_id, target, outbox_id, status, now, now if status == TargetProgress.DELIVERED else None, error)
+                for repair_id, target, status, outbox_id in rows
+            ],
+        )
+
+    def set_targets_pending(self, rows: Sequence[tuple[str, str, str]], now: datetime) -> None:
+        """Rows of (repair_id, target, record_id) of a new repair: each target waits on the pending
+        outbox row of (record, target), found through the partial unique index (a batch insert
+        returns no ids)."""
+        self.tx.executemany(
+            "INSERT INTO repair_targets (repair_id, target, outbox_id, status, updated_at)"
+            " SELECT ?, ?, id, ?, ? FROM outbox WHERE record_id = ? AND target = ? AND status = 'pending'",
+            [
+                (repair_id, target, TargetProgress.PENDING, now, record_id, target)
+                for repair_id, target, record_id in rows
+            ],
         )
 
     def get_repair(self, repair_id: str) -> tuple[Row, list[Row]] | None:
@@ -563,10 +622,11 @@ class Repo:
 
     def set_target_deadlines(self, repair_id: str, due_on: date, estimated: bool) -> int:
         """Give the target rows of a new repair their sync deadline; a deadline once set never moves."""
-        return self.tx.execute(
-            "UPDATE repair_targets SET due_on = ?, due_estimated = ? WHERE repair_id = ? AND due_on IS NULL",
-            (due_on.isoformat(), 1 if estimated else 0, repair_id),
-        )
+        return self.tx.execute(_SET_DEADLINE, (due_on.isoformat(), 1 if estimated else 0, repair_id))
+
+    def set_deadlines(self, rows: Sequence[tuple[str, date, bool]]) -> None:
+        """`set_target_deadlines` for many repairs: rows of (repair_id, due_on, estimated)."""
+        self.tx.executemany(_SET_DEADLINE, [(due.isoformat(), 1 if est else 0, rid) for rid, due, est in rows])
 
     def target_due_on(self, repair_id: str, target: str) -> date | None:
         """The sync deadline of one repair on one target (None: the repair has none)."""
@@ -618,11 +678,26 @@ class Repo:
         lock = " FOR UPDATE" if self._pg else ""
         return self.tx.one(f"SELECT * FROM idempotency WHERE client = ? AND key = ?{lock}", (client, key))
 
+    def idempotent_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Row]:
+        """The stored requests among (client, key) pairs, in one statement."""
+        if not pairs:
+            return {}
+        values = ", ".join(["(?, ?)"] * len(pairs))
+        rows = self.tx.all(
+            f"SELECT * FROM idempotency WHERE (client, key) IN (VALUES {values})",
+            tuple(part for pair in pairs for part in pair),
+        )
+        return {(row["client"], row["key"]): row for row in rows}
+
     def save_idempotent(self, client: str, key: str, request_hash: str, status: int, body: str, now: datetime) -> None:
-        self.tx.execute(
+        self.save_idempotents([(client, key, request_hash, status, body, now)])
+
+    def save_idempotents(self, rows: Sequence[tuple[str, str, str, int, str, datetime]]) -> None:
+        """Rows of (client, key, request_hash, status, body, now)."""
+        self.tx.executemany(
             "INSERT INTO idempotency (client, key, request_hash, state, response_status, response_body,"
             " created_at, updated_at) VALUES (?, ?, ?, 'done', ?, ?, ?, ?)",
-            (client, key, request_hash, status, body, now, now),
+            [(client, key, h, status, body, now, now) for client, key, h, status, body, now in rows],
         )
 
     # ---- reads for the API -----------------------------------------------------------------
@@ -706,6 +781,34 @@ class Repo:
             (reason, now, record_id, milestone),
         )
         return updated == 1
+
+
+_SET_DEADLINE = "UPDATE repair_targets SET due_on = ?, due_estimated = ? WHERE repair_id = ? AND due_on IS NULL"
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (record_id, target, version, state_status, state_reason, state_decided_at,"
+    " idempotency_key, repair_id, status, attempts, next_attempt_at, replays, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?)"
+)
+
+
+def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime) -> tuple[Any, ...]:
+    return (
+        delivery.record_id,
+        delivery.system,
+        delivery.version,
+        delivery.state.status.value,
+        _reason(delivery.state),
+        delivery.decided_at,
+        delivery.idempotency_key,
+        repair_id,
+        now,
+        now,
+        now,
+    )
+
+
+def _marks(n: int) -> str:
+    return ", ".join(["?"] * n)
 
 
 _COUNTABLE = frozenset(

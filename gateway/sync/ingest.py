@@ -13,6 +13,7 @@ from datetime import datetime
 from gateway.domain.model import CanonicalRecord, Publicity, StopReason, TargetState
 from gateway.domain.plan import Action, Decision, Event, Outcome, Plan, Policy, plan
 from gateway.domain.sla import SyncSla
+from gateway.domain.workdays import Deadline
 from gateway.observability import SLA_DEADLINE_ESTIMATED, get_logger
 from gateway.store.database import Tx
 from gateway.store.repo import Repo, TargetProgress
@@ -135,22 +136,28 @@ def apply_event(
 
 
 def _set_deadline(repo: Repo, sla: SyncSla, repair_id: str, record_id: str, decided_at: datetime) -> None:
-    """The sync SLA: every target row of the new repair is due N working days after the decision.
-    A year without calendar data is never taken silently as all workdays: the deadline is marked
-    estimated, counted and logged, so that an operator supplies that year's arrangement."""
+    """The sync SLA: every target row of the new repair is due N working days after the decision."""
     deadline = sla.deadline(decided_at)
-    if repo.set_target_deadlines(repair_id, deadline.due, deadline.estimated) and deadline.estimated:
-        SLA_DEADLINE_ESTIMATED.inc()
-        log.warning(
-            "sla_calendar_gap",
-            year=deadline.uncovered_years[0],
-            years=list(deadline.uncovered_years),
-            repair_id=repair_id,
-            record_id=record_id,
-            due=deadline.due.isoformat(),
-            hint="supply the year's holiday arrangement: CREDITGW_WORKDAY_CALENDAR__<year>__HOLIDAYS / __WORKDAYS"
-            " or CREDITGW_WORKDAY_CALENDAR_FILE",
-        )
+    if repo.set_target_deadlines(repair_id, deadline.due, deadline.estimated):
+        report_estimated(deadline, repair_id=repair_id, record_id=record_id)
+
+
+def report_estimated(deadline: Deadline, *, repair_id: str, record_id: str) -> None:
+    """A year without calendar data is never taken silently as all workdays: the deadline is marked
+    estimated, counted and logged, so that an operator supplies that year's arrangement."""
+    if not deadline.estimated:
+        return
+    SLA_DEADLINE_ESTIMATED.inc()
+    log.warning(
+        "sla_calendar_gap",
+        year=deadline.uncovered_years[0],
+        years=list(deadline.uncovered_years),
+        repair_id=repair_id,
+        record_id=record_id,
+        due=deadline.due.isoformat(),
+        hint="supply the year's holiday arrangement: CREDITGW_WORKDAY_CALENDAR__<year>__HOLIDAYS / __WORKDAYS"
+        " or CREDITGW_WORKDAY_CALENDAR_FILE",
+    )
 
 
 def _persist(repo: Repo, result: Plan, current: CanonicalRecord | None, *, now: datetime) -> None:
