@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -56,6 +57,8 @@ async def profiling(pid: int, seconds: float, out_dir: Path | None, label: str) 
     summary = out_dir / f"{label}.txt"
     argv = [program, "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", "200"]
     argv += ["-f", "raw", "-o", str(raw), "--threads", "--nonblocking"]
+    if os.environ.get("CREDITGW_PROFILE_GIL"):
+        argv.append("--gil")  # only the thread holding the GIL: where the one core goes
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield summary

@@ -289,7 +289,8 @@ class DecisionBatcher:
 
     While one batch commits, the next requests queue, so the batch grows with the load and a lone
     request is not kept waiting. On PostgreSQL several batches run side by side, as many as the
-    committer has connections in flight."""
+    committer has connections in flight. (Forming one batch ahead of the committer was measured:
+    smaller batches, fewer decisions per second.)"""
 
     def __init__(self, committer: GroupCommitter, *, max_batch: int) -> None:
         self.committer = committer
@@ -316,7 +317,7 @@ class DecisionBatcher:
         requests = [request for request, _ in batch]
         results: list[BatchResult]
         try:
-            results = await self.committer.submit(lambda tx: apply_batch(tx, requests))
+            results = await self.committer.submit(lambda tx: apply_batch(tx, requests), gathered=True)
         except Exception as exc:
             log.warning("decision_batch_failed", decisions=len(batch), error=str(exc)[:200])
             results = [ALONE] * len(batch)

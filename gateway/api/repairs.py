@@ -59,11 +59,10 @@ async def submit_repair(request: web.Request) -> web.Response:
     )
     with request.app[IN_FLIGHT].hold(client.client_id, key):
         stored = await counted(request.app[DECISIONS].submit(submitted))
-    if stored.replayed:
-        log.info("repair_replayed")
-    else:
+    if not stored.replayed:
         runtime.dispatcher.wake()  # deliveries are queued: do not wait for the idle poll
-        log.info("repair_accepted", action=body.action)
+    # Said once, on the request's own log line (observe.py), rather than on a second line.
+    structlog.contextvars.bind_contextvars(action=body.action, replayed=stored.replayed)
     return stored.response()
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -24,6 +25,7 @@ T = TypeVar("T")
 Row = dict[str, Any]
 
 
+@lru_cache(maxsize=1024)  # a batch writes the same few timestamps (its `now`) many times over
 def to_db_ts(value: datetime) -> str:
     """Fixed-width ISO-8601 in UTC (microseconds always present), so text order is time order."""
     return value.astimezone(UTC).isoformat(timespec="microseconds")
@@ -72,10 +74,8 @@ class Tx:
         rows in one round trip (psycopg 3), instead of one Python call and round trip per row."""
         if not rows:
             return
-        param = self.dialect.param
-        converted = [tuple(param(p) for p in row) for row in rows]
         try:
-            self.dialect.executemany(self._conn, self.dialect.sql(sql), converted)
+            self.dialect.executemany(self._conn, self.dialect.sql(sql), rows)
         except Exception as exc:
             raise self.dialect.translate(exc) from exc
 
@@ -106,7 +106,7 @@ class Tx:
 
     def _cursor(self, sql: str, params: Sequence[Any]) -> Any:
         try:
-            return self._conn.execute(self.dialect.sql(sql), tuple(self.dialect.param(p) for p in params))
+            return self._conn.execute(self.dialect.sql(sql), params)
         except Exception as exc:
             raise self.dialect.translate(exc) from exc
 
@@ -117,10 +117,7 @@ class Dialect(ABC):
     def sql(self, sql: str) -> str:
         return sql
 
-    def param(self, value: Any) -> Any:
-        return value
-
-    def executemany(self, conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    def executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         conn.executemany(sql, rows)
 
     @abstractmethod
@@ -130,11 +127,15 @@ class Dialect(ABC):
     def translate(self, exc: Exception) -> Exception: ...
 
 
+# Timestamps are stored as to_db_ts text. The adapter is registered with the driver rather than
+# applied per parameter in Python: the driver calls it only for datetime values, and a batch of
+# rows goes to SQLite without a Python loop over every parameter (sqlite3's own datetime adapter
+# is deprecated since Python 3.12 anyway). It is process-wide, as sqlite3 adapters are.
+sqlite3.register_adapter(datetime, to_db_ts)
+
+
 class SqliteDialect(Dialect):
     name = "sqlite"
-
-    def param(self, value: Any) -> Any:
-        return to_db_ts(value) if isinstance(value, datetime) else value
 
     def as_dict(self, cursor: Any, row: Any) -> Row:
         # Timestamps are stored as text here; every timestamp column is named `at` or `*_at`, so
@@ -167,7 +168,7 @@ class PostgresDialect(Dialect):
             self._cache[sql] = converted
         return converted
 
-    def executemany(self, conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    def executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with conn.cursor() as cursor:
             cursor.executemany(sql, rows)
 

@@ -21,7 +21,7 @@ from gateway.observability import get_logger
 from gateway.store.database import Database, Deadlock, TransientStoreError, Tx
 
 T = TypeVar("T")
-_Unit = tuple[Callable[[Tx], Any], asyncio.Future[Any]]
+_Unit = tuple[Callable[[Tx], Any], asyncio.Future[Any], bool]  # (work, its caller's future, gathered)
 _TRANSIENT_ATTEMPTS = 5
 _STOP: Any = None  # queued by close(), once per committer: everything before it is committed first
 
@@ -38,15 +38,18 @@ class GroupCommitter:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
-    async def submit(self, fn: Callable[[Tx], T]) -> T:
-        """Run `fn` in a shared transaction; returns once that transaction has committed."""
+    async def submit(self, fn: Callable[[Tx], T], *, gathered: bool = False) -> T:
+        """Run `fn` in a shared transaction; returns once that transaction has committed.
+
+        `gathered`: `fn` is itself a batch its caller collected (gateway/api/decisions.py), so the
+        committer does not wait its window for more units before starting it."""
         if self._closed:
             raise RuntimeError("group committer is closed")
         self._tasks = [t for t in self._tasks if not t.done()]
         while len(self._tasks) < self.parallel:
             self._tasks.append(asyncio.create_task(self._run(), name=f"group-commit-{len(self._tasks)}"))
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((fn, future))
+        self._queue.put_nowait((fn, future, gathered))
         return await future
 
     async def _run(self) -> None:
@@ -56,7 +59,7 @@ class GroupCommitter:
             if first is None:
                 return
             batch = [first]
-            if self.window_s and self._queue.qsize() < self.max_batch:
+            if self.window_s and not first[2] and self._queue.qsize() < self.max_batch:
                 await asyncio.sleep(self.window_s)
             while len(batch) < self.max_batch and not self._queue.empty():
                 unit = self._queue.get_nowait()
@@ -71,7 +74,7 @@ class GroupCommitter:
 
         def _all(tx: Tx) -> None:
             outcomes.clear()
-            for index, (fn, _) in enumerate(batch):
+            for index, (fn, _, _) in enumerate(batch):
                 outcomes.append(_run_unit(tx, fn, f"unit_{index}"))
 
         try:
@@ -88,7 +91,7 @@ class GroupCommitter:
             for unit in batch:
                 await self._commit([unit])
             return
-        for (ok, value), (_, future) in zip(outcomes, batch, strict=True):
+        for (ok, value), (_, future, _) in zip(outcomes, batch, strict=True):
             _resolve(future, ok, value)
 
     async def close(self) -> None:

@@ -679,15 +679,18 @@ class Repo:
         return self.tx.one(f"SELECT * FROM idempotency WHERE client = ? AND key = ?{lock}", (client, key))
 
     def idempotent_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Row]:
-        """The stored requests among (client, key) pairs, in one statement."""
-        if not pairs:
-            return {}
-        values = ", ".join(["(?, ?)"] * len(pairs))
-        rows = self.tx.all(
-            f"SELECT * FROM idempotency WHERE (client, key) IN (VALUES {values})",
-            tuple(part for pair in pairs for part in pair),
-        )
-        return {(row["client"], row["key"]): row for row in rows}
+        """The stored requests among (client, key) pairs: one statement per client (a row-value
+        IN list would make SQLite scan the table instead of using the primary key)."""
+        keys_of: dict[str, list[str]] = {}
+        for client, key in pairs:
+            keys_of.setdefault(client, []).append(key)
+        found: dict[tuple[str, str], Row] = {}
+        for client, keys in keys_of.items():
+            rows = self.tx.all(
+                f"SELECT * FROM idempotency WHERE client = ? AND key IN ({_marks(len(keys))})", (client, *keys)
+            )
+            found.update(((row["client"], row["key"]), row) for row in rows)
+        return found
 
     def save_idempotent(self, client: str, key: str, request_hash: str, status: int, body: str, now: datetime) -> None:
         self.save_idempotents([(client, key, request_hash, status, body, now)])
