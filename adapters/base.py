@@ -8,10 +8,12 @@ hierarchy (gateway.domain.retry). It does no field mapping (that is `mappings/<s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
+
+from gateway.domain.retry import DeliveryError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +55,9 @@ class SystemAdapter(ABC):
     """Base class of every adapter. Subclasses set `system` and implement the three methods."""
 
     system: ClassVar[str]
+    # Rows one write call can carry. Above 1, the dispatcher hands the adapter several deliveries
+    # at once through `write_many` (信用中国's intake takes 100 rows per call).
+    max_rows_per_write: ClassVar[int] = 1
 
     @abstractmethod
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
@@ -62,6 +67,16 @@ class SystemAdapter(ABC):
     @abstractmethod
     async def write(self, write: NativeWrite) -> WriteResult:
         """Set one row. Raise a `DeliveryError` subclass on failure."""
+
+    async def write_many(self, writes: Sequence[NativeWrite]) -> list[WriteResult | DeliveryError]:
+        """Set several rows: one outcome per row, in order. Without a batch intake, row by row."""
+        outcomes: list[WriteResult | DeliveryError] = []
+        for write in writes:
+            try:
+                outcomes.append(await self.write(write))
+            except DeliveryError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     @abstractmethod
     async def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +14,10 @@ from aiohttp.test_utils import TestServer
 from adapters.base import SystemAdapter
 from adapters.creditchina_gansu import CreditChinaGansuAdapter
 from adapters.creditchina_gansu import soap as client_soap
-from adapters.http import InCallRetry
+from adapters.http import FieldRejected, InCallRetry
 from gateway.domain.beijing import BEIJING
 from gateway.domain.model import PUBLISHED
-from gateway.domain.retry import PermanentError
+from gateway.domain.retry import PermanentError, RetryableError
 from mappings.base import SystemMapping
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.gsxt_gansu import GsxtGansuMapping
@@ -180,3 +181,54 @@ def test_soap_values_are_escaped() -> None:
     assert b"a&lt;b&amp;c" in body
     document = client_soap.rowdata([{"CF_WSH": "<x>"}])
     assert "&lt;x&gt;" in document
+
+
+# --- several rows per call (the intake takes up to 100) ---------------------------------------
+
+
+async def test_rows_go_in_batches_of_at_most_a_hundred(creditchina: CreditChinaHarness) -> None:
+    adapter = creditchina.make()
+    writes = [creditchina.write_for(contract_facts(200 + index)) for index in range(150)]
+    outcomes = await adapter.write_many(writes)
+    assert [type(o).__name__ for o in outcomes] == ["WriteResult"] * 150
+    assert (await creditchina.stats())["requests"]["importPenalyXml"] == {"00": 2}
+    shown = {row.get("CF_WSH") for row in (await creditchina.admin("GET", "/admin/records"))["records"]}
+    assert {w.row["CF_WSH"] for w in writes} <= shown
+
+
+async def test_a_refused_row_fails_alone_and_the_rest_of_its_batch_is_applied(
+    creditchina: CreditChinaHarness,
+) -> None:
+    """The intake applies a batch whole or not at all and names the first refused row: that row
+    gets its own failure (04 unknown key, 03 invalid field) and the others are sent again."""
+    from gateway.domain.model import StopReason, stopped
+
+    adapter = creditchina.make()
+    good = [creditchina.write_for(contract_facts(300 + index)) for index in range(3)]
+    unknown = creditchina.write_for(contract_facts(310), stopped(StopReason.REPAIRED))  # never published: 04
+    invalid_row = {**good[0].row, "CF_WSH": "兰环罚〔2026〕9311号", "CF_XDR_SHXYM": "not-a-code"}
+    invalid = replace(good[0], row=invalid_row, business_key="CF:兰环罚〔2026〕9311号")
+    outcomes = await adapter.write_many([good[0], unknown, good[1], invalid, good[2]])
+
+    assert [type(o).__name__ for o in outcomes] == [
+        "WriteResult",
+        "FieldRejected",
+        "WriteResult",
+        "FieldRejected",
+        "WriteResult",
+    ]
+    refused_unknown, refused_invalid = outcomes[1], outcomes[3]
+    assert isinstance(refused_unknown, FieldRejected) and refused_unknown.code == "04"
+    assert isinstance(refused_invalid, FieldRejected) and refused_invalid.code == "03"
+    assert refused_invalid.field == "CF_XDR_SHXYM"
+    assert (await creditchina.stats())["requests"]["importPenalyXml"] == {"04": 1, "03": 1, "00": 1}
+    shown = {row.get("CF_WSH") for row in (await creditchina.admin("GET", "/admin/records"))["records"]}
+    assert {w.row["CF_WSH"] for w in good} <= shown
+    assert not {unknown.row["CF_WSH"], invalid_row["CF_WSH"]} & shown
+
+
+async def test_a_transient_failure_fails_every_row_of_the_batch_as_retryable(creditchina: CreditChinaHarness) -> None:
+    adapter = creditchina.make()
+    await creditchina.faults(error_rate=1.0)
+    outcomes = await adapter.write_many([creditchina.write_for(contract_facts(320 + i)) for i in range(3)])
+    assert all(isinstance(o, RetryableError) for o in outcomes)

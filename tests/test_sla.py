@@ -213,6 +213,8 @@ async def test_repairs_without_an_sla_have_no_deadline(database_url: str) -> Non
 class _Adapter:
     """A target that acknowledges every write."""
 
+    max_rows_per_write = 1
+
     async def write(self, write: NativeWrite) -> WriteResult:
         return WriteResult(native_id=f"n-{write.business_key}")
 

@@ -318,3 +318,25 @@ async def test_never_two_versions_of_one_record_in_flight_to_one_target(database
         await http.close()
         await runtime.close()
         await sims.close()
+
+
+async def test_deliveries_to_creditchina_share_one_call_and_a_refused_row_dies_alone(stack: Stack) -> None:
+    """信用中国's intake takes up to 100 rows a call: the dispatcher sends what it claimed for it
+    together; the row the intake refuses is dead-lettered, the rest of the batch is delivered."""
+    await _started(stack)
+    await stack.runtime.stop()  # from here on, only the explicit calls below move anything
+    rows = await _punish(stack, 4)
+    await stack.sandbox.set_faults(CC, reject_keys=[rows[2]["penDecNo"]])
+    repaired = [await _repair_on_gsxt(stack, row) for row in rows]
+    await stack.runtime.pollers[GS].poll_once()
+    calls_before = sum((await stack.sandbox.stats(CC))["requests"].get("importPenalyXml", {}).values())
+
+    assert await stack.runtime.dispatcher.run_once() == 4
+
+    calls = (await stack.sandbox.stats(CC))["requests"]["importPenalyXml"]
+    assert sum(calls.values()) - calls_before == 2  # the one refusing the row, then the other three at once
+    [dead] = await stack.outbox(OutboxStatus.DEAD, CC)
+    assert dead.record_id == repaired[2] and dead.dead_context is not None
+    assert dead.dead_context["code"] == "03" and dead.dead_context["line"] in (1, 2, 3, 4)  # its row in the batch
+    done = {item.record_id for item in await stack.outbox(OutboxStatus.DONE, CC)}
+    assert {repaired[0], repaired[1], repaired[3]} <= done

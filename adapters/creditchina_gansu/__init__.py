@@ -40,6 +40,7 @@ START_CURSOR = "1970/01/01 00:00:00"
 # moves past it instead of re-reading every row of that second on every poll.
 SETTLED_AFTER = timedelta(seconds=60)
 MAX_PAGE_SIZE = 500  # protocol limit of queryChangedRows
+MAX_BATCH_ROWS = 100  # protocol limit of one ROWDATA pushed to an intake
 TOKEN_MARGIN_S = 30.0  # renew this long before expiresIn runs out
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 
@@ -78,6 +79,7 @@ def _feed_order(change: NativeChange) -> tuple[datetime, int, str]:
 
 class CreditChinaGansuAdapter(SystemAdapter):
     system = "creditchina_gansu"
+    max_rows_per_write = MAX_BATCH_ROWS
 
     def __init__(
         self,
@@ -108,18 +110,70 @@ class CreditChinaGansuAdapter(SystemAdapter):
     # --- writes -------------------------------------------------------------------------------
 
     async def write(self, write: NativeWrite) -> WriteResult:
-        service = WRITE_SERVICES.get(write.kind)
-        if service is None:
-            raise PermanentError(f"{self.system}: no intake for row kind {write.kind!r}", code="bad_kind")
-        path, operation = service
-        document = soap.rowdata([{column: str(value) for column, value in write.row.items()}])
-        try:
-            await self._call(path, operation, [("xml", document)], business_key=write.business_key)
-        except DeliveryError as exc:
+        outcome = (await self.write_many([write]))[0]
+        if isinstance(outcome, DeliveryError):
+            raise outcome
+        return outcome
+
+    async def write_many(self, writes: Sequence[NativeWrite]) -> list[WriteResult | DeliveryError]:
+        """Rows of one intake go in batches of up to 100, one call each."""
+        outcomes: list[WriteResult | DeliveryError | None] = [None] * len(writes)
+        by_service: dict[tuple[str, str], list[int]] = {}
+        for index, write in enumerate(writes):
+            service = WRITE_SERVICES.get(write.kind)
+            if service is None:
+                message = f"{self.system}: no intake for row kind {write.kind!r}"
+                outcomes[index] = PermanentError(message, code="bad_kind")
+            else:
+                by_service.setdefault(service, []).append(index)
+        for (path, operation), indexes in by_service.items():
+            for start in range(0, len(indexes), MAX_BATCH_ROWS):
+                await self._write_rows(path, operation, writes, indexes[start : start + MAX_BATCH_ROWS], outcomes)
+        assert all(outcome is not None for outcome in outcomes)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _write_rows(
+        self,
+        path: str,
+        operation: str,
+        writes: Sequence[NativeWrite],
+        indexes: list[int],
+        outcomes: list[WriteResult | DeliveryError | None],
+    ) -> None:
+        """One batch. The intake applies all of it or nothing and names the first row it refused
+        (03, 04): that row fails alone and the others are sent again without it."""
+        pending = list(indexes)
+        while pending:
+            document = soap.rowdata([{column: str(value) for column, value in writes[i].row.items()} for i in pending])
+            label = writes[pending[0]].business_key if len(pending) == 1 else f"{len(pending)} rows"
+            try:
+                await self._call(path, operation, [("xml", document)], business_key=label)
+            except FieldRejected as exc:
+                if exc.line is None or not 1 <= exc.line <= len(pending):
+                    self._fail_rows(writes, pending, exc, outcomes)
+                    return
+                refused = pending.pop(exc.line - 1)
+                self._fail_rows(writes, [refused], exc, outcomes)
+                continue
+            except DeliveryError as exc:
+                self._fail_rows(writes, pending, exc, outcomes)
+                return
+            for index in pending:
+                outcomes[index] = WriteResult(native_id=None, detail={"code": OK})
+            self._log.info("rows_applied", rows=len(pending), operation=operation)
+            return
+
+    def _fail_rows(
+        self,
+        writes: Sequence[NativeWrite],
+        indexes: list[int],
+        exc: DeliveryError,
+        outcomes: list[WriteResult | DeliveryError | None],
+    ) -> None:
+        for index in indexes:
+            outcomes[index] = exc
+            write = writes[index]
             self._log.warning("write_failed", business_key=write.business_key, kind=write.kind, **log_context(exc))
-            raise
-        self._log.info("write_applied", business_key=write.business_key, kind=write.kind)
-        return WriteResult(native_id=None, detail={"code": OK})
 
     # --- change feed --------------------------------------------------------------------------
 
@@ -253,7 +307,8 @@ class CreditChinaGansuAdapter(SystemAdapter):
             return
         message = f"{self.system} {operation}: code {code}: {result.msg}"
         document = self._http.excerpt(result.document)
-        if code == ROW_INVALID:
+        if code in (ROW_INVALID, UNKNOWN_KEY):
+            # Both name the refused row (<line>, 1-based) and its column (<field>).
             line = _int(result.line, default=0) or None
             raise FieldRejected(
                 f"{message} (row {result.line or '?'}, field {result.field or '?'})",
@@ -265,7 +320,7 @@ class CreditChinaGansuAdapter(SystemAdapter):
         if code in (BUSY, TOKEN_REFUSED):
             # 01 here means a token refused right after a fresh login: transient on their side.
             raise RetryableError(message, code=code, body_excerpt=document)
-        # 02 malformed / unknown operation, 04 unknown business key, anything undocumented.
+        # 02 malformed / unknown operation, anything undocumented.
         raise PermanentError(message, code=code, body_excerpt=document)
 
 

@@ -375,9 +375,9 @@ class Repo:
             (owner, lease_until, now, now, limit),
         )
         items = sorted((OutboxItem.from_row(r) for r in rows), key=lambda i: i.id)
-        for item in items:
-            if item.repair_id:
-                self.set_target_progress(item.repair_id, item.target, TargetProgress.IN_FLIGHT, now, item.id)
+        self.set_targets_progress(
+            [(i.repair_id, i.target, TargetProgress.IN_FLIGHT, i.id) for i in items if i.repair_id], now
+        )
         return items
 
     def _leave_flight(

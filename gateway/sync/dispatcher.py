@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from adapters.base import NativeWrite, WriteResult
 from gateway.domain.model import CanonicalRecord
 from gateway.domain.retry import (
     DeliveryError,
@@ -83,43 +84,41 @@ class Dispatcher:
         now = self.clock()
         targets = set(self.connectors)
 
-        def _claim(tx: Tx) -> list[tuple[OutboxItem, CanonicalRecord | None, str | None]]:
+        def _claim(tx: Tx) -> list[tuple[OutboxItem, CanonicalRecord | None]]:
             repo = Repo(tx)
             claimed = repo.claim(now, self.batch, self.owner, now + self.lease)
-            out = []
-            for item in claimed:
-                record = repo.load_record(item.record_id)
-                link = repo.load_links(item.record_id).get(item.target)
-                out.append((item, record, link.native_id if link else None))
-            return out
+            records = repo.load_records(sorted({item.record_id for item in claimed}))
+            return [(item, records.get(item.record_id)) for item in claimed]
 
         claimed = await self.committer.submit(_claim)
         if not claimed:
             return 0
-        await asyncio.gather(
-            *(self._deliver(item, record) for item, record, _ in claimed if item.target in targets),
-            *(self._no_adapter(item) for item, _, _ in claimed if item.target not in targets),
-        )
+        rows: dict[str, list[tuple[OutboxItem, CanonicalRecord | None]]] = {}
+        singles = []
+        for item, record in claimed:
+            if item.target not in targets:
+                singles.append(self._no_adapter(item))
+            elif self.connectors[item.target].adapter.max_rows_per_write > 1:
+                rows.setdefault(item.target, []).append((item, record))
+            else:
+                singles.append(self._deliver(item, record))
+        batches = []
+        for target, items in rows.items():
+            size = self.connectors[target].adapter.max_rows_per_write
+            batches += [self._deliver_rows(target, items[i : i + size]) for i in range(0, len(items), size)]
+        await asyncio.gather(*singles, *batches)
         return len(claimed)
 
     async def _deliver(self, item: OutboxItem, record: CanonicalRecord | None) -> None:
-        connector = self.connectors[item.target]
-        bound = log.bind(record_id=item.record_id, target=item.target, version=item.version, attempt=item.attempts)
+        bound = _bound(item)
         async with self._slots:
             try:
-                if record is None:
-                    raise PermanentError("record vanished from the store")
-                write = connector.mapping.to_write(
-                    record.facts, item.state, idempotency_key=item.idempotency_key, decided_at=item.decided_at
-                )
+                write = self._write_for(item, record)
             except DeliveryError as exc:
                 await self._failed(item, exc, bound, business_key=None)
                 return
-            except ValueError as exc:  # the mapping cannot express the record for this system
-                await self._failed(item, PermanentError(f"mapping: {exc}"), bound, business_key=None)
-                return
             try:
-                result = await connector.adapter.write(write)
+                result = await self.connectors[item.target].adapter.write(write)
             except DeliveryError as exc:
                 await self._failed(item, exc, bound, business_key=write.business_key)
                 return
@@ -128,6 +127,44 @@ class Dispatcher:
                 await self._failed(item, RetryableError(f"{type(exc).__name__}: {exc}"), bound, write.business_key)
                 return
         await self._succeeded(item, result.native_id, bound)
+
+    async def _deliver_rows(self, target: str, items: list[tuple[OutboxItem, CanonicalRecord | None]]) -> None:
+        """Several deliveries to a system that takes many rows per call: one call, one outcome per row."""
+        prepared: list[tuple[OutboxItem, NativeWrite, Any]] = []
+        unmappable = []
+        for item, record in items:
+            try:
+                prepared.append((item, self._write_for(item, record), _bound(item)))
+            except DeliveryError as exc:
+                unmappable.append(self._failed(item, exc, _bound(item), business_key=None))
+        outcomes: list[WriteResult | DeliveryError] = []
+        if prepared:
+            async with self._slots:
+                try:
+                    outcomes = await self.connectors[target].adapter.write_many([w for _, w, _ in prepared])
+                except Exception as exc:  # an adapter bug or an unclassified transport error
+                    log.exception("delivery_unclassified_error", target=target, rows=len(prepared))
+                    outcomes = [RetryableError(f"{type(exc).__name__}: {exc}")] * len(prepared)
+        await asyncio.gather(
+            *unmappable,
+            *(
+                self._failed(item, outcome, bound, write.business_key)
+                if isinstance(outcome, DeliveryError)
+                else self._succeeded(item, outcome.native_id, bound)
+                for (item, write, bound), outcome in zip(prepared, outcomes, strict=True)
+            ),
+        )
+
+    def _write_for(self, item: OutboxItem, record: CanonicalRecord | None) -> NativeWrite:
+        """The target's native row for a delivery; PermanentError when it cannot be built."""
+        if record is None:
+            raise PermanentError("record vanished from the store")
+        try:
+            return self.connectors[item.target].mapping.to_write(
+                record.facts, item.state, idempotency_key=item.idempotency_key, decided_at=item.decided_at
+            )
+        except ValueError as exc:  # the mapping cannot express the record for this system
+            raise PermanentError(f"mapping: {exc}") from exc
 
     async def _succeeded(self, item: OutboxItem, native_id: str | None, bound: Any, outcome: str = "delivered") -> None:
         now = self.clock()
@@ -193,6 +230,10 @@ class Dispatcher:
             log.bind(record_id=item.record_id, target=item.target),
             business_key=None,
         )
+
+
+def _bound(item: OutboxItem) -> Any:
+    return log.bind(record_id=item.record_id, target=item.target, version=item.version, attempt=item.attempts)
 
 
 async def reap_expired_leases(committer: GroupCommitter, *, now: datetime) -> int:
