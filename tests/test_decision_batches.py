@@ -1,7 +1,7 @@
 """Decisions in batches (gateway/api/decisions.py) write what one decision at a time writes.
 
 The same requests, on the same starting state, go once through `apply_batch` (one transaction,
-then the requests it leaves to the single path, each alone, as `DecisionBatcher` does) and once
+then the requests it leaves to the single path, each alone, as `gateway.store.bulk.Bulk` does) and once
 through `decide_alone`, one transaction each, into a second database. Every answer and every row
 the two leave behind must be equal: the single path is the reference the batch is checked against.
 """
@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 
-from gateway.api import decisions
-from gateway.api.decisions import ALONE, DecisionRequest, apply_batch, decide_alone
+from gateway.api.decisions import DecisionRequest, apply_batch, decide_alone
 from gateway.api.errors import ApiError
 from gateway.api.idempotency import StoredResponse
+from gateway.api.keys import DECISIONS
 from gateway.calendar_data import load_calendar
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Action, Decision, Observation, Policy
 from gateway.domain.sla import SyncSla
+from gateway.store.bulk import ALONE
 from gateway.store.database import Database, Tx, UniqueViolation, open_database
 from gateway.store.migrate import migrate
 from gateway.store.repo import Repo
@@ -225,13 +226,12 @@ async def _seed_many(h: Any, n: int) -> list[str]:
 async def test_concurrent_requests_share_batches(harness: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = await _seed_many(harness, 24)
     sizes: list[int] = []
-    real = decisions.apply_batch
 
     def counting(tx: Tx, requests: list[DecisionRequest]) -> list[Any]:
         sizes.append(len(requests))
-        return real(tx, requests)
+        return apply_batch(tx, requests)
 
-    monkeypatch.setattr(decisions, "apply_batch", counting)
+    monkeypatch.setattr(harness.client.server.app[DECISIONS], "_run_bulk", counting)
     responses = await asyncio.gather(*(harness.post_repair(repair_body(r), key=f"c-{r}") for r in ids))
     assert [r.status for r in responses] == [202] * len(ids)
     assert sum(sizes) == len(ids)

@@ -356,3 +356,24 @@ async def test_a_failed_batch_is_retried_unit_by_unit(db: Database) -> None:
     assert results == [None, None, None]
     cursors = await db.run(lambda tx: [Repo(tx).get_cursor(s, "changes") for s in "abc"])
     assert cursors == ["1", "2", "3"]
+
+
+async def test_completing_several_deliveries_keeps_only_those_whose_lease_is_held(db: Database) -> None:
+    """`complete_many` (the dispatcher records outcomes that finish together at once): one flag per
+    delivery, in order; a delivery whose lease another worker holds now is left to that worker."""
+    await db.run(lambda tx: _observe(tx, "c1"))
+    await db.run(lambda tx: _decide(tx, Action.REPAIR, 5))  # v2 for both (GS's pending v1 replaced)
+    claimed = await db.run(lambda tx: Repo(tx).claim(T0, 10, "w1", T0 + LEASE))
+    assert sorted((i.target, i.version) for i in claimed) == [(CC, 2), (GS, 2)]
+    stolen = next(i for i in claimed if i.target == CC)
+    await db.run(lambda tx: tx.execute("UPDATE outbox SET lease_owner = 'w2' WHERE id = ?", (stolen.id,)))
+
+    done = [(item, f"n-{item.target}") for item in claimed]
+    kept = await db.run(lambda tx: Repo(tx).complete_many(done, "w1", T0))
+
+    assert kept == [item.id != stolen.id for item in claimed]
+    links = await db.run(lambda tx: Repo(tx).load_links(penalty_facts().record_id), write=False)
+    assert links[GS].written_version == 2 and links[GS].native_id == f"n-{GS}"
+    assert links[CC].written_version is None  # w2 still owns that delivery
+    statuses = await db.run(lambda tx: tx.all("SELECT target, status FROM outbox ORDER BY target"), write=False)
+    assert [(r["target"], r["status"]) for r in statuses] == [(CC, "in_flight"), (GS, "done")]

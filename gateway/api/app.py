@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.auth import AUTHENTICATOR, Authenticator, auth_middleware, authenticate
-from gateway.api.decisions import DecisionBatcher
+from gateway.api.decisions import decision_bulk
 from gateway.api.errors import error_middleware
 from gateway.api.idempotency import InFlight
 from gateway.api.keys import DECISIONS, IN_FLIGHT, OPENAPI_DOCUMENT, RUNTIME
@@ -30,7 +30,7 @@ def create_app(runtime: Runtime, *, authenticator: Authenticator = authenticate)
     )
     app[RUNTIME] = runtime
     app[IN_FLIGHT] = InFlight()
-    app[DECISIONS] = DecisionBatcher(runtime.committer, max_batch=runtime.settings.group_commit_max)
+    app[DECISIONS] = decision_bulk(runtime.committer, max_batch=runtime.settings.group_commit_max)
     app[AUTHENTICATOR] = authenticator
     app[OPENAPI_DOCUMENT] = load_document()
     for route in ROUTES:

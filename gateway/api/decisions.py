@@ -4,7 +4,7 @@ One at a time (`decide` inside `idempotency.idempotent_unit`) costs about twenty
 decision, each a Python call into the driver and, on PostgreSQL, a network round trip. That is
 the reference path, and the path anything unusual takes.
 
-In a batch (`apply_batch`, fed by `DecisionBatcher`), the decisions that arrived together are read
+In a batch (`apply_batch`, fed by a `Bulk`, gateway/store/bulk.py), the decisions that arrived together are read
 with one statement per table: stored keys, the records (locked in id order), their links and queued
 deliveries. Each decision is then planned by the same pure `plan()`, in arrival order, and the
 writes go out as one `executemany` per table (docs/adr/0008-decisions-in-batches.md). The rows
@@ -19,9 +19,7 @@ The batch leaves a decision to the single path, which runs after the batch has c
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,13 +33,11 @@ from gateway.domain import uscc
 from gateway.domain.model import CanonicalRecord
 from gateway.domain.plan import AuditEntry, Decision, DecisionRefused, Delivery, Outcome, Plan, Policy, plan
 from gateway.domain.workdays import Deadline
-from gateway.observability import get_logger
+from gateway.store.bulk import ALONE, Bulk
 from gateway.store.database import Row, Tx
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo, TargetProgress
 from gateway.sync.ingest import apply_event, report_estimated
-
-log = get_logger("creditgw.api.decisions")
 
 # DecisionRefused codes → (status, field): a missing record is 404; a decision that conflicts
 # with the record's current state is 409 (the client must look at the record before deciding again).
@@ -150,8 +146,7 @@ def decide_alone(request: DecisionRequest) -> Callable[[Tx], StoredResponse]:
 # ---- in a batch -----------------------------------------------------------------------------
 
 # What the batch says of each request: its answer, its error, or ALONE (run it by itself).
-BatchResult = StoredResponse | ApiError | None
-ALONE = None
+BatchResult = StoredResponse | BaseException | None
 
 
 def apply_batch(tx: Tx, requests: list[DecisionRequest]) -> list[BatchResult]:
@@ -284,70 +279,6 @@ class _BatchWrites:
             report_estimated(deadline, repair_id=repair_id, record_id=record_id)
 
 
-class DecisionBatcher:
-    """Collects concurrent decisions and hands them to the group committer as one batch unit.
-
-    While one batch commits, the next requests queue, so the batch grows with the load and a lone
-    request is not kept waiting. On PostgreSQL several batches run side by side, as many as the
-    committer has connections in flight. (Forming one batch ahead of the committer was measured:
-    smaller batches, fewer decisions per second.)"""
-
-    def __init__(self, committer: GroupCommitter, *, max_batch: int) -> None:
-        self.committer = committer
-        self.max_batch = max(1, max_batch)
-        self.parallel = committer.parallel
-        self._queue: deque[tuple[DecisionRequest, asyncio.Future[StoredResponse]]] = deque()
-        self._drains: set[asyncio.Task[None]] = set()
-
-    async def submit(self, request: DecisionRequest) -> StoredResponse:
-        future: asyncio.Future[StoredResponse] = asyncio.get_running_loop().create_future()
-        self._queue.append((request, future))
-        if len(self._drains) < self.parallel:
-            task = asyncio.create_task(self._drain(), name="decision-batch")
-            self._drains.add(task)
-            task.add_done_callback(self._drains.discard)
-        return await future
-
-    async def _drain(self) -> None:
-        while self._queue:
-            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-            await self._run(batch)
-
-    async def _run(self, batch: list[tuple[DecisionRequest, asyncio.Future[StoredResponse]]]) -> None:
-        requests = [request for request, _ in batch]
-        results: list[BatchResult]
-        try:
-            results = await self.committer.submit(lambda tx: apply_batch(tx, requests), gathered=True)
-        except Exception as exc:
-            log.warning("decision_batch_failed", decisions=len(batch), error=str(exc)[:200])
-            results = [ALONE] * len(batch)
-        alone = []
-        for (request, future), result in zip(batch, results, strict=True):
-            if result is ALONE:
-                alone.append(self._alone(request, future))
-            elif isinstance(result, ApiError):
-                _settle(future, error=result)
-            else:
-                _settle(future, value=result)
-        if alone:
-            await asyncio.gather(*alone)
-
-    async def _alone(self, request: DecisionRequest, future: asyncio.Future[StoredResponse]) -> None:
-        try:
-            value = await self.committer.submit(decide_alone(request))
-        except Exception as exc:
-            _settle(future, error=exc)
-        else:
-            _settle(future, value=value)
-
-
-def _settle(
-    future: asyncio.Future[StoredResponse], *, value: StoredResponse | None = None, error: Exception | None = None
-) -> None:
-    if future.done():  # the request was cancelled (client gone): its effects stand, nobody listens
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        assert value is not None
-        future.set_result(value)
+def decision_bulk(committer: GroupCommitter, *, max_batch: int) -> Bulk[DecisionRequest, StoredResponse]:
+    """Where POST /v1/repairs hands its decisions: batched by `apply_batch`, else `decide_alone`."""
+    return Bulk(committer, apply_batch, decide_alone, max_batch=max_batch, name="decisions")

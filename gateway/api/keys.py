@@ -7,13 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.auth import AUTHENTICATOR, CLIENT
-from gateway.api.decisions import DecisionBatcher
-from gateway.api.idempotency import InFlight
+from gateway.api.decisions import DecisionRequest
+from gateway.api.idempotency import InFlight, StoredResponse
 from gateway.runtime import Runtime
+from gateway.store.bulk import Bulk
 
 RUNTIME = web.AppKey("runtime", Runtime)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
-DECISIONS = web.AppKey("decisions", DecisionBatcher)
+DECISIONS = web.AppKey[Bulk[DecisionRequest, StoredResponse]]("decisions")
 OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
 
 __all__ = ["AUTHENTICATOR", "CLIENT", "DECISIONS", "IN_FLIGHT", "OPENAPI_DOCUMENT", "RUNTIME"]

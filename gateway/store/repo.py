@@ -276,12 +276,22 @@ class Repo:
         now: datetime,
     ) -> None:
         """Remember what a system acknowledged; never move back to an older version."""
-        self._ensure_link(record_id, system)
-        self.tx.execute(
+        self.save_written_many([(record_id, system, version, target, native_id)], now)
+
+    def save_written_many(self, rows: Sequence[tuple[str, str, int, TargetState, str | None]], now: datetime) -> None:
+        """`save_written` for rows of (record_id, system, version, target, native_id)."""
+        self.tx.executemany(
+            "INSERT INTO links (record_id, system) VALUES (?, ?) ON CONFLICT (record_id, system) DO NOTHING",
+            [(record_id, system) for record_id, system, _, _, _ in rows],
+        )
+        self.tx.executemany(
             "UPDATE links SET native_id = COALESCE(?, native_id), written_version = ?, written_status = ?,"
             " written_reason = ?, written_at = ? WHERE record_id = ? AND system = ?"
             " AND (written_version IS NULL OR written_version <= ?)",
-            (native_id, version, target.status.value, _reason(target), now, record_id, system, version),
+            [
+                (native_id, version, target.status.value, _reason(target), now, record_id, system, version)
+                for record_id, system, version, target, native_id in rows
+            ],
         )
 
     def add_audit(self, record_id: str, entries: Iterable[AuditEntry], now: datetime) -> None:
@@ -394,12 +404,27 @@ class Repo:
 
     def complete(self, item: OutboxItem, owner: str, native_id: str | None, now: datetime) -> bool:
         """Mark delivered; False when the lease was lost (another worker owns the row now)."""
-        if not self._leave_flight(item.id, owner, OutboxStatus.DONE, "updated_at = ?, finished_at = ?", (now, now)):
-            return False
-        self.save_written(item.record_id, item.target, item.version, item.state, native_id, now)
-        if item.repair_id:
-            self.set_target_progress(item.repair_id, item.target, TargetProgress.DELIVERED, now, item.id)
-        return True
+        return self.complete_many([(item, native_id)], owner, now)[0]
+
+    def complete_many(self, done: Sequence[tuple[OutboxItem, str | None]], owner: str, now: datetime) -> list[bool]:
+        """`complete` for several deliveries of one worker, one statement per table; one flag per
+        delivery, in order: False where the lease was lost."""
+        if not done:
+            return []
+        ids = [item.id for item, _ in done]
+        rows = self.tx.all(
+            "UPDATE outbox SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,"
+            f" finished_at = ? WHERE id IN ({_marks(len(ids))}) AND status = 'in_flight' AND lease_owner = ?"
+            " RETURNING id",
+            (now, now, *ids, owner),
+        )
+        kept_ids = {int(row["id"]) for row in rows}
+        kept = [(item, native_id) for item, native_id in done if item.id in kept_ids]
+        self.save_written_many([(i.record_id, i.target, i.version, i.state, native_id) for i, native_id in kept], now)
+        self.set_targets_progress(
+            [(i.repair_id, i.target, TargetProgress.DELIVERED, i.id) for i, _ in kept if i.repair_id], now
+        )
+        return [item.id in kept_ids for item, _ in done]
 
     def _newer_pending_exists(self, item: OutboxItem) -> bool:
         row = self.tx.one(
@@ -630,10 +655,21 @@ class Repo:
 
     def target_due_on(self, repair_id: str, target: str) -> date | None:
         """The sync deadline of one repair on one target (None: the repair has none)."""
-        value = self.tx.scalar(
-            "SELECT due_on FROM repair_targets WHERE repair_id = ? AND target = ?", (repair_id, target)
+        return self.deadlines_of([(repair_id, target)]).get((repair_id, target))
+
+    def deadlines_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], date]:
+        """The sync deadlines of (repair, target) pairs that have one."""
+        repair_ids = sorted({repair_id for repair_id, _ in pairs})
+        if not repair_ids:
+            return {}
+        rows = self.tx.all(
+            f"SELECT repair_id, target, due_on FROM repair_targets WHERE repair_id IN ({_marks(len(repair_ids))})"
+            " AND due_on IS NOT NULL",
+            tuple(repair_ids),
         )
-        return None if value is None else date.fromisoformat(str(value))
+        wanted = set(pairs)
+        found = {(row["repair_id"], row["target"]): date.fromisoformat(str(row["due_on"])) for row in rows}
+        return {pair: due for pair, due in found.items() if pair in wanted}
 
     def overdue_targets(self, today: date) -> list[Row]:
         """Per target: repair targets still to be delivered (pending, in flight, dead) whose deadline

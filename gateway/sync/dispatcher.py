@@ -28,12 +28,15 @@ from gateway.domain.retry import (
 )
 from gateway.domain.sla import missed
 from gateway.observability import DELIVERIES, DELIVERY_LATENCY, LAST_SUCCESS, SYNC_DEADLINE_MISSED, get_logger
+from gateway.store.bulk import Bulk
 from gateway.store.database import Tx, now_utc
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import OutboxItem, Repo
 from gateway.sync.connectors import Connector
 
 log = get_logger("creditgw.dispatcher")
+
+_Completed = tuple[bool, date | None]  # (lease still held, sync deadline of the repair's target)
 
 
 class Dispatcher:
@@ -62,6 +65,14 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
+        # Outcomes of deliveries that finish together are recorded together (gateway/store/bulk.py).
+        self._completions: Bulk[tuple[OutboxItem, str | None, datetime], _Completed] = Bulk(
+            committer,
+            self._complete,
+            lambda done: lambda tx: self._complete(tx, [done])[0],
+            max_batch=committer.max_batch,
+            name="completions",
+        )
 
     def wake(self) -> None:
         """New work was queued: skip the idle wait (keeps accept→delivered latency low)."""
@@ -166,16 +177,23 @@ class Dispatcher:
         except ValueError as exc:  # the mapping cannot express the record for this system
             raise PermanentError(f"mapping: {exc}") from exc
 
+    def _complete(self, tx: Tx, done: list[tuple[OutboxItem, str | None, datetime]]) -> list[_Completed]:
+        """Record deliveries as done, several at once; per delivery: kept (the lease still held)
+        and the sync deadline of its repair on that target."""
+        repo = Repo(tx)
+        now = max(at for _, _, at in done)
+        items = [item for item, _, _ in done]
+        kept = repo.complete_many([(item, native_id) for item, native_id, _ in done], self.owner, now)
+        delivered = [i for i, k in zip(items, kept, strict=True) if k and i.repair_id]
+        deadlines = repo.deadlines_of([(i.repair_id, i.target) for i in delivered if i.repair_id])
+        return [
+            (k, deadlines.get((i.repair_id, i.target)) if k and i.repair_id else None)
+            for i, k in zip(items, kept, strict=True)
+        ]
+
     async def _succeeded(self, item: OutboxItem, native_id: str | None, bound: Any, outcome: str = "delivered") -> None:
         now = self.clock()
-
-        def _complete(tx: Tx) -> tuple[bool, date | None]:
-            repo = Repo(tx)
-            if not repo.complete(item, self.owner, native_id, now):
-                return False, None
-            return True, repo.target_due_on(item.repair_id, item.target) if item.repair_id else None
-
-        kept, due = await self.committer.submit(_complete)
+        kept, due = await self._completions.submit((item, native_id, now))
         DELIVERIES.labels(item.target, outcome).inc()
         if kept:
             DELIVERY_LATENCY.labels(item.target).observe(max(0.0, (now - item.created_at).total_seconds()))
