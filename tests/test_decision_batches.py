@@ -12,7 +12,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,11 +25,11 @@ from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Action, Decision, Observation, Policy
 from gateway.domain.sla import SyncSla
 from gateway.store.bulk import ALONE
-from gateway.store.database import Database, Tx, UniqueViolation, open_database
-from gateway.store.migrate import migrate
+from gateway.store.database import Database, Tx, UniqueViolation
 from gateway.store.repo import Repo
 from gateway.sync.ingest import apply_event
-from tests.conftest import T0, _drop_pg_schema, _fresh_pg_schema, penalty_facts
+from tests.conftest import T0, penalty_facts
+from tests.rows import dump_rows
 from tests.test_api_harness import CC, GS, NOW, open_harness, repair_body
 
 SOURCE = "api:bench"
@@ -38,28 +37,6 @@ POLICY = Policy(
     enabled_systems=frozenset({CC, GS}),
     sla=SyncSla(calendar=load_calendar(), working_days=3),
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def two_databases(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
-    urls, schemas = [], []
-    for name in ("batch", "single"):
-        if request.param == "sqlite":
-            urls.append(f"sqlite:///{tmp_path / name}.db")
-        else:
-            schema, url = await _fresh_pg_schema()
-            schemas.append(schema)
-            urls.append(url)
-    dbs = [open_database(url) for url in urls]
-    for db in dbs:
-        await migrate(db)
-    try:
-        yield dbs[0], dbs[1]
-    finally:
-        for db in dbs:
-            await db.close()
-        for schema in schemas:
-            _drop_pg_schema(schema)
 
 
 def _facts(n: int, subject_code: str = "91620102MA72ABCD94") -> Any:
@@ -140,43 +117,6 @@ async def _single(db: Database, request: DecisionRequest) -> Any:
         return _answer(exc)
 
 
-def _dump(tx: Tx) -> dict[str, Any]:
-    """Every row a decision writes, without surrogate ids and write times (the two runs differ
-    in those by construction); an outbox id is named by what that row delivers."""
-    outbox = {
-        row["id"]: (row["record_id"], row["target"], row["version"])
-        for row in tx.all("SELECT id, record_id, target, version FROM outbox")
-    }
-    return {
-        "records": tx.all(
-            "SELECT record_id, status, reason, version, decided_by, decided_at, authoritative, facts_fingerprint"
-            " FROM records ORDER BY record_id"
-        ),
-        "outbox": tx.all(
-            "SELECT record_id, target, version, state_status, state_reason, state_decided_at, idempotency_key,"
-            " repair_id, status, attempts FROM outbox ORDER BY record_id, target, version"
-        ),
-        "repairs": tx.all(
-            "SELECT repair_id, record_id, action, source, decided_by, decided_at, accepted_at, version, outcome"
-            " FROM repairs ORDER BY repair_id"
-        ),
-        "repair_targets": [
-            {**row, "outbox_id": outbox.get(row["outbox_id"])}
-            for row in tx.all(
-                "SELECT repair_id, target, outbox_id, status, delivered_at, last_error, due_on, due_estimated"
-                " FROM repair_targets ORDER BY repair_id, target"
-            )
-        ],
-        "audit": tx.all(
-            "SELECT record_id, kind, actor, before_state, before_version, after_state, after_version, detail"
-            " FROM audit ORDER BY record_id, id"
-        ),
-        "idempotency": tx.all(
-            "SELECT client, key, request_hash, response_status, response_body FROM idempotency ORDER BY client, key"
-        ),
-    }
-
-
 async def test_a_batch_writes_and_answers_what_single_decisions_do(two_databases: tuple[Database, Database]) -> None:
     batch_db, single_db = two_databases
     ids = await batch_db.run(_seed)
@@ -194,12 +134,12 @@ async def test_a_batch_writes_and_answers_what_single_decisions_do(two_databases
 
     assert batched == singles
     assert [a[0] for a in batched] == [202, 202, 202, ("error"), "error", 202, 202, "error", 202, 202, "error"]
-    assert await batch_db.run(_dump, write=False) == await single_db.run(_dump, write=False)
+    assert await batch_db.run(dump_rows, write=False) == await single_db.run(dump_rows, write=False)
 
 
 async def test_a_refused_decision_in_a_batch_writes_nothing_of_its_own(db: Database) -> None:
     ids = await db.run(_seed)
-    before = await db.run(_dump, write=False)
+    before = await db.run(dump_rows, write=False)
     refused = [r for r in _requests(ids) if r.key in ("k4", "k5", "k8")]
     outcomes = await db.run(lambda tx: apply_batch(tx, refused))
     assert [o.code for o in outcomes if isinstance(o, ApiError)] == [
@@ -207,7 +147,7 @@ async def test_a_refused_decision_in_a_batch_writes_nothing_of_its_own(db: Datab
         "stale_decision",
         "subject_mismatch",
     ]
-    assert await db.run(_dump, write=False) == before
+    assert await db.run(dump_rows, write=False) == before
 
 
 @pytest.fixture

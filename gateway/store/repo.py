@@ -125,6 +125,19 @@ class Repo:
         )
         return inserted == 1
 
+    def record_inbox(self, system: str, done: Sequence[tuple[str, str | None, str]], now: datetime) -> set[str]:
+        """Claim and settle several changes at once: rows of (change_key, record_id, outcome).
+        Returns the keys that were new; the others were seen before and are left as they were."""
+        if not done:
+            return set()
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(done))
+        rows = self.tx.all(
+            f"INSERT INTO inbox (system, change_key, record_id, outcome, received_at) VALUES {values}"
+            " ON CONFLICT (system, change_key) DO NOTHING RETURNING change_key",
+            tuple(v for key, record_id, outcome in done for v in (system, key, record_id, outcome, now)),
+        )
+        return {row["change_key"] for row in rows}
+
     def set_inbox_outcome(self, system: str, change_key: str, record_id: str | None, outcome: str) -> None:
         self.tx.execute(
             "UPDATE inbox SET record_id = ?, outcome = ? WHERE system = ? AND change_key = ?",
@@ -244,26 +257,30 @@ class Repo:
                 pending[(record_id, system)] = row
         return links, pending
 
-    def _ensure_link(self, record_id: str, system: str) -> None:
-        self.tx.execute(
-            "INSERT INTO links (record_id, system) VALUES (?, ?) ON CONFLICT (record_id, system) DO NOTHING",
-            (record_id, system),
-        )
-
     def save_seen(self, record_id: str, seen: SeenUpdate, now: datetime) -> None:
-        self._ensure_link(record_id, seen.system)
-        self.tx.execute(
+        self.save_seen_many([(record_id, seen)], now)
+
+    def save_seen_many(self, rows: Sequence[tuple[str, SeenUpdate]], now: datetime) -> None:
+        """What each reporting system last said of a record: rows of (record_id, seen)."""
+        self.tx.executemany(
+            "INSERT INTO links (record_id, system) VALUES (?, ?) ON CONFLICT (record_id, system) DO NOTHING",
+            [(record_id, seen.system) for record_id, seen in rows],
+        )
+        self.tx.executemany(
             "UPDATE links SET native_id = COALESCE(?, native_id), seen_status = ?, seen_reason = ?,"
             " seen_source_version = ?, seen_at = ? WHERE record_id = ? AND system = ?",
-            (
-                seen.native_id,
-                seen.target.status.value,
-                _reason(seen.target),
-                seen.source_version,
-                now,
-                record_id,
-                seen.system,
-            ),
+            [
+                (
+                    seen.native_id,
+                    seen.target.status.value,
+                    _reason(seen.target),
+                    seen.source_version,
+                    now,
+                    record_id,
+                    seen.system,
+                )
+                for record_id, seen in rows
+            ],
         )
 
     def save_written(

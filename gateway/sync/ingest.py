@@ -7,11 +7,12 @@ causes commit together (DESIGN.md §4), so a crash leaves either all of it or no
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.domain.model import CanonicalRecord, Publicity, StopReason, TargetState
-from gateway.domain.plan import Action, Decision, Event, Outcome, Plan, Policy, plan
+from gateway.domain.plan import Action, Decision, Event, Observation, Outcome, Plan, Policy, plan
 from gateway.domain.sla import SyncSla
 from gateway.domain.workdays import Deadline
 from gateway.observability import SLA_DEADLINE_ESTIMATED, get_logger
@@ -133,6 +134,46 @@ def apply_event(
         repair_id=repair_id,
         deliveries=len(result.deliveries),
     )
+
+
+def apply_quiet_reports(
+    tx: Tx, reports: Sequence[tuple[str, Observation]], *, source: str, policy: Policy, now: datetime
+) -> list[str | None]:
+    """Several reports of one feed that change nothing but what the gateway knows the system shows
+    (the commonest by far: a system echoing a state the gateway wrote, or confirming one it already
+    shows), recorded with one statement per table. `reports` are (change key, observation).
+
+    Per report, in order: its outcome, or None where it does more (a new record, a change, a
+    set-back, an audited stale report) or names a record already reported earlier in `reports`:
+    that one goes through `apply_event` on its own. The rows written are those `apply_event`
+    writes for such a report (tests/test_page_ingest.py compares the two)."""
+    repo = Repo(tx)
+    record_ids = sorted({observation.facts.record_id for _, observation in reports})
+    records = repo.load_records(record_ids, lock=True)
+    links, _ = repo.links_of(record_ids)
+    results: list[str | None] = [None] * len(reports)
+    quiet: list[tuple[int, str, str, Plan]] = []
+    planned: set[str] = set()
+    for index, (change_key, observation) in enumerate(reports):
+        record_id = observation.facts.record_id
+        if record_id in planned:
+            continue
+        result = plan(observation, records.get(record_id), links.get(record_id, {}), policy)
+        if result.outcome not in _QUIET or result.changed or result.audit or result.deliveries or result.seen is None:
+            continue
+        planned.add(record_id)
+        quiet.append((index, change_key, record_id, result))
+    new = repo.record_inbox(source, [(key, record_id, r.outcome.value) for _, key, record_id, r in quiet], now)
+    repo.save_seen_many(
+        [(record_id, result.seen) for _, key, record_id, result in quiet if key in new and result.seen is not None],
+        now,
+    )
+    for index, key, _, result in quiet:
+        results[index] = result.outcome.value if key in new else "duplicate"
+    return results
+
+
+_QUIET = frozenset({Outcome.UNCHANGED, Outcome.ECHO})
 
 
 def _set_deadline(repo: Repo, sla: SyncSla, repair_id: str, record_id: str, decided_at: datetime) -> None:

@@ -14,14 +14,14 @@ from datetime import datetime
 from functools import partial
 
 from adapters.base import NativeChange
-from gateway.domain.plan import Policy
+from gateway.domain.plan import Observation, Policy
 from gateway.domain.retry import DeliveryError
 from gateway.observability import INBOUND, POLL_ERRORS, get_logger
 from gateway.store.database import Tx, now_utc
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo
 from gateway.sync.connectors import Connector
-from gateway.sync.ingest import apply_event
+from gateway.sync.ingest import apply_event, apply_quiet_reports
 from mappings.base import UnmappableRow
 
 log = get_logger("creditgw.poller")
@@ -54,20 +54,18 @@ class Poller:
     async def poll_once(self, max_pages: int = 100) -> PollStats:
         """Read until the feed has nothing more (or `max_pages`); returns what was seen.
 
-        Each change is its own unit of work, locking one record, so parallel batches (and other
-        replicas' pollers) can never deadlock on two records taken in opposite orders; the cursor
-        moves, by compare-and-set, only once every change of the page has committed. Changes of
-        one page may commit out of order: per record, plan() ignores a report older than one
-        already seen (source_version)."""
+        The reports of a page that change nothing but the links (echoes, confirmations) are one
+        unit, which locks its records in id order; every other change is its own unit of work,
+        locking one record, so parallel batches (and other replicas' pollers) can never deadlock on
+        two records taken in opposite orders. The cursor moves, by compare-and-set, only once every
+        change of the page has committed. Changes of one page may commit out of order: per record,
+        plan() ignores a report older than one already seen (source_version)."""
         stats = PollStats()
         system = self.connector.system
         cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
         for _ in range(max_pages):
             page = await self.connector.adapter.fetch_changes(cursor, self.connector.page_size)
-            outcomes = await asyncio.gather(
-                *(self.committer.submit(partial(self._ingest_one, change=change)) for change in page.changes),
-                return_exceptions=True,
-            )
+            outcomes = await self._ingest(page.changes)
             failed = [o for o in outcomes if isinstance(o, BaseException)]
             if failed:
                 raise failed[0]  # the cursor stays: the next poll reads the page again (the inbox de-duplicates)
@@ -89,6 +87,38 @@ class Poller:
             if not page.has_more:
                 break
         return stats
+
+    async def _ingest(self, changes: list[NativeChange]) -> list[str | BaseException]:
+        """One outcome (or failure) per change. The reports that change nothing but the links are
+        recorded together in one unit; every other change is its own unit (see poll_once)."""
+        system = self.connector.system
+        reports: list[tuple[int, str, Observation]] = []
+        for index, change in enumerate(changes):
+            with contextlib.suppress(UnmappableRow):  # recorded as unmappable by the single path
+                observation = self.connector.mapping.to_observation(change)
+                if observation is not None:
+                    reports.append((index, change.change_key, observation))
+        quiet: list[str | None] = [None] * len(reports)
+        if reports:
+            now = self.clock()
+            listed = [(key, observation) for _, key, observation in reports]
+            try:
+                quiet = await self.committer.submit(
+                    lambda tx: apply_quiet_reports(tx, listed, source=system, policy=self.policy, now=now),
+                    gathered=True,
+                )
+            except Exception as exc:  # a lost race, a deadlock: each change goes alone instead
+                log.warning("quiet_reports_failed", system=system, changes=len(reports), error=str(exc)[:200])
+        settled: dict[int, str | BaseException] = {
+            index: outcome for (index, _, _), outcome in zip(reports, quiet, strict=True) if outcome is not None
+        }
+        alone = [index for index in range(len(changes)) if index not in settled]
+        ran = await asyncio.gather(
+            *(self.committer.submit(partial(self._ingest_one, change=changes[index])) for index in alone),
+            return_exceptions=True,
+        )
+        settled.update(zip(alone, ran, strict=True))
+        return [settled[index] for index in range(len(changes))]
 
     def _move_cursor(self, tx: Tx, expected: str | None, position: str) -> bool:
         return Repo(tx).move_cursor(self.connector.system, FEED, expected, position, self.clock())

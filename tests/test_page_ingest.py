@@ -1,0 +1,101 @@
+"""Quiet reports of a feed page (gateway/sync/ingest.py `apply_quiet_reports`) write what
+`apply_event` writes for each of them, and leave every other report to `apply_event`.
+
+The same page goes once through `apply_quiet_reports` (one transaction, then the reports it leaves
+alone, each in its own, as the poller does) and once through `apply_event` report by report, into a
+second database; the outcomes and every row must be equal.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from gateway.domain.model import PUBLISHED, StopReason, stopped
+from gateway.domain.plan import Action, Decision, Observation, Policy
+from gateway.store.database import Database, Tx
+from gateway.store.repo import Repo
+from gateway.sync.ingest import apply_event, apply_quiet_reports
+from tests.conftest import T0, penalty_facts
+from tests.rows import dump_rows
+
+CC, GS = "creditchina_gansu", "gsxt_gansu"
+POLICY = Policy(enabled_systems=frozenset({CC, GS}))
+NOW = T0 + timedelta(days=1)
+
+
+def _facts(n: int) -> Any:
+    return penalty_facts(document_number=f"兰环罚〔2026〕{n}号")
+
+
+def _report(source: str, n: int, target: Any = PUBLISHED, version: str = "000100", minutes: int = 0) -> Observation:
+    return Observation(
+        source=source,
+        facts=_facts(n),
+        target=target,
+        changed_at=T0 + timedelta(minutes=minutes),
+        source_version=version,
+        native_id=f"{source[:2]}-{n}",
+    )
+
+
+def _seed(tx: Tx) -> None:
+    """Records 1–5 published by their owner (信用中国) and mirrored on GSXT; record 3 then repaired
+    through the API, and that repair delivered to GSXT; one change key already in the inbox."""
+    repo = Repo(tx)
+    for n in range(1, 6):
+        apply_event(tx, _report(CC, n, version=f"00000{n}"), source=CC, change_key=f"cc-{n}", policy=POLICY, now=T0)
+    claimed = repo.claim(T0, 50, "w", T0 + timedelta(minutes=1))
+    repo.complete_many([(item, f"GS-{item.record_id[-4:]}") for item in claimed], "w", T0)
+    decision = Decision(record_id=_facts(3).record_id, action=Action.REPAIR, decided_at=T0, decided_by="局")
+    apply_event(tx, decision, source="api:x", change_key=None, policy=POLICY, now=T0, repair_id="rep_seed")
+    for item in repo.claim(T0, 50, "w", T0 + timedelta(minutes=1)):
+        if item.target == GS:
+            repo.complete(item, "w", None, T0)
+    repo.record_inbox(GS, [("gs-seen", _facts(1).record_id, "unchanged")], T0)
+
+
+PAGE: list[tuple[str, Observation]] = [
+    ("gs-1", _report(GS, 1)),  # GSXT confirms what it shows: quiet
+    ("cc-1b", _report(CC, 1, version="000101")),  # the owner repeats itself: quiet
+    ("gs-3", _report(GS, 3, stopped(StopReason.REPAIRED))),  # the echo of our delivery: quiet
+    ("gs-seen", _report(GS, 5)),  # a change key already in the inbox: duplicate
+    ("gs-4", _report(GS, 4, stopped(StopReason.REPAIRED))),  # GSXT stopped another's record: set back
+    ("cc-5b", _report(CC, 5, stopped(StopReason.REPAIRED), version="000200", minutes=5)),  # a change
+    ("cc-5-old", _report(CC, 5, version="000001")),  # the same record again, and stale
+    ("cc-9", _report(CC, 9)),  # a record nobody knew
+    ("gs-2", _report(GS, 2)),  # quiet
+]
+
+
+async def _alone(db: Database, key: str, observation: Observation) -> str:
+    def unit(tx: Tx) -> str:
+        return apply_event(tx, observation, source=observation.source, change_key=key, policy=POLICY, now=NOW).outcome
+
+    return await db.run(unit)
+
+
+async def test_quiet_reports_write_what_single_reports_do(two_databases: tuple[Database, Database]) -> None:
+    bulk_db, single_db = two_databases
+    for db in two_databases:
+        await db.run(_seed)
+    outcomes: list[str] = []
+    for source in (GS, CC):  # the poller reads one feed at a time
+        page = [(key, o) for key, o in PAGE if o.source == source]
+        quiet = await bulk_db.run(
+            lambda tx, page=page, source=source: apply_quiet_reports(tx, page, source=source, policy=POLICY, now=NOW)
+        )
+        for (key, observation), outcome in zip(page, quiet, strict=True):
+            outcomes.append(outcome if outcome is not None else await _alone(bulk_db, key, observation))
+        if source == GS:
+            assert quiet == ["unchanged", "unchanged", "duplicate", None, "unchanged"]
+        else:
+            assert quiet == ["unchanged", None, None, None]
+
+    singles = [await _alone(single_db, key, o) for source in (GS, CC) for key, o in PAGE if o.source == source]
+
+    assert outcomes == singles
+    assert sorted(outcomes) == sorted(
+        ["unchanged", "unchanged", "duplicate", "set_back", "unchanged", "unchanged", "changed", "stale", "created"]
+    )
+    assert await bulk_db.run(dump_rows, write=False) == await single_db.run(dump_rows, write=False)
