@@ -216,15 +216,24 @@ class Phases:
     dead_letters: int
 
 
-async def run_phases(options: Options, serve: Child, base_url: str, sandbox: Sandbox, probe: StoreProbe) -> Phases:
-    records = penalties(0, options.records)
+@dataclass(frozen=True, kw_only=True)
+class Started:
+    """The records loaded into 信用中国 before `serve` started, and when (the ingest clock starts)."""
+
+    records: list[SyntheticPenalty]
+    changed: int
+    loaded_at: float
+
+
+async def run_phases(
+    options: Options, serve: Child, base_url: str, sandbox: Sandbox, probe: StoreProbe, started: Started
+) -> Phases:
+    records, changed, loaded_at = started.records, started.changed, started.loaded_at
     pool = Pool(records)
     memory = MemorySamples()
     drain_timeout_s = max(30.0, 3 * options.seconds)
     async with aiohttp.ClientSession() as session:
         # Steady state: every record read from 信用中国, mirrored to GSXT, GSXT's echo read back.
-        loaded_at = time.monotonic()
-        changed = await load_creditchina(session, sandbox.urls[CREDITCHINA], records)
         ids = [r.record_id for r in records]
 
         async def settled() -> bool:
@@ -315,8 +324,15 @@ async def run(options: Options) -> int:
             warmup_s=options.warmup_s,
             work_dir=work_dir,
         )
+        records = penalties(0, options.records)
         with fresh_database(options.backend, work_dir, "e2e") as url:
             async with running_simulators(work_dir) as sandbox:
+                # The records are on 信用中国 before the gateway starts, as on a platform that
+                # has published for years: stamped a second apart in the recent past, before the
+                # gateway's own first writes (their SJC is "now"), so its cursor has not passed them.
+                async with aiohttp.ClientSession() as session:
+                    changed = await load_creditchina(session, sandbox.urls[CREDITCHINA], records)
+                loaded_at = time.monotonic()
                 port = free_port()
                 env = {
                     **SERVE_SETTINGS,
@@ -329,7 +345,8 @@ async def run(options: Options) -> int:
                     await serve.wait_for(r"creditgw listening on", timeout_s=60)
                     probe = StoreProbe(url)
                     try:
-                        phases = await run_phases(options, serve, f"http://{LOCALHOST}:{port}", sandbox, probe)
+                        started = Started(records=records, changed=changed, loaded_at=loaded_at)
+                        phases = await run_phases(options, serve, f"http://{LOCALHOST}:{port}", sandbox, probe, started)
                     finally:
                         await probe.close()
     finally:

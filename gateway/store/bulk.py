@@ -50,22 +50,31 @@ class Bulk(Generic[I, R]):
         self._alone = alone
         self._queue: deque[tuple[I, asyncio.Future[R]]] = deque()
         self._drains: set[asyncio.Task[None]] = set()
+        self._draining = 0
 
     async def submit(self, item: I) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         # Forming a batch ahead of the committer was measured to make batches smaller and the
         # whole slower (bench/ingest.py): one bulk per committer batch in flight.
-        if len(self._drains) < self.committer.parallel:
+        if self._draining < self.committer.parallel:
+            self._draining += 1
             task = asyncio.create_task(self._drain(), name=f"bulk-{self.name}")
-            self._drains.add(task)
+            self._drains.add(task)  # a reference, so the task is not collected while it runs
             task.add_done_callback(self._drains.discard)
         return await future
 
     async def _drain(self) -> None:
-        while self._queue:
-            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-            await self._run(batch)
+        try:
+            while self._queue:
+                batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+                await self._run(batch)
+        finally:
+            # Counted down in the same step as the empty-queue check, with no await in between:
+            # an item queued after it starts a new drain, one queued before is taken by this one.
+            # (The task's done callback runs a step later: counting tasks there would strand an
+            # item queued in between, with no drain left to take it.)
+            self._draining -= 1
 
     async def _run(self, batch: list[tuple[I, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]
