@@ -366,7 +366,8 @@ def _owner_change(
     state = current.state
     facts = event.facts.overlay(current.facts)  # the owner's content, gaps kept from what others know
     same_state = state.target == event.target
-    same_facts = current.facts.fingerprint() == facts.fingerprint()
+    # Equal fields are equal content; only unequal ones need the digest (a re-read is mostly equal).
+    same_facts = facts == current.facts or current.facts.fingerprint() == facts.fingerprint()
     if same_state and same_facts and state.authoritative:
         return Plan(outcome=Outcome.UNCHANGED, record=current, changed=False, seen=seen)
     if state.authoritative and event.changed_at < state.decided_at and not same_state:

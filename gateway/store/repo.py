@@ -125,6 +125,16 @@ class Repo:
         )
         return inserted == 1
 
+    def seen_changes(self, system: str, change_keys: Sequence[str]) -> set[str]:
+        """Which of these changes of `system` are in the inbox already."""
+        if not change_keys:
+            return set()
+        rows = self.tx.all(
+            f"SELECT change_key FROM inbox WHERE system = ? AND change_key IN ({_marks(len(change_keys))})",
+            (system, *change_keys),
+        )
+        return {row["change_key"] for row in rows}
+
     def record_inbox(self, system: str, done: Sequence[tuple[str, str | None, str]], now: datetime) -> set[str]:
         """Claim and settle several changes at once: rows of (change_key, record_id, outcome).
         Returns the keys that were new; the others were seen before and are left as they were."""

@@ -92,8 +92,17 @@ class Poller:
         """One outcome (or failure) per change. The reports that change nothing but the links are
         recorded together in one unit; every other change is its own unit (see poll_once)."""
         system = self.connector.system
+        # A feed that re-reads (信用中国's pull is inclusive of its last second) repeats changes
+        # already stored: answer those from the inbox before mapping and planning them.
+        keys = [change.change_key for change in changes]
+        seen = await self.committer.db.run(lambda tx: Repo(tx).seen_changes(system, keys), write=False)
+        settled: dict[int, str | BaseException] = {
+            index: "duplicate" for index, change in enumerate(changes) if change.change_key in seen
+        }
         reports: list[tuple[int, str, Observation]] = []
         for index, change in enumerate(changes):
+            if index in settled:
+                continue
             with contextlib.suppress(UnmappableRow):  # recorded as unmappable by the single path
                 observation = self.connector.mapping.to_observation(change)
                 if observation is not None:
@@ -109,9 +118,9 @@ class Poller:
                 )
             except Exception as exc:  # a lost race, a deadlock: each change goes alone instead
                 log.warning("quiet_reports_failed", system=system, changes=len(reports), error=str(exc)[:200])
-        settled: dict[int, str | BaseException] = {
-            index: outcome for (index, _, _), outcome in zip(reports, quiet, strict=True) if outcome is not None
-        }
+        settled.update(
+            (index, outcome) for (index, _, _), outcome in zip(reports, quiet, strict=True) if outcome is not None
+        )
         alone = [index for index in range(len(changes)) if index not in settled]
         ran = await asyncio.gather(
             *(self.committer.submit(partial(self._ingest_one, change=changes[index])) for index in alone),
