@@ -55,7 +55,7 @@ SOURCE = f"api:{CLIENT}"
 # The maximum-rate phase may use 2/3 of the records, the half-rate phase gets the rest: 2/3 is
 # about 1.5× what 10 s at the measured accept rate need (sqlite 240–420/s, postgresql ~110/s on
 # the 2-core machine). Should the records run out, the phase ends early and says so.
-DEFAULT_RECORDS = {"sqlite": 9000, "postgresql": 3000}
+DEFAULT_RECORDS = {"sqlite": 9000, "postgresql": 9000}
 MIN_REPAIRS_FOR_MEMORY = 500  # fewer repairs between the samples: allocator noise, no verdict
 IDLE_SAMPLE_S = 2.0  # serve's CPU with no load (pollers, gauges), measured before the repairs
 # "fast poll/dispatch settings" for the serve process; everything else stays at its default.
@@ -481,7 +481,7 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--records",
         type=int,
-        help="records loaded into 信用中国 (default: enough for 10 s at full rate: 9000 on sqlite, 3000 on postgresql)",
+        help="records loaded into 信用中国 (default: enough for 10 s at full rate: 9000 on both databases)",
     )
     parser.add_argument("--backend", choices=BACKENDS, default="sqlite", help="gateway database (default sqlite)")
     parser.add_argument("--concurrency", type=int, default=32, help="clients of the maximum-rate phase (default 32)")
