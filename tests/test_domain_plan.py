@@ -203,6 +203,35 @@ def test_mirror_echo_of_our_write_is_recognised() -> None:
     assert result.deliveries == ()
 
 
+def test_a_mirror_feed_behind_our_last_write_is_not_a_divergence() -> None:
+    """We wrote PUBLISHED (v2), then REPAIRED (v3), both acknowledged, before the mirror's feed was
+    read: its feed now reports PUBLISHED, the echo of the first write. Until it reports our last
+    write, a different state is its feed catching up, not a 多头修复: no set-back, no accusation."""
+    acked = T0 + timedelta(minutes=1)
+    links = {GS: LinkState(system=GS, written_version=3, written_target=REPAIRED, written_at=acked)}
+    current = record(REPAIRED, version=3)
+    result = plan(observed(GS, PUBLISHED, at_min=0), current, links, POLICY)
+    assert result.outcome is Outcome.STALE
+    assert result.deliveries == () and not result.changed and result.seen is None
+    assert [a.kind for a in result.audit] == ["stale_ignored"]
+
+
+def test_once_the_mirror_reported_our_write_a_different_state_is_a_divergence() -> None:
+    acked = T0 + timedelta(minutes=1)
+    confirmed = LinkState(system=GS, written_version=3, written_target=REPAIRED, written_at=acked, seen_target=REPAIRED)
+    result = plan(observed(GS, PUBLISHED, at_min=2), record(REPAIRED, version=3), {GS: confirmed}, POLICY)
+    assert result.outcome is Outcome.SET_BACK and result.audit[-1].kind == "mirror_divergence"
+
+
+def test_a_mirror_change_long_after_our_unreported_write_is_a_divergence() -> None:
+    """A write that changed nothing creates no feed item, so our write may never be reported: a
+    different state stamped well after it (FEED_CATCH_UP) is the mirror's own change."""
+    acked = T0 + timedelta(minutes=1)
+    links = {GS: LinkState(system=GS, written_version=3, written_target=REPAIRED, written_at=acked)}
+    result = plan(observed(GS, PUBLISHED, at_min=30), record(REPAIRED, version=3), links, POLICY)
+    assert result.outcome is Outcome.SET_BACK
+
+
 def test_mirror_in_sync_is_unchanged() -> None:
     assert plan(observed(GS, PUBLISHED), record(PUBLISHED), {}, POLICY).outcome is Outcome.UNCHANGED
 

@@ -60,7 +60,7 @@ PAGE: list[tuple[str, Observation]] = [
     ("cc-1b", _report(CC, 1, version="000101")),  # the owner repeats itself: quiet
     ("gs-3", _report(GS, 3, stopped(StopReason.REPAIRED))),  # the echo of our delivery: quiet
     ("gs-seen", _report(GS, 5)),  # a change key already in the inbox: duplicate
-    ("gs-4", _report(GS, 4, stopped(StopReason.REPAIRED))),  # GSXT stopped another's record: set back
+    ("gs-4", _report(GS, 4, stopped(StopReason.REPAIRED), minutes=10)),  # GSXT stopped its mirror: set back
     ("cc-5b", _report(CC, 5, stopped(StopReason.REPAIRED), version="000200", minutes=5)),  # a change
     ("cc-5-old", _report(CC, 5, version="000001")),  # the same record again, and stale
     ("cc-9", _report(CC, 9)),  # a record nobody knew

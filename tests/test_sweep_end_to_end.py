@@ -41,14 +41,9 @@ class World:
         }
 
     async def outbox(self, record_id: str) -> list[tuple[str, str, str]]:
-        """Deliveries of the record's repairs (the sweep's expiry is one). Not the set-backs: a
-        mirror's late echo of an earlier write, read after a newer write was acknowledged, is taken
-        for a divergence and set back once more (redundant, idempotent; see the closing note)."""
         rows = await self.runtime.db.run(
             lambda tx: tx.all(
-                "SELECT target, state_status, state_reason FROM outbox WHERE record_id = ?"
-                " AND repair_id IS NOT NULL ORDER BY id",
-                (record_id,),
+                "SELECT target, state_status, state_reason FROM outbox WHERE record_id = ? ORDER BY id", (record_id,)
             ),
             write=False,
         )

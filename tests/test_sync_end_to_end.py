@@ -129,6 +129,12 @@ async def test_gsxt_repairs_reach_creditchina_exactly_once_under_transient_fault
     before = await stack.writes(CC)
     await stack.sandbox.set_faults(CC, error_rate=0.3, error_status=503, rate_limit_rate=0.1, retry_after_s=1, seed=7)
     await stack.sandbox.set_faults(GS, error_rate=0.3, error_status=502, seed=11)
+    # 信用中国 takes the six rows in one or two calls, which may all pass: its pollers' calls
+    # meet the faults first, so the run is under faults whatever the writes draw.
+    for _ in range(100):
+        if sum((await stack.sandbox.stats(CC))["faults_injected"].values()) > 0:
+            break
+        await asyncio.sleep(0.05)
     repaired = [await _repair_on_gsxt(stack, row) for row in targets]
 
     assert await stack.agreed(expect=dict.fromkeys(repaired, "stopped:repaired")) == []

@@ -198,6 +198,7 @@ class LinkState:
     native_id: str | None = None
     written_version: int | None = None  # last version the system acknowledged
     written_target: TargetState | None = None
+    written_at: datetime | None = None  # when the system acknowledged that write (the gateway's clock)
     seen_target: TargetState | None = None  # last state its change feed reported
     seen_source_version: str | None = None  # sortable position of that report in its feed
     queued: bool = False  # a delivery to this system is pending or in flight

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from gateway.domain.categories import Category
@@ -251,6 +251,22 @@ def _told_by(source: str, record: CanonicalRecord, policy: Policy) -> tuple[str,
     return policy.decision_targets(record.facts)  # never an owner that takes no writes
 
 
+# How long after a write acknowledged by a system its feed may still report what it showed before
+# (poll interval, feed lag, and the two clocks' skew: the report is stamped by the system's clock,
+# the acknowledgement by ours). A different state reported later than this is a divergence even if
+# the system never reported our write (a write that changes nothing creates no feed item).
+FEED_CATCH_UP = timedelta(minutes=5)
+
+
+def _feed_behind_our_write(link: LinkState, event: Observation) -> bool:
+    return (
+        link.written_target is not None
+        and link.written_at is not None
+        and link.seen_target != link.written_target
+        and event.changed_at <= link.written_at + FEED_CATCH_UP
+    )
+
+
 def _plan_decision(
     event: Decision, current: CanonicalRecord | None, links: Mapping[str, LinkState], policy: Policy
 ) -> Plan:
@@ -433,6 +449,18 @@ def _mirror_report(
     if link is not None and link.written_target == event.target:
         # What we wrote earlier, reported back; a newer delivery is already queued or done.
         return Plan(outcome=Outcome.ECHO, record=current, changed=bool(notes), audit=notes, seen=seen)
+    if link is not None and _feed_behind_our_write(link, event):
+        # The system has not yet reported the state we last wrote to it, and this report is not
+        # clearly later than that write: its feed is catching up on an earlier state (typically
+        # the echo of an earlier write of ours), not a change of its own. Once it has reported
+        # our write, a different state is a divergence again.
+        behind = AuditEntry(
+            kind="stale_ignored",
+            actor=event.source,
+            after=event.target,
+            detail={"reason": "reported before our last write", "source_version": event.source_version},
+        )
+        return Plan(outcome=Outcome.STALE, record=current, changed=bool(notes), audit=(*notes, behind))
     if not state.authoritative:
         # Two mirrors disagree and the owner has not spoken: nothing to enforce yet.
         divergence = AuditEntry(kind="unowned_divergence", actor=event.source, before=state.target, after=event.target)

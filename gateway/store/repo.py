@@ -905,6 +905,7 @@ def link_from_row(row: Row) -> LinkState:
         native_id=row["native_id"],
         written_version=row["written_version"],
         written_target=_target(row["written_status"], row["written_reason"]),
+        written_at=from_db_ts(row["written_at"]),
         seen_target=_target(row["seen_status"], row["seen_reason"]),
         seen_source_version=row["seen_source_version"],
     )
