@@ -22,7 +22,6 @@ from datetime import date, datetime
 from typing import Any
 
 from adapters.base import NativeChange, NativeWrite
-from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import Category, SubjectType, System, classify_authority
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
@@ -37,6 +36,7 @@ from mappings.transforms import (
     read_fields,
     require,
     split_kinds,
+    stop_day,
     text,
     write_fields,
 )
@@ -246,10 +246,6 @@ class CreditChinaGansuMapping:
     def __init__(self, *, today: Callable[[], date] = beijing_today) -> None:
         self._today = today
 
-    def _stop_date(self, decided_at: datetime | None) -> date:
-        """The day the stop was decided, in Gansu; today when the caller does not know it."""
-        return decided_at.astimezone(BEIJING).date() if decided_at is not None else self._today()
-
     def to_observation(self, change: NativeChange) -> Observation | None:
         row = change.row
         kind = change.kind or text(row.get("ROWTYPE"))
@@ -298,7 +294,7 @@ class CreditChinaGansuMapping:
             subject_code = format_uscc(facts.subject_code, facts.subject_type)
             if subject_code is not None:
                 row[code_column] = subject_code
-        row.update(write_state(target, stop_date=self._stop_date(decided_at)))
+        row.update(write_state(target, stop_date=stop_day(decided_at, self._today)))
         return NativeWrite(
             kind=kind,
             row=row,

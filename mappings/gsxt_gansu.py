@@ -20,7 +20,6 @@ from datetime import date, datetime
 from typing import Any
 
 from adapters.base import NativeChange, NativeWrite
-from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType, System, classify_authority
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
@@ -36,6 +35,7 @@ from mappings.transforms import (
     parse_uscc,
     read_fields,
     require,
+    stop_day,
     text,
     write_fields,
 )
@@ -207,10 +207,6 @@ class GsxtGansuMapping:
     def __init__(self, *, today: Callable[[], date] = beijing_today) -> None:
         self._today = today
 
-    def _stop_date(self, decided_at: datetime | None) -> date:
-        """The day the stop was decided, in Gansu; today when the caller does not know it."""
-        return decided_at.astimezone(BEIJING).date() if decided_at is not None else self._today()
-
     def to_observation(self, change: NativeChange) -> Observation | None:
         row = change.row
         if change.kind == TABLE_OPANOMALY:
@@ -257,7 +253,7 @@ class GsxtGansuMapping:
         subject_code = format_uscc(facts.subject_code, facts.subject_type)
         if subject_code is not None:
             record[SUBJECT_CODE] = subject_code
-        record.update(write_penalty_state(target, stop_date=self._stop_date(decided_at)))
+        record.update(write_penalty_state(target, stop_date=stop_day(decided_at, self._today)))
         return NativeWrite(
             kind=TABLE_OTHERPUNISH,
             row=record,

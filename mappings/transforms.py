@@ -363,6 +363,12 @@ def beijing_today() -> date:
     return datetime.now(BEIJING).date()
 
 
+def stop_day(decided_at: datetime | None, today: Callable[[], date]) -> date:
+    """The day a stop was decided, in Gansu (both systems require one with a stop); `today()` when
+    the caller does not know it."""
+    return decided_at.astimezone(BEIJING).date() if decided_at is not None else today()
+
+
 def sjc_source_version(raw: str) -> str:
     """ISO 8601 in Beijing time. The offset is the same on every value, so text order is time
     order, and the value still reads like the SJC an operator sees on the platform."""
