@@ -204,3 +204,26 @@ async def test_a_failed_batch_falls_back_to_one_decision_at_a_time(
     again = await asyncio.gather(*(harness.post_repair(repair_body(r), key=f"f-{r}") for r in ids))
     assert [await r.json() for r in again] == bodies
     assert all(r.headers["Idempotent-Replayed"] == "true" for r in again)
+
+
+async def test_two_replicas_given_the_same_requests_apply_each_once(database_url: str) -> None:
+    """Every request sent to two replicas at once (a client retrying on another node): batches on
+    both sides race on the same keys and records; each decision is applied once and both replicas
+    answer it with the same stored response."""
+    async with open_harness(database_url) as one, open_harness(database_url) as two:
+        ids = await _seed_many(one, 20)
+        requests = [(h, r) for r in ids for h in (one, two)]
+        responses = await asyncio.gather(*(h.post_repair(repair_body(r), key=f"both-{r}") for h, r in requests))
+        assert [r.status for r in responses] == [202] * len(requests)
+        bodies = [await r.json() for r in responses]
+        for index in range(0, len(bodies), 2):
+            assert bodies[index] == bodies[index + 1]  # one decision, one answer, whoever stored it
+            replayed = [responses[index + i].headers.get("Idempotent-Replayed") == "true" for i in (0, 1)]
+            assert sorted(replayed) == [False, True]  # one replica applied it, the other replayed it
+        assert {b["outcome"] for b in bodies} == {"changed"}
+        assert await one.count("repairs") == 20 and await one.count("idempotency") == 20
+        versions = await one.runtime.db.run(
+            lambda tx: tx.all("SELECT version FROM records WHERE record_id IN (" + ", ".join("?" * 20) + ")", ids),
+            write=False,
+        )
+        assert {row["version"] for row in versions} == {2}
