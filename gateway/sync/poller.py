@@ -99,18 +99,25 @@ class Poller:
         settled: dict[int, str | BaseException] = {
             index: "duplicate" for index, change in enumerate(changes) if change.change_key in seen
         }
-        reports: list[tuple[int, str, Observation]] = []
+        # Each change is mapped once: a row the gateway does not track needs no unit at all.
+        mapped: dict[int, Observation | UnmappableRow] = {}
         for index, change in enumerate(changes):
             if index in settled:
                 continue
-            with contextlib.suppress(UnmappableRow):  # recorded as unmappable by the single path
+            try:
                 observation = self.connector.mapping.to_observation(change)
-                if observation is not None:
-                    reports.append((index, change.change_key, observation))
+            except UnmappableRow as exc:
+                mapped[index] = exc
+                continue
+            if observation is None:
+                settled[index] = "untracked"
+            else:
+                mapped[index] = observation
+        reports = [(index, o) for index, o in mapped.items() if isinstance(o, Observation)]
         quiet: list[str | None] = [None] * len(reports)
         if reports:
             now = self.clock()
-            listed = [(key, observation) for _, key, observation in reports]
+            listed = [(changes[index].change_key, observation) for index, observation in reports]
             try:
                 quiet = await self.committer.submit(
                     lambda tx: apply_quiet_reports(tx, listed, source=system, policy=self.policy, now=now),
@@ -119,11 +126,14 @@ class Poller:
             except Exception as exc:  # a lost race, a deadlock: each change goes alone instead
                 log.warning("quiet_reports_failed", system=system, changes=len(reports), error=str(exc)[:200])
         settled.update(
-            (index, outcome) for (index, _, _), outcome in zip(reports, quiet, strict=True) if outcome is not None
+            (index, outcome) for (index, _), outcome in zip(reports, quiet, strict=True) if outcome is not None
         )
-        alone = [index for index in range(len(changes)) if index not in settled]
+        alone = [index for index in mapped if index not in settled]
         ran = await asyncio.gather(
-            *(self.committer.submit(partial(self._ingest_one, change=changes[index])) for index in alone),
+            *(
+                self.committer.submit(partial(self._ingest_one, change=changes[index], mapped=mapped[index]))
+                for index in alone
+            ),
             return_exceptions=True,
         )
         settled.update(zip(alone, ran, strict=True))
@@ -132,22 +142,18 @@ class Poller:
     def _move_cursor(self, tx: Tx, expected: str | None, position: str) -> bool:
         return Repo(tx).move_cursor(self.connector.system, FEED, expected, position, self.clock())
 
-    def _ingest_one(self, tx: Tx, change: NativeChange) -> str:
+    def _ingest_one(self, tx: Tx, change: NativeChange, mapped: Observation | UnmappableRow) -> str:
         system = self.connector.system
         now = self.clock()
-        try:
-            observation = self.connector.mapping.to_observation(change)
-        except UnmappableRow as exc:
+        if isinstance(mapped, UnmappableRow):
             # The system's own data is broken; record it (visible in the inbox) and go on: a bad
             # row must not stall the whole feed.
             repo = Repo(tx)
             if repo.claim_inbox(system, change.change_key, now):
                 repo.set_inbox_outcome(system, change.change_key, None, "unmappable")
-            log.error("inbound_unmappable", system=system, kind=change.kind, field=exc.field, error=str(exc))
+            log.error("inbound_unmappable", system=system, kind=change.kind, field=mapped.field, error=str(mapped))
             return "unmappable"
-        if observation is None:
-            return "untracked"
-        result = apply_event(tx, observation, source=system, change_key=change.change_key, policy=self.policy, now=now)
+        result = apply_event(tx, mapped, source=system, change_key=change.change_key, policy=self.policy, now=now)
         return result.outcome
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
