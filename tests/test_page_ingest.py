@@ -11,11 +11,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from adapters.base import ChangePage, NativeChange
 from gateway.domain.model import PUBLISHED, StopReason, stopped
 from gateway.domain.plan import Action, Decision, Observation, Policy
 from gateway.store.database import Database, Tx
+from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo
+from gateway.sync.connectors import Connector
 from gateway.sync.ingest import apply_event, apply_quiet_reports
+from gateway.sync.poller import Poller
+from mappings.base import UnmappableRow
 from tests.conftest import T0, penalty_facts
 from tests.rows import dump_rows
 
@@ -99,3 +104,44 @@ async def test_quiet_reports_write_what_single_reports_do(two_databases: tuple[D
         ["unchanged", "unchanged", "duplicate", "set_back", "unchanged", "unchanged", "changed", "stale", "created"]
     )
     assert await bulk_db.run(dump_rows, write=False) == await single_db.run(dump_rows, write=False)
+
+
+class _Feed:
+    """One page of three changes: a report, a row its system cannot have sent (unmappable), and a
+    row the gateway does not track."""
+
+    system = CC
+
+    def __init__(self) -> None:
+        stamp = T0
+        self.changes = [
+            NativeChange(change_key=k, source_version=k, changed_at=stamp, kind="CF", native_id=k, row={"n": k})
+            for k in ("ok", "broken", "untracked")
+        ]
+
+    async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
+        return ChangePage(changes=self.changes if cursor is None else [], cursor="end", has_more=False)
+
+
+class _Mapping:
+    system = CC
+
+    def to_observation(self, change: NativeChange) -> Observation | None:
+        if change.change_key == "broken":
+            raise UnmappableRow("CF_WSH is empty", field="CF_WSH")
+        return _report(CC, 7) if change.change_key == "ok" else None
+
+
+async def test_a_page_with_unmappable_and_untracked_rows(db: Database) -> None:
+    """Each change is mapped once; the unmappable one is kept in the inbox as such, the untracked
+    one writes nothing, and the report is applied."""
+    committer = GroupCommitter(db)
+    feed = _Feed()
+    poller = Poller(committer, Connector(system=CC, adapter=feed, mapping=_Mapping()), POLICY)  # type: ignore[arg-type]
+    try:
+        stats = await poller.poll_once()
+    finally:
+        await committer.close()
+    assert stats.outcomes == {"created": 1, "unmappable": 1, "untracked": 1}
+    inbox = await db.run(lambda tx: tx.all("SELECT change_key, outcome FROM inbox ORDER BY change_key"), write=False)
+    assert [(r["change_key"], r["outcome"]) for r in inbox] == [("broken", "unmappable"), ("ok", "created")]
