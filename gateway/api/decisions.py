@@ -36,7 +36,7 @@ from gateway.domain.workdays import Deadline
 from gateway.store.bulk import ALONE, Bulk
 from gateway.store.database import Row, Tx
 from gateway.store.group import GroupCommitter
-from gateway.store.repo import Repo, TargetProgress
+from gateway.store.repo import Repo, TargetProgress, coalesce
 from gateway.sync.ingest import apply_event, report_estimated
 
 # DecisionRefused codes → (status, field): a missing record is 404; a decision that conflicts
@@ -198,11 +198,10 @@ class _BatchWrites:
         self.states: list[CanonicalRecord] = []
         self.audits: list[tuple[str, AuditEntry]] = []
         self.repairs: list[tuple[Any, ...]] = []
-        self.superseded: list[tuple[str, str, str, int | None]] = []
         self.replaced: list[tuple[int, Delivery, str | None]] = []
         self.inserted: list[tuple[Delivery, str | None]] = []
         self.waiting: list[tuple[str, str, str]] = []  # (repair, target, record): on the new outbox row
-        self.progress: list[tuple[str, str, str, int | None]] = []
+        self.progress: list[tuple[str, str, str, int | None]] = []  # (repair, target, status, outbox id)
         self.deadlines: list[tuple[str, date, bool]] = []
         self.estimated: list[tuple[Deadline, str, str]] = []
         self.responses: list[tuple[str, str, str, int, str, datetime]] = []
@@ -249,16 +248,16 @@ class _BatchWrites:
 
     def _enqueue(self, delivery: Delivery, repair_id: str) -> None:
         """Repo.enqueue for a batch: replace a pending row of an older version, else add one."""
-        existing = self._pending.get((delivery.record_id, delivery.system))
-        if existing is None:
-            self.inserted.append((delivery, repair_id))
-        elif int(existing["version"]) >= delivery.version:
-            self.progress.append((repair_id, delivery.system, TargetProgress.PENDING, int(existing["id"])))
+        queued = coalesce(self._pending.get((delivery.record_id, delivery.system)), delivery, repair_id)
+        if queued.keep is not None:
+            self.progress.append((repair_id, delivery.system, TargetProgress.PENDING, queued.keep))
             return
+        if queued.supersedes is not None:
+            self.progress.append((queued.supersedes, delivery.system, TargetProgress.SUPERSEDED, None))
+        if queued.replace is not None:
+            self.replaced.append((queued.replace, delivery, repair_id))
         else:
-            if existing["repair_id"] and existing["repair_id"] != repair_id:
-                self.superseded.append((existing["repair_id"], delivery.system, TargetProgress.SUPERSEDED, None))
-            self.replaced.append((int(existing["id"]), delivery, repair_id))
+            self.inserted.append((delivery, repair_id))
         self.waiting.append((repair_id, delivery.system, delivery.record_id))
 
     def flush(self, repo: Repo) -> None:
@@ -268,7 +267,6 @@ class _BatchWrites:
         repo.save_states(self.states, now)
         repo.add_audits(self.audits, now)
         repo.create_repairs(self.repairs)
-        repo.set_targets_progress(self.superseded, now)
         repo.replace_pending(self.replaced, now)
         repo.insert_pending(self.inserted, now)
         repo.set_targets_pending(self.waiting, now)

@@ -357,15 +357,14 @@ class Repo:
             f" AND status = 'pending'{lock}",
             (delivery.record_id, delivery.system),
         )
-        if existing is not None:
-            if int(existing["version"]) >= delivery.version:
-                return int(existing["id"])
-            if existing["repair_id"] and existing["repair_id"] != repair_id:
-                self.set_target_progress(
-                    existing["repair_id"], delivery.system, TargetProgress.SUPERSEDED, now, outbox_id=None
-                )
-            self.replace_pending([(int(existing["id"]), delivery, repair_id)], now)
-            return int(existing["id"])
+        queued = coalesce(existing, delivery, repair_id)
+        if queued.keep is not None:
+            return queued.keep
+        if queued.supersedes is not None:
+            self.set_target_progress(queued.supersedes, delivery.system, TargetProgress.SUPERSEDED, now, outbox_id=None)
+        if queued.replace is not None:
+            self.replace_pending([(queued.replace, delivery, repair_id)], now)
+            return queued.replace
         new_id = self.tx.scalar(_INSERT_OUTBOX + " RETURNING id", _outbox_values(delivery, repair_id, now))
         return int(new_id)
 
@@ -847,6 +846,26 @@ class Repo:
             (reason, now, record_id, milestone),
         )
         return updated == 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Coalesced:
+    """What queuing a delivery does, given the pending row of its (record, target), if any."""
+
+    keep: int | None = None  # that row already carries this version or a newer one: it stays
+    replace: int | None = None  # that row carries an older version: it takes the new one
+    supersedes: str | None = None  # the other repair whose delivery the replaced row was
+
+
+def coalesce(pending: Row | None, delivery: Delivery, repair_id: str | None) -> Coalesced:
+    """The one rule of `enqueue` and of a batch of decisions: only the newest state of a pair is
+    pending (nothing at all pending: a new row)."""
+    if pending is None:
+        return Coalesced()
+    if int(pending["version"]) >= delivery.version:
+        return Coalesced(keep=int(pending["id"]))
+    other = pending["repair_id"] if pending["repair_id"] and pending["repair_id"] != repair_id else None
+    return Coalesced(replace=int(pending["id"]), supersedes=other)
 
 
 _SET_DEADLINE = "UPDATE repair_targets SET due_on = ?, due_estimated = ? WHERE repair_id = ? AND due_on IS NULL"
