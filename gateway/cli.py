@@ -130,15 +130,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise AssertionError(command)
 
 
-def _openapi(output: str | None) -> int:
-    from gateway.api.openapi import build_openapi, dumps
-
-    text = dumps(build_openapi())
+def _write_out(text: str, output: str | None) -> None:
+    """To the file `output` names (UTF-8), or standard output."""
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
     else:
         sys.stdout.write(text)
+
+
+def _openapi(output: str | None) -> int:
+    from gateway.api.openapi import build_openapi, dumps
+
+    _write_out(dumps(build_openapi()), output)
     return 0
 
 
@@ -298,12 +302,7 @@ async def _notice(settings: Settings, record_id: str, *, fmt: str, output: str |
     except NoticeNotApplicable as exc:
         print(json.dumps({"code": "notice_not_applicable", "message": str(exc), "field": "record"}))
         return 1
-    text = render_notice(notice, "html" if fmt == "html" else "text")
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
-        sys.stdout.write(text)
+    _write_out(render_notice(notice, "html" if fmt == "html" else "text"), output)
     return 0
 
 
