@@ -107,8 +107,7 @@ class CreditChinaSimulator:
             document = self._import(_IMPORT_KINDS[call.operation], call.params)
         return self._answer(call.operation, document)
 
-    def _answer(self, operation: str, document: ET.Element) -> web.Response:
-        self.stats.request(operation, document.findtext("code", ""))
+    def _soap_response(self, operation: str, document: ET.Element) -> web.Response:
         # The platform's clock in the Date header (RFC 9110), as a real server sends its own time:
         # clients learn from it when a second of SJC stamps can no longer receive rows.
         date = format_datetime(self.clock.now().astimezone(UTC), usegmt=True)
@@ -118,6 +117,10 @@ class CreditChinaSimulator:
             charset="utf-8",
             headers={"Date": date},
         )
+
+    def _answer(self, operation: str, document: ET.Element) -> web.Response:
+        self.stats.request(operation, document.findtext("code", ""))
+        return self._soap_response(operation, document)
 
     def _login(self, params: dict[str, str]) -> ET.Element:
         config = self.config
@@ -208,15 +211,7 @@ class CreditChinaSimulator:
     async def busy_response(self, request: web.Request) -> web.StreamResponse:
         operation = soap.sniff_operation(await request.read()) or SERVICES[request.path][0]
         document = soap.result(BUSY, "平台繁忙，请稍后重试", line="", field="")
-        # The platform's clock in the Date header (RFC 9110), as a real server sends its own time:
-        # clients learn from it when a second of SJC stamps can no longer receive rows.
-        date = format_datetime(self.clock.now().astimezone(UTC), usegmt=True)
-        return web.Response(
-            body=soap.envelope(operation, document),
-            content_type="text/xml",
-            charset="utf-8",
-            headers={"Date": date},
-        )
+        return self._soap_response(operation, document)
 
     async def operation_of(self, request: web.Request) -> str:
         if request.path not in SERVICES:
