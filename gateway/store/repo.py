@@ -253,9 +253,14 @@ class Repo:
         for row in self.tx.all(f"SELECT * FROM links WHERE record_id IN ({marks})", tuple(record_ids)):
             links.setdefault(row["record_id"], {})[row["system"]] = link_from_row(row)
         lock = " FOR UPDATE" if lock_queue and self._pg else ""
+        # SQLite, left to itself, searches outbox_due by status: every queued row of every record,
+        # so a backlog made each decision O(backlog). `+status` keeps it on outbox_record_target
+        # (https://www.sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_);
+        # PostgreSQL, which keeps statistics, picks that index anyway and has no unary + on text.
+        status = "status" if self._pg else "+status"
         queued = self.tx.all(
             "SELECT id, record_id, target, version, repair_id, status FROM outbox"
-            f" WHERE record_id IN ({marks}) AND status IN ('pending', 'in_flight'){lock}",
+            f" WHERE record_id IN ({marks}) AND {status} IN ('pending', 'in_flight'){lock}",
             tuple(record_ids),
         )
         pending: dict[tuple[str, str], Row] = {}
