@@ -9,7 +9,10 @@ with the same closed-loop client (C workers, a warm-up, then T seconds):
    different record (idempotency row, record, audit, repair, progress rows and one outbox row per
    system, committed before the 202), group commit as configured by default;
 3. the same with group commit off (`group_commit_max=1`), to show what group commit buys;
-4. the baseline again: the ratio uses the mean of the two baseline runs, which bracket the gateway
+4. the API's HTTP layer alone: the same app with the decision answered at once, no store work (the
+   ceiling that the store's work then lowers: how much of the gap is HTTP handling, how much is
+   the durable decision);
+5. the baseline again: the ratio uses the mean of the two baseline runs, which bracket the gateway
    runs in time, so a machine getting busier or quieter during the run shows as their spread.
 
 Prints a table, a verdict line per backend ("ingest ratio X.XX (target ≥ 0.50)") and one JSON line.
@@ -160,6 +163,23 @@ async def measure_gateway(
         )
 
 
+async def measure_http_layer(backend: str, options: Options, work_dir: Path) -> tuple[LoadResult, dict[str, Any]]:
+    name = f"{backend}-http-layer"
+    record_ids = [SyntheticPenalty(i).record_id for i in range(1000)]
+    with fresh_database(backend, work_dir, name.replace("-", "_")) as url:
+        argv = python_module(SERVER_MODULE, "http-layer", "--database-url", url, "--log-level", options.log_level)
+        return await serve_and_load(
+            name,
+            argv,
+            repair_factory(record_ids, run=name, cycle=True),
+            concurrency=options.concurrency,
+            seconds=options.seconds,
+            warmup_s=options.warmup_s,
+            work_dir=work_dir,
+            ready_timeout_s=60,
+        )
+
+
 HEADERS = (
     "backend",
     "gateway",
@@ -211,6 +231,7 @@ async def measure_backend(
     off: tuple[LoadResult, dict[str, Any]] | None = None
     if options.group_commit_off:
         off = await measure_gateway(backend, options, work_dir, group_commit_max=1)
+    layer, _ = await measure_http_layer(backend, options, work_dir)
     second = await baseline(2)
     bases = [first, second]
     base_rate = (first.rate + second.rate) / 2
@@ -238,7 +259,11 @@ async def measure_backend(
             f"; group commit off: ratio {ratio(off_result.rate, base_rate):.2f},"
             f" group commit buys ×{ratio(gateway.rate, off_result.rate):.2f}"
         )
-    for result in (gateway, *(() if off is None else (off[0],))):
+    figures["http_layer"] = layer.as_json()
+    figures["ratio_http_layer"] = rounded(ratio(layer.rate, base_rate))
+    rows.append(_row(backend, "http layer alone (no store)", base_rate, bases, layer))
+    line += f"; the HTTP layer alone (no store): ratio {ratio(layer.rate, base_rate):.2f}"
+    for result in (gateway, layer, *(() if off is None else (off[0],))):
         if result.exhausted:
             line += f"; {result.label}: seeded records ran out after {result.seconds:.1f} s"
     return figures, rows, line
@@ -271,6 +296,7 @@ async def run(options: Options) -> int:
                 document["backends"][backend] = {"skipped": why}
                 continue
             variants = "gateway, gateway with group commit off" if options.group_commit_off else "gateway"
+            variants += ", the HTTP layer alone"
             print(f"{backend}: baseline, {variants}, baseline again", flush=True)
             figures, backend_rows, line = await measure_backend(backend, options, work_dir)
             document["backends"][backend] = figures
@@ -290,7 +316,7 @@ async def run(options: Options) -> int:
         for figures in document["backends"].values()
         for run in (
             *figures.get("baseline_runs", ()),
-            *(figures[key] for key in ("gateway", "gateway_group_commit_off") if key in figures),
+            *(figures[key] for key in ("gateway", "gateway_group_commit_off", "http_layer") if key in figures),
         )
     )
     document["errors"] = errors
@@ -304,7 +330,7 @@ def default_budget(options: Options) -> float:
     for backend in options.backends:
         measurement = options.warmup_s + options.seconds + 20  # start, load, stop
         seeding = gateways * (60 + records_needed(options, backend) / _SEED_RATE[backend])
-        total += (2 + gateways) * measurement + seeding
+        total += (3 + gateways) * measurement + seeding  # 2 baselines, the HTTP layer, the gateways
     return total
 
 

@@ -3,11 +3,19 @@ server do not share an event loop or a GIL):
 
     python -m bench.ingest_server bare
     python -m bench.ingest_server gateway --database-url URL --records N [--group-commit-max M]
+    python -m bench.ingest_server http-layer --database-url URL
 
 `bare` is the baseline: an aiohttp app whose POST handler reads the JSON body and answers 202 with
 a small JSON body — the ceiling of the HTTP stack. `gateway` is the real API (`create_app`) on a
 migrated database with N published records seeded and deliveries enabled for both systems (so
 each repair writes its outbox rows), but no dispatcher and no pollers: ingest only.
+
+`http-layer` is the same API with the store taken out of the request: everything `POST /v1/repairs`
+does before it hands its decision over (middlewares, request id and log line, metrics, client and
+Idempotency-Key checks, body parsing and validation, the request hash, the 409 guard) and the
+response it sends after, but the decision is answered at once with a fixed 202 body instead of
+being applied and committed. A measuring instrument, not a mode of the gateway: its ratio to the
+bare handler is the ceiling that any store work then lowers.
 
 Binds 127.0.0.1 on an OS-chosen port, prints `READY {"port": …, …}` and serves until SIGTERM/SIGINT.
 """
@@ -43,6 +51,19 @@ def ingest_policy(runtime: Runtime) -> Policy:
     return replace(
         runtime.policy, enabled_systems=frozenset({CREDITCHINA, GSXT}), self_deciding_owners=frozenset({GSXT})
     )
+
+
+class _AnswerAtOnce:
+    """Stands in for the API's decision bulk (`app[DECISIONS]`) in `http-layer`: answers every
+    decision with the same 202 body, touching no database."""
+
+    def __init__(self) -> None:
+        from gateway.api.idempotency import StoredResponse
+
+        self._answer = StoredResponse(status=202, body=json.dumps({"outcome": "changed"}), replayed=False)
+
+    async def submit(self, item: object) -> object:
+        return self._answer
 
 
 def bare_app() -> web.Application:
@@ -111,6 +132,23 @@ async def _gateway(database_url: str, records: int, group_commit_max: int | None
     await _serve(create_app(runtime), info, runtime.close)
 
 
+async def _http_layer(database_url: str, log_level: str) -> None:
+    from gateway.api.app import create_app
+    from gateway.api.keys import DECISIONS
+    from gateway.observability import configure_logging
+    from gateway.runtime import Runtime
+    from gateway.settings import Settings
+
+    settings = Settings(database_url=database_url, log_format="json", log_level=log_level)
+    configure_logging(settings.log_format, settings.log_level)
+    runtime = await Runtime.open(settings, connectors={})
+    runtime.policy = ingest_policy(runtime)
+    runtime.start(dispatch=False, poll=False)
+    app = create_app(runtime)
+    app[DECISIONS] = _AnswerAtOnce()  # type: ignore[assignment]
+    await _serve(app, {"kind": "http-layer", "backend": runtime.db.dialect.name}, runtime.close)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest_server", description=__doc__)
     sub = parser.add_subparsers(dest="kind", required=True)
@@ -120,9 +158,14 @@ def main(argv: list[str] | None = None) -> None:
     gateway.add_argument("--records", type=int, required=True, help="published records to seed")
     gateway.add_argument("--group-commit-max", type=int, help="Settings.group_commit_max (1 = off)")
     gateway.add_argument("--log-level", default="INFO", help="the gateway's log level (INFO, as in production)")
+    layer = sub.add_parser("http-layer", help="the real API, the decision answered at once: no store work")
+    layer.add_argument("--database-url", required=True)
+    layer.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if args.kind == "bare":
         asyncio.run(_bare())
+    elif args.kind == "http-layer":
+        asyncio.run(_http_layer(args.database_url, args.log_level))
     else:
         asyncio.run(_gateway(args.database_url, args.records, args.group_commit_max, args.log_level))
 

@@ -60,11 +60,11 @@ def test_benchmarks_run_in_a_tiny_configuration() -> None:
     sqlite = ingest_doc["backends"]["sqlite"]
     for key in ("baseline_rps", "baseline_runs", "gateway", "ratio", "target_met"):
         assert key in sqlite, key
-    for key in ("gateway_group_commit_off", "ratio_group_commit_off", "group_commit_gain"):
+    for key in ("gateway_group_commit_off", "ratio_group_commit_off", "group_commit_gain", "ratio_http_layer"):
         assert key in sqlite, key
     for key in ("rps", "completed", "errors", "latency"):
         assert key in sqlite["gateway"], key
-    assert sqlite["gateway"]["errors"] == 0
+    assert sqlite["gateway"]["errors"] == 0 and sqlite["http_layer"]["errors"] == 0
 
     assert e2e_doc["benchmark"] == "end_to_end"
     for key in ("baseline", "max_rate", "sustainable_rps", "half_rate", "ratio", "p99_s"):
