@@ -227,6 +227,11 @@ class SqliteDatabase(Database):
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
+            # Checkpoint every ~40 MiB of WAL (10,000 pages) instead of SQLite's 4 MiB: a page that
+            # several commits changed is copied into the database file (and fsynced) once per
+            # checkpoint, not once per few commits. A batch of decisions dirties ~13 scattered pages
+            # per decision; measured (in-process, batches of 16) 10 % less wall time per decision.
+            conn.execute("PRAGMA wal_autocheckpoint=10000")
             self._conn = conn
         return self._conn
 

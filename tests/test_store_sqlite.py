@@ -1,4 +1,5 @@
-"""The hot path's reads must not grow with the delivery backlog.
+"""What only the SQLite store promises: its connection settings, and hot-path reads that do not
+grow with the delivery backlog.
 
 SQLite keeps no statistics unless ANALYZE runs, so its planner guesses; a guess that searches the
 outbox by status reads every queued row of every record. A target that is down for a day leaves
@@ -70,3 +71,21 @@ async def test_reading_a_batchs_links_and_queue_does_not_scan_the_backlog(tmp_pa
     assert len(pending) == 64 and all(link[CC].queued and link[GS].queued for link in links.values())
     # Searching by status reads the 10,000 rows (over 100,000 instructions); by record, the same few.
     assert large < small * 1.5, (small, large)
+
+
+async def test_connection_is_durable_and_checkpoints_in_large_steps(tmp_path: Path) -> None:
+    """WAL with synchronous=FULL: a commit (an acknowledged repair) survives a power loss; foreign
+    keys enforced; the WAL checkpointed every 10,000 pages (gateway/store/database.py says why)."""
+    db = SqliteDatabase(tmp_path / "gw.db")
+
+    def settings(tx: Tx) -> tuple[Any, ...]:
+        return tuple(
+            tx.scalar(f"PRAGMA {name}")
+            for name in ("journal_mode", "synchronous", "foreign_keys", "wal_autocheckpoint")
+        )
+
+    try:
+        found = await db.run(settings, write=False)
+    finally:
+        await db.close()
+    assert found == ("wal", 2, 1, 10000)  # synchronous: 2 is FULL
