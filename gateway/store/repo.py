@@ -256,7 +256,8 @@ class Repo:
         # SQLite, left to itself, searches outbox_due by status: every queued row of every record,
         # so a backlog made each decision O(backlog). `+status` keeps it on outbox_record_target
         # (https://www.sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_);
-        # PostgreSQL, which keeps statistics, picks that index anyway and has no unary + on text.
+        # PostgreSQL plans by its statistics (EXPLAIN on 200,000 outbox rows: outbox_record_target)
+        # and has no unary + on text.
         status = "status" if self._pg else "+status"
         queued = self.tx.all(
             "SELECT id, record_id, target, version, repair_id, status FROM outbox"
