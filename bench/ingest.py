@@ -116,20 +116,31 @@ async def serve_and_load(
     return result, info
 
 
-async def bare_baseline(label: str, *, concurrency: int, seconds: float, warmup_s: float, work_dir: Path) -> LoadResult:
-    """The baseline of every benchmark here: the bare aiohttp handler, same client, same requests."""
+async def load_cycled(
+    label: str, argv: list[str], *, concurrency: int, seconds: float, warmup_s: float, work_dir: Path
+) -> LoadResult:
+    """A server that keeps nothing of a repair (so 1000 record ids, cycled, never run out) under the
+    same client and requests as the gateway."""
     record_ids = [SyntheticPenalty(i).record_id for i in range(1000)]
     result, _ = await serve_and_load(
         label,
-        python_module(SERVER_MODULE, "bare"),
+        argv,
         repair_factory(record_ids, run=label, cycle=True),
         concurrency=concurrency,
         seconds=seconds,
         warmup_s=warmup_s,
         work_dir=work_dir,
-        ready_timeout_s=30,
+        ready_timeout_s=60,
     )
     return result
+
+
+async def bare_baseline(label: str, *, concurrency: int, seconds: float, warmup_s: float, work_dir: Path) -> LoadResult:
+    """The baseline of every benchmark here: the bare aiohttp handler, same client, same requests."""
+    argv = python_module(SERVER_MODULE, "bare")
+    return await load_cycled(
+        label, argv, concurrency=concurrency, seconds=seconds, warmup_s=warmup_s, work_dir=work_dir
+    )
 
 
 def records_needed(options: Options, backend: str) -> int:
@@ -163,20 +174,17 @@ async def measure_gateway(
         )
 
 
-async def measure_http_layer(backend: str, options: Options, work_dir: Path) -> tuple[LoadResult, dict[str, Any]]:
+async def measure_http_layer(backend: str, options: Options, work_dir: Path) -> LoadResult:
     name = f"{backend}-http-layer"
-    record_ids = [SyntheticPenalty(i).record_id for i in range(1000)]
     with fresh_database(backend, work_dir, name.replace("-", "_")) as url:
         argv = python_module(SERVER_MODULE, "http-layer", "--database-url", url, "--log-level", options.log_level)
-        return await serve_and_load(
+        return await load_cycled(
             name,
             argv,
-            repair_factory(record_ids, run=name, cycle=True),
             concurrency=options.concurrency,
             seconds=options.seconds,
             warmup_s=options.warmup_s,
             work_dir=work_dir,
-            ready_timeout_s=60,
         )
 
 
@@ -231,7 +239,7 @@ async def measure_backend(
     off: tuple[LoadResult, dict[str, Any]] | None = None
     if options.group_commit_off:
         off = await measure_gateway(backend, options, work_dir, group_commit_max=1)
-    layer, _ = await measure_http_layer(backend, options, work_dir)
+    layer = await measure_http_layer(backend, options, work_dir)
     second = await baseline(2)
     bases = [first, second]
     base_rate = (first.rate + second.rate) / 2

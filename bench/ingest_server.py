@@ -103,20 +103,26 @@ async def _bare() -> None:
     await _serve(bare_app(), {"kind": "bare"}, nothing)
 
 
-async def _gateway(database_url: str, records: int, group_commit_max: int | None, log_level: str) -> None:
-    from bench.seed import seed_records
-    from gateway.api.app import create_app
+async def _ingest_runtime(database_url: str, log_level: str, **overrides: Any) -> Runtime:
+    """The gateway's runtime as `serve` opens it (JSON logs), with the ingest policy: no connectors."""
     from gateway.observability import configure_logging
     from gateway.runtime import Runtime
     from gateway.settings import Settings
 
-    overrides: dict[str, Any] = {"database_url": database_url, "log_format": "json", "log_level": log_level}
-    if group_commit_max is not None:
-        overrides["group_commit_max"] = group_commit_max
-    settings = Settings(**overrides)
+    settings = Settings(database_url=database_url, log_format="json", log_level=log_level, **overrides)
     configure_logging(settings.log_format, settings.log_level)
     runtime = await Runtime.open(settings, connectors={})
     runtime.policy = ingest_policy(runtime)
+    return runtime
+
+
+async def _gateway(database_url: str, records: int, group_commit_max: int | None, log_level: str) -> None:
+    from bench.seed import seed_records
+    from gateway.api.app import create_app
+
+    overrides = {} if group_commit_max is None else {"group_commit_max": group_commit_max}
+    runtime = await _ingest_runtime(database_url, log_level, **overrides)
+    settings = runtime.settings
     started = time.perf_counter()
     await seed_records(runtime.db, runtime.policy, records)
     seed_s = time.perf_counter() - started
@@ -135,14 +141,8 @@ async def _gateway(database_url: str, records: int, group_commit_max: int | None
 async def _http_layer(database_url: str, log_level: str) -> None:
     from gateway.api.app import create_app
     from gateway.api.keys import DECISIONS
-    from gateway.observability import configure_logging
-    from gateway.runtime import Runtime
-    from gateway.settings import Settings
 
-    settings = Settings(database_url=database_url, log_format="json", log_level=log_level)
-    configure_logging(settings.log_format, settings.log_level)
-    runtime = await Runtime.open(settings, connectors={})
-    runtime.policy = ingest_policy(runtime)
+    runtime = await _ingest_runtime(database_url, log_level)
     runtime.start(dispatch=False, poll=False)
     app = create_app(runtime)
     app[DECISIONS] = _AnswerAtOnce()  # type: ignore[assignment]
