@@ -25,23 +25,36 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bench.budget import CpuBudget, per_unit_ms
 from bench.databases import BACKENDS, fresh_database, postgres_available
 from bench.ingest import bare_baseline
 from bench.load import LoadResult, Request, RequestFactory, closed_loop, open_loop
 from bench.probe import RepairTiming, StoreProbe
-from bench.processes import LOCALHOST, Child, cpu_seconds, free_port, rss_kib, run_bounded, spawn
+from bench.processes import (
+    LOCALHOST,
+    Child,
+    CpuMeter,
+    cpu_seconds,
+    free_port,
+    postgres_cpu_seconds,
+    rss_kib,
+    run_bounded,
+    spawn,
+)
 from bench.profiling import profiling
 from bench.records import SyntheticPenalty, penalties
 from bench.report import json_line, machine, table, verdict
@@ -209,6 +222,7 @@ class Phases:
     after: Shown
     max_load: LoadResult
     max_done: Delivered
+    max_cpu_s: dict[str, float]  # CPU by process from the first acceptance to the last delivery
     half_rate: float
     half_load: LoadResult
     half_done: Delivered
@@ -261,6 +275,8 @@ async def run_phases(
                 memory.third_repairs = len(used_max)
 
         print(f"maximum rate: closed loop, {options.concurrency} clients, {options.seconds:g} s", flush=True)
+        meter = CpuMeter(cpu_readers(options.backend, serve, sandbox))
+        meter.start()
         async with profiling(serve.pid, options.warmup_s + options.seconds, options.profile_dir, "serve-max-rate"):
             max_load = await closed_loop(
                 base_url,
@@ -273,6 +289,7 @@ async def run_phases(
                 on_tick=tick,
             )
         max_done = await drained(probe, used_max, timeout_s=drain_timeout_s)
+        max_cpu_s = meter.stop()
         if not memory.third_kib:  # the records ran out before a third of the window
             memory.third_kib, memory.third_repairs = rss_kib(serve.pid), len(used_max)
 
@@ -300,11 +317,34 @@ async def run_phases(
         after=after,
         max_load=max_load,
         max_done=max_done,
+        max_cpu_s=max_cpu_s,
         half_rate=half,
         half_load=half_load,
         half_done=half_done,
         memory=memory,
         dead_letters=dead,
+    )
+
+
+def cpu_readers(backend: str, serve: Child, sandbox: Sandbox) -> dict[str, Callable[[], float]]:
+    """Every process that works for a repair on this machine, as CPU-time readers."""
+    readers: dict[str, Callable[[], float]] = {
+        "serve": partial(cpu_seconds, serve.pid),
+        "simulators": partial(cpu_seconds, sandbox.child.pid),
+        "client": cpu_seconds,  # this process: the load, the store probe while draining
+    }
+    if backend == "postgresql":
+        readers["postgresql"] = postgres_cpu_seconds
+    return readers
+
+
+def end_to_end_budget(bare_rate: float, phases: Phases) -> CpuBudget:
+    """The target rate as CPU per repair delivered to both, against every process's measured share."""
+    repairs = len(phases.max_done.complete)
+    return CpuBudget(
+        target_per_s=TARGET_RATIO * bare_rate,
+        cores=os.cpu_count() or 1,
+        spent_ms={name: per_unit_ms(spent, repairs) for name, spent in phases.max_cpu_s.items()},
     )
 
 
@@ -415,6 +455,11 @@ def report(options: Options, bare: LoadResult, phases: Phases) -> int:
         )
     if half_load.exhausted:
         print("note: the half-rate phase ran out of fresh records (raise --records)")
+    budget = end_to_end_budget(bare.rate, phases)
+    print(
+        f"{budget.describe('repair')} (maximum-rate phase, first acceptance to last delivery;"
+        f" serve alone ×{budget.process_over('serve'):.1f} what one process has)"
+    )
     print(f"end-to-end ratio {end_ratio:.2f} of bare ingest (target ≥ {TARGET_RATIO:.2f}) {verdict(ratio_met)}")
     print(f"accept→delivered p99 at half rate {p99:.3f} s (target < {TARGET_P99_S:.1f} s) {verdict(p99_met)}")
     if judged:
@@ -443,6 +488,7 @@ def report(options: Options, bare: LoadResult, phases: Phases) -> int:
             "delivered": half_done.as_json(),
             "cpu_ms_per_repair": rounded(cpu_per_repair_ms, 2),
         },
+        "cpu_budget": budget.as_json(),
         "ratio": rounded(end_ratio),
         "p99_s": rounded(p99),
         "rss_kib": {"ingested": memory.ingested_kib, "third": memory.third_kib, "end": memory.end_kib},

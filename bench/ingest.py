@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.budget import CpuBudget, per_unit_ms
 from bench.databases import BACKENDS, fresh_database, postgres_available
 from bench.load import LoadResult, Request, RequestFactory, closed_loop
 from bench.processes import LOCALHOST, python_module, run_bounded, spawn
@@ -274,7 +276,27 @@ async def measure_backend(
     for result in (gateway, layer, *(() if off is None else (off[0],))):
         if result.exhausted:
             line += f"; {result.label}: seeded records ran out after {result.seconds:.1f} s"
+    budget = ingest_budget(base_rate, gateway)
+    layer_ms = per_unit_ms(layer.server_cpu_s, layer.completed)
+    figures["cpu_budget"] = {**budget.as_json(), "http_layer_server_ms": rounded(layer_ms, 3)}
+    line += (
+        f"\n{backend}: {budget.describe('request')}; the server alone ×{budget.process_over('server'):.1f} what"
+        f" one process has (the HTTP layer alone {layer_ms:.2f} ms"
+        + ("; PostgreSQL's own CPU not counted)" if backend == "postgresql" else ")")
+    )
     return figures, rows, line
+
+
+def ingest_budget(base_rate: float, gateway: LoadResult) -> CpuBudget:
+    """The target rate as CPU per request, against the gateway's server and the load client."""
+    return CpuBudget(
+        target_per_s=TARGET_RATIO * base_rate,
+        cores=os.cpu_count() or 1,
+        spent_ms={
+            "server": per_unit_ms(gateway.server_cpu_s, gateway.completed),
+            "client": per_unit_ms(gateway.client_cpu_s, gateway.completed),
+        },
+    )
 
 
 async def run(options: Options) -> int:

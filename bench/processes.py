@@ -175,6 +175,35 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU time so far of every PostgreSQL server process on this machine (the local
+    server the benchmark uses; a backend that exits takes its time with it, so measure over windows
+    in which the gateway keeps its connections)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
+            if (entry / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(entry.name))
+    return total
+
+
+class CpuMeter:
+    """CPU seconds that named processes spend between `start()` and `stop()`; each is read by a
+    function returning its CPU time so far (e.g. `partial(cpu_seconds, pid)`)."""
+
+    def __init__(self, readers: Mapping[str, Callable[[], float]]) -> None:
+        self._readers = dict(readers)
+        self._started: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._started = {name: read() for name, read in self._readers.items()}
+
+    def stop(self) -> dict[str, float]:
+        return {name: read() - self._started[name] for name, read in self._readers.items()}
+
+
 def run_bounded(main: Callable[[], Awaitable[int]], *, budget_s: float) -> int:
     """Run a benchmark's main with a hard time budget; SIGTERM/SIGINT and the budget cancel it (its
     `spawn()` contexts stop their children on the way out). Exit code: main's, 1 when a child failed

@@ -65,6 +65,8 @@ def test_benchmarks_run_in_a_tiny_configuration() -> None:
     for key in ("rps", "completed", "errors", "latency"):
         assert key in sqlite["gateway"], key
     assert sqlite["gateway"]["errors"] == 0 and sqlite["http_layer"]["errors"] == 0
+    assert set(sqlite["cpu_budget"]["spent_ms"]) == {"server", "client"}
+    assert sqlite["cpu_budget"]["over"] > 0 and sqlite["cpu_budget"]["http_layer_server_ms"] > 0
 
     assert e2e_doc["benchmark"] == "end_to_end"
     for key in ("baseline", "max_rate", "sustainable_rps", "half_rate", "ratio", "p99_s"):
@@ -74,3 +76,5 @@ def test_benchmarks_run_in_a_tiny_configuration() -> None:
     assert set(e2e_doc["rss_kib"]) == {"ingested", "third", "end"}
     assert set(e2e_doc["targets"]) == {"ratio", "p99_s", "rss_growth_kib_per_1000"}
     assert e2e_doc["errors"] == 0
+    assert set(e2e_doc["cpu_budget"]["spent_ms"]) == {"serve", "simulators", "client"}
+    assert e2e_doc["cpu_budget"]["spent_ms"]["serve"] > 0 and e2e_doc["cpu_budget"]["over"] > 0

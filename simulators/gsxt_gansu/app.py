@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +21,7 @@ from simulators.admin import (
 from simulators.assembly import assemble
 from simulators.clock import Clock, SystemClock
 from simulators.codes import REM_EXCPRES, removal_pairs
+from simulators.expiring import Expiring
 from simulators.faults import DEFAULT_FAULT_SEED, FaultState
 from simulators.formats import DASH_DATE
 from simulators.gsxt_gansu import signing
@@ -72,12 +73,6 @@ class GsxtError(Exception):
         return body
 
 
-@dataclass(frozen=True)
-class _Remembered:
-    expires: datetime
-    answer: dict[str, Any]
-
-
 class GsxtSimulator:
     """State and handlers of one simulated GSXT（甘肃） node."""
 
@@ -88,7 +83,7 @@ class GsxtSimulator:
         self.faults = FaultState(config.fault_seed)
         self.stats = Stats()
         self.auto_audit = config.auto_audit
-        self._request_ids: dict[str, _Remembered] = {}
+        self._request_ids: Expiring[str, dict[str, Any]] = Expiring(timedelta(seconds=config.request_id_ttl_s))
         self._duplicated_after: set[int] = set()
         self._pripids: dict[str, str] = {}
         self.reset()
@@ -113,7 +108,7 @@ class GsxtSimulator:
             request_id = body.get("requestId")
             if not isinstance(request_id, str) or not request_id:
                 raise GsxtError(INVALID, "requestId is required", "requestId")
-            remembered = self._remembered(request_id)
+            remembered = self._request_ids.get(request_id, self.clock.now())
             if remembered is not None:
                 self.stats.request(operation, "replay")
                 return json_response(remembered)
@@ -123,8 +118,7 @@ class GsxtSimulator:
             return json_response(error.body(), status=error.status)
         # Only applied answers are remembered: a refused write changed nothing and may be resent,
         # corrected, under the same requestId.
-        expires = self.clock.now() + timedelta(seconds=self.config.request_id_ttl_s)
-        self._request_ids[request_id] = _Remembered(expires, answer)
+        self._request_ids.put(request_id, answer, self.clock.now())
         self.stats.request(operation, "ok")
         return json_response(answer)
 
@@ -151,13 +145,6 @@ class GsxtSimulator:
         if problem is not None:
             raise GsxtError(BAD_SIGNATURE, problem, status=401)
         return body
-
-    def _remembered(self, request_id: str) -> dict[str, Any] | None:
-        now = self.clock.now()
-        for stale in [rid for rid, entry in self._request_ids.items() if entry.expires <= now]:
-            del self._request_ids[stale]
-        entry = self._request_ids.get(request_id)
-        return entry.answer if entry is not None else None
 
     def _save(self, record: Any) -> dict[str, Any]:
         if not isinstance(record, dict):

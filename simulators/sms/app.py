@@ -20,6 +20,7 @@ from simulators.admin import (
 )
 from simulators.assembly import assemble
 from simulators.clock import Clock, SystemClock
+from simulators.expiring import Expiring
 from simulators.faults import DEFAULT_FAULT_SEED, FaultState
 from simulators.formats import DASH_STAMP
 from simulators.sms import signing
@@ -69,12 +70,6 @@ class SmsError(Exception):
         return body
 
 
-@dataclass(frozen=True)
-class _Remembered:
-    expires: datetime
-    answer: dict[str, Any]
-
-
 @dataclass(frozen=True, kw_only=True)
 class Message:
     msg_id: str
@@ -113,8 +108,11 @@ class SmsSimulator:
         self.stats = Stats()
         self.contacts: dict[str, Contact] = {}
         self.messages: list[Message] = []
-        self._message_ids: dict[tuple[str, str], _Remembered] = {}
-        self._nonces: dict[tuple[str, str], datetime] = {}
+        self._message_ids: Expiring[tuple[str, str], dict[str, Any]] = Expiring(
+            timedelta(seconds=config.message_id_ttl_s)
+        )
+        # A nonce is accepted once within the signature window (twice the skew either side).
+        self._nonces: Expiring[tuple[str, str], bool] = Expiring(timedelta(seconds=2 * config.max_skew_s))
         self.reset()
 
     def reset(self) -> None:
@@ -136,7 +134,7 @@ class SmsSimulator:
             message_id = body.get("messageId")
             if not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id):
                 raise SmsError(INVALID, "messageId must be 1-64 characters of A-Z a-z 0-9 _ -", "messageId", 400)
-            remembered = self._remembered(app_id, message_id)
+            remembered = self._message_ids.get((app_id, message_id), self.clock.now())
             if remembered is not None:
                 self.stats.request(operation, "replay")
                 return json_response(remembered)
@@ -146,8 +144,7 @@ class SmsSimulator:
             return json_response(error.body(), status=error.status)
         # Only accepted messages are remembered: a refused one sent nothing and may be resent,
         # corrected, under the same messageId.
-        expires = self.clock.now() + timedelta(seconds=self.config.message_id_ttl_s)
-        self._message_ids[(app_id, message_id)] = _Remembered(expires, answer)
+        self._message_ids.put((app_id, message_id), answer, self.clock.now())
         self.stats.request(operation, OK)
         return json_response(answer)
 
@@ -163,20 +160,10 @@ class SmsSimulator:
             app_id, nonce = signing.check(body, self.config.credentials, now, self.config.max_skew_s)
         except signing.Refusal as refusal:
             raise SmsError(refusal.code, refusal.message, status=401) from refusal
-        # A nonce is accepted once within the signature window (twice the skew either side).
-        for key in [k for k, expires in self._nonces.items() if expires <= now]:
-            del self._nonces[key]
-        if (app_id, nonce) in self._nonces:
+        if self._nonces.get((app_id, nonce), now):
             raise SmsError(NONCE_REUSED, "nonce already used", status=401)
-        self._nonces[(app_id, nonce)] = now + timedelta(seconds=2 * self.config.max_skew_s)
+        self._nonces.put((app_id, nonce), True, now)
         return body
-
-    def _remembered(self, app_id: str, message_id: str) -> dict[str, Any] | None:
-        now = self.clock.now()
-        for stale in [key for key, entry in self._message_ids.items() if entry.expires <= now]:
-            del self._message_ids[stale]
-        entry = self._message_ids.get((app_id, message_id))
-        return entry.answer if entry is not None else None
 
     def _accept(self, app_id: str, message_id: str, body: dict[str, Any]) -> dict[str, Any]:
         for name in body:
