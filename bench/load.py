@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.processes import cpu_seconds
+from bench.processes import CpuMeter, cpu_seconds
 from bench.stats import Summary, rounded
 
 _ERROR_SAMPLES = 5
@@ -48,6 +48,7 @@ class LoadResult:
     exhausted: bool = False
     client_cpu_s: float = 0.0  # this process's CPU time during the window
     server_cpu_s: float | None = None  # the server's, when its pid was given
+    other_cpu_s: dict[str, float] = field(default_factory=dict)  # of the `also_cpu` processes
 
     @property
     def completed(self) -> int:
@@ -87,10 +88,13 @@ def _share(value: float | None) -> float | None:
 class _Window:
     """The measured window and what happened in it."""
 
-    def __init__(self, result: LoadResult, expect: int, server_pid: int | None) -> None:
+    def __init__(
+        self, result: LoadResult, expect: int, server_pid: int | None, also_cpu: Mapping[str, Callable[[], float]]
+    ) -> None:
         self.result = result
         self.expect = expect
         self.server_pid = server_pid
+        self._also = CpuMeter(also_cpu)
         self.start = float("inf")
         self.end = float("inf")
         self.last_completion = 0.0
@@ -101,10 +105,12 @@ class _Window:
         self.start = time.perf_counter()
         self._cpu0 = cpu_seconds()
         self._server_cpu0 = cpu_seconds(self.server_pid) if self.server_pid else None
+        self._also.start()
 
     def close(self, now: float) -> None:
         self.end = min(self.end, now)
         self.result.client_cpu_s = cpu_seconds() - self._cpu0
+        self.result.other_cpu_s = self._also.stop()
         if self.server_pid and self._server_cpu0 is not None:
             try:
                 self.result.server_cpu_s = cpu_seconds(self.server_pid) - self._server_cpu0
@@ -150,13 +156,15 @@ async def closed_loop(
     warmup_s: float = 1.0,
     expect: int = 202,
     server_pid: int | None = None,
+    also_cpu: Mapping[str, Callable[[], float]] | None = None,
     timeout_s: float = 30.0,
     on_tick: Callable[[float], None] | None = None,
 ) -> LoadResult:
     """`concurrency` workers send back to back for `warmup_s` then `seconds`. `on_tick(elapsed)` is
-    called about every 100 ms of the window (e.g. to sample memory at a point of the run)."""
+    called about every 100 ms of the window (e.g. to sample memory at a point of the run).
+    `also_cpu`: other processes whose CPU time over the window to measure (e.g. the database's)."""
     result = LoadResult(label=label, seconds=seconds)
-    window = _Window(result, expect, server_pid)
+    window = _Window(result, expect, server_pid, also_cpu or {})
     numbers = itertools.count()
     stop = asyncio.Event()
 
@@ -211,7 +219,7 @@ async def open_loop(
     point). A start that finds `max_in_flight` requests outstanding waits for a slot, and its
     latency counts from when it was due, so a server falling behind shows in the figures."""
     result = LoadResult(label=label, seconds=seconds)
-    window = _Window(result, expect, server_pid)
+    window = _Window(result, expect, server_pid, {})
     slots = asyncio.Semaphore(max_in_flight)
     tasks: set[asyncio.Task[None]] = set()
 
