@@ -451,3 +451,32 @@ async def test_admin_load_accepts_xml_and_json(client: Client, clock: ManualCloc
     assert loaded["SJC"] == "2017/05/06 10:00:00" and "CF_XDR_LB" not in loaded
     status, error = await admin_json(client, "POST", "/admin/load", {"rows": [{"ROWTYPE": "XX"}]})
     assert status == 400 and error["field"] == "ROWTYPE"
+
+
+def test_the_pull_order_follows_every_change_of_sjc() -> None:
+    """RowStore keeps its rows in pull order (SJC, ID) as changes come instead of sorting them on
+    every pull: after random pushes and status flips it reads what a full sort would."""
+    import random
+    from datetime import timedelta
+
+    from simulators.creditchina_gansu.columns import CF_CURRENT
+    from simulators.creditchina_gansu.store import RowStore, key_of, stop_status
+
+    rng = random.Random(7)
+    store = RowStore()
+    keys = set()
+    start = datetime(2026, 11, 1, 9, 0, 0)
+    for step in range(600):
+        now = start + timedelta(seconds=rng.randrange(0, 400))  # a clock that jumps both ways
+        number = f"甘罚〔2026〕{rng.randrange(60)}号"
+        row = {"CF_WSH": number, "CF_CFJGDM": "11620000MB0000000X", "CF_NR": f"v{step}"}
+        key = key_of(CF_CURRENT, row)
+        if rng.random() < 0.3 and key in keys:
+            store.set_status(key, stop_status("1", now.date()), now)
+        else:
+            store.put(CF_CURRENT, row, now)
+            keys.add(key)
+    everything = sorted((store.get(key) for key in keys), key=lambda r: (r.sjc, r.id))  # type: ignore[union-attr]
+    assert store.all() == everything and len(everything) == len(store)
+    for since in (start, start + timedelta(seconds=150), start + timedelta(seconds=399), start + timedelta(days=1)):
+        assert store.changed_since(since) == [r for r in everything if r.sjc >= since]

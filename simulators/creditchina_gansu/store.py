@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -53,9 +54,13 @@ def normalise(kind: RowKind, row: Mapping[str, str]) -> dict[str, str]:
 
 
 class RowStore:
+    """The rows by business key, and in pull order (SJC, then ID), as the platform's index on SJC
+    would keep them: an incremental pull reads from its `since` on instead of sorting every row."""
+
     def __init__(self) -> None:
         self._rows: dict[Key, StoredRow] = {}
         self._next_id = 1
+        self._order: list[tuple[datetime, int, Key]] = []  # sorted; one entry per row
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -64,10 +69,17 @@ class RowStore:
         return self._rows.get(key)
 
     def all(self) -> list[StoredRow]:
-        return sorted(self._rows.values(), key=lambda row: (row.sjc, row.id))
+        return [self._rows[key] for _, _, key in self._order]
 
     def changed_since(self, since: datetime) -> list[StoredRow]:
-        return [row for row in self.all() if row.sjc >= since]
+        start = bisect.bisect_left(self._order, (since,))
+        return [self._rows[key] for _, _, key in self._order[start:]]
+
+    def _stamp(self, key: Key, stored: StoredRow, sjc: datetime) -> None:
+        """Move a row to its new place in pull order (a change stamps "now": usually the end)."""
+        del self._order[bisect.bisect_left(self._order, (stored.sjc, stored.id))]  # ids are unique
+        stored.sjc = sjc
+        bisect.insort(self._order, (sjc, stored.id, key))
 
     def put(self, kind: RowKind, row: Mapping[str, str], now: datetime) -> tuple[StoredRow, bool]:
         """Upsert a pushed or loaded row; SJC moves only when a value changed.
@@ -82,6 +94,7 @@ class RowStore:
             stored = StoredRow(id=self._next_id, kind=kind, values=normalise(kind, row), sjc=stamp)
             self._next_id += 1
             self._rows[key] = stored
+            bisect.insort(self._order, (stamp, stored.id, key))
             return stored, True
         values = dict(stored.values)
         if stored.kind.legacy and not kind.legacy:
@@ -94,7 +107,7 @@ class RowStore:
         if values == stored.values:
             return stored, False
         stored.values = values
-        stored.sjc = stamp
+        self._stamp(key, stored, stamp)
         return stored, True
 
     def set_status(self, key: Key, status: Mapping[str, str], now: datetime) -> tuple[StoredRow, bool]:
@@ -105,11 +118,12 @@ class RowStore:
         if values == stored.values:
             return stored, False
         stored.values = values
-        stored.sjc = now.replace(microsecond=0)
+        self._stamp(key, stored, now.replace(microsecond=0))
         return stored, True
 
     def load_seed(self, rows: Iterable[tuple[RowKind, Mapping[str, str], datetime]]) -> None:
         self._rows.clear()
+        self._order.clear()
         self._next_id = 1
         for kind, row, sjc in rows:
             self.put(kind, row, sjc)
