@@ -1,7 +1,7 @@
-"""Quiet reports of a feed page (gateway/sync/ingest.py `apply_quiet_reports`) write what
-`apply_event` writes for each of them, and leave every other report to `apply_event`.
+"""Quiet reports and first sightings of a feed page (gateway/sync/ingest.py `apply_reports`) write
+what `apply_event` writes for each of them, and leave every other report to `apply_event`.
 
-The same page goes once through `apply_quiet_reports` (one transaction, then the reports it leaves
+The same page goes once through `apply_reports` (one transaction, then the reports it leaves
 alone, each in its own, as the poller does) and once through `apply_event` report by report, into a
 second database; the outcomes and every row must be equal.
 """
@@ -18,7 +18,7 @@ from gateway.store.database import Database, Tx
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo
 from gateway.sync.connectors import Connector
-from gateway.sync.ingest import apply_event, apply_quiet_reports
+from gateway.sync.ingest import apply_event, apply_reports
 from gateway.sync.poller import Poller
 from mappings.base import UnmappableRow
 from tests.conftest import T0, penalty_facts
@@ -46,7 +46,7 @@ def _report(source: str, n: int, target: Any = PUBLISHED, version: str = "000100
 
 def _seed(tx: Tx) -> None:
     """Records 1–5 published by their owner (信用中国) and mirrored on GSXT; record 3 then repaired
-    through the API, and that repair delivered to GSXT; one change key already in the inbox."""
+    through the API, and that repair delivered to GSXT; two change keys already in the inbox."""
     repo = Repo(tx)
     for n in range(1, 6):
         apply_event(tx, _report(CC, n, version=f"00000{n}"), source=CC, change_key=f"cc-{n}", policy=POLICY, now=T0)
@@ -57,7 +57,7 @@ def _seed(tx: Tx) -> None:
     for item in repo.claim(T0, 50, "w", T0 + timedelta(minutes=1)):
         if item.target == GS:
             repo.complete(item, "w", None, T0)
-    repo.record_inbox(GS, [("gs-seen", _facts(1).record_id, "unchanged")], T0)
+    repo.record_inbox(GS, [("gs-seen", _facts(1).record_id, "unchanged"), ("gs-seen-11", None, "untracked")], T0)
 
 
 PAGE: list[tuple[str, Observation]] = [
@@ -68,8 +68,12 @@ PAGE: list[tuple[str, Observation]] = [
     ("gs-4", _report(GS, 4, stopped(StopReason.REPAIRED), minutes=10)),  # GSXT stopped its mirror: set back
     ("cc-5b", _report(CC, 5, stopped(StopReason.REPAIRED), version="000200", minutes=5)),  # a change
     ("cc-5-old", _report(CC, 5, version="000001")),  # the same record again, and stale
-    ("cc-9", _report(CC, 9)),  # a record nobody knew
+    ("cc-9", _report(CC, 9)),  # a record nobody knew: first sighting, mirrored to GSXT
     ("gs-2", _report(GS, 2)),  # quiet
+    ("gs-8", _report(GS, 8)),  # only the mirror knows it so far: first sighting, provisional
+    ("cc-10", _report(CC, 10, version="000300")),  # first sighting ...
+    ("cc-10b", _report(CC, 10, stopped(StopReason.REPAIRED), version="000301", minutes=3)),  # ... then a change
+    ("gs-seen-11", _report(GS, 11)),  # a new record, but its change key is in the inbox: duplicate
 ]
 
 
@@ -80,7 +84,7 @@ async def _alone(db: Database, key: str, observation: Observation) -> str:
     return await db.run(unit)
 
 
-async def test_quiet_reports_write_what_single_reports_do(two_databases: tuple[Database, Database]) -> None:
+async def test_bulk_reports_write_what_single_reports_do(two_databases: tuple[Database, Database]) -> None:
     bulk_db, single_db = two_databases
     for db in two_databases:
         await db.run(_seed)
@@ -88,20 +92,23 @@ async def test_quiet_reports_write_what_single_reports_do(two_databases: tuple[D
     for source in (GS, CC):  # the poller reads one feed at a time
         page = [(key, o) for key, o in PAGE if o.source == source]
         quiet = await bulk_db.run(
-            lambda tx, page=page, source=source: apply_quiet_reports(tx, page, source=source, policy=POLICY, now=NOW)
+            lambda tx, page=page, source=source: apply_reports(tx, page, source=source, policy=POLICY, now=NOW)
         )
         for (key, observation), outcome in zip(page, quiet, strict=True):
             outcomes.append(outcome if outcome is not None else await _alone(bulk_db, key, observation))
         if source == GS:
-            assert quiet == ["unchanged", "unchanged", "duplicate", None, "unchanged"]
+            assert quiet == ["unchanged", "unchanged", "duplicate", None, "unchanged", "provisional", "duplicate"]
         else:
-            assert quiet == ["unchanged", None, None, None]
+            assert quiet == ["unchanged", None, None, "created", "created", None]
 
     singles = [await _alone(single_db, key, o) for source in (GS, CC) for key, o in PAGE if o.source == source]
 
     assert outcomes == singles
     assert sorted(outcomes) == sorted(
-        ["unchanged", "unchanged", "duplicate", "set_back", "unchanged", "unchanged", "changed", "stale", "created"]
+        [
+            *("unchanged", "unchanged", "duplicate", "set_back", "unchanged", "provisional", "duplicate"),
+            *("unchanged", "changed", "stale", "created", "created", "changed"),
+        ]
     )
     assert await bulk_db.run(dump_rows, write=False) == await single_db.run(dump_rows, write=False)
 
@@ -145,3 +152,54 @@ async def test_a_page_with_unmappable_and_untracked_rows(db: Database) -> None:
     assert stats.outcomes == {"created": 1, "unmappable": 1, "untracked": 1}
     inbox = await db.run(lambda tx: tx.all("SELECT change_key, outcome FROM inbox ORDER BY change_key"), write=False)
     assert [(r["change_key"], r["outcome"]) for r in inbox] == [("broken", "unmappable"), ("ok", "created")]
+
+
+class _NewRecordsFeed:
+    """One page: two records nobody knew."""
+
+    system = CC
+
+    async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
+        changes = [
+            NativeChange(change_key=k, source_version=k, changed_at=T0, kind="CF", native_id=k, row={"n": k})
+            for k in ("new-20", "new-21")
+        ]
+        return ChangePage(changes=changes if cursor is None else [], cursor="end", has_more=False)
+
+
+class _NewRecordsMapping:
+    system = CC
+
+    def to_observation(self, change: NativeChange) -> Observation | None:
+        return _report(CC, int(change.change_key.split("-")[1]))
+
+
+async def test_a_failed_bulk_unit_leaves_nothing_and_each_change_goes_alone(db: Database, monkeypatch: Any) -> None:
+    """A first sighting whose record another replica created meanwhile fails the whole bulk unit
+    (here: the insert runs twice, a real unique violation from the database). The unit is rolled
+    back whole, and each change of the page then goes through `apply_event` alone."""
+    original = Repo.insert_records
+    failures = []
+
+    def insert_twice(self: Repo, records: Any, now: Any) -> None:
+        original(self, records, now)
+        try:
+            original(self, records, now)
+        except Exception as exc:
+            failures.append(type(exc).__name__)
+            raise
+
+    monkeypatch.setattr(Repo, "insert_records", insert_twice)
+    committer = GroupCommitter(db)
+    connector = Connector(system=CC, adapter=_NewRecordsFeed(), mapping=_NewRecordsMapping())  # type: ignore[arg-type]
+    try:
+        stats = await Poller(committer, connector, POLICY).poll_once()
+    finally:
+        await committer.close()
+
+    assert failures == ["UniqueViolation"]
+    assert stats.outcomes == {"created": 2}
+    counts = await db.run(
+        lambda tx: {t: Repo(tx).count(t) for t in ("records", "inbox", "outbox", "audit", "links")}, write=False
+    )
+    assert counts == {"records": 2, "inbox": 2, "outbox": 2, "audit": 2, "links": 2}

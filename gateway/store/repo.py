@@ -164,31 +164,9 @@ class Repo:
         return None if row is None else record_from_row(row)
 
     def save_record(self, record: CanonicalRecord, now: datetime, *, created: bool) -> None:
-        facts = record.facts
-        state = record.state
-        values = (
-            facts.category.value,
-            facts.identity.authority_code,
-            facts.identity.document_number,
-            facts.subject_code,
-            facts.subject_name,
-            json.dumps(facts.to_json(), ensure_ascii=False, sort_keys=True),
-            facts.fingerprint(),
-            state.target.status.value,
-            _reason(state.target),
-            state.version,
-            state.decided_by,
-            state.decided_at,
-            1 if state.authoritative else 0,
-        )
+        values = _record_values(record)
         if created:
-            inserted = self.tx.execute(
-                "INSERT INTO records (category, authority_code, document_number, subject_code, subject_name,"
-                " facts, facts_fingerprint, status, reason, version, decided_by, decided_at, authoritative,"
-                " record_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (record_id) DO NOTHING",
-                (*values, record.record_id, now, now),
-            )
+            inserted = self.tx.execute(_INSERT_RECORD + " ON CONFLICT (record_id) DO NOTHING", (*values, now, now))
             if inserted != 1:
                 # Another transaction created it between our read and this insert (two systems
                 # reporting a new record at once): plan again against what it wrote.
@@ -198,8 +176,14 @@ class Repo:
                 "UPDATE records SET category = ?, authority_code = ?, document_number = ?, subject_code = ?,"
                 " subject_name = ?, facts = ?, facts_fingerprint = ?, status = ?, reason = ?, version = ?,"
                 " decided_by = ?, decided_at = ?, authoritative = ?, updated_at = ? WHERE record_id = ?",
-                (*values, now, record.record_id),
+                (*values[:-1], now, record.record_id),
             )
+
+    def insert_records(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
+        """New records, several at once. A record that exists already (another replica created it
+        since it was read) fails the statement, and with it the caller's unit, which then goes
+        change by change (`save_record` plans that case again)."""
+        self.tx.executemany(_INSERT_RECORD, [(*_record_values(r), now, now) for r in records])
 
     def save_state(self, record: CanonicalRecord, now: datetime) -> None:
         """Only the publicity state moved (the facts are as stored)."""
@@ -906,6 +890,34 @@ _COUNTABLE = frozenset(
     {"records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "cursors", "idempotency"}
     | {"reminders"}
 )
+
+
+_INSERT_RECORD = (
+    "INSERT INTO records (category, authority_code, document_number, subject_code, subject_name, facts,"
+    " facts_fingerprint, status, reason, version, decided_by, decided_at, authoritative, record_id, created_at,"
+    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _record_values(record: CanonicalRecord) -> tuple[Any, ...]:
+    """A record's columns in `_INSERT_RECORD` order, up to record_id (the times come from the caller)."""
+    facts, state = record.facts, record.state
+    return (
+        facts.category.value,
+        facts.identity.authority_code,
+        facts.identity.document_number,
+        facts.subject_code,
+        facts.subject_name,
+        json.dumps(facts.to_json(), ensure_ascii=False, sort_keys=True),
+        facts.fingerprint(),
+        state.target.status.value,
+        _reason(state.target),
+        state.version,
+        state.decided_by,
+        state.decided_at,
+        1 if state.authoritative else 0,
+        record.record_id,
+    )
 
 
 def record_from_row(row: Row) -> CanonicalRecord:

@@ -136,44 +136,63 @@ def apply_event(
     )
 
 
-def apply_quiet_reports(
+def apply_reports(
     tx: Tx, reports: Sequence[tuple[str, Observation]], *, source: str, policy: Policy, now: datetime
 ) -> list[str | None]:
-    """Several reports of one feed that change nothing but what the gateway knows the system shows
-    (the commonest by far: a system echoing a state the gateway wrote, or confirming one it already
-    shows), recorded with one statement per table. `reports` are (change key, observation).
+    """Several reports of one feed recorded with one statement per table, for the two commonest
+    kinds (ADR 0008), `reports` being (change key, observation):
+    - quiet reports change nothing but what the gateway knows the system shows: a system echoing a
+      state the gateway wrote, or confirming one it already shows;
+    - first sightings name a record the gateway does not know yet (at go-live, every record a feed
+      holds): the record, its link, its audit row and its deliveries to the mirrors are written.
 
-    Per report, in order: its outcome, or None where it does more (a new record, a change, a
-    set-back, an audited stale report) or names a record already reported earlier in `reports`:
-    that one goes through `apply_event` on its own. The rows written are those `apply_event`
-    writes for such a report (tests/test_page_ingest.py compares the two)."""
+    Per report, in order: its outcome, or None where it does more (a change, a set-back, an audited
+    stale report) or names a record already reported earlier in `reports`: that one goes through
+    `apply_event` on its own, after this unit. The rows written are those `apply_event` writes for
+    such a report (tests/test_page_ingest.py compares the two)."""
     repo = Repo(tx)
     record_ids = sorted({observation.facts.record_id for _, observation in reports})
     records = repo.load_records(record_ids, lock=True)
     links, _ = repo.links_of(record_ids)
     results: list[str | None] = [None] * len(reports)
-    quiet: list[tuple[int, str, str, Plan]] = []
-    planned: set[str] = set()
+    planned: list[tuple[int, str, str, Plan]] = []
+    reported: set[str] = set()
     for index, (change_key, observation) in enumerate(reports):
         record_id = observation.facts.record_id
-        if record_id in planned:
-            continue
-        result = plan(observation, records.get(record_id), links.get(record_id, {}), policy)
-        if result.outcome not in _QUIET or result.changed or result.audit or result.deliveries or result.seen is None:
-            continue
-        planned.add(record_id)
-        quiet.append((index, change_key, record_id, result))
-    new = repo.record_inbox(source, [(key, record_id, r.outcome.value) for _, key, record_id, r in quiet], now)
-    repo.save_seen_many(
-        [(record_id, result.seen) for _, key, record_id, result in quiet if key in new and result.seen is not None],
-        now,
-    )
-    for index, key, _, result in quiet:
+        if record_id in reported:
+            continue  # alone, after the report before it
+        reported.add(record_id)
+        current = records.get(record_id)
+        result = plan(observation, current, links.get(record_id, {}), policy)
+        if _quiet(result) or (current is None and result.outcome in _FIRST_SIGHT):
+            planned.append((index, change_key, record_id, result))
+    new = repo.record_inbox(source, [(key, record_id, r.outcome.value) for _, key, record_id, r in planned], now)
+    # In record id order, as the records were locked: two replicas creating the same records
+    # wait on each other in one order, never in a cycle.
+    written = sorted(((rid, r) for _, key, rid, r in planned if key in new), key=lambda item: item[0])
+    repo.insert_records([r.record for _, r in written if r.changed and r.record is not None], now)
+    repo.save_seen_many([(record_id, r.seen) for record_id, r in written if r.seen is not None], now)
+    repo.add_audits([(record_id, entry) for record_id, r in written for entry in r.audit], now)
+    # A first sighting starts no repair (apply_event: only a change of state does), so its
+    # deliveries wait on no progress row, and no pending delivery of a new record can exist.
+    repo.insert_pending([(delivery, None) for _, r in written for delivery in r.deliveries], now)
+    for index, key, _, result in planned:
         results[index] = result.outcome.value if key in new else "duplicate"
     return results
 
 
+def _quiet(result: Plan) -> bool:
+    return (
+        result.outcome in _QUIET
+        and not result.changed
+        and not result.audit
+        and not result.deliveries
+        and result.seen is not None
+    )
+
+
 _QUIET = frozenset({Outcome.UNCHANGED, Outcome.ECHO})
+_FIRST_SIGHT = frozenset({Outcome.CREATED, Outcome.PROVISIONAL})
 
 
 def _set_deadline(repo: Repo, sla: SyncSla, repair_id: str, record_id: str, decided_at: datetime) -> None:

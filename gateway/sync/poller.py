@@ -21,7 +21,7 @@ from gateway.store.database import Tx, now_utc
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo
 from gateway.sync.connectors import Connector
-from gateway.sync.ingest import apply_event, apply_quiet_reports
+from gateway.sync.ingest import apply_event, apply_reports
 from mappings.base import UnmappableRow
 
 log = get_logger("creditgw.poller")
@@ -54,12 +54,13 @@ class Poller:
     async def poll_once(self, max_pages: int = 100) -> PollStats:
         """Read until the feed has nothing more (or `max_pages`); returns what was seen.
 
-        The reports of a page that change nothing but the links (echoes, confirmations) are one
-        unit, which locks its records in id order; every other change is its own unit of work,
-        locking one record, so parallel batches (and other replicas' pollers) can never deadlock on
-        two records taken in opposite orders. The cursor moves, by compare-and-set, only once every
-        change of the page has committed. Changes of one page may commit out of order: per record,
-        plan() ignores a report older than one already seen (source_version)."""
+        The reports of a page that change nothing but the links (echoes, confirmations) and those
+        of records seen for the first time are one unit (`apply_reports`), which locks and creates
+        its records in id order; every other change is its own unit of work, locking one record,
+        so parallel batches (and other replicas' pollers) can never deadlock on two records taken
+        in opposite orders. The cursor moves, by compare-and-set, only once every change of the
+        page has committed. Changes of one page may commit out of order: per record, plan()
+        ignores a report older than one already seen (source_version)."""
         stats = PollStats()
         system = self.connector.system
         cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
@@ -89,8 +90,9 @@ class Poller:
         return stats
 
     async def _ingest(self, changes: list[NativeChange]) -> list[str | BaseException]:
-        """One outcome (or failure) per change. The reports that change nothing but the links are
-        recorded together in one unit; every other change is its own unit (see poll_once)."""
+        """One outcome (or failure) per change. The reports that change nothing but the links and
+        the first sightings are recorded together in one unit; every other change is its own unit,
+        after it (see poll_once)."""
         system = self.connector.system
         # A feed that re-reads (信用中国's pull is inclusive of its last second) repeats changes
         # already stored: answer those from the inbox before mapping and planning them.
@@ -114,19 +116,19 @@ class Poller:
             else:
                 mapped[index] = observation
         reports = [(index, o) for index, o in mapped.items() if isinstance(o, Observation)]
-        quiet: list[str | None] = [None] * len(reports)
+        bulk: list[str | None] = [None] * len(reports)
         if reports:
             now = self.clock()
             listed = [(changes[index].change_key, observation) for index, observation in reports]
             try:
-                quiet = await self.committer.submit(
-                    lambda tx: apply_quiet_reports(tx, listed, source=system, policy=self.policy, now=now),
+                bulk = await self.committer.submit(
+                    lambda tx: apply_reports(tx, listed, source=system, policy=self.policy, now=now),
                     gathered=True,
                 )
             except Exception as exc:  # a lost race, a deadlock: each change goes alone instead
-                log.warning("quiet_reports_failed", system=system, changes=len(reports), error=str(exc)[:200])
+                log.warning("bulk_reports_failed", system=system, changes=len(reports), error=str(exc)[:200])
         settled.update(
-            (index, outcome) for (index, _), outcome in zip(reports, quiet, strict=True) if outcome is not None
+            (index, outcome) for (index, _), outcome in zip(reports, bulk, strict=True) if outcome is not None
         )
         alone = [index for index in mapped if index not in settled]
         ran = await asyncio.gather(
