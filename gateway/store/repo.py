@@ -176,7 +176,7 @@ class Repo:
                 "UPDATE records SET category = ?, authority_code = ?, document_number = ?, subject_code = ?,"
                 " subject_name = ?, facts = ?, facts_fingerprint = ?, status = ?, reason = ?, version = ?,"
                 " decided_by = ?, decided_at = ?, authoritative = ?, updated_at = ? WHERE record_id = ?",
-                (*values[:-1], now, record.record_id),
+                (*values[:-1], now, record.record_id),  # record_id moves to the WHERE
             )
 
     def insert_records(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
