@@ -5,12 +5,14 @@ measured, and a rate is a CPU budget per unit of work: the machine's cores give 
 seconds per unit to everything that runs on it (the load client, the gateway, the simulators, the
 database server), and one Python process, one GIL, gets at most `1 / rate`. Comparing that budget
 with the CPU each process measurably spent per unit tells, in the same run, whether a target is a
-matter of tuning or out of reach on this machine at this cost per unit. Pure: no I/O.
+matter of tuning or out of reach on this machine at this cost per unit. Pure arithmetic, but for
+`usable_cores`, which asks the kernel.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +69,15 @@ class CpuBudget:
             "process_ms": rounded(self.process_ms, 3),
             "over": rounded(self.over, 2),
         }
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, which `taskset` or a container's
+    cpuset narrow), not every core the kernel knows of."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def per_unit_ms(cpu_s: float | None, units: int) -> float:

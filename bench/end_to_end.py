@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.budget import CpuBudget, per_unit_ms
+from bench.budget import CpuBudget, per_unit_ms, usable_cores
 from bench.databases import BACKENDS, fresh_database, postgres_available
 from bench.ingest import bare_baseline
 from bench.load import LoadResult, Request, RequestFactory, closed_loop, open_loop
@@ -343,7 +342,7 @@ def end_to_end_budget(bare_rate: float, phases: Phases) -> CpuBudget:
     repairs = len(phases.max_done.complete)
     return CpuBudget(
         target_per_s=TARGET_RATIO * bare_rate,
-        cores=os.cpu_count() or 1,
+        cores=usable_cores(),
         spent_ms={name: per_unit_ms(spent, repairs) for name, spent in phases.max_cpu_s.items()},
     )
 

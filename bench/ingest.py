@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.budget import CpuBudget, per_unit_ms
+from bench.budget import CpuBudget, per_unit_ms, usable_cores
 from bench.databases import BACKENDS, fresh_database, postgres_available
 from bench.load import LoadResult, Request, RequestFactory, closed_loop
 from bench.processes import LOCALHOST, postgres_cpu_seconds, python_module, run_bounded, spawn
@@ -294,7 +293,7 @@ def ingest_budget(base_rate: float, gateway: LoadResult) -> CpuBudget:
     """The target rate as CPU per request, against the gateway's server and the load client."""
     return CpuBudget(
         target_per_s=TARGET_RATIO * base_rate,
-        cores=os.cpu_count() or 1,
+        cores=usable_cores(),
         spent_ms={
             "server": per_unit_ms(gateway.server_cpu_s, gateway.completed),
             "client": per_unit_ms(gateway.client_cpu_s, gateway.completed),

@@ -32,3 +32,12 @@ def test_nothing_measured_is_null_not_nan_in_json() -> None:
     assert budget.as_json()["over"] is None and budget.as_json()["spent_ms"] == {"serve": None}
     assert per_unit_ms(0.5, 0) != per_unit_ms(0.5, 0)  # NaN: no unit of work done
     assert per_unit_ms(0.5, 250) == pytest.approx(2.0)
+
+
+def test_usable_cores_are_those_this_process_may_run_on() -> None:
+    import os
+
+    from bench.budget import usable_cores
+
+    assert usable_cores() == len(os.sched_getaffinity(0))
+    assert 1 <= usable_cores() <= (os.cpu_count() or 1)
