@@ -417,7 +417,7 @@ def report(options: Options, bare: LoadResult, phases: Phases) -> int:
     flagged = judged and growth > options.rss_threshold_kib
     errors = max_load.errors + half_load.errors
     half_cpu = half_load.cpu_share(half_load.server_cpu_s)
-    cpu_per_repair_ms = (half_load.server_cpu_s or math.nan) * 1000 / max(1, len(half_done.complete))
+    cpu_per_repair_ms = per_unit_ms(half_load.server_cpu_s, len(half_done.complete))
 
     print()
     rows = [

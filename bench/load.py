@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -24,6 +26,7 @@ from bench.processes import CpuMeter, cpu_seconds
 from bench.stats import Summary, rounded
 
 _ERROR_SAMPLES = 5
+_CLIENT, _SERVER = "client", "server"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,29 +96,25 @@ class _Window:
     ) -> None:
         self.result = result
         self.expect = expect
-        self.server_pid = server_pid
-        self._also = CpuMeter(also_cpu)
+        # One meter for every process measured over the window: this one (the client), the
+        # server when its pid is known, and any other (`also_cpu`, e.g. the database's).
+        server = {_SERVER: partial(cpu_seconds, server_pid)} if server_pid else {}
+        self._cpu = CpuMeter({_CLIENT: cpu_seconds, **server, **also_cpu})
         self.start = float("inf")
         self.end = float("inf")
         self.last_completion = 0.0
-        self._cpu0 = 0.0
-        self._server_cpu0: float | None = None
 
     def open(self) -> None:
         self.start = time.perf_counter()
-        self._cpu0 = cpu_seconds()
-        self._server_cpu0 = cpu_seconds(self.server_pid) if self.server_pid else None
-        self._also.start()
+        self._cpu.start()
 
     def close(self, now: float) -> None:
         self.end = min(self.end, now)
-        self.result.client_cpu_s = cpu_seconds() - self._cpu0
-        self.result.other_cpu_s = self._also.stop()
-        if self.server_pid and self._server_cpu0 is not None:
-            try:
-                self.result.server_cpu_s = cpu_seconds(self.server_pid) - self._server_cpu0
-            except (FileNotFoundError, ProcessLookupError):
-                self.result.server_cpu_s = None
+        spent = self._cpu.stop()
+        self.result.client_cpu_s = spent.pop(_CLIENT)
+        server = spent.pop(_SERVER, math.nan)
+        self.result.server_cpu_s = None if math.isnan(server) else server  # none given, or it exited
+        self.result.other_cpu_s = spent
 
     def record(self, started: float, status: int | None, detail: bytes) -> None:
         finished = time.perf_counter()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -191,17 +192,27 @@ def postgres_cpu_seconds() -> float:
 
 class CpuMeter:
     """CPU seconds that named processes spend between `start()` and `stop()`; each is read by a
-    function returning its CPU time so far (e.g. `partial(cpu_seconds, pid)`)."""
+    function returning its CPU time so far (e.g. `partial(cpu_seconds, pid)`). A process that is
+    gone when it is read (it exited) measures NaN."""
 
     def __init__(self, readers: Mapping[str, Callable[[], float]]) -> None:
         self._readers = dict(readers)
         self._started: dict[str, float] = {}
 
     def start(self) -> None:
-        self._started = {name: read() for name, read in self._readers.items()}
+        self._started = self._read()
 
     def stop(self) -> dict[str, float]:
-        return {name: read() - self._started[name] for name, read in self._readers.items()}
+        return {name: now - self._started[name] for name, now in self._read().items()}
+
+    def _read(self) -> dict[str, float]:
+        read: dict[str, float] = {}
+        for name, reader in self._readers.items():
+            try:
+                read[name] = reader()
+            except (FileNotFoundError, ProcessLookupError):
+                read[name] = math.nan
+        return read
 
 
 def run_bounded(main: Callable[[], Awaitable[int]], *, budget_s: float) -> int:

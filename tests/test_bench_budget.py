@@ -41,3 +41,17 @@ def test_usable_cores_are_those_this_process_may_run_on() -> None:
 
     assert usable_cores() == len(os.sched_getaffinity(0))
     assert 1 <= usable_cores() <= (os.cpu_count() or 1)
+
+
+def test_cpu_meter_measures_each_process_and_nan_for_one_that_exited() -> None:
+    from bench.processes import CpuMeter
+
+    clock = iter([1.0, 4.5])
+
+    def gone() -> float:
+        raise FileNotFoundError("/proc/12345/stat")
+
+    meter = CpuMeter({"server": lambda: next(clock), "exited": gone})
+    meter.start()
+    spent = meter.stop()
+    assert spent["server"] == pytest.approx(3.5) and math.isnan(spent["exited"])
