@@ -32,7 +32,9 @@ def _queue(tx: Tx, start: int, count: int) -> None:
         for n in range(start, start + count)
         for system in (CC, GS)
     ]
-    Repo(tx).insert_pending(deliveries, T0)
+    repo = Repo(tx)
+    repo.lock_records(d.record_id for d, _ in deliveries)
+    repo.insert_pending(deliveries, T0)
 
 
 def _steps(conn: sqlite3.Connection, work: Callable[[], Any]) -> int:

@@ -10,9 +10,9 @@ Two layers keep concurrent requests with one key apart (docs/adr/0003-idempotenc
 
 - in this process, `InFlight` holds (client, key) while its unit is queued or running, and a
   second request gets 409 at once without touching the database;
-- across replicas (PostgreSQL), the `idempotency` primary key (client, key) and the record's row
-  lock serialise: the second replica's unit waits on the first one's locks (the record's
-  `FOR UPDATE`, then the uncommitted key row), and when its INSERT of the key then fails with a
+- across replicas (PostgreSQL), the `idempotency` primary key (client, key) and the record's lock
+  row serialise: the second replica's unit waits on the first one's locks (the record's lock row,
+  docs/adr/0012, then the uncommitted key row), and when its INSERT of the key then fails with a
   unique violation, its work is rolled back to a savepoint and the committed row is read and
   answered — the stored response, or 422 for another body. SQLite is single-node and its
   writers are serialised by BEGIN IMMEDIATE, so there the key row is simply found.

@@ -64,6 +64,8 @@ class Tx:
     def __init__(self, conn: Any, dialect: Dialect) -> None:
         self._conn = conn
         self.dialect = dialect
+        # Records whose lock row this transaction holds (Repo.lock_records): what it may plan.
+        self.locked_records: set[str] = set()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         cur = self._cursor(sql, params)
@@ -96,9 +98,13 @@ class Tx:
     def savepoint(self, name: str = "item") -> Iterator[None]:
         """A nested unit: an error rolls back only what it wrote (group commit uses it)."""
         self._conn.execute(f"SAVEPOINT {name}")
+        locked = set(self.locked_records)
         try:
             yield
         except BaseException:
+            # Row locks taken after the savepoint are released with it (PostgreSQL docs, "Explicit
+            # Locking"): forget them too.
+            self.locked_records = locked
             self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
             self._conn.execute(f"RELEASE SAVEPOINT {name}")
             raise

@@ -154,13 +154,42 @@ class Repo:
             (record_id, outcome, system, change_key),
         )
 
+    # ---- per-record serialisation (docs/adr/0012-a-lock-row-per-record.md) --------------------
+
+    def lock_records(self, record_ids: Iterable[str]) -> None:
+        """Take the lock row of each record, in record_id order, creating those not there yet.
+
+        Every unit that plans a record, or changes its links or outbox, takes it first, so nothing
+        it reads of the record changes under it before it commits. One statement: on PostgreSQL an
+        upsert whose update never applies (`WHERE 1 = 0`) still locks each existing row ("all rows
+        will be locked when the ON CONFLICT DO UPDATE action is taken", PostgreSQL docs, INSERT),
+        rows of a VALUES list are taken in list order, and a second inserter of a new row waits for
+        the first to commit. On SQLite it only inserts: BEGIN IMMEDIATE already serialises writers.
+        Locks this transaction holds already are not asked for again."""
+        wanted = sorted(set(record_ids) - self.tx.locked_records)
+        for start in range(0, len(wanted), _LOCK_CHUNK):
+            chunk = wanted[start : start + _LOCK_CHUNK]
+            self.tx.execute(
+                f"INSERT INTO record_locks (record_id) VALUES {', '.join(['(?)'] * len(chunk))}"
+                " ON CONFLICT (record_id) DO UPDATE SET record_id = excluded.record_id WHERE 1 = 0",
+                tuple(chunk),
+            )
+        self.tx.locked_records.update(wanted)
+
+    def _require_locked(self, record_ids: Iterable[str]) -> None:
+        """Links and outbox rows change only under their record's lock: a path that forgot it is
+        a defect that would reopen issue 9's race, so it fails loudly."""
+        missing = set(record_ids) - self.tx.locked_records
+        if missing:
+            raise RuntimeError(f"links or outbox of {sorted(missing)[:3]} changed without the record lock")
+
     # ---- records and links -----------------------------------------------------------------
 
     def load_record(self, record_id: str, *, lock: bool = False) -> CanonicalRecord | None:
-        # FOR UPDATE serialises concurrent changes to one record across replicas; SQLite's
-        # BEGIN IMMEDIATE already serialises every writer.
-        suffix = " FOR UPDATE" if lock and self._pg else ""
-        row = self.tx.one(f"SELECT * FROM records WHERE record_id = ?{suffix}", (record_id,))
+        """`lock`: take the record's lock row first (`lock_records`), as every planning unit does."""
+        if lock:
+            self.lock_records([record_id])
+        row = self.tx.one("SELECT * FROM records WHERE record_id = ?", (record_id,))
         return None if row is None else record_from_row(row)
 
     def save_record(self, record: CanonicalRecord, now: datetime, *, created: bool) -> None:
@@ -209,13 +238,14 @@ class Repo:
         )
 
     def load_records(self, record_ids: Sequence[str], *, lock: bool = False) -> dict[str, CanonicalRecord]:
-        """Several records in one statement. Locked in record_id order on PostgreSQL: every batch
-        takes its locks in the same order, so two batches cannot wait on each other in a cycle."""
+        """Several records in one statement. `lock`: their lock rows first, in record_id order, so
+        two batches cannot wait on each other in a cycle."""
         if not record_ids:
             return {}
-        suffix = " FOR UPDATE" if lock and self._pg else ""
+        if lock:
+            self.lock_records(record_ids)
         rows = self.tx.all(
-            f"SELECT * FROM records WHERE record_id IN ({_marks(len(record_ids))}) ORDER BY record_id{suffix}",
+            f"SELECT * FROM records WHERE record_id IN ({_marks(len(record_ids))}) ORDER BY record_id",
             tuple(record_ids),
         )
         return {row["record_id"]: record_from_row(row) for row in rows}
@@ -262,6 +292,7 @@ class Repo:
 
     def save_seen_many(self, rows: Sequence[tuple[str, SeenUpdate]], now: datetime) -> None:
         """What each reporting system last said of a record: rows of (record_id, seen)."""
+        self._require_locked(record_id for record_id, _ in rows)
         self.tx.executemany(
             "INSERT INTO links (record_id, system) VALUES (?, ?) ON CONFLICT (record_id, system) DO NOTHING",
             [(record_id, seen.system) for record_id, seen in rows],
@@ -297,6 +328,7 @@ class Repo:
 
     def save_written_many(self, rows: Sequence[tuple[str, str, int, TargetState, str | None]], now: datetime) -> None:
         """`save_written` for rows of (record_id, system, version, target, native_id)."""
+        self._require_locked(row[0] for row in rows)
         self.tx.executemany(
             "INSERT INTO links (record_id, system) VALUES (?, ?) ON CONFLICT (record_id, system) DO NOTHING",
             [(record_id, system) for record_id, system, _, _, _ in rows],
@@ -340,6 +372,7 @@ class Repo:
         """Queue a delivery. A pending delivery of an older version for the same (record, target)
         is replaced in place: only the newest state matters, and order is kept because at most
         one row per pair is pending (unique partial index)."""
+        self._require_locked([delivery.record_id])
         lock = " FOR UPDATE" if self._pg else ""
         existing = self.tx.one(
             # The literal status lets SQLite use the partial unique index outbox_one_pending.
@@ -360,10 +393,12 @@ class Repo:
 
     def insert_pending(self, deliveries: Sequence[tuple[Delivery, str | None]], now: datetime) -> None:
         """New pending deliveries, none of whose (record, target) has one pending already."""
+        self._require_locked(d.record_id for d, _ in deliveries)
         self.tx.executemany(_INSERT_OUTBOX, [_outbox_values(d, repair_id, now) for d, repair_id in deliveries])
 
     def replace_pending(self, rows: Sequence[tuple[int, Delivery, str | None]], now: datetime) -> None:
         """Give pending outbox rows a newer version (the coalescing of `enqueue`)."""
+        self._require_locked(d.record_id for _, d, _ in rows)
         self.tx.executemany(
             "UPDATE outbox SET version = ?, state_status = ?, state_reason = ?, state_decided_at = ?,"
             " idempotency_key = ?, repair_id = ?, attempts = 0, next_attempt_at = ?, last_error = NULL,"
@@ -389,6 +424,11 @@ class Repo:
 
         PostgreSQL: FOR UPDATE SKIP LOCKED lets replicas claim side by side without waiting on
         each other's rows. SQLite: the surrounding BEGIN IMMEDIATE makes the claim exclusive.
+
+        The claim alone takes no record lock (docs/adr/0012): it only moves rows from pending to
+        in flight, and a plan counts both as queued; a planning unit that has read a row as pending
+        and replaces it locks it first (`links_of(lock_queue=True)`, `enqueue`) and SKIP LOCKED
+        leaves it to it, and one that finds it claimed meanwhile queues a row of its own.
         """
         skip_locked = " FOR UPDATE SKIP LOCKED" if self._pg else ""
         rows = self.tx.all(
@@ -427,6 +467,10 @@ class Repo:
         delivery, in order: False where the lease was lost."""
         if not done:
             return []
+        # The record lock first (docs/adr/0012): a decision planned meanwhile then reads the links
+        # and queue either before this commits (the delivery still in flight: it queues behind it)
+        # or after (the write recorded in the link), never the outbox after and the links before.
+        self.lock_records(item.record_id for item, _ in done)
         ids = [item.id for item, _ in done]
         rows = self.tx.all(
             "UPDATE outbox SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,"
@@ -451,6 +495,7 @@ class Repo:
 
     def reschedule(self, item: OutboxItem, owner: str | None, next_at: datetime, error: str, now: datetime) -> bool:
         """Back to pending for a later attempt, or superseded if a newer version is waiting."""
+        self.lock_records([item.record_id])
         if self._newer_pending_exists(item):
             return self._supersede(item, owner, now)
         return self._leave_flight(
@@ -470,6 +515,7 @@ class Repo:
         return left
 
     def dead_letter(self, item: OutboxItem, owner: str, context: Mapping[str, Any], now: datetime) -> bool:
+        self.lock_records([item.record_id])
         error = str(context.get("message", "failed"))
         left = self._leave_flight(
             item.id,
@@ -537,6 +583,7 @@ class Repo:
 
     def revive(self, item: OutboxItem, now: datetime) -> None:
         """A dead letter goes back to pending for a replay."""
+        self._require_locked([item.record_id])
         self.tx.execute(
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, replays = replays + 1,"
             " updated_at = ?, finished_at = NULL WHERE id = ? AND status = 'dead'",
@@ -546,6 +593,7 @@ class Repo:
             self.set_target_progress(item.repair_id, item.target, TargetProgress.PENDING, now, item.id)
 
     def mark_dead_superseded(self, item: OutboxItem, now: datetime) -> None:
+        self._require_locked([item.record_id])
         self.tx.execute(
             "UPDATE outbox SET status = 'superseded', updated_at = ? WHERE id = ? AND status = 'dead'",
             (now, item.id),
@@ -880,6 +928,9 @@ def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime) -> 
         now,
         now,
     )
+
+
+_LOCK_CHUNK = 500  # lock rows per statement: far below either dialect's limit on parameters
 
 
 def _marks(n: int) -> str:

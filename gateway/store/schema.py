@@ -203,7 +203,10 @@ TABLES: tuple[Table, ...] = (
             _c("updated_at", "ts"),
         ),
         ("client", "key"),
+        (Index("idempotency_created", ("created_at",)),),  # 0005: retention
     ),
+    # ---- per-record serialisation (migration 0005; docs/adr/0012-a-lock-row-per-record.md) ----
+    Table("record_locks", (_c("record_id", "text"),), ("record_id",)),
     # ---- reminders (migration 0003; gateway/reminders.py) ----
     Table(
         "reminders",

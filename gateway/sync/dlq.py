@@ -42,7 +42,7 @@ def replay_one(tx: Tx, item_id: int, *, dry_run: bool, force: bool, max_replays:
     item = repo.get_outbox(item_id)
     if item is None or item.status != OutboxStatus.DEAD:
         return "missing"
-    repo.load_record(item.record_id, lock=True)  # serialise with ingest of the same record
+    repo.lock_records([item.record_id])  # serialise with every other unit on the record (ADR 0012)
     newest = repo.delivered_version(item.record_id, item.target)
     if newest is not None and newest >= item.version:
         if not dry_run:

@@ -65,13 +65,15 @@ def apply_event(
 ) -> ApplyResult:
     """Plan and persist one event. Raises DecisionRefused (nothing written) for a refused decision.
 
-    `locked`: the record as the caller already loaded (and locked) it in this transaction, so it
+    `locked`: the record as the caller already loaded under its lock in this transaction, so it
     is not read twice."""
     repo = Repo(tx)
+    record_id = event.record_id if isinstance(event, Decision) else event.facts.record_id
+    # The record's lock first, before anything of it is read (docs/adr/0012-a-lock-row-per-record.md).
+    repo.lock_records([record_id])
     if change_key is not None and not repo.claim_inbox(source, change_key, now):
         return ApplyResult(outcome="duplicate", record_id=None)
-    record_id = event.record_id if isinstance(event, Decision) else event.facts.record_id
-    current = locked if locked is not None and locked.record_id == record_id else repo.load_record(record_id, lock=True)
+    current = locked if locked is not None and locked.record_id == record_id else repo.load_record(record_id)
     links = repo.load_links(record_id)
     result = plan(event, current, links, policy)
     _persist(repo, result, current, now=now)
