@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from adapters.base import SystemAdapter
-from adapters.creditchina_gansu import CreditChinaGansuAdapter
+from adapters.creditchina_gansu import CreditChinaGansuAdapter, cursor_second
 from adapters.creditchina_gansu import soap as client_soap
 from adapters.http import FieldRejected, InCallRetry
 from gateway.domain.beijing import BEIJING
@@ -49,7 +49,7 @@ class CreditChinaHarness(Harness):
         return self._mapping
 
     def cursor_position(self, cursor: str) -> Any:
-        return parse_beijing_timestamp(cursor) if cursor else None
+        return parse_beijing_timestamp(cursor_second(cursor)) if cursor else None
 
     def business_key_label(self, facts: Any) -> str:
         return f"CF:{facts.document_number}|{facts.authority_code}"
@@ -122,10 +122,12 @@ async def test_a_second_of_more_rows_than_a_page_is_read_through(creditchina: Cr
     rows = [{**_row_of(creditchina, 50 + index), "ROWTYPE": "CF", "SJC": second} for index in range(7)]
     await creditchina.admin("POST", "/admin/load", {"rows": rows})
     first = await adapter.fetch_changes(start, 3)
-    assert first.cursor == second and first.has_more
+    assert cursor_second(first.cursor) == second and first.has_more
     stuck = await adapter.fetch_changes(first.cursor, 3)
     wanted = {row["CF_WSH"] for row in rows}
-    assert {change.row.get("CF_WSH") for change in stuck.changes} == wanted
+    read_first = {change.row.get("CF_WSH") for change in first.changes if change.row.get("SJC") == second}
+    # The rows the first call read there are not reported again; together every row is read once.
+    assert sorted([*read_first, *(change.row.get("CF_WSH") for change in stuck.changes)]) == sorted(wanted)
     # The platform's clock (its Date header) is long past that second: it is closed, the cursor
     # moves after it, and the next poll does not read its seven rows again.
     assert stuck.cursor == "2026/10/01 08:00:01" and not stuck.has_more
@@ -134,7 +136,8 @@ async def test_a_second_of_more_rows_than_a_page_is_read_through(creditchina: Cr
 
 async def test_a_second_the_platform_has_not_closed_is_read_again(creditchina: CreditChinaHarness) -> None:
     """Rows stamped within the last minute of the platform's clock may still gain neighbours in
-    the same second: the cursor stays on that second (inclusive), the inbox de-duplicates."""
+    the same second: the cursor stays on that second (inclusive) and reads it again; what it read
+    there already, unchanged, is not reported twice, a new row or a new content is."""
     adapter = creditchina.make()
     start, _, _ = await drain(adapter)
     now = datetime.now(BEIJING).replace(microsecond=0)
@@ -142,9 +145,44 @@ async def test_a_second_the_platform_has_not_closed_is_read_again(creditchina: C
     rows = [{**_row_of(creditchina, 80 + index), "ROWTYPE": "CF", "SJC": second} for index in range(2)]
     await creditchina.admin("POST", "/admin/load", {"rows": rows})
     page = await adapter.fetch_changes(start, 50)
-    assert page.cursor == second
+    assert cursor_second(page.cursor) == second
+    assert {c.row.get("CF_WSH") for c in page.changes} >= {row["CF_WSH"] for row in rows}
     again = await adapter.fetch_changes(page.cursor, 50)
-    assert {c.row.get("CF_WSH") for c in again.changes} >= {row["CF_WSH"] for row in rows}
+    assert again.changes == [] and cursor_second(again.cursor) == second
+    late = {**_row_of(creditchina, 82), "ROWTYPE": "CF", "SJC": second}
+    changed = {**rows[0], "GSZT": "0", "ZZYY": "01", "ZZRQ": now.strftime("%Y/%m/%d")}
+    await creditchina.admin("POST", "/admin/load", {"rows": [late, changed]})
+    third = await adapter.fetch_changes(again.cursor, 50)
+    assert sorted((c.row["CF_WSH"], c.row["GSZT"]) for c in third.changes) == sorted(
+        [(late["CF_WSH"], "1"), (rows[0]["CF_WSH"], "0")]
+    )
+
+
+async def test_a_row_changing_back_and_forth_within_one_second_is_read_each_time(
+    creditchina: CreditChinaHarness,
+) -> None:
+    """Issue 9, cause 2: SJC has whole seconds, so a row repaired and restored (and repaired
+    again) within one second keeps its SJC. Each content read is its own change, with its own key
+    and a later feed position, even a content the row already had earlier in that second."""
+    adapter = creditchina.make()
+    cursor, _, _ = await drain(adapter)
+    now = datetime.now(BEIJING).replace(microsecond=0)
+    second = now.strftime("%Y/%m/%d %H:%M:%S")
+    published = {**_row_of(creditchina, 90), "ROWTYPE": "CF", "SJC": second, "GSZT": "1", "ZZYY": "", "ZZRQ": ""}
+    repaired = {**published, "GSZT": "0", "ZZYY": "01", "ZZRQ": now.strftime("%Y/%m/%d")}
+    seen: list[tuple[str, str, str]] = []
+    for row in (published, repaired, published, repaired):
+        await creditchina.admin("POST", "/admin/load", {"rows": [row]})
+        page = await adapter.fetch_changes(cursor, 50)
+        assert len(page.changes) == 1, page.changes
+        (change,) = page.changes
+        seen.append((change.row["GSZT"], change.change_key, change.source_version))
+        cursor = page.cursor
+        assert (await adapter.fetch_changes(cursor, 50)).changes == []  # the same content, read again
+    assert [state for state, _, _ in seen] == ["1", "0", "1", "0"]
+    assert len({key for _, key, _ in seen}) == 4
+    versions = [version for _, _, version in seen]
+    assert versions == sorted(versions) and len(set(versions)) == 4
 
 
 async def test_every_gsxt_record_mirrored_on_creditchina_is_accepted(creditchina: CreditChinaHarness) -> None:

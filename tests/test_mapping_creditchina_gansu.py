@@ -12,7 +12,7 @@ import pytest
 from defusedxml import ElementTree as SafeET
 
 from adapters.base import NativeChange, NativeWrite
-from adapters.creditchina_gansu import change_from_row
+from adapters.creditchina_gansu import change_from_row, row_digest
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
@@ -181,7 +181,7 @@ def test_samples_map_to_the_expected_facts_and_state(name: str) -> None:
 def test_observation_positions_come_from_the_feed() -> None:
     change = load_change("cf_current_legal_entity.xml")
     observation = observe("cf_current_legal_entity.xml")
-    assert change.change_key == "1042@2024/03/08 09:15:02"
+    assert change.change_key == f"1042@2024/03/08 09:15:02/1#{row_digest(change.row)}"
     assert observation.source_version == "2024-03-08T09:15:02+08:00"
     assert observation.changed_at.isoformat() == "2024-03-08T01:15:02+00:00"
     assert observation.native_id == "1042"

@@ -56,7 +56,8 @@ def _seed(tx: Tx) -> tuple[str, OutboxItem]:
     facts = penalty_facts()
     seen = Observation(source=CC, facts=facts, target=PUBLISHED, changed_at=T0, source_version="1", native_id="CC-1")
     apply_event(tx, seen, source=CC, change_key="seed", policy=POLICY, now=T0)
-    repair = Decision(record_id=facts.record_id, action=Action.REPAIR, decided_at=T0 + timedelta(hours=1), decided_by="局")
+    at = T0 + timedelta(hours=1)
+    repair = Decision(record_id=facts.record_id, action=Action.REPAIR, decided_at=at, decided_by="局")
     apply_event(tx, repair, source=SOURCE, change_key=None, policy=POLICY, now=T0, repair_id="rep_first")
     claimed = Repo(tx).claim(T0 + timedelta(hours=1), 10, WORKER, T0 + timedelta(hours=2))
     (to_owner,) = [item for item in claimed if item.target == CC]

@@ -6,15 +6,23 @@
 - The token is fetched on first use, renewed shortly before `expiresIn` runs out, and renewed
   transparently when the platform answers `01` (token missing, unknown or expired): the call is then
   sent once more.
-- The pull is by `SJC` (inclusive). The cursor is the greatest SJC fully read; rows sharing that
-  second are read again, so change keys are `ID@SJC` and the inbox de-duplicates.
+- The pull is by `SJC` (inclusive), and SJC has whole seconds: a row can change twice within one
+  second and keep its SJC. The cursor is the greatest SJC read and, for that second, each row's
+  content digest and how many contents of it were read there (`FeedCursor`). That second is read
+  again; a row whose content is the one remembered is skipped, any other content is a new change.
+  Change keys are `ID@SJC/n#digest` (the n-th content of the row read in that second), so a row
+  that changes back to a content it had earlier in the same second is still a change, and the
+  inbox de-duplicates what a crash made the poller read twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -55,21 +63,89 @@ BUSY = "99"
 log = structlog.get_logger(__name__)
 
 
-def change_from_row(row: Mapping[str, str]) -> NativeChange:
-    """A pulled row as a feed item. ValueError when it has no ID or no well-formed SJC."""
+def row_digest(row: Mapping[str, str]) -> str:
+    """What a row holds, every column, as a short digest: two reads of a row are one change only
+    when this is equal (the SJC alone cannot tell two changes within one second apart)."""
+    canonical = json.dumps(sorted(row.items()), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def change_from_row(row: Mapping[str, str], occurrence: int = 1) -> NativeChange:
+    """A pulled row as a feed item: the `occurrence`-th content of this row read within its SJC
+    second. ValueError when it has no ID or no well-formed SJC."""
     row_id = row.get("ID", "").strip()
     sjc = row.get("SJC", "").strip()
     if not row_id:
         raise ValueError("row without ID")
     changed_at = parse_beijing_timestamp(sjc)
+    version = sjc_source_version(sjc)
     return NativeChange(
-        change_key=f"{row_id}@{sjc}",
-        source_version=sjc_source_version(sjc),
+        change_key=f"{row_id}@{sjc}/{occurrence}#{row_digest(row)}",
+        # A later content within the same second sorts after the earlier ones and before the next
+        # second ("…:02+08:00" < "…:02+08:00/0002" < "…:03+08:00"), so plan() takes it as newer.
+        source_version=version if occurrence == 1 else f"{version}/{occurrence:04d}",
         changed_at=changed_at,
         kind=row.get("ROWTYPE", "").strip(),
         native_id=row_id,
         row=dict(row),
     )
+
+
+@dataclass(frozen=True)
+class FeedCursor:
+    """Where the pull stands: the SJC second to read from (inclusive) and, for the rows read in
+    that second, row ID → (content digest, contents of the row read in that second).
+
+    As text: the SJC alone when nothing of its second is remembered (what older versions stored),
+    else `SJC|ID:digest:n;ID:digest:n…` in ID order."""
+
+    since: str
+    seen: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str | None) -> FeedCursor:
+        """ValueError when the text is not a cursor this adapter wrote."""
+        if not text:
+            return cls(START_CURSOR)
+        since, _, tail = text.partition("|")
+        parse_beijing_timestamp(since)
+        seen: dict[str, tuple[str, int]] = {}
+        for entry in tail.split(";") if tail else ():
+            row_id, digest, count = entry.split(":")
+            seen[row_id] = (digest, int(count))
+        return cls(since, seen)
+
+    def render(self) -> str:
+        if not self.seen:
+            return self.since
+        entries = ";".join(f"{row_id}:{digest}:{n}" for row_id, (digest, n) in sorted(self.seen.items()))
+        return f"{self.since}|{entries}"
+
+
+def cursor_second(cursor: str) -> str:
+    """The SJC second a cursor reads from."""
+    return FeedCursor.parse(cursor).since
+
+
+def _new_contents(
+    read: Sequence[NativeChange], start: FeedCursor, since: datetime
+) -> tuple[list[NativeChange], dict[tuple[str, datetime], tuple[str, int]]]:
+    """The changes among rows read in pull order, and per (row, second) the content last read
+    and how many contents were read there. A content equal to the one last read of its row in its
+    second is no change (a re-read of the cursor's second, a repeated page); any other is, and is
+    numbered after the ones before it, even one the row had earlier in that second."""
+    seen: dict[tuple[str, datetime], tuple[str, int]] = {(row_id, since): c for row_id, c in start.seen.items()}
+    changes: list[NativeChange] = []
+    for change in read:
+        place = (change.native_id or "", change.changed_at)
+        digest = row_digest(change.row)
+        last = seen.get(place)
+        if last is not None and last[0] == digest:
+            continue
+        occurrence = 1 if last is None else last[1] + 1
+        seen[place] = (digest, occurrence)
+        changes.append(change if occurrence == 1 else change_from_row(change.row, occurrence))
+    return changes, seen
 
 
 def _feed_order(change: NativeChange) -> tuple[datetime, int, str]:
@@ -178,16 +254,18 @@ class CreditChinaGansuAdapter(SystemAdapter):
     # --- change feed --------------------------------------------------------------------------
 
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
-        """Rows changed at or after `cursor` (an SJC). The new cursor is the greatest SJC read,
-        never less than the one given; pages whose rows all sit on the cursor's second are read
-        on within the call, otherwise a second holding more rows than a page would never pass."""
-        since_text = cursor or START_CURSOR
+        """Rows changed at or after the cursor's second, less those read there already with the
+        content they still have (`FeedCursor`). The new cursor is the greatest SJC read, never less
+        than the one given; pages whose rows all sit on the cursor's second are read on within the
+        call, otherwise a second holding more rows than a page would never pass."""
         try:
-            since = parse_beijing_timestamp(since_text)
+            start = FeedCursor.parse(cursor)
         except ValueError as exc:
-            raise PermanentError(f"{self.system}: cursor is not an SJC: {since_text!r}") from exc
+            raise PermanentError(f"{self.system}: not a cursor of this feed: {cursor!r}") from exc
+        since_text = start.since
+        since = parse_beijing_timestamp(since_text)
         size = max(1, min(page_size, self._page_size))
-        changes: dict[str, NativeChange] = {}
+        read: list[NativeChange] = []
         newest = since
         page_no = 1
         while True:
@@ -197,21 +275,24 @@ class CreditChinaGansuAdapter(SystemAdapter):
                 [("since", since_text), ("pageNo", str(page_no)), ("pageSize", str(size))],
             )
             page = self._page_changes(result.rows)
-            for change in page:
-                changes.setdefault(change.change_key, change)
-                newest = max(newest, change.changed_at)
+            read.extend(page)
+            newest = max([newest, *(change.changed_at for change in page)])
             total = _int(result.values.get("total"), default=0)
             more = total > page_no * size
             stuck = bool(page) and all(change.changed_at == since for change in page)
             if not (more and stuck):
                 break
             page_no += 1
-        ordered = sorted(changes.values(), key=_feed_order)
-        new_cursor = format_sjc(newest) if newest > since else since_text
+        changes, seen = _new_contents(read, start, since)
+        ordered = sorted(changes, key=_feed_order)
+        new_cursor = FeedCursor(
+            format_sjc(newest),
+            {row_id: content for (row_id, at), content in seen.items() if at == newest},
+        ).render()
         if not more and self._platform_now is not None and self._platform_now - newest >= self._settled_after:
             # Everything up to `newest` is read and that second is closed: start after it.
             new_cursor = format_sjc(newest + timedelta(seconds=1))
-        self._log.info("changes_fetched", since=since_text, cursor=new_cursor, changes=len(ordered), pages=page_no)
+        self._log.info("changes_fetched", since=since_text, changes=len(ordered), pages=page_no)
         return ChangePage(changes=ordered, cursor=new_cursor, has_more=more)
 
     def _page_changes(self, rows: Sequence[Mapping[str, str]]) -> list[NativeChange]:
@@ -331,7 +412,7 @@ def _int(value: str | None, *, default: int) -> int:
         return default
 
 
-__all__ = ["CreditChinaGansuAdapter", "change_from_row"]
+__all__ = ["CreditChinaGansuAdapter", "FeedCursor", "change_from_row", "cursor_second", "row_digest"]
 
 
 def _http_date(value: str | None) -> datetime | None:
