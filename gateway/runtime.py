@@ -201,11 +201,15 @@ class Runtime:
 
     async def purge(self, batch: int = 5000) -> int:
         """Delete what retention allows, in small transactions so no writer waits long."""
-        before = self.clock() - timedelta(days=self.settings.retention_days)
+        now = self.clock()
+        before = now - timedelta(days=self.settings.retention_days)
+        keys_before = now - timedelta(days=self.settings.idempotency_retention_days)
         total = 0
         while True:
             removed = await self.committer.submit(
-                lambda tx: Repo(tx).purge_finished(before, batch) + Repo(tx).purge_inbox(before, batch)
+                lambda tx: Repo(tx).purge_finished(before, batch)
+                + Repo(tx).purge_inbox(before, batch)
+                + Repo(tx).purge_idempotency(keys_before, batch)
             )
             total += removed
             if removed == 0:

@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     retry_max_s: float = 3600.0
     max_replays: int = 5  # loop guard: a dead letter replayed this often needs --force
     retention_days: float = 30.0  # finished deliveries and inbox keys are purged after this
+    # Stored answers to idempotent POSTs are purged after this; the key is then unknown and a
+    # request sent again with it is a new request (Stripe keeps keys 24 h; a week covers a client's
+    # retries over a long holiday). Refusals (4xx) are never stored.
+    idempotency_retention_days: float = Field(7.0, gt=0)
 
     # Pollers.
     poll_interval_s: float = 2.0

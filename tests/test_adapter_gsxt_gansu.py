@@ -152,3 +152,43 @@ async def test_every_creditchina_penalty_gsxt_collects_is_accepted(gsxt: GsxtHar
     assert written > 0
     _, changes, _ = await drain(gsxt.make())
     assert changes
+
+
+async def test_changes_within_one_second_are_each_read() -> None:
+    """Issue 9, cause 2, checked on GSXT's feed style: its `updateTime` has whole seconds too, but
+    each change is its own feed item with its own `seq`, and the key is the seq: a record repaired,
+    restored and repaired again within one second gives three changes, in order, none lost."""
+    from simulators.clock import BEIJING, ManualClock
+
+    second = datetime(2026, 11, 2, 10, 0, 0, tzinfo=BEIJING)
+    held = ManualClock(second)
+    server = TestServer(create_app(GsxtConfig(credentials={APP_KEY: SECRET}, clock=held)))
+    await server.start_server()
+    adapter = GsxtGansuAdapter(
+        base_url=str(server.make_url("")).rstrip("/"),
+        app_key=APP_KEY,
+        secret=SECRET,
+        clock=lambda: held.now().astimezone(UTC),
+        retry=FAST_RETRY,
+    )
+    try:
+        async with aiohttp.ClientSession() as admin:
+            harness = GsxtHarness(server, admin)
+            cursor, _, _ = await drain(adapter)
+            rows = (await harness.admin("GET", "/admin/records?published=true"))["records"]
+            row = next(r for r in rows if r["table"] == "punish")
+            key = {"table": "punish", "penDecNo": row["penDecNo"], "judAuthCode": row["judAuthCode"]}
+            seen = []
+            for step, restore in enumerate((False, True, False)):
+                held.set(second + timedelta(milliseconds=100 + 300 * step))
+                assert (await harness.admin("POST", "/admin/repair", {**key, "restore": restore}))["changed"]
+                cursor, changes, _ = await drain(adapter, cursor)
+                assert len(changes) == 1, changes
+                seen.append(changes[0])
+    finally:
+        await adapter.close()
+        await server.close()
+    assert [change.row["pubFlag"] for change in seen] == ["0", "1", "0"]
+    assert len({change.change_key for change in seen}) == 3
+    assert [c.source_version for c in seen] == sorted(c.source_version for c in seen)
+    assert len({change.changed_at for change in seen}) == 1  # one second

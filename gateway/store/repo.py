@@ -792,6 +792,15 @@ class Repo:
             found.update(((row["client"], row["key"]), row) for row in rows)
         return found
 
+    def purge_idempotency(self, before: datetime, limit: int) -> int:
+        """Retention: stored answers older than `before` (index idempotency_created); their keys
+        are then unknown again."""
+        return self.tx.execute(
+            "DELETE FROM idempotency WHERE (client, key) IN"
+            " (SELECT client, key FROM idempotency WHERE created_at < ? LIMIT ?)",
+            (before, limit),
+        )
+
     def save_idempotent(self, client: str, key: str, request_hash: str, status: int, body: str, now: datetime) -> None:
         self.save_idempotents([(client, key, request_hash, status, body, now)])
 
