@@ -10,15 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import aiohttp
 import pytest
 
-from gateway.runtime import Runtime
-from gateway.sandbox import Sandbox, record_id_of
-from simulators import start_simulators
+from gateway.sandbox import record_id_of
 from simulators.clock import BEIJING, ManualClock
 from simulators.creditchina_gansu import CreditChinaConfig
-from tests.test_sync_end_to_end import CC, GS, Stack, fast_settings
+from tests.test_sync_end_to_end import CC, GS, Stack, open_stack
 
 # Long after the seed's stamps (the seed's seconds are closed) and on a second's start, so the
 # test's steps stay inside one second of 信用中国's clock whatever the machine's speed.
@@ -32,15 +29,8 @@ async def held() -> ManualClock:
 
 @pytest.fixture
 async def stack(database_url: str, held: ManualClock) -> AsyncIterator[Stack]:
-    sims = await start_simulators(configs={CC: CreditChinaConfig(clock=held)})
-    runtime = await Runtime.open(fast_settings(database_url), urls=dict(sims.urls))
-    http = aiohttp.ClientSession()
-    try:
-        yield Stack(runtime, Sandbox(http, sims.urls))
-    finally:
-        await http.close()
-        await runtime.close()
-        await sims.close()
+    async with open_stack(database_url, configs={CC: CreditChinaConfig(clock=held)}) as opened:
+        yield opened
 
 
 async def _poll(stack: Stack, system: str) -> None:

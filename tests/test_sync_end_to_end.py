@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -78,11 +79,13 @@ def fast_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture
-async def stack(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
-    overrides = getattr(request, "param", {})
-    sims = await start_simulators()
-    runtime = await Runtime.open(fast_settings(database_url, **overrides), urls=dict(sims.urls))
+@asynccontextmanager
+async def open_stack(
+    database_url: str, overrides: dict[str, Any] | None = None, *, configs: dict[str, Any] | None = None
+) -> AsyncIterator[Stack]:
+    """The simulators (`configs`: per system, e.g. a held clock) and a gateway runtime on them."""
+    sims = await start_simulators(configs=configs)
+    runtime = await Runtime.open(fast_settings(database_url, **(overrides or {})), urls=dict(sims.urls))
     http = aiohttp.ClientSession()
     try:
         yield Stack(runtime, Sandbox(http, sims.urls))
@@ -90,6 +93,12 @@ async def stack(database_url: str, request: pytest.FixtureRequest) -> AsyncItera
         await http.close()
         await runtime.close()
         await sims.close()
+
+
+@pytest.fixture
+async def stack(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    async with open_stack(database_url, getattr(request, "param", {})) as opened:
+        yield opened
 
 
 async def _started(stack: Stack, *, dispatch: bool = True) -> None:
