@@ -207,9 +207,11 @@ class Runtime:
         total = 0
         while True:
             removed = await self.committer.submit(
-                lambda tx: Repo(tx).purge_finished(before, batch)
-                + Repo(tx).purge_inbox(before, batch)
-                + Repo(tx).purge_idempotency(keys_before, batch)
+                lambda tx: (
+                    Repo(tx).purge_finished(before, batch)
+                    + Repo(tx).purge_inbox(before, batch)
+                    + Repo(tx).purge_idempotency(keys_before, batch)
+                )
             )
             total += removed
             if removed == 0:
