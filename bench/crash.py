@@ -45,7 +45,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.crash_check import SEQUENCES, Findings, Observed, RecordRun, Sent, judge
+from bench.crash_check import API, OPERATOR_SEQUENCES, SEQUENCES, Findings, Observed, RecordRun, Sent, judge
 from bench.databases import BACKENDS, fresh_database, postgres_available
 from bench.end_to_end import SERVE_SETTINGS, serve_argv
 from bench.gateway_client import GatewayClient
@@ -84,6 +84,7 @@ class Options:
     pause_s: float  # longest pause between two decisions of a record
     pause_share: float  # share of decisions sent after a pause (the rest back to back)
     backdate_share: float  # share of follow-up decisions dated right after the previous one
+    operator_share: float  # share of records changed inside the systems by their operators instead
     request_patience_s: float  # give up on one request after this long without an answer
     quiet_deadline_s: float
     budget_s: float
@@ -95,6 +96,7 @@ class Step:
     action: str
     pause_s: float  # before sending
     backdated: bool
+    via: str = API  # or the system whose operator makes the change (its admin API)
 
 
 @dataclass(kw_only=True)
@@ -109,15 +111,19 @@ class Scenario:
         rng = random.Random(options.seed)
         plans = []
         for _ in range(options.records):
-            actions = rng.choice(SEQUENCES)
+            if rng.random() < options.operator_share:
+                changes = rng.choice(OPERATOR_SEQUENCES)
+            else:
+                changes = tuple((API, action) for action in rng.choice(SEQUENCES))
             plans.append(
                 [
                     Step(
                         action=action,
                         pause_s=rng.uniform(0, options.pause_s) if rng.random() < options.pause_share else 0.0,
-                        backdated=n > 0 and rng.random() < options.backdate_share,
+                        backdated=via == API and n > 0 and rng.random() < options.backdate_share,
+                        via=via,
                     )
-                    for n, action in enumerate(actions)
+                    for n, (via, action) in enumerate(changes)
                 ]
             )
         low, high = options.kill_after_s
@@ -172,8 +178,11 @@ class ServeLives:
 
 
 class Harness:
-    def __init__(self, options: Options, scenario: Scenario, pool: Sequence[SyntheticPenalty]) -> None:
+    def __init__(
+        self, options: Options, scenario: Scenario, pool: Sequence[SyntheticPenalty], systems: SystemsView
+    ) -> None:
         self.options = options
+        self.systems = systems
         self.scenario = scenario
         self.pool = pool
         self.runs: list[RecordRun] = []
@@ -207,6 +216,9 @@ class Harness:
             if step.pause_s:
                 await asyncio.sleep(step.pause_s)
             now = datetime.now(UTC)
+            if step.via != API:
+                run.sent.append(await self.operate(record, run, step, now))
+                continue
             decided_at = previous + timedelta(milliseconds=1) if step.backdated and previous else now
             previous = decided_at
             body = {
@@ -224,6 +236,35 @@ class Harness:
             )
             run.sent.append(sent)
             await self.send_until_answered(client, sent)
+
+    async def operate(self, record: SyntheticPenalty, run: RecordRun, step: Step, now: datetime) -> Sent:
+        """A change made inside a system by its own operator (never faulted, never killed)."""
+        if step.via == GSXT:
+            payload: dict[str, Any] = {
+                "table": "otherpunish",
+                "penDecNo": record.document_number,
+                "judAuthCode": record.authority.code,
+            }
+        else:
+            payload = {"CF_WSH": record.document_number, "CF_CFJGDM": record.authority.code}
+            payload.update({"restore": True} if step.action == "restore" else {"ZZYY": "01"})
+        sent = Sent(
+            key=f"op-{run.index}-{len(run.sent)}",
+            action=step.action,
+            decided_at=now,
+            backdated=False,
+            body=json.dumps(payload, ensure_ascii=False).encode(),
+            via=step.via,
+            attempts=1,
+        )
+        try:
+            changed = (await self.systems.repair(step.via, payload))["changed"]
+        except RuntimeError as exc:  # the admin API refused: a harness error, reported as refused
+            sent.status, sent.code = 400, str(exc)[:200]
+            return sent
+        # A change that changes nothing was not made: it is not counted as acknowledged.
+        sent.status, sent.code = (200, "") if changed else (409, "unchanged")
+        return sent
 
     async def send_until_answered(self, client: GatewayClient, sent: Sent) -> None:
         """Again with the same key and body until a real answer: no answer, a 5xx, or 409
@@ -336,7 +377,7 @@ async def read_back(
                 record = answer.json()
                 canonical[run.record_id] = record["state"]["label"]
                 audits[run.record_id] = [(a["kind"], a["actor"]) for a in record["audit"]]
-            for sent in run.acknowledged:
+            for sent in (s for s in run.acknowledged if s.via == API):
                 again = await client.submit_repair(sent.body, idempotency_key=sent.key)
                 replays[sent.key] = (again.status, again.body)
 
@@ -404,21 +445,21 @@ async def _run(
         print(f"{len(pool)} records ingested and mirrored in {phases['settle_s']:.1f} s", flush=True)
         before = await write_counts(view)
 
-        harness = Harness(options, scenario, pool)
+        harness = Harness(options, scenario, pool, view)
         started = time.monotonic()
         killer = asyncio.create_task(harness.killer(lives))
         workers = [asyncio.create_task(harness.worker(client)) for _ in range(options.workers)]
         await asyncio.gather(killer, *workers)
         phases["decide_s"] = time.monotonic() - started
         decided = sum(len(r.sent) for r in harness.runs)
-        print(f"{decided} decisions on {len(harness.runs)} records in {phases['decide_s']:.1f} s", flush=True)
+        print(f"{decided} changes on {len(harness.runs)} records in {phases['decide_s']:.1f} s", flush=True)
 
         quiet = await wait_quiet(probe, view, deadline_s=options.quiet_deadline_s)
         phases["quiet_s"] = quiet.waited_s
         if not quiet.reached:
             print(f"warning: not quiet within {options.quiet_deadline_s:.0f} s; judging what is shown", flush=True)
         observed = await read_back(client, view, harness.runs, before)
-        deciders = frozenset(p.authority.name for p in pool)
+        deciders = frozenset(p.authority.name for p in pool)  # the API's actors; operators are per step
         findings = judge(harness.runs, observed, deciders=deciders)
         return Outcome(runs=harness.runs, kills=harness.kills, findings=findings, quiet=quiet, phases_s=phases)
     finally:
@@ -433,8 +474,9 @@ def report(options: Options, outcome: Outcome) -> int:
     print()
     print(
         f"crash harness ({options.backend}, seed {options.seed}): {len(kills)} kills"
-        f" ({sum(k.during_ingest for k in kills)} during ingest, the rest during fan-out),"
-        f" {len(runs)} records, {len(sent)} decisions ({sum(s.backdated for s in sent)} backdated),"
+        f" ({sum(k.during_ingest for k in kills)} while decisions were sent),"
+        f" {len(runs)} records, {len(sent)} changes ({sum(s.via != API for s in sent)} by the systems' operators,"
+        f" {sum(s.backdated for s in sent)} decisions backdated),"
         f" {sum(s.acknowledged for s in sent)} acknowledged, {sum(s.attempts - 1 for s in sent)} resends"
         f" ({sum(s.replayed for s in sent)} answered as replays)"
     )
@@ -470,6 +512,7 @@ def report(options: Options, outcome: Outcome) -> int:
         "kills_during_ingest": sum(k.during_ingest for k in kills),
         "records": len(runs),
         "decisions": len(sent),
+        "operator_changes": sum(s.via != API for s in sent),
         "acknowledged": sum(s.acknowledged for s in sent),
         "backdated": sum(s.backdated for s in sent),
         "resends": sum(s.attempts - 1 for s in sent),
@@ -492,6 +535,9 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--kill-min", type=float, default=0.3, help="earliest kill after serve is up, s (0.3)")
     parser.add_argument("--kill-max", type=float, default=3.0, help="latest kill after serve is up, s (3)")
     parser.add_argument("--pause", type=float, default=1.5, help="longest pause between decisions, s (1.5)")
+    parser.add_argument(
+        "--operators", type=float, default=0.15, help="share of records changed by the systems' operators (0.15)"
+    )
     parser.add_argument("--quiet-deadline", type=float, default=240.0, help="wait for quiet at most, s (240)")
     parser.add_argument("--budget", type=float, help="hard limit on the whole run, s (default: computed)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (serve logs, SQLite file)")
@@ -512,6 +558,7 @@ def parse(argv: list[str] | None) -> Options:
         pause_s=args.pause,
         pause_share=0.5,
         backdate_share=0.5,
+        operator_share=args.operators,
         request_patience_s=180.0,
         quiet_deadline_s=args.quiet_deadline,
         budget_s=budget,

@@ -9,8 +9,8 @@ The rules (issue 9, "Must show"):
   before it (the gateway's state had moved away from what the authority decided);
 - **over-written**: a system that changed a record more often than decisions were acknowledged for it
   (the simulators count every write that changed a row, `/admin/stats`);
-- **false audits**: an audit entry naming an actor that did not act — a mirror divergence (the
-  harness changes nothing inside the systems) or a state change by a system;
+- **false audits**: an audit entry naming an actor that did not act — a mirror divergence or a state
+  change by a system, beyond what the harness itself did inside the systems;
 - **replay mismatch**: an acknowledged request sent again (same Idempotency-Key and body) that does
   not return the stored answer;
 - **unanswered**: a decision that never got an answer within the harness's patience (a harness
@@ -27,9 +27,12 @@ from datetime import datetime
 from typing import Any
 
 PUBLISHED = "published"
+REPAIRED = "stopped:repaired"
+API, CREDITCHINA, GSXT = "api", "creditchina_gansu", "gsxt_gansu"
 # What each action leaves every system showing (gateway.domain.plan's action results, as labels).
-RESULT_OF = {"repair": "stopped:repaired", "revoke_repair": PUBLISHED, "withdraw": "stopped:withdrawn"}
-# Decision sequences of an authority correcting itself; each step is valid after the one before.
+RESULT_OF = {"repair": REPAIRED, "revoke_repair": PUBLISHED, "withdraw": "stopped:withdrawn"}
+# Decision sequences of an authority correcting itself through the API; each step is valid after
+# the one before.
 SEQUENCES: tuple[tuple[str, ...], ...] = (
     ("repair",),
     ("repair", "revoke_repair"),
@@ -37,6 +40,24 @@ SEQUENCES: tuple[tuple[str, ...], ...] = (
     ("repair", "withdraw"),
     ("repair", "revoke_repair", "withdraw"),
 )
+# Changes made inside the systems by their own operators (the simulators' admin API), as (system,
+# action): the owner repairs (and restores again); the mirror repairs on its own (多头修复, which the
+# gateway must audit and set back).
+OPERATOR_SEQUENCES: tuple[tuple[tuple[str, str], ...], ...] = (
+    ((CREDITCHINA, "repair"),),
+    ((CREDITCHINA, "repair"), (CREDITCHINA, "restore")),
+    ((GSXT, "repair"),),
+)
+# Writes that change a row, per system, one acknowledged step may cause: a decision is written once
+# to each system; the owner's own change once to itself and once mirrored; a mirror's own change
+# once by its operator and once set back.
+_WRITES: dict[str, dict[str, int]] = {
+    API: {CREDITCHINA: 1, GSXT: 1},
+    CREDITCHINA: {CREDITCHINA: 1, GSXT: 1},
+    GSXT: {GSXT: 2},
+}
+# The audit entries one acknowledged step in a system rightly causes.
+_RIGHT_AUDITS = {CREDITCHINA: f"state_changed by {CREDITCHINA}", GSXT: f"mirror_divergence by {GSXT}"}
 # Audit kinds that say a system acted on the record by itself.
 _SYSTEM_ACTS = frozenset({"state_changed", "facts_changed"})
 _DIVERGENCES = frozenset({"mirror_divergence", "unowned_divergence"})
@@ -57,6 +78,7 @@ class Sent:
     code: str = ""
     attempts: int = 0
     replayed: bool = False  # the first real answer was already a replay (sent before a kill)
+    via: str = API  # or the system whose operator acted (its admin API), for OPERATOR_SEQUENCES
 
     @property
     def acknowledged(self) -> bool:
@@ -77,12 +99,25 @@ class RecordRun:
 
     @property
     def expected(self) -> str:
-        acked = self.acknowledged
-        return RESULT_OF[acked[-1].action] if acked else PUBLISHED
+        state = PUBLISHED
+        for sent in self.acknowledged:
+            if sent.via == API:
+                state = RESULT_OF[sent.action]
+            elif sent.via == CREDITCHINA:  # the owner: its change is the record's new state
+                state = REPAIRED if sent.action == "repair" else PUBLISHED
+            # a mirror's own change is set back: the state stays
+        return state
+
+    def allowed_writes(self, system: str) -> int:
+        return sum(_WRITES[sent.via].get(system, 0) for sent in self.acknowledged)
+
+    def right_audits(self) -> Counter[str]:
+        return Counter(_RIGHT_AUDITS[s.via] for s in self.acknowledged if s.via != API)
 
     def describe(self) -> str:
         steps = [
-            f"{s.action}{'(backdated)' if s.backdated else ''}→{s.status if s.status is not None else '-'}"
+            f"{'' if s.via == API else s.via + ':'}{s.action}{'(backdated)' if s.backdated else ''}"
+            f"→{s.status if s.status is not None else '-'}"
             for s in self.sent
         ]
         return f"#{self.index} {self.document_number}: {' '.join(steps)}"
@@ -173,23 +208,23 @@ def judge(runs: Sequence[RecordRun], observed: Observed, *, deciders: frozenset[
                 found.unanswered.append(f"{run.describe()}: {sent.key} ({sent.attempts} attempts)")
             elif not sent.acknowledged:
                 found.refused.append(f"{run.describe()}: {sent.action} → {sent.status} {sent.code}")
-            else:
+            elif sent.via == API:
                 status, body = observed.replays.get(sent.key, (None, b""))
                 if status != sent.status or not _same_answer(sent.answer, body):
                     found.replay_mismatches.append(
                         f"{run.describe()}: {sent.key} first {sent.status} {sent.answer[:120]!r},"
                         f" again {status} {body[:120]!r}"
                     )
-        decided = len(run.acknowledged)
         for system, writes in observed.writes.items():
-            count = writes.get(run.document_number, 0)
-            if count > decided:
-                found.over_written.append(f"{run.describe()}: {system} written {count}× for {decided} decision(s)")
-        false = [
+            count, allowed = writes.get(run.document_number, 0), run.allowed_writes(system)
+            if count > allowed:
+                found.over_written.append(f"{run.describe()}: {system} written {count}×, at most {allowed} expected")
+        claims = Counter(
             f"{kind} by {actor}"
             for kind, actor in observed.audits.get(run.record_id, ())
             if kind in _DIVERGENCES or (kind in _SYSTEM_ACTS and actor not in deciders)
-        ]
+        )
+        false = sorted((claims - run.right_audits()).elements())
         if false:
             found.false_audits.update(false)
             found.false_audit_records.append(f"{run.describe()}: {', '.join(false)}")
