@@ -545,8 +545,9 @@ def parse(argv: list[str] | None) -> Options:
     if args.kills < 0 or args.workers < 1 or not 0 <= args.kill_min <= args.kill_max:
         parser.error("--kills ≥ 0, --workers ≥ 1, 0 ≤ --kill-min ≤ --kill-max")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
-    # About two records per worker and second of load, plus a margin; the load stops at the last kill.
-    records = args.records or max(100, int(args.kills * (args.kill_min + args.kill_max) / 2 * args.workers) + 50)
+    # Measured: each worker finishes 2–3 records per life of serve; the load stops at the last kill,
+    # so the pool should outlast it (a record not reached costs only its load and first read).
+    records = args.records or args.kills * args.workers * 5 + 100
     budget = args.budget or 300 + records / 5 + args.kills * (args.kill_max + 20) + args.quiet_deadline
     return Options(
         backend=args.backend,
