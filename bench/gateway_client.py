@@ -73,6 +73,3 @@ class GatewayClient:
 
     async def get_record(self, record_id: str) -> Answer:
         return await self.call("GET", f"/v1/records/{record_id}")
-
-    async def ready(self) -> bool:
-        return (await self.call("GET", "/readyz")).status == 200
