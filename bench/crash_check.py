@@ -202,7 +202,8 @@ def judge(runs: Sequence[RecordRun], observed: Observed, *, deciders: frozenset[
         if wrong:
             found.lost_by_system.update(wrong.keys())
             shown = ", ".join(f"{s}={label}" for s, label in sorted(views.items()))
-            found.lost.append(f"{run.describe()}; expected {expected}, shown {shown}")
+            trail = " → ".join(f"{kind} by {actor}" for kind, actor in reversed(observed.audits.get(run.record_id, ())))
+            found.lost.append(f"{run.describe()}; expected {expected}, shown {shown}; audit (oldest first): {trail}")
         for sent in run.sent:
             if sent.status is None:
                 found.unanswered.append(f"{run.describe()}: {sent.key} ({sent.attempts} attempts)")
