@@ -299,7 +299,8 @@ class Harness:
             await lives.start()
             kill.restart_s = time.monotonic() - killed_at
             self.kills.append(kill)
-        self.stop_taking.set()
+        if self.kills:  # with --kills 0 the whole pool is decided (races alone)
+            self.stop_taking.set()
 
 
 async def wait_polling(what: str, check: Callable[[], Awaitable[bool]], *, timeout_s: float) -> None:
