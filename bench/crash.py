@@ -529,7 +529,7 @@ def report(options: Options, outcome: Outcome) -> int:
 def parse(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench.crash", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--backend", choices=BACKENDS, default="sqlite", help="gateway database (default sqlite)")
-    parser.add_argument("--kills", type=int, default=100, help="SIGKILLs of serve (default 100)")
+    parser.add_argument("--kills", type=int, default=100, help="SIGKILLs of serve (100; 0: races alone)")
     parser.add_argument("--seed", type=int, help="RNG seed (default: drawn and printed)")
     parser.add_argument("--records", type=int, help="records loaded into 信用中国 (default: enough for the kills)")
     parser.add_argument("--workers", type=int, default=8, help="authorities deciding at once (default 8)")
