@@ -481,10 +481,8 @@ def report(options: Options, outcome: Outcome) -> int:
         f" {sum(s.acknowledged for s in sent)} acknowledged, {sum(s.attempts - 1 for s in sent)} resends"
         f" ({sum(s.replayed for s in sent)} answered as replays)"
     )
-    print(
-        f"quiet: {'yes' if outcome.quiet.reached else 'NO'} after {outcome.quiet.waited_s:.1f} s;"
-        f" restarts took {max((k.restart_s for k in kills), default=0.0):.1f} s at most"
-    )
+    restarts = f"; restarts took {max(k.restart_s for k in kills):.1f} s at most" if kills else ""
+    print(f"quiet: {'yes' if outcome.quiet.reached else 'NO'} after {outcome.quiet.waited_s:.1f} s{restarts}")
     labels = {
         "lost": "records whose acknowledged decision is lost (a system or the gateway shows otherwise)",
         "refused": "decisions refused although valid after the acknowledged ones",
