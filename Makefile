@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CODE := gateway adapters mappings simulators tests bench
 
-.PHONY: run test lint typecheck unit serve simulators bench clean
+.PHONY: run test lint typecheck unit serve simulators bench crash clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,19 @@ simulators: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.end_to_end
+
+# The crash-and-race harness (bench/crash.py): serve SIGKILLed CRASH_KILLS times per database while
+# authorities send decisions; exits non-zero when any acknowledged decision is lost (or any other
+# finding). CRASH_ARGS passes more options, e.g. CRASH_ARGS='--seed 123' to replay a run.
+CRASH_KILLS ?= 100
+CRASH_BACKENDS ?= sqlite postgresql
+CRASH_ARGS ?=
+crash: $(STAMP)
+	@failed=""; for backend in $(CRASH_BACKENDS); do \
+	  $(BIN)/python -m bench.crash --backend $$backend --kills $(CRASH_KILLS) $(CRASH_ARGS) || failed="$$failed $$backend"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make crash: FAILED on$$failed (see each summary above)"; exit 1; fi; \
+	echo "make crash: passed on $(CRASH_BACKENDS)"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
