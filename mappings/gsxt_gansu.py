@@ -7,6 +7,8 @@ the gateway writes) and `opanomaly` (经营异常名录, GSXT is its system of r
 What a round trip through this system cannot carry (to_observation(to_write(facts)) loses it):
 - `publication_date`: GSXT sets `pubDate` itself when it audits a record; it is read, never written;
 - `severity`, `domain_flags`, `listing_cause` (penalties): no field states them;
+- `legal_basis` (处罚依据): GSXT has no such field (the sector is then read from the authority and
+  the violation, gateway/domain/rules/sectors.py);
 - `authority_domain`: not a field; `otherpunish` re-derives it from `judAuth` (classify_authority);
 - 农专社 reads as a legal entity; it is written back as 农专社 only because its code says so (`93…`);
 - natural persons: GSXT never shows them, so they are never written (NotWritable).

@@ -58,6 +58,8 @@ def samr_penalty(**changes: object) -> RecordFacts:
         "decision_date": date(2025, 11, 20),
         "publication_date": date(2025, 12, 5),
         "fine_wan_yuan": Decimal("10"),
+        "violation": "虚假宣传",  # its legal basis names no sector statute: 6 months on GSXT
+        "legal_basis": "《中华人民共和国反不正当竞争法》第二十条第一款",
     }
     values.update(changes)
     return replace(facts, **values)  # type: ignore[arg-type]

@@ -87,6 +87,7 @@ class RecordFacts:
     fine_wan_yuan: Decimal | None = None
     confiscation_wan_yuan: Decimal | None = None
     violation: str | None = None
+    legal_basis: str | None = None  # 处罚依据 (CF_YJ): the statutes applied; tells the sector (rules/sectors.py)
     content: str | None = None
     listing_cause: str | None = None  # 经营异常名录 列入原因 code
     severity: Severity | None = None
@@ -145,6 +146,7 @@ class RecordFacts:
             fine_wan_yuan=_dec(raw.get("fine_wan_yuan")),
             confiscation_wan_yuan=_dec(raw.get("confiscation_wan_yuan")),
             violation=raw.get("violation"),
+            legal_basis=raw.get("legal_basis"),
             content=raw.get("content"),
             listing_cause=raw.get("listing_cause"),
             severity=Severity(raw["severity"]) if raw.get("severity") else None,

@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Literal
 
 from gateway.domain.categories import Category, System
-from gateway.domain.model import RecordFacts
+from gateway.domain.model import DomainFlag, RecordFacts
 from gateway.domain.rules import data
 from gateway.domain.rules.overrides import RuleOverrides, apply_overrides
 from gateway.domain.rules.periods import Period, PeriodEnd, PeriodOutOfRange
@@ -38,9 +38,11 @@ from gateway.domain.rules.schema import (
     Regime,
     Rulebook,
     SamrPenaltyRegime,
+    SectorRules,
     TieredPenaltyRegime,
     UniformPenaltyRegime,
 )
+from gateway.domain.rules.sectors import SectorFinding, derive_sectors
 from gateway.domain.rules.sources import Confidence, Note, Sourced
 
 
@@ -57,6 +59,7 @@ class Code(StrEnum):
     PENALTY_KINDS_MISSING = "penalty_kinds_missing"
     FINE_AMOUNT_MISSING = "fine_amount_missing"
     LOW_FINE_THRESHOLD_MISSING = "low_fine_threshold_missing"
+    SECTOR_UNKNOWN = "sector_unknown"
     DATE_OUT_OF_RANGE = "date_out_of_range"
     # ineligible in kind: no repair application will ever help
     WARNING_ONLY_NOT_PUBLISHED = "warning_only_not_published"
@@ -79,6 +82,7 @@ class Code(StrEnum):
     UNRECOGNISED_PENALTY_KIND = "unrecognised_penalty_kind"
     LISTING_CAUSE_UNKNOWN = "listing_cause_unknown"
     CAP_IF_PUBLISHED = "cap_if_published"
+    SECTOR_DERIVED = "sector_derived"
 
 
 _MISSING_CLOCK = {
@@ -187,9 +191,13 @@ class Evaluation:
 
 
 class _NotEvaluable(Exception):
-    def __init__(self, *reasons: Reason) -> None:
+    """`maximum`: the end publicity reaches by itself when it does not depend on what is missing
+    (a sector-dependent minimum): the expiry sweep still needs it."""
+
+    def __init__(self, *reasons: Reason, maximum: PeriodEnd | None = None) -> None:
         super().__init__(reasons[0].message)
         self.reasons = reasons
+        self.maximum = maximum
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,20 +256,44 @@ def _longest_note(kinds: frozenset[str], rule: Note) -> tuple[Reason, ...]:
     )
 
 
-def _uniform(regime: UniformPenaltyRegime, facts: RecordFacts, start: date) -> _Body:
+def _sector(
+    facts: RecordFacts, sectors: SectorRules | None, maximum: PeriodEnd | None
+) -> tuple[frozenset[DomainFlag], Reason]:
+    """The record's sectors and a note saying why, or _NotEvaluable (keeping `maximum`) when they
+    cannot be told. Without sector rules (a custom rulebook) only the record's own flags count."""
+    finding = (
+        derive_sectors(facts, sectors)
+        if sectors is not None
+        else SectorFinding(known=True, sectors=facts.domain_flags, evidence=("domain_flags",))
+    )
+    if not finding.known:
+        raise _NotEvaluable(
+            Reason(code=Code.SECTOR_UNKNOWN, message=finding.reason or "sector unknown", rule_ref=finding.source),
+            maximum=maximum,
+        )
+    labels = "、".join(sorted(f.value for f in finding.sectors)) or "none of the sectors with a longer minimum"
+    return finding.sectors, Reason(
+        code=Code.SECTOR_DERIVED,
+        message=f"sector: {labels} ({'; '.join(finding.evidence)})",
+        rule_ref=finding.source,
+    )
+
+
+def _uniform(regime: UniformPenaltyRegime, facts: RecordFacts, start: date, sectors: SectorRules | None) -> _Body:
     """NDRC Order 58 (domain.md §5.1): 3 months minimum (1 year in five sectors), 3 years maximum."""
     kinds = _kinds(facts)
     warning = _warning_only(kinds, regime.not_published_alone)
     if warning is not None:
         return warning
-    sector = facts.domain_flags & regime.long_minimum_flags.value
-    minimum = regime.minimum_long if sector else regime.minimum
+    maximum = _end(start, regime.maximum)
+    flags, sector_note = _sector(facts, sectors, maximum)
+    minimum = regime.minimum_long if flags & regime.long_minimum_flags.value else regime.minimum
     return _Body(
         published=True,
         minimum=_end(start, minimum),
-        maximum=_end(start, regime.maximum),
+        maximum=maximum,
         conditions=regime.conditions,
-        notes=_longest_note(kinds, regime.longest_wins),
+        notes=(*_longest_note(kinds, regime.longest_wins), sector_note),
     )
 
 
@@ -304,7 +336,7 @@ def _tiered(regime: TieredPenaltyRegime, facts: RecordFacts, start: date) -> _Bo
     return _Body(published=True, minimum=minimum, maximum=maximum, conditions=regime.conditions)
 
 
-def _samr(regime: SamrPenaltyRegime, facts: RecordFacts, start: date) -> _Body:
+def _samr(regime: SamrPenaltyRegime, facts: RecordFacts, start: date, sectors: SectorRules | None) -> _Body:
     """GSXT (domain.md §5.3): 3 months for 通报批评/low fines, 3 years otherwise (restrictions: their
     length), from publication; early stop after 6 months (1 year in three sectors), never for heavy kinds."""
     kinds = _kinds(facts)
@@ -400,8 +432,9 @@ def _samr(regime: SamrPenaltyRegime, facts: RecordFacts, start: date) -> _Body:
             rule_ref=regime.light_period.source,
         )
         return _Body(published=True, maximum=maximum, blockers=(blocker,), notes=tuple(notes))
-    sector = facts.domain_flags & regime.long_early_flags.value
-    minimum = _end(start, regime.early_minimum_long if sector else regime.early_minimum)
+    flags, sector_note = _sector(facts, sectors, maximum)
+    notes.append(sector_note)
+    minimum = _end(start, regime.early_minimum_long if flags & regime.long_early_flags.value else regime.early_minimum)
     return _Body(published=True, minimum=minimum, maximum=maximum, conditions=tuple(conditions), notes=tuple(notes))
 
 
@@ -441,13 +474,13 @@ def _list(regime: ListRegime, facts: RecordFacts, start: date) -> _Body:
     )
 
 
-def _body(regime: Regime, facts: RecordFacts, start: date) -> _Body:
+def _body(regime: Regime, facts: RecordFacts, start: date, sectors: SectorRules | None) -> _Body:
     if isinstance(regime, UniformPenaltyRegime):
-        return _uniform(regime, facts, start)
+        return _uniform(regime, facts, start, sectors)
     if isinstance(regime, TieredPenaltyRegime):
         return _tiered(regime, facts, start)
     if isinstance(regime, SamrPenaltyRegime):
-        return _samr(regime, facts, start)
+        return _samr(regime, facts, start, sectors)
     if isinstance(regime, ListRegime):
         return _list(regime, facts, start)
     raise TypeError(f"no evaluator for {type(regime).__name__}")  # a new regime type needs one
@@ -497,9 +530,15 @@ def schedule(
         )
 
     def not_evaluable(
-        *reasons: Reason, regime: Regime | None = None, clock: Clock | None = None, start: date | None = None
+        *reasons: Reason,
+        regime: Regime | None = None,
+        clock: Clock | None = None,
+        start: date | None = None,
+        maximum: PeriodEnd | None = None,
     ) -> Schedule:
-        return replace(base, blockers=reasons, regime=regime, clock=clock, start=start, notes=tuple(notes))
+        return replace(
+            base, blockers=reasons, regime=regime, clock=clock, start=start, maximum=maximum, notes=tuple(notes)
+        )
 
     book = apply_overrides(rulebook or data.RULEBOOK, overrides)
     candidates = book.regimes_for(facts.category, system)
@@ -539,9 +578,9 @@ def schedule(
             )
         )
     try:
-        body = _body(regime, facts, start)
+        body = _body(regime, facts, start, book.sectors)
     except _NotEvaluable as exc:
-        return not_evaluable(*exc.reasons, regime=regime, clock=clock, start=start)
+        return not_evaluable(*exc.reasons, regime=regime, clock=clock, start=start, maximum=exc.maximum)
     except PeriodOutOfRange as exc:
         return not_evaluable(
             Reason(code=Code.DATE_OUT_OF_RANGE, message=str(exc)), regime=regime, clock=clock, start=start
@@ -717,11 +756,13 @@ def expires_on(
 ) -> date | None:
     """The first day publicity of `facts` on `system` has stopped by itself (maximum `first_day_after`).
 
-    None when no such day can be computed without guessing: not evaluable, no known maximum (a
-    restriction of unknown length, a list without automatic expiry), or never published.
+    None when no such day can be computed without guessing: no known maximum (a restriction of
+    unknown length, a list without automatic expiry, a record not evaluable for a reason the
+    maximum depends on), or never published. A record not evaluable only for its minimum (sector
+    unknown) keeps its maximum.
     """
     plan = schedule(facts, system, overrides=overrides, rulebook=rulebook)
-    if not plan.evaluable or plan.maximum is None:
+    if plan.maximum is None:
         return None
     return plan.maximum.first_day_after
 
