@@ -36,6 +36,7 @@ from mappings.transforms import (
     read_fields,
     require,
     split_kinds,
+    stop_date,
     stop_day,
     text,
     write_fields,
@@ -141,14 +142,14 @@ def read_state(row: Mapping[str, Any]) -> TargetState | None:
     cf_zt = text(row.get("CF_ZT")) or CF_ZT_NORMAL  # the intake normalises a missing status to 0
     gszt = text(row.get("GSZT"))
     if cf_zt == CF_ZT_REVOKED:
-        return stopped(StopReason.WITHDRAWN)
+        return stopped(StopReason.WITHDRAWN, stop_date(row, "ZZRQ"))
     if cf_zt != CF_ZT_NORMAL and cf_zt not in CF_ZT_UNTRACKED:
         raise UnmappableRow(f"CF_ZT: unknown status {cf_zt!r}", field="CF_ZT")
     if gszt == GSZT_STOPPED:
         zzyy = text(row.get("ZZYY"))
         if zzyy not in STOP_REASON_BY_ZZYY:
             raise UnmappableRow(f"ZZYY: unknown 终止原因 {zzyy!r}", field="ZZYY")
-        return stopped(STOP_REASON_BY_ZZYY[zzyy])
+        return stopped(STOP_REASON_BY_ZZYY[zzyy], stop_date(row, "ZZRQ"))
     if gszt != GSZT_PUBLISHED:
         raise UnmappableRow(f"GSZT: unknown status {gszt!r}", field="GSZT")
     return PUBLISHED if cf_zt == CF_ZT_NORMAL else None
@@ -156,8 +157,8 @@ def read_state(row: Mapping[str, Any]) -> TargetState | None:
 
 def write_state(target: TargetState, *, stop_date: date) -> dict[str, Any]:
     """All four status columns, always: a push replaces the whole row, and a stale ZZYY/ZZRQ must
-    not survive a restore. ZZRQ (终止日期) is required when GSZT=0; the canonical state carries no
-    date, so the caller passes the day the delivery is built (see CreditChinaGansuMapping)."""
+    not survive a restore. ZZRQ (终止日期) is required when GSZT=0: the caller passes the stop's own
+    date (transforms.stop_day: the stopping system's stop date, else the decision's day)."""
     if target.reason is None:
         return {"CF_ZT": CF_ZT_NORMAL, "GSZT": GSZT_PUBLISHED, "ZZYY": "", "ZZRQ": ""}
     cf_zt = CF_ZT_REVOKED if target.reason is StopReason.WITHDRAWN else CF_ZT_NORMAL
@@ -238,9 +239,9 @@ def business_key(kind: str, facts: RecordFacts) -> str:
 class CreditChinaGansuMapping:
     """SystemMapping for 信用中国（甘肃）.
 
-    `today` gives the 终止日期 (ZZRQ) of a stop: the platform requires one, and the canonical state
-    passed to to_write carries no decision date. It is the mapping's only input besides its
-    arguments; tests pin it.
+    `today` gives the 终止日期 (ZZRQ) of a stop known neither by its own stop date nor by its
+    decision time (transforms.stop_day). It is the mapping's only input besides its arguments;
+    tests pin it.
     """
 
     system = System.CREDITCHINA_GANSU.value
@@ -296,7 +297,7 @@ class CreditChinaGansuMapping:
             subject_code = format_uscc(facts.subject_code, facts.subject_type)
             if subject_code is not None:
                 row[code_column] = subject_code
-        row.update(write_state(target, stop_date=stop_day(decided_at, self._today)))
+        row.update(write_state(target, stop_date=stop_day(target, decided_at, self._today)))
         return NativeWrite(
             kind=kind,
             row=row,

@@ -22,6 +22,7 @@ from typing import Any
 from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import SubjectType
 from gateway.domain.identity import normalise_code
+from gateway.domain.model import TargetState
 from gateway.domain.retry import PermanentError
 from gateway.domain.uscc import PLACEHOLDER, check
 from mappings.base import UnmappableRow
@@ -363,9 +364,20 @@ def beijing_today() -> date:
     return datetime.now(BEIJING).date()
 
 
-def stop_day(decided_at: datetime | None, today: Callable[[], date]) -> date:
-    """The day a stop was decided, in Gansu (both systems require one with a stop); `today()` when
-    the caller does not know it."""
+def stop_date(row: Mapping[str, Any], field: str) -> date | None:
+    """The stop date a system states in `field` (ZZRQ, stopDate, remDate); UnmappableRow when malformed."""
+    try:
+        return real_date(row.get(field))
+    except ValueError as exc:
+        raise UnmappableRow(f"{field}: {exc}", field=field) from exc
+
+
+def stop_day(target: TargetState, decided_at: datetime | None, today: Callable[[], date]) -> date:
+    """The 终止日期 of a stop (both systems require one): the stop date the stopping system stated
+    (`target.on`: ZZRQ, stopDate, remDate), else the day the stop was decided, in Gansu (an API
+    decision, the sweep), else `today()` when the caller knows neither. Never a feed timestamp."""
+    if target.on is not None:
+        return target.on
     return decided_at.astimezone(BEIJING).date() if decided_at is not None else today()
 
 

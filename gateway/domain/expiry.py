@@ -85,6 +85,8 @@ def expiry_decision(record: CanonicalRecord, expiry: Expiry, today: date) -> Dec
         decided_at=decided_at,
         decided_by=SWEEP_ACTOR,
         note=f"公示期满: the maximum period under {expiry.system}'s rules ended on {expiry.last_day}",
+        # The 终止日期 is the first day publicity has stopped, also for a record first seen later.
+        stopped_on=expiry.first_day_after,
     )
 
 

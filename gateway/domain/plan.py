@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from gateway.domain.categories import Category
@@ -86,6 +86,7 @@ class Decision:
     decided_at: datetime
     decided_by: str
     note: str | None = None
+    stopped_on: date | None = None  # a stop's own date when it is not the decision's day (expiry)
 
 
 Event = Observation | Decision
@@ -293,10 +294,11 @@ def _plan_decision(
         raise DecisionRefused(
             "invalid_transition", f"cannot {event.action.value} a record that is {state.target.label}"
         )
+    target = replace(wanted, on=event.stopped_on) if wanted.reason is not None and event.stopped_on else wanted
     new = replace(
         current,
         state=PublicityState(
-            target=wanted, version=state.version + 1, decided_by=event.decided_by, decided_at=event.decided_at
+            target=target, version=state.version + 1, decided_by=event.decided_by, decided_at=event.decided_at
         ),
     )
     audit = AuditEntry(
