@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from gateway.domain.categories import Category
+from gateway.domain.categories import Category, System
 from gateway.domain.model import (
     PUBLISHED,
     CanonicalRecord,
@@ -30,6 +30,7 @@ from gateway.domain.model import (
     TargetState,
     stopped,
 )
+from gateway.domain.rules import withheld_reason
 from gateway.domain.sla import SyncSla
 
 
@@ -214,10 +215,13 @@ def _fan_out(
     *,
     skip: str | None = None,
 ) -> tuple[Delivery, ...]:
-    """Deliveries to each of `systems` not known to show the record's state already."""
+    """Deliveries to each of `systems` not known to show the record's state already, and never a
+    publication to a system whose rules do not publish the record (`withheld`)."""
     out = []
     for system in systems:
         if system == skip:
+            continue
+        if _withheld(record, system):
             continue
         link = links.get(system)
         if link is not None and _shows(link, record.state.target, record.state.version):
@@ -232,6 +236,18 @@ def _fan_out(
             )
         )
     return tuple(out)
+
+
+_SYSTEMS = frozenset(s.value for s in System)
+
+
+def _withheld(record: CanonicalRecord, system: str) -> bool:
+    """The record is published, and `system`'s or its owner's rules do not publish it at all (警告
+    only; Order 36 轻微 by default; domain.md §8.6): the gateway never writes it there as published."""
+    if record.state.target != PUBLISHED or system not in _SYSTEMS:
+        return False
+    # The owner's rules govern everywhere (谁认定): what its rules do not publish, no mirror shows.
+    return any(withheld_reason(record.facts, s) is not None for s in dict.fromkeys((record.facts.owner.value, system)))
 
 
 def _shows(link: LinkState, target: TargetState, version: int) -> bool:
@@ -463,6 +479,9 @@ def _mirror_report(
             detail={"reason": "reported before our last write", "source_version": event.source_version},
         )
         return Plan(outcome=Outcome.STALE, record=current, changed=bool(notes), audit=(*notes, behind))
+    if _withheld(current, event.source):
+        # The mirror does not show what its rules do not publish: right, and never set back.
+        return Plan(outcome=Outcome.UNCHANGED, record=current, changed=bool(notes), audit=notes, seen=seen)
     if not state.authoritative:
         # Two mirrors disagree and the owner has not spoken: nothing to enforce yet.
         divergence = AuditEntry(kind="unowned_divergence", actor=event.source, before=state.target, after=event.target)

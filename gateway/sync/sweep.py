@@ -11,6 +11,9 @@ Per page of published records (keyset by record_id, `sweep_batch` at a time, nev
    trail, the repair's progress rows (with their sync deadline) and the outbox deliveries commit
    together, and the dispatcher delivers them like any other decision (reason `expired`).
 
+A published record that its owner's rules do not publish at all (警告 only, Order 36 轻微) is
+stopped the same way on the day the sweep finds it, and counted apart (`withheld`, by reason).
+
 Idempotent: the decision is deterministic (docs/adr/0007-expiry-by-the-owners-rules.md), so a second
 run, also after a restart, finds the records stopped, and `plan()` answers UNCHANGED if two replicas
 race on one. `--dry-run` reads and plans but writes nothing.
@@ -30,7 +33,13 @@ from gateway.domain.model import CanonicalRecord
 from gateway.domain.plan import Decision, DecisionRefused, Outcome, Policy, plan
 from gateway.domain.rules import Rulebook, RuleOverrides, apply_overrides
 from gateway.domain.rules.data import RULEBOOK
-from gateway.observability import SWEEP_EXPIRED, SWEEP_LAST_SUCCESS, SWEEP_UNEVALUABLE, get_logger
+from gateway.observability import (
+    SWEEP_EXPIRED,
+    SWEEP_LAST_SUCCESS,
+    SWEEP_UNEVALUABLE,
+    SWEEP_WITHHELD,
+    get_logger,
+)
 from gateway.store.database import Tx
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo, TargetProgress
@@ -50,6 +59,7 @@ class SweepReport:
     scanned: int = 0  # published records read
     not_due: int = 0  # their maximum period is still running
     expired: int = 0  # stopped now (dry run: would be)
+    withheld: Counter[str] = field(default_factory=Counter)  # stopped as never publishable, by reason
     unchanged: int = 0  # already stopped when the decision applied (a concurrent run)
     skipped: Counter[str] = field(default_factory=Counter)  # no computable expiry day, by reason
     refused: Counter[str] = field(default_factory=Counter)  # the record changed meanwhile, by code
@@ -64,6 +74,7 @@ class SweepReport:
             "scanned": self.scanned,
             "not_due": self.not_due,
             "expired": self.expired,
+            "withheld": dict(sorted(self.withheld.items())),
             "unchanged": self.unchanged,
             "skipped": dict(sorted(self.skipped.items())),
             "refused": dict(sorted(self.refused.items())),
@@ -112,7 +123,7 @@ async def sweep(
         due: list[tuple[Decision, Expiry]] = []
         for record in page:
             expiry = expiry_of(record.facts, rulebook=book)
-            if expiry.skip_reason is not None:
+            if expiry.skip_reason is not None and expiry.withheld is None:
                 report.skipped[expiry.skip_reason] += 1
                 continue
             decision = expiry_decision(record, expiry, today)
@@ -129,7 +140,9 @@ async def sweep(
             else:
                 applied = await committer.submit(partial(_apply, decisions=decisions, policy=policy, now=now))
                 _log_expired(applied, due)
-            report.expired += len(applied.expired)
+            reasons = {e.record_id: e.withheld for _, e in due if e.withheld is not None}
+            report.withheld.update(reasons[r] for r in applied.expired if r in reasons)
+            report.expired += sum(1 for r in applied.expired if r not in reasons)
             report.unchanged += applied.unchanged
             report.refused.update(applied.refused)
             report.deliveries.update(applied.deliveries)
@@ -187,6 +200,9 @@ def _log_expired(applied: _Applied, due: Sequence[tuple[Decision, Expiry]]) -> N
     by_id = {expiry.record_id: (decision, expiry) for decision, expiry in due}
     for record_id in applied.expired:
         decision, expiry = by_id[record_id]
+        if expiry.withheld is not None:
+            log.info("record_withheld", record_id=record_id, owner=expiry.system, reason=expiry.withheld)
+            continue
         log.info(
             "record_expired",
             record_id=record_id,
@@ -198,6 +214,8 @@ def _log_expired(applied: _Applied, due: Sequence[tuple[Decision, Expiry]]) -> N
 
 def _observe(report: SweepReport) -> None:
     SWEEP_EXPIRED.inc(report.expired)
+    for reason, count in report.withheld.items():
+        SWEEP_WITHHELD.labels(reason).inc(count)
     SWEEP_UNEVALUABLE.clear()  # reasons of earlier runs that no longer occur drop out
     for reason, count in report.skipped.items():
         SWEEP_UNEVALUABLE.labels(reason).set(count)

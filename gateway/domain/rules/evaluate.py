@@ -747,6 +747,41 @@ def evaluate_all(
     }
 
 
+NOT_PUBLISHED = frozenset({Code.WARNING_ONLY_NOT_PUBLISHED, Code.NOT_PUBLISHED_BY_DEFAULT})
+_ANY_DAY = date(2020, 1, 1)  # a start for a body whose publication does not depend on the date
+
+
+def withheld_reason(
+    facts: RecordFacts,
+    system: System | str,
+    *,
+    overrides: RuleOverrides | None = None,
+    rulebook: Rulebook | None = None,
+) -> Reason | None:
+    """Why the rules do not publish `facts` on `system` at all (警告 only; Order 36 轻微 by default;
+    domain.md §8.6), or None: such a record is never written there as published, and a copy
+    shown there is stopped (docs/adr/0014-what-the-rules-do-not-publish.md)."""
+    plan = schedule(facts, system, overrides=overrides, rulebook=rulebook)
+    if plan.published is False:
+        return next((r for r in plan.blockers if r.code in NOT_PUBLISHED), None)
+    if plan.evaluable or plan.regime is not None or plan.clock is None:
+        return None
+    # The date that chooses the rule set is missing: withheld when every candidate withholds it
+    # (a 警告-only penalty is not published whatever its date).
+    book = apply_overrides(rulebook or data.RULEBOOK, overrides)
+    found: list[Reason] = []
+    for regime in book.regimes_for(facts.category, System(system)):
+        try:
+            body = _body(regime, facts, regime.applies_from or regime.applies_until or _ANY_DAY, book.sectors)
+        except (_NotEvaluable, PeriodOutOfRange):
+            return None
+        reason = next((r for r in body.blockers if r.code in NOT_PUBLISHED), None)
+        if body.published or reason is None:
+            return None
+        found.append(reason)
+    return found[0] if found else None
+
+
 def expires_on(
     facts: RecordFacts,
     system: System | str,
