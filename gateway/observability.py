@@ -87,6 +87,12 @@ SWEEP_WITHHELD = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+RECORDS_AWAITING_CLASSIFICATION = Gauge(
+    "creditgw_records_awaiting_classification",
+    "Published penalties whose rules cannot be evaluated until their Order 36 tier (轻微/一般/严重) is"
+    " given (GET /v1/records/awaiting-classification); counted by every sweep run.",
+    registry=REGISTRY,
+)
 SWEEP_UNEVALUABLE = Gauge(
     "creditgw_sweep_unevaluable_records",
     "Published records whose expiry day the last sweep could not compute, by reason (e.g."

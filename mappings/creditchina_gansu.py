@@ -6,7 +6,9 @@ read; the current generation is always written.
 
 What a round trip through this system cannot carry (to_observation(to_write(facts)) loses it):
 - `publication_date`: 信用中国 has no publication-date column (its period counts from CF_JDRQ);
-- `severity`, `domain_flags`: no column states them, and they are never guessed;
+- `severity` on legacy rows (v1 has no 失信程度 column; current rows carry it in CF_SXCD, empty
+  until the sector classifies the record), and `domain_flags`: never guessed (the sector is
+  derived from the legal basis, gateway/domain/rules/sectors.py);
 - `authority_domain`: not a column; re-derived from the authority name (classify_authority), so a
   market-regulation authority whose name carries none of the markers comes back as OTHER;
 - on `YC` rows: penalty kinds, amounts and content (the row has no such columns);
@@ -60,6 +62,7 @@ PENALTY_FIELDS: FieldTable = (
     ("decision_date", "CF_JDRQ", "date_slash"),
     ("authority_name", "CF_CFJG", "text"),
     ("authority_code", "CF_CFJGDM", "code"),
+    ("severity", "CF_SXCD", "severity"),  # Order 36 tier; empty: not classified yet (never guessed)
 )
 PENALTY_REQUIRED = {
     "subject_name": "CF_XDR_MC",
@@ -92,7 +95,7 @@ LEGACY_PENALTY_REQUIRED = {
 }
 LEGACY_KIND_COLUMNS = ("CF_CFLB1", "CF_CFLB2")
 _LEGACY_ONLY_COLUMNS = ("CF_XZJG", "CF_XZJGDM", "CF_CFLB1", "CF_CFLB2", "CF_JG", "CF_FR", "CF_CFMC")
-_CURRENT_ONLY_COLUMNS = ("CF_XDR_LB", "CF_CFJG", "CF_CFJGDM", "CF_CFLB", "CF_NR", "CF_NR_FK", "CF_FRDB")
+_CURRENT_ONLY_COLUMNS = ("CF_XDR_LB", "CF_CFJG", "CF_CFJGDM", "CF_CFLB", "CF_NR", "CF_NR_FK", "CF_FRDB", "CF_SXCD")
 
 ABNORMAL_FIELDS: FieldTable = (
     ("subject_name", "YC_QYMC", "text"),

@@ -22,7 +22,7 @@ from typing import Any
 from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import SubjectType
 from gateway.domain.identity import normalise_code
-from gateway.domain.model import TargetState
+from gateway.domain.model import Severity, TargetState
 from gateway.domain.retry import PermanentError
 from gateway.domain.uscc import PLACEHOLDER, check
 from mappings.base import UnmappableRow
@@ -216,6 +216,29 @@ def format_subject_type(value: SubjectType | None) -> str | None:
     return _SUBJECT_TYPE_LITERAL_OF[value] if value is not None else None
 
 
+# Order 36 tier (失信程度, CF_SXCD): the Chinese literal the deciding sector assigns (domain.md §5.2).
+SEVERITY_LITERALS: Mapping[str, Severity] = {
+    "轻微": Severity.MINOR,
+    "一般": Severity.GENERAL,
+    "严重": Severity.SERIOUS,
+}
+_SEVERITY_LITERAL_OF = {severity: literal for literal, severity in SEVERITY_LITERALS.items()}
+
+
+def parse_severity(raw: object) -> Severity | None:
+    """A stated tier, or None when the column is empty (the tier is then awaited, never guessed)."""
+    value = text(raw)
+    if value is None:
+        return None
+    if value not in SEVERITY_LITERALS:
+        raise ValueError(f"unknown 失信程度: {value!r} (轻微, 一般 or 严重)")
+    return SEVERITY_LITERALS[value]
+
+
+def format_severity(value: Severity | None) -> str | None:
+    return _SEVERITY_LITERAL_OF[value] if value is not None else None
+
+
 # GSXT entType. 农专社 (farmers' co-operatives) are organisations: legal entities in the canonical
 # model; on the way back their code tells them apart from 企业 (format_gsxt_ent_type).
 GSXT_ENT_TYPES: Mapping[str, SubjectType] = {
@@ -300,6 +323,7 @@ TRANSFORMS: Mapping[str, Transform] = {
     "wan_yuan_number": Transform(read=parse_wan_yuan, write=wan_yuan_number),
     "kinds": Transform(read=split_kinds, write=join_kinds),
     "subject_type": Transform(read=parse_subject_type, write=format_subject_type),
+    "severity": Transform(read=parse_severity, write=format_severity),
 }
 
 # (canonical field, native field, transform name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from gateway.domain.categories import Category
 from gateway.domain.model import (
     CanonicalRecord,
     LinkState,
@@ -674,6 +675,17 @@ class Repo:
         rows = self.tx.all(
             "SELECT * FROM records WHERE status = 'published' AND record_id > ? ORDER BY record_id LIMIT ?",
             (after_record_id, limit),
+        )
+        return [record_from_row(r) for r in rows]
+
+    def published_penalties_without_tier(self, after_record_id: str, limit: int) -> list[CanonicalRecord]:
+        """Published administrative penalties whose facts state no Order 36 tier, in record_id
+        order (keyset, like published_after). A prefilter: the rules say which of them await one."""
+        severity = "(facts::jsonb ->> 'severity')" if self._pg else "json_extract(facts, '$.severity')"
+        rows = self.tx.all(
+            "SELECT * FROM records WHERE status = 'published' AND record_id > ? AND category = ?"
+            f" AND {severity} IS NULL ORDER BY record_id LIMIT ?",
+            (after_record_id, Category.ADMIN_PENALTY.value, limit),
         )
         return [record_from_row(r) for r in rows]
 

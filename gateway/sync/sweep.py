@@ -28,12 +28,14 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
+from gateway.domain.categories import Category
 from gateway.domain.expiry import PROVISIONAL, SWEEP_ACTOR, Expiry, expiry_decision, expiry_of
 from gateway.domain.model import CanonicalRecord
 from gateway.domain.plan import Decision, DecisionRefused, Outcome, Policy, plan
-from gateway.domain.rules import Rulebook, RuleOverrides, apply_overrides
+from gateway.domain.rules import Rulebook, RuleOverrides, apply_overrides, awaiting_tier
 from gateway.domain.rules.data import RULEBOOK
 from gateway.observability import (
+    RECORDS_AWAITING_CLASSIFICATION,
     SWEEP_EXPIRED,
     SWEEP_LAST_SUCCESS,
     SWEEP_UNEVALUABLE,
@@ -60,6 +62,7 @@ class SweepReport:
     not_due: int = 0  # their maximum period is still running
     expired: int = 0  # stopped now (dry run: would be)
     withheld: Counter[str] = field(default_factory=Counter)  # stopped as never publishable, by reason
+    awaiting_classification: int = 0  # published records whose rules need an Order 36 tier first
     unchanged: int = 0  # already stopped when the decision applied (a concurrent run)
     skipped: Counter[str] = field(default_factory=Counter)  # no computable expiry day, by reason
     refused: Counter[str] = field(default_factory=Counter)  # the record changed meanwhile, by code
@@ -75,6 +78,7 @@ class SweepReport:
             "not_due": self.not_due,
             "expired": self.expired,
             "withheld": dict(sorted(self.withheld.items())),
+            "awaiting_classification": self.awaiting_classification,
             "unchanged": self.unchanged,
             "skipped": dict(sorted(self.skipped.items())),
             "refused": dict(sorted(self.refused.items())),
@@ -122,6 +126,8 @@ async def sweep(
         after = report.last_record_id = page[-1].record_id
         due: list[tuple[Decision, Expiry]] = []
         for record in page:
+            if record.facts.severity is None and record.facts.category is Category.ADMIN_PENALTY:
+                report.awaiting_classification += bool(awaiting_tier(record.facts, rulebook=book))
             expiry = expiry_of(record.facts, rulebook=book)
             if expiry.skip_reason is not None and expiry.withheld is None:
                 report.skipped[expiry.skip_reason] += 1
@@ -219,6 +225,7 @@ def _observe(report: SweepReport) -> None:
     SWEEP_UNEVALUABLE.clear()  # reasons of earlier runs that no longer occur drop out
     for reason, count in report.skipped.items():
         SWEEP_UNEVALUABLE.labels(reason).set(count)
+    RECORDS_AWAITING_CLASSIFICATION.set(report.awaiting_classification)
     SWEEP_LAST_SUCCESS.set_to_current_time()
 
 

@@ -782,6 +782,34 @@ def withheld_reason(
     return found[0] if found else None
 
 
+def awaiting_tier(
+    facts: RecordFacts, *, overrides: RuleOverrides | None = None, rulebook: Rulebook | None = None
+) -> tuple[System, ...]:
+    """The publishing systems whose rules cannot evaluate `facts` until its Order 36 tier is given
+    (轻微/一般/严重, assigned by the sector, never guessed): the record awaits classification."""
+    return tuple(
+        s
+        for s in publishing_systems(facts)
+        if any(
+            r.code == Code.SEVERITY_MISSING for r in schedule(facts, s, overrides=overrides, rulebook=rulebook).blockers
+        )
+    )
+
+
+def tier_applies(
+    facts: RecordFacts, *, overrides: RuleOverrides | None = None, rulebook: Rulebook | None = None
+) -> bool:
+    """Whether a tier means anything for `facts`: a rule set by tier governs it on a publishing
+    system (or may, when the date that chooses the rule set is missing)."""
+    book = apply_overrides(rulebook or data.RULEBOOK, overrides)
+    for system in publishing_systems(facts):
+        for regime in book.regimes_for(facts.category, system):
+            on = _clock_date(facts, regime.clock.value)
+            if isinstance(regime, TieredPenaltyRegime) and (on is None or regime.covers(on)):
+                return True
+    return False
+
+
 def expires_on(
     facts: RecordFacts,
     system: System | str,
