@@ -163,9 +163,9 @@ async def running(database_url: str) -> AsyncIterator[tuple[Runtime, Sandbox]]:
         await sims.close()
 
 
-async def _row_on_creditchina(sandbox: Sandbox, wsh_column: str, key: tuple[str, str]) -> dict[str, Any]:
+async def _row_on_creditchina(sandbox: Sandbox, columns: tuple[str, str], key: tuple[str, str]) -> dict[str, Any]:
     """The 信用中国 row of `key` once it shows a stop (generous deadline: the machine is slow)."""
-    code_column = "YC_JDJGDM" if wsh_column == "YC_WSH" else "CF_CFJGDM"
+    wsh_column, code_column = columns
     deadline = asyncio.get_running_loop().time() + 60
     while True:
         rows = await sandbox.records(CC)
@@ -176,37 +176,49 @@ async def _row_on_creditchina(sandbox: Sandbox, wsh_column: str, key: tuple[str,
         await asyncio.sleep(0.1)
 
 
-async def test_a_gsxt_removal_reaches_creditchina_with_its_removal_date(running: tuple[Runtime, Sandbox]) -> None:
-    _, sandbox = running
-    cc_keys = {(r.get("YC_WSH"), r.get("YC_JDJGDM")) for r in await sandbox.records(CC, published=True)}
-    listed = [
-        r
-        for r in await sandbox.records(GS, published=True)
-        if r["table"] == "opanomaly" and (r["penDecNo"], r["decOrgCode"]) in cc_keys
-    ]
-    assert listed, "the seed has no listing shown on both systems"
-    entry = {k: v for k, v in listed[0].items() if k != "table"}
-    # Removed 2026-12-02 (cause 1 pairs with removal 1); the feed item is stamped 2026-06-30.
-    entry.update(isMove="1", remExcpres="1", remExcpresCN="", remDate="2026-12-02", updateTime="2026-06-30 10:00:00")
-    await sandbox._json("POST", GS, "/admin/load", json={"table": "opanomaly", "records": [entry]})
-    row = await _row_on_creditchina(sandbox, "YC_WSH", (entry["penDecNo"], entry["decOrgCode"]))
-    assert (row["ZZYY"], row["ZZRQ"]) == ("04", "2026/12/02")
+# (GSXT table, its key's code field, 信用中国 row kind's columns, the stop, the ZZYY and ZZRQ expected)
+GSXT_STOPS = [
+    (
+        "opanomaly",
+        "decOrgCode",
+        ("YC_WSH", "YC_JDJGDM"),
+        {"isMove": "1", "remExcpres": "1", "remExcpresCN": "", "remDate": "2026-12-02"},  # cause 1 pairs with 1
+        ("04", "2026/12/02"),
+    ),
+    (
+        "punish",
+        "judAuthCode",
+        ("CF_WSH", "CF_CFJGDM"),
+        {"pubFlag": "0", "stopType": "1", "stopDate": "2026-11-03"},
+        ("01", "2026/11/03"),
+    ),
+]
 
 
-async def test_a_gsxt_stop_reaches_creditchina_with_its_stop_date(running: tuple[Runtime, Sandbox]) -> None:
+@pytest.mark.parametrize(
+    ("table", "code_field", "cc_key", "stop", "expected"), GSXT_STOPS, ids=["removal", "penalty stop"]
+)
+async def test_a_gsxt_stop_reaches_creditchina_with_its_own_date(
+    running: tuple[Runtime, Sandbox],
+    table: str,
+    code_field: str,
+    cc_key: tuple[str, str],
+    stop: dict[str, str],
+    expected: tuple[str, str],
+) -> None:
     _, sandbox = running
-    cc_keys = {(r.get("CF_WSH"), r.get("CF_CFJGDM")) for r in await sandbox.records(CC, published=True)}
-    punished = [
+    on_cc = {(r.get(cc_key[0]), r.get(cc_key[1])) for r in await sandbox.records(CC, published=True)}
+    shown = [
         r
         for r in await sandbox.records(GS, published=True)
-        if r["table"] == "punish" and (r["penDecNo"], r["judAuthCode"]) in cc_keys
+        if r["table"] == table and (r["penDecNo"], r[code_field]) in on_cc
     ]
-    assert punished
-    record = {k: v for k, v in punished[0].items() if k != "table"}
-    record.update(pubFlag="0", stopType="1", stopDate="2026-11-03", updateTime="2026-06-30 10:00:00")
-    await sandbox._json("POST", GS, "/admin/load", json={"table": "punish", "records": [record]})
-    row = await _row_on_creditchina(sandbox, "CF_WSH", (record["penDecNo"], record["judAuthCode"]))
-    assert (row["ZZYY"], row["ZZRQ"]) == ("01", "2026/11/03")
+    assert shown, f"the seed has no {table} record shown on both systems"
+    record = {k: v for k, v in shown[0].items() if k != "table"}
+    record.update(stop, updateTime="2026-06-30 10:00:00")  # the feed item's stamp: not the stop's date
+    await sandbox._json("POST", GS, "/admin/load", json={"table": table, "records": [record]})
+    row = await _row_on_creditchina(sandbox, cc_key, (record["penDecNo"], record[code_field]))
+    assert (row["ZZYY"], row["ZZRQ"]) == expected
 
 
 def test_a_stop_date_belongs_to_a_stop_and_is_not_the_state_identity() -> None:

@@ -4,7 +4,6 @@ and a copy published before is stopped by the sweep with the reason — on SQLit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -20,7 +19,8 @@ from gateway.runtime import Runtime
 from gateway.store.database import Tx
 from gateway.sync.ingest import apply_event
 from tests.conftest import penalty_facts
-from tests.test_sweep import NOW, SEEN, _runtime, cc_owned, deliver_all, record, seed
+from tests.test_sweep import NOW, SEEN, cc_owned, deliver_all, record, seed
+from tests.test_sweep import runtime as runtime  # the fixture: both databases, no connectors
 
 CC, GS = "creditchina_gansu", "gsxt_gansu"
 TODAY = date(2026, 11, 26)
@@ -39,15 +39,6 @@ def minor(document_number: str = "兰环罚〔2026〕21号") -> RecordFacts:
 def general_warning(document_number: str = "兰环罚〔2026〕22号") -> RecordFacts:
     """Order 36 一般 (published on 信用中国), 警告 only: GSXT does not publish it (SAMR 45号令 art. 2)."""
     return replace(penalty_facts(document_number=document_number), severity=Severity.GENERAL, penalty_kinds=("警告",))
-
-
-@pytest.fixture
-async def runtime(database_url: str) -> AsyncIterator[Runtime]:
-    rt = await _runtime(database_url)
-    try:
-        yield rt
-    finally:
-        await rt.close()
 
 
 async def outbox(runtime: Runtime, record_id: str) -> list[dict[str, Any]]:
