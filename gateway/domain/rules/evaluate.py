@@ -751,6 +751,17 @@ NOT_PUBLISHED = frozenset({Code.WARNING_ONLY_NOT_PUBLISHED, Code.NOT_PUBLISHED_B
 _ANY_DAY = date(2020, 1, 1)  # a start for a body whose publication does not depend on the date
 
 
+def _may_withhold(regime: Regime, facts: RecordFacts) -> bool:
+    """Whether `regime` can withhold `facts` at all: its kinds are all not published alone, or its
+    tier is not published by default (read from the rule data, as the evaluator reads it)."""
+    if isinstance(regime, UniformPenaltyRegime | SamrPenaltyRegime):
+        kinds = {k.strip() for k in facts.penalty_kinds if k and k.strip()}
+        return bool(kinds) and kinds <= regime.not_published_alone.value
+    if isinstance(regime, TieredPenaltyRegime):
+        return facts.severity is not None and not regime.tier(facts.severity).published_by_default
+    return False
+
+
 def withheld_reason(
     facts: RecordFacts,
     system: System | str,
@@ -761,14 +772,18 @@ def withheld_reason(
     """Why the rules do not publish `facts` on `system` at all (警告 only; Order 36 轻微 by default;
     domain.md §8.6), or None: such a record is never written there as published, and a copy
     shown there is stopped (docs/adr/0014-what-the-rules-do-not-publish.md)."""
-    plan = schedule(facts, system, overrides=overrides, rulebook=rulebook)
+    book = apply_overrides(rulebook or data.RULEBOOK, overrides)
+    if system not in publishing_systems(facts) or not any(
+        _may_withhold(r, facts) for r in book.regimes_for(facts.category, System(system))
+    ):
+        return None  # the common case, answered without an evaluation: plan() asks on every fan-out
+    plan = schedule(facts, system, overrides=overrides, rulebook=book)
     if plan.published is False:
         return next((r for r in plan.blockers if r.code in NOT_PUBLISHED), None)
     if plan.evaluable or plan.regime is not None or plan.clock is None:
         return None
     # The date that chooses the rule set is missing: withheld when every candidate withholds it
     # (a 警告-only penalty is not published whatever its date).
-    book = apply_overrides(rulebook or data.RULEBOOK, overrides)
     found: list[Reason] = []
     for regime in book.regimes_for(facts.category, System(system)):
         try:

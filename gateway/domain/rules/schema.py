@@ -425,7 +425,16 @@ class Rulebook:
                         raise ValueError(f"regimes for {category}/{system} overlap in time")
 
     def regimes_for(self, category: Category, system: System) -> tuple[Regime, ...]:
-        return tuple(r for r in self.regimes if r.applies_to(category, system))
+        # Asked for on every evaluation, and plan() evaluates on every fan-out: answered once per
+        # (category, system) for this immutable book (the cache is not a field, like a fingerprint).
+        cache: dict[tuple[Category, System], tuple[Regime, ...]] | None = self.__dict__.get("_regimes_for")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_regimes_for", cache)
+        found = cache.get((category, system))
+        if found is None:
+            found = cache[(category, system)] = tuple(r for r in self.regimes if r.applies_to(category, system))
+        return found
 
     def regime(self, regime_id: str) -> Regime:
         for r in self.regimes:
