@@ -163,3 +163,23 @@ def test_provincial_statutes_of_a_sector_count() -> None:
     food = penalty(legal_basis="《甘肃省食品安全条例》第三十条")
     assert derive_sectors(food, SECTORS).sectors == {DomainFlag.FOOD}
     assert cited_statutes("依据《中华人民共和国食品安全法》和《食品安全法》") == ("食品安全法",)
+
+
+def test_reminders_follow_the_sector() -> None:
+    """The reminder of a fire penalty falls on the one-year day; an unknown sector gets none."""
+    from datetime import UTC, datetime
+
+    from gateway.domain.model import PUBLISHED, CanonicalRecord, PublicityState
+    from gateway.reminders import Due, Skip, reminder_due
+
+    def published(facts: RecordFacts) -> CanonicalRecord:
+        state = PublicityState(target=PUBLISHED, version=1, decided_by=CC, decided_at=datetime(2025, 12, 1, tzinfo=UTC))
+        return CanonicalRecord(record_id=facts.record_id, facts=facts, state=state)
+
+    fire = published(penalty(authority_name="兰州市消防救援支队"))
+    assert reminder_due(fire, today=date(2026, 2, 25), lead_days=7, overrides=None) is Skip.OUTSIDE_WINDOW
+    due = reminder_due(fire, today=date(2026, 11, 28), lead_days=7, overrides=None)
+    assert isinstance(due, Due) and due.apply_from == date(2026, 12, 1)
+    unknown = published(penalty())
+    for day in (date(2026, 2, 25), date(2026, 11, 28)):
+        assert reminder_due(unknown, today=day, lead_days=7, overrides=None) is Skip.NOT_APPLICABLE
