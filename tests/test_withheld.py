@@ -139,3 +139,30 @@ def test_the_withheld_decision_is_deterministic_and_never_older_than_the_state()
     assert decision is not None and decision.stopped_on == TODAY
     assert decision == expiry_decision(rec, expiry, TODAY)
     assert decision.decided_at >= rec.state.decided_at and NOW  # the runtime clock never dates it
+
+
+async def test_the_sweep_stops_a_mirror_copy_only_the_mirrors_rules_withhold(runtime: Runtime) -> None:
+    """信用中国 publishes a 一般 警告-only penalty (Order 36); GSXT, which showed it before the fix,
+    does not publish 警告-only penalties: its copy alone is stopped, 信用中国 keeps it."""
+    facts = general_warning()
+    await seed(runtime, facts)
+    assert await report(runtime, facts, GS, PUBLISHED, "000001") == "unchanged"  # GSXT shows a copy
+
+    dry = await runtime.sweep(today=TODAY, dry_run=True)
+    assert (dict(dry.withheld), dict(dry.deliveries)) == ({"warning_only_not_published": 1}, {GS: 1})
+    assert await outbox(runtime, facts.record_id) == []
+    swept = await runtime.sweep(today=TODAY)
+    assert (swept.expired, dict(swept.withheld)) == (0, {"warning_only_not_published": 1})
+    assert await outbox(runtime, facts.record_id) == [
+        {"target": GS, "state_status": "stopped", "state_reason": "expired", "state_stopped_on": TODAY.isoformat()}
+    ]
+    record = await runtime.db.run(
+        lambda tx: tx.one("SELECT status, version FROM records WHERE record_id = ?", (facts.record_id,)), write=False
+    )
+    assert (record["status"], record["version"]) == ("published", 2)  # the owner still shows it
+    assert (await runtime.sweep(today=TODAY)).withheld == {}  # queued: not sent twice
+    await deliver_all(runtime)
+    assert (await runtime.sweep(today=date(2026, 11, 27))).withheld == {}  # stopped: nothing left
+    # GSXT's feed echoes the stop: neither set back nor a divergence.
+    assert await report(runtime, facts, GS, stopped(StopReason.EXPIRED), "000002") == "echo"
+    assert [r["target"] for r in await outbox(runtime, facts.record_id)] == [GS]

@@ -250,6 +250,37 @@ def _withheld(record: CanonicalRecord, system: str) -> bool:
     return any(withheld_reason(record.facts, s) is not None for s in dict.fromkeys((record.facts.owner.value, system)))
 
 
+def withhold_copy(
+    record: CanonicalRecord, links: Mapping[str, LinkState], system: str, *, actor: str, reason: str, on: date
+) -> Plan | None:
+    """Stop `system`'s published copy of a record its rules do not publish while its owner still
+    shows it (e.g. a 警告-only penalty on GSXT that 信用中国 publishes as 一般 under Order 36): the
+    same state at a new version, and one stop (公示期满, dated `on`) to that system only. None when
+    the system does not withhold it, is not known to show it, or a delivery to it is queued.
+    (docs/adr/0014-what-the-rules-do-not-publish.md)"""
+    link = links.get(system)
+    if link is None or link.queued or not _withheld(record, system):
+        return None
+    shown = link.written_target if link.written_version is not None else link.seen_target
+    if shown != PUBLISHED:
+        return None
+    version = record.state.version + 1
+    stop = stopped(StopReason.EXPIRED, on)
+    audit = AuditEntry(
+        kind="withheld_stopped",
+        actor=actor,
+        before=PUBLISHED,
+        after=stop,
+        after_version=version,
+        detail={"system": system, "reason": reason},
+    )
+    delivery = Delivery(
+        record_id=record.record_id, system=system, state=stop, version=version, decided_at=record.state.decided_at
+    )
+    new = replace(record, state=replace(record.state, version=version))
+    return Plan(outcome=Outcome.CHANGED, record=new, changed=True, deliveries=(delivery,), audit=(audit,))
+
+
 def _shows(link: LinkState, target: TargetState, version: int) -> bool:
     if link.queued:
         # A queued delivery will overwrite whatever the system shows now: send the newest state
@@ -531,4 +562,5 @@ __all__ = [
     "Publicity",
     "SeenUpdate",
     "plan",
+    "withhold_copy",
 ]

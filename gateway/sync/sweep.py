@@ -12,7 +12,9 @@ Per page of published records (keyset by record_id, `sweep_batch` at a time, nev
    together, and the dispatcher delivers them like any other decision (reason `expired`).
 
 A published record that its owner's rules do not publish at all (警告 only, Order 36 轻微) is
-stopped the same way on the day the sweep finds it, and counted apart (`withheld`, by reason).
+stopped the same way on the day the sweep finds it, and counted apart (`withheld`, by reason). A
+mirror's published copy of a record only the mirror's rules withhold is stopped on that mirror
+alone (`plan.withhold_copy`), and counted the same way.
 
 Idempotent: the decision is deterministic (docs/adr/0007-expiry-by-the-owners-rules.md), so a second
 run, also after a restart, finds the records stopped, and `plan()` answers UNCHANGED if two replicas
@@ -31,8 +33,8 @@ from typing import Any
 from gateway.domain.categories import Category
 from gateway.domain.expiry import PROVISIONAL, SWEEP_ACTOR, Expiry, expiry_decision, expiry_of
 from gateway.domain.model import CanonicalRecord
-from gateway.domain.plan import Decision, DecisionRefused, Outcome, Policy, plan
-from gateway.domain.rules import Rulebook, RuleOverrides, apply_overrides, awaiting_tier
+from gateway.domain.plan import Decision, DecisionRefused, Outcome, Policy, plan, withhold_copy
+from gateway.domain.rules import Rulebook, RuleOverrides, apply_overrides, awaiting_tier, withheld_reason
 from gateway.domain.rules.data import RULEBOOK
 from gateway.observability import (
     RECORDS_AWAITING_CLASSIFICATION,
@@ -45,7 +47,7 @@ from gateway.observability import (
 from gateway.store.database import Tx
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo, TargetProgress
-from gateway.sync.ingest import apply_event
+from gateway.sync.ingest import apply_event, persist
 
 log = get_logger("creditgw.sweep")
 
@@ -125,7 +127,10 @@ async def sweep(
         report.scanned += len(page)
         after = report.last_record_id = page[-1].record_id
         due: list[tuple[Decision, Expiry]] = []
+        copies: list[tuple[str, str, str]] = []  # (record, mirror, reason): a copy its rules withhold
         for record in page:
+            if record.state.authoritative:
+                copies.extend(_withheld_copies(record, policy, book))
             if record.facts.severity is None and record.facts.category is Category.ADMIN_PENALTY:
                 report.awaiting_classification += bool(awaiting_tier(record.facts, rulebook=book))
             expiry = expiry_of(record.facts, rulebook=book)
@@ -152,12 +157,55 @@ async def sweep(
             report.unchanged += applied.unchanged
             report.refused.update(applied.refused)
             report.deliveries.update(applied.deliveries)
+        if copies:
+            unit = partial(_stop_copies, copies=copies, today=today, now=now, dry_run=dry_run)
+            stopped_copies = await (committer.db.run(unit, write=False) if dry_run else committer.submit(unit))
+            for record_id, system, reason in stopped_copies:
+                report.withheld[reason] += 1
+                report.deliveries[system] += 1
+                if not dry_run:
+                    log.info("copy_withheld", record_id=record_id, system=system, reason=reason)
         if len(page) < batch:
             break
     if not dry_run:
         _observe(report)
     log.info("expiry_sweep_finished", **report.as_json())
     return report
+
+
+def _withheld_copies(record: CanonicalRecord, policy: Policy, book: Rulebook) -> list[tuple[str, str, str]]:
+    """The mirrors whose rules withhold a record its owner's rules publish (the owner's own
+    withholding is an EXPIRE decision, expiry_decision)."""
+    facts = record.facts
+    if withheld_reason(facts, facts.owner, rulebook=book) is not None:
+        return []
+    out = []
+    for system in policy.mirrors(facts):
+        reason = withheld_reason(facts, system, rulebook=book)
+        if reason is not None:
+            out.append((record.record_id, system, str(reason.code)))
+    return out
+
+
+def _stop_copies(
+    tx: Tx, *, copies: Sequence[tuple[str, str, str]], today: date, now: datetime, dry_run: bool
+) -> list[tuple[str, str, str]]:
+    """Stop each withheld copy a mirror is known to show; the copies stopped (dry run: would be)."""
+    repo = Repo(tx)
+    done = []
+    for record_id, system, reason in copies:
+        record = repo.load_record(record_id, lock=not dry_run)
+        if record is None:
+            continue
+        planned = withhold_copy(record, repo.load_links(record_id), system, actor=SWEEP_ACTOR, reason=reason, on=today)
+        if planned is None:
+            continue
+        if not dry_run:
+            persist(repo, planned, record, now=now)
+            for delivery in planned.deliveries:
+                repo.enqueue(delivery, None, now)
+        done.append((record_id, system, reason))
+    return done
 
 
 def _published_after(tx: Tx, *, after: str, limit: int) -> list[CanonicalRecord]:
