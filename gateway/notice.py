@@ -24,7 +24,8 @@ from typing import Literal
 
 from gateway.domain.categories import Category, SubjectType, System
 from gateway.domain.model import RecordFacts
-from gateway.domain.rules import Code, PeriodEnd, Reason, RuleOverrides, guidance, schedule
+from gateway.domain.rules import Code, PeriodEnd, Reason, RuleOverrides, apply_overrides, guidance, schedule
+from gateway.domain.rules.data import RULEBOOK
 from gateway.domain.rules.schema import (
     Clock,
     Regime,
@@ -73,6 +74,10 @@ _WHY_NOT_EVALUABLE: dict[str, str] = {
     Code.PENALTY_KINDS_MISSING: "记录未载明处罚类别，公示期限无法计算",
     Code.FINE_AMOUNT_MISSING: "记录未载明罚款金额，无法判断是否属于较低数额罚款，公示期限无法计算",
     Code.LOW_FINE_THRESHOLD_MISSING: "未设定本类主体较低数额罚款的标准，公示期限无法计算",
+    Code.SECTOR_UNKNOWN: (
+        "记录未载明可判断行业领域的处罚依据（食品、药品、特种设备、安全生产、消防等领域最短公示期较长），"
+        "处罚机关的职责涉及多个领域，最短公示期无法计算（不作推测）"
+    ),
     Code.NO_RULE_FOR_DATE: "没有适用于该日期的公示规则，公示期限无法计算",
     Code.NO_RULE_FOR_SYSTEM: "没有适用的公示规则，公示期限无法计算",
     Code.DATE_OUT_OF_RANGE: "日期超出可计算的范围，公示期限无法计算",
@@ -180,6 +185,25 @@ def _general_rules(regime: Regime | None) -> str:
     return ""
 
 
+def _no_regime(candidates: tuple[Regime, ...]) -> str:
+    """§二 when no rule set could be chosen (the date that chooses it is missing): say so, and which."""
+    ordered = sorted(candidates, key=lambda r: r.applies_from or date.min)
+    named = "；".join(f"{_span(r)}适用{_plain(r.instrument.value)}" for r in ordered)
+    return (
+        f"行政处罚信息的公示期限按作出处罚决定的日期适用不同规则（{named}），本记录未载明该日期，适用的规则无法确定。"
+    )
+
+
+def _span(regime: Regime) -> str:
+    if regime.applies_from and regime.applies_until:
+        return f"{regime.applies_from.isoformat()}至{regime.applies_until.isoformat()}"
+    if regime.applies_until:
+        return f"{regime.applies_until.isoformat()}及以前"
+    if regime.applies_from:
+        return f"{regime.applies_from.isoformat()}起"
+    return "任何日期"
+
+
 def _order(flag: object) -> int:
     order = list(_FLAG_LABELS)
     value = getattr(flag, "value", "")
@@ -212,10 +236,13 @@ def build_notice(facts: RecordFacts, *, record_id: str | None = None, overrides:
         )
     owner = facts.owner
     plan = schedule(facts, owner, overrides=overrides)
-    regime = plan.regime
+    # Without the date that chooses the rule set, §二 still states the rules: those of the only
+    # candidate (GSXT: SAMR's, whatever the publication date), or which candidates there are.
+    candidates = apply_overrides(RULEBOOK, overrides).regimes_for(facts.category, owner)
+    regime = plan.regime or (candidates[0] if len(candidates) == 1 else None)
     route = route_for(facts, overrides=overrides)
     sites = cn_or([site_label(c) for c in route.where_to_apply]) if route is not None else ""
-    conditions = "、".join(n.text for n in regime.conditions) if regime is not None else ""
+    conditions = "、".join(n.text for n in regime.conditions) if regime is not None else "符合所适用规则规定的修复条件"
     publishers = (owner, *facts.mirrors)
     reported = [_REPORTED_TO[s] for s in (System.CREDITCHINA_GANSU, System.GSXT_GANSU) if s in publishers]
     arithmetic = next((n.text for n in guidance(facts.category).general_notes if n.code == "period_arithmetic"), None)
@@ -234,7 +261,7 @@ def build_notice(facts: RecordFacts, *, record_id: str | None = None, overrides:
         owner_label=SYSTEM_LABELS.get(owner, owner.value),
         instrument=_plain(regime.instrument.value) if regime is not None else None,
         regime_id=regime.id if regime is not None else None,
-        general_rules=_general_rules(regime),
+        general_rules=_general_rules(regime) if regime is not None else _no_regime(candidates),
         uniform=isinstance(regime, UniformPenaltyRegime),
         conditions=conditions,
         sites=sites,
@@ -244,7 +271,8 @@ def build_notice(facts: RecordFacts, *, record_id: str | None = None, overrides:
         clock_label=_CLOCK_LABELS.get(plan.clock) if plan.clock is not None else None,
         start=plan.start,
         minimum=plan.minimum if plan.evaluable and not plan.blockers else None,
-        maximum=plan.maximum if plan.evaluable and plan.published else None,
+        # Known even when the minimum is not (sector unknown): publicity still ends by itself.
+        maximum=plan.maximum if plan.published is not False and plan.maximum is not None else None,
         statements=tuple(_statement(r, facts) for r in plan.blockers),
         reason_codes=tuple(str(r.code) for r in plan.blockers),
         notes=tuple(_NOTES[str(n.code)] for n in plan.notes if str(n.code) in _NOTES),

@@ -80,6 +80,19 @@ SWEEP_EXPIRED = Counter(
     "Published records the expiry sweep stopped because their maximum publicity period ended.",
     registry=REGISTRY,
 )
+SWEEP_WITHHELD = Counter(
+    "creditgw_sweep_withheld_total",
+    "Published records the sweep stopped because the rules do not publish them at all, by reason"
+    " (warning_only_not_published, not_published_by_default).",
+    ["reason"],
+    registry=REGISTRY,
+)
+RECORDS_AWAITING_CLASSIFICATION = Gauge(
+    "creditgw_records_awaiting_classification",
+    "Published penalties whose rules cannot be evaluated until their Order 36 tier (轻微/一般/严重) is"
+    " given (GET /v1/records/awaiting-classification); counted by every sweep run.",
+    registry=REGISTRY,
+)
 SWEEP_UNEVALUABLE = Gauge(
     "creditgw_sweep_unevaluable_records",
     "Published records whose expiry day the last sweep could not compute, by reason (e.g."

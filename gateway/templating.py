@@ -3,7 +3,9 @@ and the small formatting helpers they share.
 
 Templates live in `gateway/templates/` (package data, `*.j2`). Two environments, chosen by output
 and never by file name: HTML autoescapes every value (an authority or subject name is data, not
-markup); plain text does not. Both fail on an undefined variable rather than print nothing.
+markup); plain text does not. Both fail on an undefined variable rather than print nothing, and
+every slot a sentence needs goes through the `required` filter, which fails on an empty value too
+(StrictUndefined does not: an empty string is defined), so no text reads `二、，且…`.
 """
 
 from __future__ import annotations
@@ -57,6 +59,17 @@ def cn_or(items: Sequence[str]) -> str:
     return "、".join(items[:-1]) + "或" + items[-1]
 
 
+class EmptySlot(ValueError):
+    """A template slot that a sentence needs was empty: a bug in what fills it, never printed."""
+
+
+def required(value: object, slot: str) -> object:
+    """`{{ x | required("x") }}`: the value, or EmptySlot when it is None, blank or an empty sequence."""
+    if value is None or (isinstance(value, str | tuple | list) and not "".join(map(str, value)).strip()):
+        raise EmptySlot(f"template slot {slot!r} is empty")
+    return value
+
+
 def _environment(*, autoescape: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("gateway", "templates"),
@@ -67,6 +80,7 @@ def _environment(*, autoescape: bool) -> Environment:
     )
     env.filters["cn_date"] = cn_date
     env.filters["cn_period"] = cn_period
+    env.filters["required"] = required
     return env
 
 

@@ -6,7 +6,9 @@ read; the current generation is always written.
 
 What a round trip through this system cannot carry (to_observation(to_write(facts)) loses it):
 - `publication_date`: 信用中国 has no publication-date column (its period counts from CF_JDRQ);
-- `severity`, `domain_flags`: no column states them, and they are never guessed;
+- `severity` on legacy rows (v1 has no 失信程度 column; current rows carry it in CF_SXCD, empty
+  until the sector classifies the record), and `domain_flags`: never guessed (the sector is
+  derived from the legal basis, gateway/domain/rules/sectors.py);
 - `authority_domain`: not a column; re-derived from the authority name (classify_authority), so a
   market-regulation authority whose name carries none of the markers comes back as OTHER;
 - on `YC` rows: penalty kinds, amounts and content (the row has no such columns);
@@ -36,6 +38,7 @@ from mappings.transforms import (
     read_fields,
     require,
     split_kinds,
+    stop_date,
     stop_day,
     text,
     write_fields,
@@ -51,6 +54,7 @@ PENALTY_FIELDS: FieldTable = (
     ("subject_type", "CF_XDR_LB", "subject_type"),
     ("document_number", "CF_WSH", "text"),
     ("violation", "CF_WFXW", "text"),
+    ("legal_basis", "CF_YJ", "text"),
     ("penalty_kinds", "CF_CFLB", "kinds"),
     ("content", "CF_NR", "text"),
     ("fine_wan_yuan", "CF_NR_FK", "wan_yuan"),
@@ -58,6 +62,7 @@ PENALTY_FIELDS: FieldTable = (
     ("decision_date", "CF_JDRQ", "date_slash"),
     ("authority_name", "CF_CFJG", "text"),
     ("authority_code", "CF_CFJGDM", "code"),
+    ("severity", "CF_SXCD", "severity"),  # Order 36 tier; empty: not classified yet (never guessed)
 )
 PENALTY_REQUIRED = {
     "subject_name": "CF_XDR_MC",
@@ -76,6 +81,7 @@ LEGACY_PENALTY_FIELDS: FieldTable = (
     ("subject_name", "CF_XDR_MC", "text"),
     ("document_number", "CF_WSH", "text"),
     ("violation", "CF_SY", "text"),
+    ("legal_basis", "CF_YJ", "text"),
     ("content", "CF_JG", "text"),
     ("decision_date", "CF_JDRQ", "date_slash"),
     ("authority_name", "CF_XZJG", "text"),
@@ -89,7 +95,7 @@ LEGACY_PENALTY_REQUIRED = {
 }
 LEGACY_KIND_COLUMNS = ("CF_CFLB1", "CF_CFLB2")
 _LEGACY_ONLY_COLUMNS = ("CF_XZJG", "CF_XZJGDM", "CF_CFLB1", "CF_CFLB2", "CF_JG", "CF_FR", "CF_CFMC")
-_CURRENT_ONLY_COLUMNS = ("CF_XDR_LB", "CF_CFJG", "CF_CFJGDM", "CF_CFLB", "CF_NR", "CF_NR_FK", "CF_FRDB")
+_CURRENT_ONLY_COLUMNS = ("CF_XDR_LB", "CF_CFJG", "CF_CFJGDM", "CF_CFLB", "CF_NR", "CF_NR_FK", "CF_FRDB", "CF_SXCD")
 
 ABNORMAL_FIELDS: FieldTable = (
     ("subject_name", "YC_QYMC", "text"),
@@ -139,14 +145,14 @@ def read_state(row: Mapping[str, Any]) -> TargetState | None:
     cf_zt = text(row.get("CF_ZT")) or CF_ZT_NORMAL  # the intake normalises a missing status to 0
     gszt = text(row.get("GSZT"))
     if cf_zt == CF_ZT_REVOKED:
-        return stopped(StopReason.WITHDRAWN)
+        return stopped(StopReason.WITHDRAWN, stop_date(row, "ZZRQ"))
     if cf_zt != CF_ZT_NORMAL and cf_zt not in CF_ZT_UNTRACKED:
         raise UnmappableRow(f"CF_ZT: unknown status {cf_zt!r}", field="CF_ZT")
     if gszt == GSZT_STOPPED:
         zzyy = text(row.get("ZZYY"))
         if zzyy not in STOP_REASON_BY_ZZYY:
             raise UnmappableRow(f"ZZYY: unknown 终止原因 {zzyy!r}", field="ZZYY")
-        return stopped(STOP_REASON_BY_ZZYY[zzyy])
+        return stopped(STOP_REASON_BY_ZZYY[zzyy], stop_date(row, "ZZRQ"))
     if gszt != GSZT_PUBLISHED:
         raise UnmappableRow(f"GSZT: unknown status {gszt!r}", field="GSZT")
     return PUBLISHED if cf_zt == CF_ZT_NORMAL else None
@@ -154,8 +160,8 @@ def read_state(row: Mapping[str, Any]) -> TargetState | None:
 
 def write_state(target: TargetState, *, stop_date: date) -> dict[str, Any]:
     """All four status columns, always: a push replaces the whole row, and a stale ZZYY/ZZRQ must
-    not survive a restore. ZZRQ (终止日期) is required when GSZT=0; the canonical state carries no
-    date, so the caller passes the day the delivery is built (see CreditChinaGansuMapping)."""
+    not survive a restore. ZZRQ (终止日期) is required when GSZT=0: the caller passes the stop's own
+    date (transforms.stop_day: the stopping system's stop date, else the decision's day)."""
     if target.reason is None:
         return {"CF_ZT": CF_ZT_NORMAL, "GSZT": GSZT_PUBLISHED, "ZZYY": "", "ZZRQ": ""}
     cf_zt = CF_ZT_REVOKED if target.reason is StopReason.WITHDRAWN else CF_ZT_NORMAL
@@ -236,9 +242,9 @@ def business_key(kind: str, facts: RecordFacts) -> str:
 class CreditChinaGansuMapping:
     """SystemMapping for 信用中国（甘肃）.
 
-    `today` gives the 终止日期 (ZZRQ) of a stop: the platform requires one, and the canonical state
-    passed to to_write carries no decision date. It is the mapping's only input besides its
-    arguments; tests pin it.
+    `today` gives the 终止日期 (ZZRQ) of a stop known neither by its own stop date nor by its
+    decision time (transforms.stop_day). It is the mapping's only input besides its arguments;
+    tests pin it.
     """
 
     system = System.CREDITCHINA_GANSU.value
@@ -294,7 +300,7 @@ class CreditChinaGansuMapping:
             subject_code = format_uscc(facts.subject_code, facts.subject_type)
             if subject_code is not None:
                 row[code_column] = subject_code
-        row.update(write_state(target, stop_date=stop_day(decided_at, self._today)))
+        row.update(write_state(target, stop_date=stop_day(target, decided_at, self._today)))
         return NativeWrite(
             kind=kind,
             row=row,

@@ -7,6 +7,8 @@ the gateway writes) and `opanomaly` (经营异常名录, GSXT is its system of r
 What a round trip through this system cannot carry (to_observation(to_write(facts)) loses it):
 - `publication_date`: GSXT sets `pubDate` itself when it audits a record; it is read, never written;
 - `severity`, `domain_flags`, `listing_cause` (penalties): no field states them;
+- `legal_basis` (处罚依据): GSXT has no such field (the sector is then read from the authority and
+  the violation, gateway/domain/rules/sectors.py);
 - `authority_domain`: not a field; `otherpunish` re-derives it from `judAuth` (classify_authority);
 - 农专社 reads as a legal entity; it is written back as 农专社 only because its code says so (`93…`);
 - natural persons: GSXT never shows them, so they are never written (NotWritable).
@@ -35,6 +37,7 @@ from mappings.transforms import (
     parse_uscc,
     read_fields,
     require,
+    stop_date,
     stop_day,
     text,
     write_fields,
@@ -118,13 +121,12 @@ def penalty_state(row: Mapping[str, Any]) -> TargetState | None:
         return None
     if stop_type not in STOP_REASON_BY_STOP_TYPE:
         raise UnmappableRow(f"stopType: unknown value {stop_type!r}", field="stopType")
-    return stopped(STOP_REASON_BY_STOP_TYPE[stop_type])
+    return stopped(STOP_REASON_BY_STOP_TYPE[stop_type], stop_date(row, "stopDate"))
 
 
 def write_penalty_state(target: TargetState, *, stop_date: date) -> dict[str, str]:
     """pubFlag and stopType always, so a stale stopType cannot survive a restore. stopDate is
-    required with a stopType; the canonical state carries no date, so the caller passes the day
-    the delivery is built (see GsxtGansuMapping)."""
+    required with a stopType: the caller passes the stop's own date (transforms.stop_day)."""
     if target.reason is None:
         return {"pubFlag": PUB_FLAG_PUBLISHED, "stopType": "", "stopDate": ""}
     if target.reason not in STOP_TYPE_BY_STOP_REASON:
@@ -140,12 +142,13 @@ def opanomaly_state(row: Mapping[str, Any]) -> TargetState:
     is_move = text(row.get("isMove"))
     if is_move == IS_MOVE_LISTED:
         return PUBLISHED
+    # remDate is the day of the removal (or revocation): the 终止日期 other systems are given.
     if is_move == IS_MOVE_REVOKED:
-        return stopped(StopReason.WITHDRAWN)
+        return stopped(StopReason.WITHDRAWN, stop_date(row, "remDate"))
     if is_move == IS_MOVE_REMOVED:
         if text(row.get("remExcpres")) == REM_EXCPRES_EXPIRED:
-            return stopped(StopReason.EXPIRED)
-        return stopped(StopReason.REMOVED)
+            return stopped(StopReason.EXPIRED, stop_date(row, "remDate"))
+        return stopped(StopReason.REMOVED, stop_date(row, "remDate"))
     raise UnmappableRow(f"isMove: unknown value {is_move!r}", field="isMove")
 
 
@@ -197,9 +200,8 @@ def business_key(facts: RecordFacts) -> str:
 class GsxtGansuMapping:
     """SystemMapping for GSXT（甘肃）.
 
-    `today` gives the stopDate of a stop: GSXT requires one with a stopType, and the canonical state
-    passed to to_write carries no decision date. It is the mapping's only input besides its
-    arguments; tests pin it.
+    `today` gives the stopDate of a stop known neither by its own stop date nor by its decision
+    time (transforms.stop_day). It is the mapping's only input besides its arguments; tests pin it.
     """
 
     system = System.GSXT_GANSU.value
@@ -253,7 +255,7 @@ class GsxtGansuMapping:
         subject_code = format_uscc(facts.subject_code, facts.subject_type)
         if subject_code is not None:
             record[SUBJECT_CODE] = subject_code
-        record.update(write_penalty_state(target, stop_date=stop_day(decided_at, self._today)))
+        record.update(write_penalty_state(target, stop_date=stop_day(target, decided_at, self._today)))
         return NativeWrite(
             kind=TABLE_OTHERPUNISH,
             row=record,

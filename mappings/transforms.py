@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import SubjectType
 from gateway.domain.identity import normalise_code
+from gateway.domain.model import Severity, TargetState
 from gateway.domain.retry import PermanentError
 from gateway.domain.uscc import PLACEHOLDER, check
 from mappings.base import UnmappableRow
@@ -192,27 +193,43 @@ def join_kinds(kinds: tuple[str, ...]) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 行政相对人类别: the Chinese literal is what is exchanged (domain.md §2.3)
+# 行政相对人类别 and the Order 36 tier (失信程度, CF_SXCD): the Chinese literal is what is exchanged
+# (domain.md §2.3, §5.2). An empty tier is awaited, never guessed.
 
-SUBJECT_TYPE_LITERALS: Mapping[str, SubjectType] = {
-    "法人及非法人组织": SubjectType.LEGAL_ENTITY,
-    "自然人": SubjectType.NATURAL_PERSON,
-    "个体工商户": SubjectType.INDIVIDUAL_BUSINESS,
-}
-_SUBJECT_TYPE_LITERAL_OF = {subject: literal for literal, subject in SUBJECT_TYPE_LITERALS.items()}
+E = TypeVar("E", bound=StrEnum)
 
 
-def parse_subject_type(raw: object) -> SubjectType | None:
-    value = text(raw)
-    if value is None:
-        return None
-    if value not in SUBJECT_TYPE_LITERALS:
-        raise ValueError(f"unknown 行政相对人类别: {value!r}")
-    return SUBJECT_TYPE_LITERALS[value]
+@dataclass(frozen=True)
+class Literals(Generic[E]):
+    """A code table of Chinese literals ⇄ canonical values."""
+
+    what: str
+    values: Mapping[str, E]
+
+    def parse(self, raw: object) -> E | None:
+        value = text(raw)
+        if value is None:
+            return None
+        if value not in self.values:
+            raise ValueError(f"unknown {self.what}: {value!r} ({'、'.join(self.values)})")
+        return self.values[value]
+
+    def format(self, value: E | None) -> str | None:
+        return next(literal for literal, v in self.values.items() if v is value) if value is not None else None
 
 
-def format_subject_type(value: SubjectType | None) -> str | None:
-    return _SUBJECT_TYPE_LITERAL_OF[value] if value is not None else None
+SUBJECT_TYPES = Literals(
+    "行政相对人类别",
+    {
+        "法人及非法人组织": SubjectType.LEGAL_ENTITY,
+        "自然人": SubjectType.NATURAL_PERSON,
+        "个体工商户": SubjectType.INDIVIDUAL_BUSINESS,
+    },
+)
+SUBJECT_TYPE_LITERALS = SUBJECT_TYPES.values
+parse_subject_type = SUBJECT_TYPES.parse
+format_subject_type = SUBJECT_TYPES.format
+SEVERITIES = Literals("失信程度", {"轻微": Severity.MINOR, "一般": Severity.GENERAL, "严重": Severity.SERIOUS})
 
 
 # GSXT entType. 农专社 (farmers' co-operatives) are organisations: legal entities in the canonical
@@ -299,6 +316,7 @@ TRANSFORMS: Mapping[str, Transform] = {
     "wan_yuan_number": Transform(read=parse_wan_yuan, write=wan_yuan_number),
     "kinds": Transform(read=split_kinds, write=join_kinds),
     "subject_type": Transform(read=parse_subject_type, write=format_subject_type),
+    "severity": Transform(read=SEVERITIES.parse, write=SEVERITIES.format),
 }
 
 # (canonical field, native field, transform name)
@@ -363,9 +381,20 @@ def beijing_today() -> date:
     return datetime.now(BEIJING).date()
 
 
-def stop_day(decided_at: datetime | None, today: Callable[[], date]) -> date:
-    """The day a stop was decided, in Gansu (both systems require one with a stop); `today()` when
-    the caller does not know it."""
+def stop_date(row: Mapping[str, Any], field: str) -> date | None:
+    """The stop date a system states in `field` (ZZRQ, stopDate, remDate); UnmappableRow when malformed."""
+    try:
+        return real_date(row.get(field))
+    except ValueError as exc:
+        raise UnmappableRow(f"{field}: {exc}", field=field) from exc
+
+
+def stop_day(target: TargetState, decided_at: datetime | None, today: Callable[[], date]) -> date:
+    """The 终止日期 of a stop (both systems require one): the stop date the stopping system stated
+    (`target.on`: ZZRQ, stopDate, remDate), else the day the stop was decided, in Gansu (an API
+    decision, the sweep), else `today()` when the caller knows neither. Never a feed timestamp."""
+    if target.on is not None:
+        return target.on
     return decided_at.astimezone(BEIJING).date() if decided_at is not None else today()
 
 

@@ -58,6 +58,8 @@ def samr_penalty(**changes: object) -> RecordFacts:
         "decision_date": date(2025, 11, 20),
         "publication_date": date(2025, 12, 5),
         "fine_wan_yuan": Decimal("10"),
+        "violation": "虚假宣传",  # its legal basis names no sector statute: 6 months on GSXT
+        "legal_basis": "《中华人民共和国反不正当竞争法》第二十条第一款",
     }
     values.update(changes)
     return replace(facts, **values)  # type: ignore[arg-type]
@@ -337,3 +339,57 @@ def test_the_cli_writes_the_notice(tmp_path: Path) -> None:
     assert missing.returncode == 1 and json.loads(missing.stdout)["code"] == "record_not_found"
     refused = _creditgw("notice", listing.record_id, cwd=tmp_path, url=url)
     assert refused.returncode == 1 and json.loads(refused.stdout)["code"] == "notice_not_applicable"
+
+
+# ---- issue 10 item 17: no template renders an empty slot silently ------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["text", "html"])
+def test_a_gsxt_penalty_without_publication_date_still_states_its_rules(fmt: str) -> None:
+    """The regression: §二 read `二、，且行政处罚信息达到最短公示期限的…` (no rule set, no conditions)."""
+    notice = build_notice(samr_penalty(publication_date=None))
+    rendered = render_notice(notice, fmt)  # type: ignore[arg-type]
+    assert "二、，" not in rendered and "，，" not in rendered
+    assert "二、市场监管部门行政处罚信息的公示期限自公示之日起计算" in rendered
+    assert "已经自觉履行行政处罚决定中规定的义务" in rendered  # the SAMR conditions, not an empty slot
+    assert "原因代码：publication_date_missing" in rendered
+
+
+def test_a_penalty_without_decision_date_names_the_rule_sets_it_could_fall_under() -> None:
+    text = render_notice(build_notice(order_58(decision_date=None)))
+    section = text.split("二、")[1].split("三、")[0]
+    assert section.startswith("行政处罚信息的公示期限按作出处罚决定的日期适用不同规则")
+    assert "国家发展改革委令第58号" in section and "国家发展改革委令第36号" in section
+    assert "本记录未载明该日期，适用的规则无法确定" in section and "二、，" not in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "html"])
+@pytest.mark.parametrize("slot", ["general_rules", "conditions", "sites", "authority_name", "document_number"])
+def test_an_empty_slot_fails_loudly(slot: str, fmt: str) -> None:
+    from gateway.templating import EmptySlot
+
+    notice = build_notice(samr_penalty())
+    with pytest.raises(EmptySlot, match=slot):
+        render_notice(replace(notice, **{slot: " "}), fmt)  # type: ignore[arg-type]
+
+
+def test_an_empty_reminder_slot_fails_loudly() -> None:
+    from gateway.templating import EmptySlot, text_environment
+
+    template = text_environment().get_template("reminder_sms.txt.j2")
+    values = {
+        "subject_name": "甘肃示例科技有限公司",
+        "addressee": "你单位",
+        "category_label": "行政处罚信息",
+        "authority_name": "兰州市生态环境局",
+        "document_label": "处罚决定书文号：",
+        "document_number": "兰环罚〔2025〕12号",
+        "waiting_label": "最短公示期",
+        "last_day": date(2026, 2, 28),
+        "apply_from": date(2026, 3, 1),
+        "site": "“信用中国（甘肃）”网站",
+    }
+    assert "自2026年3月1日起" in template.render(r=values)
+    for slot in values:
+        with pytest.raises(EmptySlot, match=slot):
+            template.render(r={**values, slot: "" if isinstance(values[slot], str) else None})

@@ -370,6 +370,7 @@ def test_the_text_names_the_record_the_date_and_where_to_apply() -> None:
             "兰市监罚〔2025〕5号",
             authority_name="兰州市市场监督管理局",
             authority_domain=AuthorityDomain.MARKET_REGULATION,
+            legal_basis="《中华人民共和国价格法》第四十二条",  # no sector statute: the 6-month minimum
         ),
         publication_date=date(2025, 9, 1),
         fine_wan_yuan=Decimal("10"),

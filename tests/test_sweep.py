@@ -96,7 +96,6 @@ def test_a_record_first_seen_after_its_expiry_is_decided_at_its_own_time() -> No
         (replace(penalty_facts(), decision_date=None), "decision_date_missing"),
         (replace(gsxt_owned(), publication_date=None), "publication_date_missing"),
         (replace(gsxt_owned(), penalty_kinds=("罚款",)), "fine_amount_missing"),
-        (replace(gsxt_owned(), penalty_kinds=("警告",)), "warning_only_not_published"),
         (replace(gsxt_owned(), penalty_kinds=("限制从业",)), "maximum_depends_on_restriction_length"),
     ],
 )

@@ -49,7 +49,7 @@ def idempotency_key(request: web.Request) -> str:
         raise ApiError(
             400,
             "missing_idempotency_key",
-            "every POST needs an Idempotency-Key header",
+            "every write (POST, PUT) needs an Idempotency-Key header",
             field=IDEMPOTENCY_HEADER,
         )
     if not _KEY.match(key):

@@ -27,7 +27,7 @@ from gateway.api.inputs import MAX_ID
 from gateway.domain import uscc
 from gateway.domain.categories import AuthorityDomain, Category, System
 from gateway.domain.identity import RecordIdentity
-from gateway.domain.model import Publicity, StopReason
+from gateway.domain.model import Publicity, Severity, StopReason
 from gateway.domain.rules import Clock, Confidence
 
 RECORD_ID_PATTERN = r"^rec_[0-9a-f]{24}$"
@@ -105,6 +105,27 @@ class RepairRequest(BaseModel):
     @classmethod
     def _subject_code(cls, value: str | None) -> str | None:
         return None if value is None else checked_uscc(value).code
+
+
+class ClassificationRequest(BaseModel):
+    """The Order 36 tier of a penalty (轻微/一般/严重), as the deciding sector classified it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    severity: Severity = Field(description="`minor` 轻微, `general` 一般 or `serious` 严重 (国办发〔2025〕22号 §二).")
+    classified_by: Annotated[NonBlank, StringConstraints(max_length=200)] = Field(
+        description="Who classified it: the deciding authority (or its sector ministry)."
+    )
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class AwaitingClassificationQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    after: Annotated[str, StringConstraints(pattern=r"^(rec_[0-9a-f]{24})?$")] = Field(
+        "", description="Resume after this record id (keyset pagination)."
+    )
+    limit: int = Field(100, ge=1, le=500)
 
 
 class ReplayOptions(BaseModel):
@@ -276,6 +297,35 @@ class RecordView(BaseModel):
         description="Periods and repair eligibility on each system that publishes the record, as of today (Beijing)."
     )
     links: SelfLink
+
+
+class ClassificationResult(BaseModel):
+    record_id: str
+    severity: Severity
+    previous: Severity | None = Field(description="The tier before this request (null: none was stated).")
+    changed: bool = Field(description="False when the record already had this tier (nothing was written).")
+    awaiting: list[System] = Field(description="Systems whose rules still cannot evaluate the record.")
+    withheld: str | None = Field(
+        description="Reason code when the rules now do not publish the record at all (e.g. "
+        "`not_published_by_default` for 轻微): the sweep stops its published copies."
+    )
+    links: SelfLink
+
+
+class AwaitingRecord(BaseModel):
+    record_id: str
+    authority_name: str
+    authority_code: str
+    document_number: str
+    subject_name: str
+    decision_date: date | None
+    systems: list[System] = Field(description="Systems whose rules need the tier to evaluate the record.")
+    links: SelfLink
+
+
+class AwaitingClassificationPage(BaseModel):
+    items: list[AwaitingRecord]
+    next_after: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
 
 
 class SubjectRecord(BaseModel):

@@ -184,7 +184,7 @@ def build_openapi() -> dict[str, Any]:
             "summary": "Credit-repair sync gateway: 信用中国（甘肃） ⇄ GSXT（甘肃） ⇄ list authorities",
             "description": (
                 'Every error is `{"code", "message", "field"}` with a stable snake_case `code`. '
-                "Every POST needs an `Idempotency-Key`."
+                "Every write (POST, PUT) needs an `Idempotency-Key`."
             ),
         },
         "tags": [

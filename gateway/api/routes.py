@@ -9,10 +9,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.api import dead_letters, health, notice, records, repairs, rules
+from gateway.api import classification, dead_letters, health, notice, records, repairs, rules
 from gateway.api.errors import Handler
 from gateway.api.models import (
+    AwaitingClassificationPage,
+    AwaitingClassificationQuery,
     CategoryGuidanceView,
+    ClassificationRequest,
+    ClassificationResult,
     DeadLetterDetail,
     DeadLetterPage,
     DeadLetterQuery,
@@ -125,6 +129,56 @@ ROUTES: tuple[RouteSpec, ...] = (
         path_params=(PathParam(name="id", description="Repair id (`rep_…`).", schema={"type": "string"}),),
         responses={200: Reply(description="The repair and its per-target progress.", model=RepairProgress)},
         errors={404: "`repair_not_found`"},
+    ),
+    # Before /v1/records/{id}: routes match in this order, and this path would match `{id}`.
+    RouteSpec(
+        method="GET",
+        path="/v1/records/awaiting-classification",
+        handler=classification.list_awaiting_classification,
+        operation_id="listRecordsAwaitingClassification",
+        summary="Published penalties whose rules cannot be evaluated until their Order 36 tier is given",
+        tag="records",
+        description=(
+            "Penalties decided from 2026-04-01 are published on 信用中国（甘肃） for a period set by their tier "
+            "(轻微/一般/严重), which the deciding sector assigns and the gateway never guesses. These records state "
+            "none yet (neither the 信用中国 column CF_SXCD nor a classification): classify them with "
+            "`PUT /v1/records/{id}/classification`. Ordered by record id, paged with `after`. The gauge "
+            "`creditgw_records_awaiting_classification` counts them (updated by every sweep run)."
+        ),
+        query=AwaitingClassificationQuery,
+        responses={200: Reply(description="One page of records awaiting a tier.", model=AwaitingClassificationPage)},
+        errors={422: "`invalid_parameter`"},
+    ),
+    RouteSpec(
+        method="PUT",
+        path="/v1/records/{id}/classification",
+        handler=classification.put_classification,
+        operation_id="putRecordClassification",
+        summary="Set the Order 36 tier (轻微/一般/严重) of a penalty, as its deciding sector classified it",
+        tag="records",
+        description=(
+            "Idempotent (Idempotency-Key like every write; the same tier again changes nothing) and audited "
+            "(`classified`, with `classified_by` and the client). The periods, eligibility, 告知书 and reminders "
+            "follow at once; a 轻微 record is not published by default, and the sweep stops its published copies."
+        ),
+        path_params=(PathParam(name="id", description="Record id (`rec_…`).", schema={"type": "string"}),),
+        body=ClassificationRequest,
+        idempotent=True,
+        responses={
+            200: Reply(
+                description="The record's tier (or the stored response, replayed).",
+                model=ClassificationResult,
+                headers=("Idempotent-Replayed",),
+            )
+        },
+        errors={
+            **_POST_ERRORS,
+            404: "`record_not_found`",
+            422: (
+                "`invalid_body`, `unknown_field`, `validation_error` (field `severity`, `classified_by`, `note`), "
+                "`classification_not_applicable` (not a penalty under a rule set by tier), `idempotency_key_reused`"
+            ),
+        },
     ),
     RouteSpec(
         method="GET",

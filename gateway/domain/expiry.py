@@ -9,6 +9,11 @@ The decision is deterministic, so a second run, or a run after a restart, decide
 and changes nothing: it is dated at the start of that first day (00:00 Beijing time), or at the
 record's current decision time when that is later (a record first seen after its expiry; a
 decision may never predate the state it changes, `plan()` refuses that).
+
+A published record that its owner's rules do not publish at all (警告 only; Order 36 轻微 by
+default; domain.md §8.6) is stopped the same way on the day the sweep finds it, with the rule's
+reason code as `withheld` (docs/adr/0014-what-the-rules-do-not-publish.md): its publicity period is
+nil, so the systems' nearest stop reason is 公示期满 (expired).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from datetime import date, timedelta
 
 from gateway.domain.model import PUBLISHED, CanonicalRecord, RecordFacts
 from gateway.domain.plan import Action, Decision
-from gateway.domain.rules import Code, Rulebook, RuleOverrides, expires_on, schedule
+from gateway.domain.rules import Code, Rulebook, RuleOverrides, expires_on, schedule, withheld_reason
 from gateway.domain.sla import start_of_beijing_day
 
 SWEEP_ACTOR = "creditgw:sweep"
@@ -36,7 +41,8 @@ class Expiry:
     record_id: str
     system: str  # the owner, whose rules were applied
     first_day_after: date | None  # the first day publicity has stopped by itself
-    skip_reason: str | None = None  # set exactly when first_day_after is None
+    skip_reason: str | None = None  # set when first_day_after is None and nothing is withheld
+    withheld: str | None = None  # the rules do not publish the record at all (a reason code): stop it now
 
     @property
     def last_day(self) -> date | None:
@@ -50,8 +56,12 @@ class Expiry:
 def expiry_of(
     facts: RecordFacts, *, overrides: RuleOverrides | None = None, rulebook: Rulebook | None = None
 ) -> Expiry:
-    """The owner's expiry day of `facts`, or a skip reason (a rule-engine reason code or NO_MAXIMUM)."""
+    """The owner's expiry day of `facts`, the reason its rules do not publish it at all, or a skip
+    reason (a rule-engine reason code or NO_MAXIMUM)."""
     owner = facts.owner
+    withheld = withheld_reason(facts, owner, overrides=overrides, rulebook=rulebook)
+    if withheld is not None:
+        return Expiry(record_id=facts.record_id, system=owner.value, first_day_after=None, withheld=withheld.code)
     day = expires_on(facts, owner, overrides=overrides, rulebook=rulebook)
     if day is not None:
         return Expiry(record_id=facts.record_id, system=owner.value, first_day_after=day)
@@ -75,7 +85,17 @@ def _why_not(facts: RecordFacts, *, overrides: RuleOverrides | None, rulebook: R
 
 
 def expiry_decision(record: CanonicalRecord, expiry: Expiry, today: date) -> Decision | None:
-    """The EXPIRE decision for a published record whose expiry day has come; None otherwise."""
+    """The EXPIRE decision for a published record whose expiry day has come, or that the rules do
+    not publish at all (stopped on `today`); None otherwise."""
+    if record.state.target == PUBLISHED and expiry.withheld is not None:
+        return Decision(
+            record_id=record.record_id,
+            action=Action.EXPIRE,
+            decided_at=max(start_of_beijing_day(today), record.state.decided_at),
+            decided_by=SWEEP_ACTOR,
+            note=f"不予公示: the rules of {expiry.system} do not publish this record ({expiry.withheld})",
+            stopped_on=today,
+        )
     if record.state.target != PUBLISHED or expiry.first_day_after is None or not expiry.due(today):
         return None
     decided_at = max(start_of_beijing_day(expiry.first_day_after), record.state.decided_at)
@@ -85,6 +105,8 @@ def expiry_decision(record: CanonicalRecord, expiry: Expiry, today: date) -> Dec
         decided_at=decided_at,
         decided_by=SWEEP_ACTOR,
         note=f"公示期满: the maximum period under {expiry.system}'s rules ended on {expiry.last_day}",
+        # The 终止日期 is the first day publicity has stopped, also for a record first seen later.
+        stopped_on=expiry.first_day_after,
     )
 
 

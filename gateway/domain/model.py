@@ -47,14 +47,23 @@ class DomainFlag(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class TargetState:
-    """What a system should show: operations are 'set to S', never toggles."""
+    """What a system should show: operations are 'set to S', never toggles.
+
+    `on`: the day publicity stopped as the system that stopped it states it (信用中国 ZZRQ, GSXT
+    stopDate / remDate), written as the other systems' 终止日期. None when the stop is a decision
+    whose own date says it (an API decision, the expiry sweep). Not part of the state's identity:
+    the same stop with another date is the same state.
+    """
 
     status: Publicity
     reason: StopReason | None = None
+    on: date | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if (self.status is Publicity.STOPPED) != (self.reason is not None):
             raise ValueError("a stopped state needs a reason, a published one has none")
+        if self.on is not None and self.reason is None:
+            raise ValueError("only a stop has a date")
 
     @property
     def label(self) -> str:
@@ -64,8 +73,8 @@ class TargetState:
 PUBLISHED = TargetState(status=Publicity.PUBLISHED)
 
 
-def stopped(reason: StopReason) -> TargetState:
-    return TargetState(status=Publicity.STOPPED, reason=reason)
+def stopped(reason: StopReason, on: date | None = None) -> TargetState:
+    return TargetState(status=Publicity.STOPPED, reason=reason, on=on)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +96,7 @@ class RecordFacts:
     fine_wan_yuan: Decimal | None = None
     confiscation_wan_yuan: Decimal | None = None
     violation: str | None = None
+    legal_basis: str | None = None  # 处罚依据 (CF_YJ): the statutes applied; tells the sector (rules/sectors.py)
     content: str | None = None
     listing_cause: str | None = None  # 经营异常名录 列入原因 code
     severity: Severity | None = None
@@ -145,6 +155,7 @@ class RecordFacts:
             fine_wan_yuan=_dec(raw.get("fine_wan_yuan")),
             confiscation_wan_yuan=_dec(raw.get("confiscation_wan_yuan")),
             violation=raw.get("violation"),
+            legal_basis=raw.get("legal_basis"),
             content=raw.get("content"),
             listing_cause=raw.get("listing_cause"),
             severity=Severity(raw["severity"]) if raw.get("severity") else None,

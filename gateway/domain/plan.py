@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from gateway.domain.categories import Category
+from gateway.domain.categories import Category, System
 from gateway.domain.model import (
     PUBLISHED,
     CanonicalRecord,
@@ -30,6 +30,7 @@ from gateway.domain.model import (
     TargetState,
     stopped,
 )
+from gateway.domain.rules import withheld_reason
 from gateway.domain.sla import SyncSla
 
 
@@ -86,6 +87,7 @@ class Decision:
     decided_at: datetime
     decided_by: str
     note: str | None = None
+    stopped_on: date | None = None  # a stop's own date when it is not the decision's day (expiry)
 
 
 Event = Observation | Decision
@@ -213,10 +215,13 @@ def _fan_out(
     *,
     skip: str | None = None,
 ) -> tuple[Delivery, ...]:
-    """Deliveries to each of `systems` not known to show the record's state already."""
+    """Deliveries to each of `systems` not known to show the record's state already, and never a
+    publication to a system whose rules do not publish the record (`withheld`)."""
     out = []
     for system in systems:
         if system == skip:
+            continue
+        if _withheld(record, system):
             continue
         link = links.get(system)
         if link is not None and _shows(link, record.state.target, record.state.version):
@@ -231,6 +236,49 @@ def _fan_out(
             )
         )
     return tuple(out)
+
+
+_SYSTEMS = frozenset(s.value for s in System)
+
+
+def _withheld(record: CanonicalRecord, system: str) -> bool:
+    """The record is published, and `system`'s or its owner's rules do not publish it at all (警告
+    only; Order 36 轻微 by default; domain.md §8.6): the gateway never writes it there as published."""
+    if record.state.target != PUBLISHED or system not in _SYSTEMS:
+        return False
+    # The owner's rules govern everywhere (谁认定): what its rules do not publish, no mirror shows.
+    return any(withheld_reason(record.facts, s) is not None for s in dict.fromkeys((record.facts.owner.value, system)))
+
+
+def withhold_copy(
+    record: CanonicalRecord, links: Mapping[str, LinkState], system: str, *, actor: str, reason: str, on: date
+) -> Plan | None:
+    """Stop `system`'s published copy of a record its rules do not publish while its owner still
+    shows it (e.g. a 警告-only penalty on GSXT that 信用中国 publishes as 一般 under Order 36): the
+    same state at a new version, and one stop (公示期满, dated `on`) to that system only. None when
+    the system does not withhold it, is not known to show it, or a delivery to it is queued.
+    (docs/adr/0014-what-the-rules-do-not-publish.md)"""
+    link = links.get(system)
+    if link is None or link.queued or not _withheld(record, system):
+        return None
+    shown = link.written_target if link.written_version is not None else link.seen_target
+    if shown != PUBLISHED:
+        return None
+    version = record.state.version + 1
+    stop = stopped(StopReason.EXPIRED, on)
+    audit = AuditEntry(
+        kind="withheld_stopped",
+        actor=actor,
+        before=PUBLISHED,
+        after=stop,
+        after_version=version,
+        detail={"system": system, "reason": reason},
+    )
+    delivery = Delivery(
+        record_id=record.record_id, system=system, state=stop, version=version, decided_at=record.state.decided_at
+    )
+    new = replace(record, state=replace(record.state, version=version))
+    return Plan(outcome=Outcome.CHANGED, record=new, changed=True, deliveries=(delivery,), audit=(audit,))
 
 
 def _shows(link: LinkState, target: TargetState, version: int) -> bool:
@@ -293,10 +341,11 @@ def _plan_decision(
         raise DecisionRefused(
             "invalid_transition", f"cannot {event.action.value} a record that is {state.target.label}"
         )
+    target = replace(wanted, on=event.stopped_on) if wanted.reason is not None and event.stopped_on else wanted
     new = replace(
         current,
         state=PublicityState(
-            target=wanted, version=state.version + 1, decided_by=event.decided_by, decided_at=event.decided_at
+            target=target, version=state.version + 1, decided_by=event.decided_by, decided_at=event.decided_at
         ),
     )
     audit = AuditEntry(
@@ -461,6 +510,9 @@ def _mirror_report(
             detail={"reason": "reported before our last write", "source_version": event.source_version},
         )
         return Plan(outcome=Outcome.STALE, record=current, changed=bool(notes), audit=(*notes, behind))
+    if _withheld(current, event.source):
+        # The mirror does not show what its rules do not publish: right, and never set back.
+        return Plan(outcome=Outcome.UNCHANGED, record=current, changed=bool(notes), audit=notes, seen=seen)
     if not state.authoritative:
         # Two mirrors disagree and the owner has not spoken: nothing to enforce yet.
         divergence = AuditEntry(kind="unowned_divergence", actor=event.source, before=state.target, after=event.target)
@@ -510,4 +562,5 @@ __all__ = [
     "Publicity",
     "SeenUpdate",
     "plan",
+    "withhold_copy",
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from gateway.domain.categories import Category
 from gateway.domain.model import (
     CanonicalRecord,
     LinkState,
@@ -44,10 +45,18 @@ class TargetProgress:
     IN_SYNC = "in_sync"  # the system already showed the state: nothing to send
 
 
-def _target(status: str | None, reason: str | None) -> TargetState | None:
+def _target(status: str | None, reason: str | None, on: str | None = None) -> TargetState | None:
     if status is None:
         return None
-    return TargetState(status=Publicity(status), reason=StopReason(reason) if reason else None)
+    return TargetState(
+        status=Publicity(status),
+        reason=StopReason(reason) if reason else None,
+        on=date.fromisoformat(on) if on and reason else None,
+    )
+
+
+def _stopped_on(target: TargetState) -> str | None:
+    return target.on.isoformat() if target.on is not None else None
 
 
 def _reason(target: TargetState | None) -> str | None:
@@ -78,7 +87,7 @@ class OutboxItem:
 
     @classmethod
     def from_row(cls, row: Row) -> OutboxItem:
-        state = _target(row["state_status"], row["state_reason"])
+        state = _target(row["state_status"], row["state_reason"], row["state_stopped_on"])
         assert state is not None
         return cls(
             id=int(row["id"]),
@@ -195,7 +204,10 @@ class Repo:
     def save_record(self, record: CanonicalRecord, now: datetime, *, created: bool) -> None:
         values = _record_values(record)
         if created:
-            inserted = self.tx.execute(_INSERT_RECORD + " ON CONFLICT (record_id) DO NOTHING", (*values, now, now))
+            inserted = self.tx.execute(
+                _INSERT_RECORD + " ON CONFLICT (record_id) DO NOTHING",
+                (*values, now, now, _stopped_on(record.state.target)),
+            )
             if inserted != 1:
                 # Another transaction created it between our read and this insert (two systems
                 # reporting a new record at once): plan again against what it wrote.
@@ -204,15 +216,18 @@ class Repo:
             self.tx.execute(
                 "UPDATE records SET category = ?, authority_code = ?, document_number = ?, subject_code = ?,"
                 " subject_name = ?, facts = ?, facts_fingerprint = ?, status = ?, reason = ?, version = ?,"
-                " decided_by = ?, decided_at = ?, authoritative = ?, updated_at = ? WHERE record_id = ?",
-                (*values[:-1], now, record.record_id),  # record_id moves to the WHERE
+                " decided_by = ?, decided_at = ?, authoritative = ?, updated_at = ?, stopped_on = ?"
+                " WHERE record_id = ?",
+                (*values[:-1], now, _stopped_on(record.state.target), record.record_id),  # record_id: the WHERE
             )
 
     def insert_records(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
         """New records, several at once. A record that exists already (another replica created it
         since it was read) fails the statement, and with it the caller's unit, which then goes
         change by change (`save_record` plans that case again)."""
-        self.tx.executemany(_INSERT_RECORD, [(*_record_values(r), now, now) for r in records])
+        self.tx.executemany(
+            _INSERT_RECORD, [(*_record_values(r), now, now, _stopped_on(r.state.target)) for r in records]
+        )
 
     def save_state(self, record: CanonicalRecord, now: datetime) -> None:
         """Only the publicity state moved (the facts are as stored)."""
@@ -220,12 +235,13 @@ class Repo:
 
     def save_states(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
         self.tx.executemany(
-            "UPDATE records SET status = ?, reason = ?, version = ?, decided_by = ?, decided_at = ?,"
-            " authoritative = ?, updated_at = ? WHERE record_id = ?",
+            "UPDATE records SET status = ?, reason = ?, stopped_on = ?, version = ?, decided_by = ?,"
+            " decided_at = ?, authoritative = ?, updated_at = ? WHERE record_id = ?",
             [
                 (
                     r.state.target.status.value,
                     _reason(r.state.target),
+                    _stopped_on(r.state.target),
                     r.state.version,
                     r.state.decided_by,
                     r.state.decided_at,
@@ -400,14 +416,15 @@ class Repo:
         """Give pending outbox rows a newer version (the coalescing of `enqueue`)."""
         self._require_locked(d.record_id for _, d, _ in rows)
         self.tx.executemany(
-            "UPDATE outbox SET version = ?, state_status = ?, state_reason = ?, state_decided_at = ?,"
-            " idempotency_key = ?, repair_id = ?, attempts = 0, next_attempt_at = ?, last_error = NULL,"
-            " updated_at = ? WHERE id = ?",
+            "UPDATE outbox SET version = ?, state_status = ?, state_reason = ?, state_stopped_on = ?,"
+            " state_decided_at = ?, idempotency_key = ?, repair_id = ?, attempts = 0, next_attempt_at = ?,"
+            " last_error = NULL, updated_at = ? WHERE id = ?",
             [
                 (
                     d.version,
                     d.state.status.value,
                     _reason(d.state),
+                    _stopped_on(d.state),
                     d.decided_at,
                     d.idempotency_key,
                     repair_id,
@@ -709,6 +726,17 @@ class Repo:
         )
         return [record_from_row(r) for r in rows]
 
+    def published_penalties_without_tier(self, after_record_id: str, limit: int) -> list[CanonicalRecord]:
+        """Published administrative penalties whose facts state no Order 36 tier, in record_id
+        order (keyset, like published_after). A prefilter: the rules say which of them await one."""
+        severity = "(facts::jsonb ->> 'severity')" if self._pg else "json_extract(facts, '$.severity')"
+        rows = self.tx.all(
+            "SELECT * FROM records WHERE status = 'published' AND record_id > ? AND category = ?"
+            f" AND {severity} IS NULL ORDER BY record_id LIMIT ?",
+            (after_record_id, Category.ADMIN_PENALTY.value, limit),
+        )
+        return [record_from_row(r) for r in rows]
+
     def set_target_deadlines(self, repair_id: str, due_on: date, estimated: bool) -> int:
         """Give the target rows of a new repair their sync deadline; a deadline once set never moves."""
         return self.tx.execute(_SET_DEADLINE, (due_on.isoformat(), 1 if estimated else 0, repair_id))
@@ -918,8 +946,8 @@ def coalesce(pending: Row | None, delivery: Delivery, repair_id: str | None) -> 
 _SET_DEADLINE = "UPDATE repair_targets SET due_on = ?, due_estimated = ? WHERE repair_id = ? AND due_on IS NULL"
 _INSERT_OUTBOX = (
     "INSERT INTO outbox (record_id, target, version, state_status, state_reason, state_decided_at,"
-    " idempotency_key, repair_id, status, attempts, next_attempt_at, replays, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?)"
+    " idempotency_key, repair_id, status, attempts, next_attempt_at, replays, created_at, updated_at,"
+    " state_stopped_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, ?)"
 )
 
 
@@ -936,6 +964,7 @@ def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime) -> 
         now,
         now,
         now,
+        _stopped_on(delivery.state),
     )
 
 
@@ -955,7 +984,7 @@ _COUNTABLE = frozenset(
 _INSERT_RECORD = (
     "INSERT INTO records (category, authority_code, document_number, subject_code, subject_name, facts,"
     " facts_fingerprint, status, reason, version, decided_by, decided_at, authoritative, record_id, created_at,"
-    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " updated_at, stopped_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -981,7 +1010,7 @@ def _record_values(record: CanonicalRecord) -> tuple[Any, ...]:
 
 
 def record_from_row(row: Row) -> CanonicalRecord:
-    target = _target(row["status"], row["reason"])
+    target = _target(row["status"], row["reason"], row["stopped_on"])
     assert target is not None
     return CanonicalRecord(
         record_id=row["record_id"],

@@ -62,6 +62,7 @@ TABLES: tuple[Table, ...] = (
             _c("authoritative", "int"),
             _c("created_at", "ts"),
             _c("updated_at", "ts"),
+            _c("stopped_on", "text", True),  # 0006: the stopping system's stop date (ISO date)
         ),
         ("record_id",),
         (
@@ -121,6 +122,7 @@ TABLES: tuple[Table, ...] = (
             _c("created_at", "ts"),
             _c("updated_at", "ts"),
             _c("finished_at", "ts", True),
+            _c("state_stopped_on", "text", True),  # 0006: the state's stop date (ISO date)
         ),
         ("id",),
         (

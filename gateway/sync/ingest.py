@@ -76,7 +76,7 @@ def apply_event(
     current = locked if locked is not None and locked.record_id == record_id else repo.load_record(record_id)
     links = repo.load_links(record_id)
     result = plan(event, current, links, policy)
-    _persist(repo, result, current, now=now)
+    persist(repo, result, current, now=now)
 
     state_moved = result.outcome is Outcome.CHANGED and (
         current is None or result.record is None or current.state.target != result.record.state.target
@@ -222,7 +222,8 @@ def report_estimated(deadline: Deadline, *, repair_id: str, record_id: str) -> N
     )
 
 
-def _persist(repo: Repo, result: Plan, current: CanonicalRecord | None, *, now: datetime) -> None:
+def persist(repo: Repo, result: Plan, current: CanonicalRecord | None, *, now: datetime) -> None:
+    """The record, link and audit rows of a plan (its deliveries are the caller's to enqueue)."""
     record = result.record
     if record is None:
         return

@@ -11,6 +11,11 @@ Per page of published records (keyset by record_id, `sweep_batch` at a time, nev
    trail, the repair's progress rows (with their sync deadline) and the outbox deliveries commit
    together, and the dispatcher delivers them like any other decision (reason `expired`).
 
+A published record that its owner's rules do not publish at all (警告 only, Order 36 轻微) is
+stopped the same way on the day the sweep finds it, and counted apart (`withheld`, by reason). A
+mirror's published copy of a record only the mirror's rules withhold is stopped on that mirror
+alone (`plan.withhold_copy`), and counted the same way.
+
 Idempotent: the decision is deterministic (docs/adr/0007-expiry-by-the-owners-rules.md), so a second
 run, also after a restart, finds the records stopped, and `plan()` answers UNCHANGED if two replicas
 race on one. `--dry-run` reads and plans but writes nothing.
@@ -25,16 +30,24 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
+from gateway.domain.categories import Category
 from gateway.domain.expiry import PROVISIONAL, SWEEP_ACTOR, Expiry, expiry_decision, expiry_of
 from gateway.domain.model import CanonicalRecord
-from gateway.domain.plan import Decision, DecisionRefused, Outcome, Policy, plan
-from gateway.domain.rules import Rulebook, RuleOverrides, apply_overrides
+from gateway.domain.plan import Decision, DecisionRefused, Outcome, Policy, plan, withhold_copy
+from gateway.domain.rules import Rulebook, RuleOverrides, apply_overrides, awaiting_tier, withheld_reason
 from gateway.domain.rules.data import RULEBOOK
-from gateway.observability import SWEEP_EXPIRED, SWEEP_LAST_SUCCESS, SWEEP_UNEVALUABLE, get_logger
+from gateway.observability import (
+    RECORDS_AWAITING_CLASSIFICATION,
+    SWEEP_EXPIRED,
+    SWEEP_LAST_SUCCESS,
+    SWEEP_UNEVALUABLE,
+    SWEEP_WITHHELD,
+    get_logger,
+)
 from gateway.store.database import Tx
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo, TargetProgress
-from gateway.sync.ingest import apply_event
+from gateway.sync.ingest import apply_event, persist
 
 log = get_logger("creditgw.sweep")
 
@@ -50,6 +63,8 @@ class SweepReport:
     scanned: int = 0  # published records read
     not_due: int = 0  # their maximum period is still running
     expired: int = 0  # stopped now (dry run: would be)
+    withheld: Counter[str] = field(default_factory=Counter)  # stopped as never publishable, by reason
+    awaiting_classification: int = 0  # published records whose rules need an Order 36 tier first
     unchanged: int = 0  # already stopped when the decision applied (a concurrent run)
     skipped: Counter[str] = field(default_factory=Counter)  # no computable expiry day, by reason
     refused: Counter[str] = field(default_factory=Counter)  # the record changed meanwhile, by code
@@ -64,6 +79,8 @@ class SweepReport:
             "scanned": self.scanned,
             "not_due": self.not_due,
             "expired": self.expired,
+            "withheld": dict(sorted(self.withheld.items())),
+            "awaiting_classification": self.awaiting_classification,
             "unchanged": self.unchanged,
             "skipped": dict(sorted(self.skipped.items())),
             "refused": dict(sorted(self.refused.items())),
@@ -110,9 +127,14 @@ async def sweep(
         report.scanned += len(page)
         after = report.last_record_id = page[-1].record_id
         due: list[tuple[Decision, Expiry]] = []
+        copies: list[tuple[str, str, str]] = []  # (record, mirror, reason): a copy its rules withhold
         for record in page:
+            if record.state.authoritative:
+                copies.extend(_withheld_copies(record, policy, book))
+            if record.facts.severity is None and record.facts.category is Category.ADMIN_PENALTY:
+                report.awaiting_classification += bool(awaiting_tier(record.facts, rulebook=book))
             expiry = expiry_of(record.facts, rulebook=book)
-            if expiry.skip_reason is not None:
+            if expiry.skip_reason is not None and expiry.withheld is None:
                 report.skipped[expiry.skip_reason] += 1
                 continue
             decision = expiry_decision(record, expiry, today)
@@ -129,16 +151,61 @@ async def sweep(
             else:
                 applied = await committer.submit(partial(_apply, decisions=decisions, policy=policy, now=now))
                 _log_expired(applied, due)
-            report.expired += len(applied.expired)
+            reasons = {e.record_id: e.withheld for _, e in due if e.withheld is not None}
+            report.withheld.update(reasons[r] for r in applied.expired if r in reasons)
+            report.expired += sum(1 for r in applied.expired if r not in reasons)
             report.unchanged += applied.unchanged
             report.refused.update(applied.refused)
             report.deliveries.update(applied.deliveries)
+        if copies:
+            unit = partial(_stop_copies, copies=copies, today=today, now=now, dry_run=dry_run)
+            stopped_copies = await (committer.db.run(unit, write=False) if dry_run else committer.submit(unit))
+            for record_id, system, reason in stopped_copies:
+                report.withheld[reason] += 1
+                report.deliveries[system] += 1
+                if not dry_run:
+                    log.info("copy_withheld", record_id=record_id, system=system, reason=reason)
         if len(page) < batch:
             break
     if not dry_run:
         _observe(report)
     log.info("expiry_sweep_finished", **report.as_json())
     return report
+
+
+def _withheld_copies(record: CanonicalRecord, policy: Policy, book: Rulebook) -> list[tuple[str, str, str]]:
+    """The mirrors whose rules withhold a record its owner's rules publish (the owner's own
+    withholding is an EXPIRE decision, expiry_decision)."""
+    facts = record.facts
+    if withheld_reason(facts, facts.owner, rulebook=book) is not None:
+        return []
+    out = []
+    for system in policy.mirrors(facts):
+        reason = withheld_reason(facts, system, rulebook=book)
+        if reason is not None:
+            out.append((record.record_id, system, str(reason.code)))
+    return out
+
+
+def _stop_copies(
+    tx: Tx, *, copies: Sequence[tuple[str, str, str]], today: date, now: datetime, dry_run: bool
+) -> list[tuple[str, str, str]]:
+    """Stop each withheld copy a mirror is known to show; the copies stopped (dry run: would be)."""
+    repo = Repo(tx)
+    done = []
+    for record_id, system, reason in copies:
+        record = repo.load_record(record_id, lock=not dry_run)
+        if record is None:
+            continue
+        planned = withhold_copy(record, repo.load_links(record_id), system, actor=SWEEP_ACTOR, reason=reason, on=today)
+        if planned is None:
+            continue
+        if not dry_run:
+            persist(repo, planned, record, now=now)
+            for delivery in planned.deliveries:
+                repo.enqueue(delivery, None, now)
+        done.append((record_id, system, reason))
+    return done
 
 
 def _published_after(tx: Tx, *, after: str, limit: int) -> list[CanonicalRecord]:
@@ -187,6 +254,9 @@ def _log_expired(applied: _Applied, due: Sequence[tuple[Decision, Expiry]]) -> N
     by_id = {expiry.record_id: (decision, expiry) for decision, expiry in due}
     for record_id in applied.expired:
         decision, expiry = by_id[record_id]
+        if expiry.withheld is not None:
+            log.info("record_withheld", record_id=record_id, owner=expiry.system, reason=expiry.withheld)
+            continue
         log.info(
             "record_expired",
             record_id=record_id,
@@ -198,9 +268,12 @@ def _log_expired(applied: _Applied, due: Sequence[tuple[Decision, Expiry]]) -> N
 
 def _observe(report: SweepReport) -> None:
     SWEEP_EXPIRED.inc(report.expired)
+    for reason, count in report.withheld.items():
+        SWEEP_WITHHELD.labels(reason).inc(count)
     SWEEP_UNEVALUABLE.clear()  # reasons of earlier runs that no longer occur drop out
     for reason, count in report.skipped.items():
         SWEEP_UNEVALUABLE.labels(reason).set(count)
+    RECORDS_AWAITING_CLASSIFICATION.set(report.awaiting_classification)
     SWEEP_LAST_SUCCESS.set_to_current_time()
 
 

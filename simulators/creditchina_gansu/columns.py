@@ -23,7 +23,7 @@ CF_CURRENT = RowKind(
     columns=(
         "CF_XDR_MC", "CF_XDR_LB", "CF_XDR_SHXYM", "CF_FRDB", "CF_WSH", "CF_WFXW", "CF_SY", "CF_YJ",
         "CF_CFLB", "CF_NR", "CF_NR_FK", "CF_NR_WFFF", "CF_JDRQ", "CF_YXQ", "CF_GSJZQ", "CF_CFJG",
-        "CF_CFJGDM", "CF_SJLY", "CF_SJLYDM", "BZ",
+        "CF_CFJGDM", "CF_SJLY", "CF_SJLYDM", "BZ", "CF_SXCD",
     ),
     key=("CF_WSH", "CF_CFJGDM"),
     required=("CF_XDR_MC", "CF_XDR_LB", "CF_WSH", "CF_CFLB", "CF_JDRQ", "CF_CFJG", "CF_CFJGDM"),
@@ -64,6 +64,7 @@ PLATFORM_COLUMNS = ("ROWTYPE", "SJC", "ID")
 CF_ZT_VALUES = ("0", "1", "2", "3")
 ZZYY_VALUES = ("01", "02", "03", "04")
 XDR_LB_VALUES = ("法人及非法人组织", "自然人", "个体工商户")
+SXCD_VALUES = ("轻微", "一般", "严重")  # Order 36 失信程度; empty: not classified (yet)
 
 
 def stored_kind(rowtype: str, row: Mapping[str, str]) -> RowKind | None:

@@ -11,6 +11,7 @@ from simulators.creditchina_gansu.columns import (
     CF_ZT_VALUES,
     PLATFORM_COLUMNS,
     STATUS_COLUMNS,
+    SXCD_VALUES,
     XDR_LB_VALUES,
     ZZYY_VALUES,
     RowKind,
@@ -67,6 +68,8 @@ def _content(kind: RowKind, row: Mapping[str, str]) -> RowError | None:
     if kind.rowtype == "CF":
         if row["CF_XDR_LB"] not in XDR_LB_VALUES:
             return RowError("CF_XDR_LB", "CF_XDR_LB 应为 法人及非法人组织、自然人、个体工商户 之一")
+        if row.get("CF_SXCD", "") not in ("", *SXCD_VALUES):
+            return RowError("CF_SXCD", "CF_SXCD 应为 轻微、一般、严重 之一（未分类时为空）")
         bad_kind = bad_penalty_kind(row["CF_CFLB"])
         if bad_kind is not None:
             return RowError("CF_CFLB", f"未知处罚类别 {bad_kind!r}（多个类别以 ; 分隔）")

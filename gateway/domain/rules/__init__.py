@@ -7,6 +7,8 @@ Public API (everything takes `today` as a parameter; nothing reads a clock or do
 - `schedule(facts, system, …) -> Schedule` — the day-independent part (regime, clock, period ends)
 - `expires_on(facts, system, …) -> date | None` — first day publicity has stopped by itself (the sweep)
 - `minimum_ends_on(facts, system, …) -> date | None` — first day the subject may apply (reminders)
+- `withheld_reason(facts, system, …) -> Reason | None` — why the rules never publish it there
+- `awaiting_tier(facts, …)`, `tier_applies(facts, …)` — Order 36 classification (轻微/一般/严重)
 - `guidance(category, …)`, `all_guidance(…)` — repair guidance generated from the same rule data
 - `allowed_removal_reasons(cause)`, `removal_reason_matches(cause, reason)` — 经营异常名录 pairing
 - `PeriodEnd` (`last_day`, `first_day_after`), `Period`, `last_day_of` — 民法典 201/202 arithmetic
@@ -23,12 +25,15 @@ from gateway.domain.rules.evaluate import (
     Requirement,
     Schedule,
     SubjectStanding,
+    awaiting_tier,
     evaluate,
     evaluate_all,
     expires_on,
     minimum_ends_on,
     publishing_systems,
     schedule,
+    tier_applies,
+    withheld_reason,
 )
 from gateway.domain.rules.guidance import CategoryGuidance, RuleSummary, all_guidance, guidance
 from gateway.domain.rules.overrides import ListOverride, RuleOverrides, apply_overrides
@@ -60,6 +65,7 @@ __all__ = [
     "all_guidance",
     "allowed_removal_reasons",
     "apply_overrides",
+    "awaiting_tier",
     "evaluate",
     "evaluate_all",
     "expires_on",
@@ -69,4 +75,6 @@ __all__ = [
     "publishing_systems",
     "removal_reason_matches",
     "schedule",
+    "tier_applies",
+    "withheld_reason",
 ]

@@ -32,6 +32,8 @@ from gateway.domain.rules.schema import (
     RepairRoute,
     Rulebook,
     SamrPenaltyRegime,
+    SectorMarker,
+    SectorRules,
     Tier,
     TieredPenaltyRegime,
     UniformPenaltyRegime,
@@ -85,6 +87,89 @@ CREDIT_COMMITMENT = Note(
     text="作出信用承诺",
     source=f"{SEED} §二 (依法主动纠正失信行为、履行相关义务，并作出承诺); domain.md §5.1",
     confidence=V,
+)
+
+# ---- the sector of a penalty (longer minimum periods), domain.md §5.1, §5.3, §8.5 --------------------
+# The sectors are the seed's; which statutes and authorities belong to each is the gateway's reading
+# of the statutes' own scope articles (I): confirm before relying on it, like every I value.
+
+_SECTORS_SEED = f"{SEED} 附件2 告知书 §二 (食品、药品、特种设备、安全生产、消防); domain.md §5.1, §8.5"
+_SECTOR_LAWS = "the statute's title and scope (art. 2) name the sector; design choice (domain.md lists no statutes)"
+_SECTOR_AUTHORITIES = "the authority's remit is this sector alone (机构改革 2018 三定方案); design choice"
+_SECTOR_TERMS = "the violation names the sector's object; design choice (domain.md §8.5: never guessed)"
+
+
+def _marker(sector: DomainFlag, label: str, laws: set[str], authorities: set[str], terms: set[str]) -> SectorMarker:
+    return SectorMarker(
+        sector=sector,
+        label=label,
+        laws=Sourced(value=frozenset(laws), source=f"{_SECTORS_SEED}; {_SECTOR_LAWS}", confidence=INFERRED),
+        authorities=Sourced(
+            value=frozenset(authorities), source=f"{_SECTORS_SEED}; {_SECTOR_AUTHORITIES}", confidence=INFERRED
+        ),
+        violation_terms=Sourced(
+            value=frozenset(terms), source=f"{_SECTORS_SEED}; {_SECTOR_TERMS}", confidence=INFERRED
+        ),
+    )
+
+
+SECTORS = SectorRules(
+    markers=(
+        _marker(
+            DomainFlag.FOOD,
+            "食品",
+            {"食品安全法", "食品安全法实施条例"},
+            set(),  # market regulation decides food penalties among many others: its name says nothing
+            {"食品"},
+        ),
+        _marker(
+            DomainFlag.DRUGS,
+            "药品",
+            {"药品管理法", "药品管理法实施条例", "疫苗管理法"},
+            {"药品监督管理局"},
+            {"药品", "疫苗"},
+        ),
+        _marker(
+            DomainFlag.SPECIAL_EQUIPMENT,
+            "特种设备",
+            {"特种设备安全法", "特种设备安全监察条例"},
+            set(),
+            {"特种设备", "锅炉", "压力容器", "压力管道", "电梯", "起重机械", "客运索道", "大型游乐设施"},
+        ),
+        _marker(
+            DomainFlag.WORK_SAFETY,
+            "安全生产",
+            {"安全生产法", "安全生产许可证条例", "危险化学品安全管理条例", "生产安全事故报告和调查处理条例"},
+            {"应急管理局", "应急管理厅", "安全生产监督管理局", "煤矿安全监察局"},
+            {"安全生产"},
+        ),
+        _marker(
+            DomainFlag.FIRE,
+            "消防",
+            {"消防法"},
+            {"消防救援"},
+            {"消防", "疏散通道", "安全出口"},
+        ),
+    ),
+    procedural_laws=Sourced(
+        value=frozenset({"行政处罚法", "行政强制法", "行政许可法", "行政复议法", "行政诉讼法"}),
+        source="procedure statutes cited by penalties of every sector; design choice",
+        confidence=INFERRED,
+    ),
+    outside_authorities=Sourced(
+        value=frozenset({"生态环境局", "生态环境厅", "税务局", "统计局", "自然资源局", "人力资源和社会保障局"}),
+        source=(
+            "authorities whose remit holds none of the five sectors (their statutes: 环境保护法, 税收征收管理法, "
+            "统计法, 土地管理法, 劳动法); design choice"
+        ),
+        confidence=INFERRED,
+    ),
+    authority_code=Note(
+        code="authority_code_has_no_sector",
+        text="处罚机关的统一社会信用代码（GB 32100）只标明登记管理部门、机构类别和行政区划，不标明领域",
+        source="domain.md §6 (code structure)",
+        confidence=V,
+    ),
 )
 
 # ---- 信用中国 side, penalties: NDRC Order 58 (decisions up to 2026-03-31), domain.md §5.1 -----------
@@ -1219,4 +1304,5 @@ RULEBOOK = Rulebook(
     guides=GUIDES,
     help_channels=HELP_CHANNELS,
     general_notes=GENERAL_NOTES,
+    sectors=SECTORS,
 )

@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Literal
 
 from gateway.domain.categories import Category, System
-from gateway.domain.model import RecordFacts
+from gateway.domain.model import DomainFlag, RecordFacts
 from gateway.domain.rules import data
 from gateway.domain.rules.overrides import RuleOverrides, apply_overrides
 from gateway.domain.rules.periods import Period, PeriodEnd, PeriodOutOfRange
@@ -38,9 +38,11 @@ from gateway.domain.rules.schema import (
     Regime,
     Rulebook,
     SamrPenaltyRegime,
+    SectorRules,
     TieredPenaltyRegime,
     UniformPenaltyRegime,
 )
+from gateway.domain.rules.sectors import SectorFinding, derive_sectors
 from gateway.domain.rules.sources import Confidence, Note, Sourced
 
 
@@ -57,6 +59,7 @@ class Code(StrEnum):
     PENALTY_KINDS_MISSING = "penalty_kinds_missing"
     FINE_AMOUNT_MISSING = "fine_amount_missing"
     LOW_FINE_THRESHOLD_MISSING = "low_fine_threshold_missing"
+    SECTOR_UNKNOWN = "sector_unknown"
     DATE_OUT_OF_RANGE = "date_out_of_range"
     # ineligible in kind: no repair application will ever help
     WARNING_ONLY_NOT_PUBLISHED = "warning_only_not_published"
@@ -79,6 +82,7 @@ class Code(StrEnum):
     UNRECOGNISED_PENALTY_KIND = "unrecognised_penalty_kind"
     LISTING_CAUSE_UNKNOWN = "listing_cause_unknown"
     CAP_IF_PUBLISHED = "cap_if_published"
+    SECTOR_DERIVED = "sector_derived"
 
 
 _MISSING_CLOCK = {
@@ -187,9 +191,13 @@ class Evaluation:
 
 
 class _NotEvaluable(Exception):
-    def __init__(self, *reasons: Reason) -> None:
+    """`maximum`: the end publicity reaches by itself when it does not depend on what is missing
+    (a sector-dependent minimum): the expiry sweep still needs it."""
+
+    def __init__(self, *reasons: Reason, maximum: PeriodEnd | None = None) -> None:
         super().__init__(reasons[0].message)
         self.reasons = reasons
+        self.maximum = maximum
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,20 +256,44 @@ def _longest_note(kinds: frozenset[str], rule: Note) -> tuple[Reason, ...]:
     )
 
 
-def _uniform(regime: UniformPenaltyRegime, facts: RecordFacts, start: date) -> _Body:
+def _sector(
+    facts: RecordFacts, sectors: SectorRules | None, maximum: PeriodEnd | None
+) -> tuple[frozenset[DomainFlag], Reason]:
+    """The record's sectors and a note saying why, or _NotEvaluable (keeping `maximum`) when they
+    cannot be told. Without sector rules (a custom rulebook) only the record's own flags count."""
+    finding = (
+        derive_sectors(facts, sectors)
+        if sectors is not None
+        else SectorFinding(known=True, sectors=facts.domain_flags, evidence=("domain_flags",))
+    )
+    if not finding.known:
+        raise _NotEvaluable(
+            Reason(code=Code.SECTOR_UNKNOWN, message=finding.reason or "sector unknown", rule_ref=finding.source),
+            maximum=maximum,
+        )
+    labels = "、".join(sorted(f.value for f in finding.sectors)) or "none of the sectors with a longer minimum"
+    return finding.sectors, Reason(
+        code=Code.SECTOR_DERIVED,
+        message=f"sector: {labels} ({'; '.join(finding.evidence)})",
+        rule_ref=finding.source,
+    )
+
+
+def _uniform(regime: UniformPenaltyRegime, facts: RecordFacts, start: date, sectors: SectorRules | None) -> _Body:
     """NDRC Order 58 (domain.md §5.1): 3 months minimum (1 year in five sectors), 3 years maximum."""
     kinds = _kinds(facts)
     warning = _warning_only(kinds, regime.not_published_alone)
     if warning is not None:
         return warning
-    sector = facts.domain_flags & regime.long_minimum_flags.value
-    minimum = regime.minimum_long if sector else regime.minimum
+    maximum = _end(start, regime.maximum)
+    flags, sector_note = _sector(facts, sectors, maximum)
+    minimum = regime.minimum_long if flags & regime.long_minimum_flags.value else regime.minimum
     return _Body(
         published=True,
         minimum=_end(start, minimum),
-        maximum=_end(start, regime.maximum),
+        maximum=maximum,
         conditions=regime.conditions,
-        notes=_longest_note(kinds, regime.longest_wins),
+        notes=(*_longest_note(kinds, regime.longest_wins), sector_note),
     )
 
 
@@ -304,7 +336,7 @@ def _tiered(regime: TieredPenaltyRegime, facts: RecordFacts, start: date) -> _Bo
     return _Body(published=True, minimum=minimum, maximum=maximum, conditions=regime.conditions)
 
 
-def _samr(regime: SamrPenaltyRegime, facts: RecordFacts, start: date) -> _Body:
+def _samr(regime: SamrPenaltyRegime, facts: RecordFacts, start: date, sectors: SectorRules | None) -> _Body:
     """GSXT (domain.md §5.3): 3 months for 通报批评/low fines, 3 years otherwise (restrictions: their
     length), from publication; early stop after 6 months (1 year in three sectors), never for heavy kinds."""
     kinds = _kinds(facts)
@@ -400,8 +432,9 @@ def _samr(regime: SamrPenaltyRegime, facts: RecordFacts, start: date) -> _Body:
             rule_ref=regime.light_period.source,
         )
         return _Body(published=True, maximum=maximum, blockers=(blocker,), notes=tuple(notes))
-    sector = facts.domain_flags & regime.long_early_flags.value
-    minimum = _end(start, regime.early_minimum_long if sector else regime.early_minimum)
+    flags, sector_note = _sector(facts, sectors, maximum)
+    notes.append(sector_note)
+    minimum = _end(start, regime.early_minimum_long if flags & regime.long_early_flags.value else regime.early_minimum)
     return _Body(published=True, minimum=minimum, maximum=maximum, conditions=tuple(conditions), notes=tuple(notes))
 
 
@@ -441,13 +474,13 @@ def _list(regime: ListRegime, facts: RecordFacts, start: date) -> _Body:
     )
 
 
-def _body(regime: Regime, facts: RecordFacts, start: date) -> _Body:
+def _body(regime: Regime, facts: RecordFacts, start: date, sectors: SectorRules | None) -> _Body:
     if isinstance(regime, UniformPenaltyRegime):
-        return _uniform(regime, facts, start)
+        return _uniform(regime, facts, start, sectors)
     if isinstance(regime, TieredPenaltyRegime):
         return _tiered(regime, facts, start)
     if isinstance(regime, SamrPenaltyRegime):
-        return _samr(regime, facts, start)
+        return _samr(regime, facts, start, sectors)
     if isinstance(regime, ListRegime):
         return _list(regime, facts, start)
     raise TypeError(f"no evaluator for {type(regime).__name__}")  # a new regime type needs one
@@ -497,9 +530,15 @@ def schedule(
         )
 
     def not_evaluable(
-        *reasons: Reason, regime: Regime | None = None, clock: Clock | None = None, start: date | None = None
+        *reasons: Reason,
+        regime: Regime | None = None,
+        clock: Clock | None = None,
+        start: date | None = None,
+        maximum: PeriodEnd | None = None,
     ) -> Schedule:
-        return replace(base, blockers=reasons, regime=regime, clock=clock, start=start, notes=tuple(notes))
+        return replace(
+            base, blockers=reasons, regime=regime, clock=clock, start=start, maximum=maximum, notes=tuple(notes)
+        )
 
     book = apply_overrides(rulebook or data.RULEBOOK, overrides)
     candidates = book.regimes_for(facts.category, system)
@@ -539,9 +578,9 @@ def schedule(
             )
         )
     try:
-        body = _body(regime, facts, start)
+        body = _body(regime, facts, start, book.sectors)
     except _NotEvaluable as exc:
-        return not_evaluable(*exc.reasons, regime=regime, clock=clock, start=start)
+        return not_evaluable(*exc.reasons, regime=regime, clock=clock, start=start, maximum=exc.maximum)
     except PeriodOutOfRange as exc:
         return not_evaluable(
             Reason(code=Code.DATE_OUT_OF_RANGE, message=str(exc)), regime=regime, clock=clock, start=start
@@ -708,6 +747,84 @@ def evaluate_all(
     }
 
 
+NOT_PUBLISHED = frozenset({Code.WARNING_ONLY_NOT_PUBLISHED, Code.NOT_PUBLISHED_BY_DEFAULT})
+_ANY_DAY = date(2020, 1, 1)  # a start for a body whose publication does not depend on the date
+
+
+def _may_withhold(regime: Regime, facts: RecordFacts) -> bool:
+    """Whether `regime` can withhold `facts` at all: its kinds are all not published alone, or its
+    tier is not published by default (read from the rule data, as the evaluator reads it)."""
+    if isinstance(regime, UniformPenaltyRegime | SamrPenaltyRegime):
+        kinds = {k.strip() for k in facts.penalty_kinds if k and k.strip()}
+        return bool(kinds) and kinds <= regime.not_published_alone.value
+    if isinstance(regime, TieredPenaltyRegime):
+        return facts.severity is not None and not regime.tier(facts.severity).published_by_default
+    return False
+
+
+def withheld_reason(
+    facts: RecordFacts,
+    system: System | str,
+    *,
+    overrides: RuleOverrides | None = None,
+    rulebook: Rulebook | None = None,
+) -> Reason | None:
+    """Why the rules do not publish `facts` on `system` at all (警告 only; Order 36 轻微 by default;
+    domain.md §8.6), or None: such a record is never written there as published, and a copy
+    shown there is stopped (docs/adr/0014-what-the-rules-do-not-publish.md)."""
+    book = apply_overrides(rulebook or data.RULEBOOK, overrides)
+    if system not in publishing_systems(facts) or not any(
+        _may_withhold(r, facts) for r in book.regimes_for(facts.category, System(system))
+    ):
+        return None  # the common case, answered without an evaluation: plan() asks on every fan-out
+    plan = schedule(facts, system, overrides=overrides, rulebook=book)
+    if plan.published is False:
+        return next((r for r in plan.blockers if r.code in NOT_PUBLISHED), None)
+    if plan.evaluable or plan.regime is not None or plan.clock is None:
+        return None
+    # The date that chooses the rule set is missing: withheld when every candidate withholds it
+    # (a 警告-only penalty is not published whatever its date).
+    found: list[Reason] = []
+    for regime in book.regimes_for(facts.category, System(system)):
+        try:
+            body = _body(regime, facts, regime.applies_from or regime.applies_until or _ANY_DAY, book.sectors)
+        except (_NotEvaluable, PeriodOutOfRange):
+            return None
+        reason = next((r for r in body.blockers if r.code in NOT_PUBLISHED), None)
+        if body.published or reason is None:
+            return None
+        found.append(reason)
+    return found[0] if found else None
+
+
+def awaiting_tier(
+    facts: RecordFacts, *, overrides: RuleOverrides | None = None, rulebook: Rulebook | None = None
+) -> tuple[System, ...]:
+    """The publishing systems whose rules cannot evaluate `facts` until its Order 36 tier is given
+    (轻微/一般/严重, assigned by the sector, never guessed): the record awaits classification."""
+    return tuple(
+        s
+        for s in publishing_systems(facts)
+        if any(
+            r.code == Code.SEVERITY_MISSING for r in schedule(facts, s, overrides=overrides, rulebook=rulebook).blockers
+        )
+    )
+
+
+def tier_applies(
+    facts: RecordFacts, *, overrides: RuleOverrides | None = None, rulebook: Rulebook | None = None
+) -> bool:
+    """Whether a tier means anything for `facts`: a rule set by tier governs it on a publishing
+    system (or may, when the date that chooses the rule set is missing)."""
+    book = apply_overrides(rulebook or data.RULEBOOK, overrides)
+    for system in publishing_systems(facts):
+        for regime in book.regimes_for(facts.category, system):
+            on = _clock_date(facts, regime.clock.value)
+            if isinstance(regime, TieredPenaltyRegime) and (on is None or regime.covers(on)):
+                return True
+    return False
+
+
 def expires_on(
     facts: RecordFacts,
     system: System | str,
@@ -717,11 +834,13 @@ def expires_on(
 ) -> date | None:
     """The first day publicity of `facts` on `system` has stopped by itself (maximum `first_day_after`).
 
-    None when no such day can be computed without guessing: not evaluable, no known maximum (a
-    restriction of unknown length, a list without automatic expiry), or never published.
+    None when no such day can be computed without guessing: no known maximum (a restriction of
+    unknown length, a list without automatic expiry, a record not evaluable for a reason the
+    maximum depends on), or never published. A record not evaluable only for its minimum (sector
+    unknown) keeps its maximum.
     """
     plan = schedule(facts, system, overrides=overrides, rulebook=rulebook)
-    if not plan.evaluable or plan.maximum is None:
+    if plan.maximum is None:
         return None
     return plan.maximum.first_day_after
 

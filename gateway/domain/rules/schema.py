@@ -363,6 +363,42 @@ class CategoryGuide:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SectorMarker:
+    """What places a penalty in a sector with a longer minimum period (domain.md §5.1, §5.3).
+
+    `laws`: titles (without 《》 and without the 中华人民共和国 prefix) of the statutes whose breach
+    is that sector's; `authorities`: parts of the names of authorities whose every penalty is that
+    sector's; `violation_terms`: words of a violation description that name the sector's object.
+    """
+
+    sector: DomainFlag
+    label: str
+    laws: Sourced[frozenset[str]]
+    authorities: Sourced[frozenset[str]]
+    violation_terms: Sourced[frozenset[str]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SectorRules:
+    """How the sector of a penalty is derived from what the record carries (never guessed).
+
+    A sector is known when the record cites a sector statute, names a sector authority or describes
+    a sector's object in its violation. The record is known to be in none of the sectors when it
+    cites its substantive legal basis and that names no sector statute, or when its authority's
+    remit holds none of the sectors. Anything else is "sector unknown": the rule engine then gives
+    no minimum period rather than the short one.
+    """
+
+    markers: tuple[SectorMarker, ...]
+    procedural_laws: Sourced[frozenset[str]]  # cited by every penalty; they say nothing of the sector
+    outside_authorities: Sourced[frozenset[str]]  # name parts of authorities whose remit holds no sector
+    authority_code: Note  # why the authority's code is not read (GB 32100 carries no sector)
+
+    def marker(self, sector: DomainFlag) -> SectorMarker:
+        return next(m for m in self.markers if m.sector is sector)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Rulebook:
     """All regimes and guides. Checked on construction so a mistake in the data fails at import."""
 
@@ -370,6 +406,7 @@ class Rulebook:
     guides: tuple[CategoryGuide, ...]
     help_channels: tuple[Channel, ...] = field(default=())  # where to ask, for every category
     general_notes: tuple[Note, ...] = field(default=())
+    sectors: SectorRules | None = None  # None: no sector derivation (a sector-dependent minimum is unknown)
 
     def __post_init__(self) -> None:
         ids = [r.id for r in self.regimes]
@@ -388,7 +425,16 @@ class Rulebook:
                         raise ValueError(f"regimes for {category}/{system} overlap in time")
 
     def regimes_for(self, category: Category, system: System) -> tuple[Regime, ...]:
-        return tuple(r for r in self.regimes if r.applies_to(category, system))
+        # Asked for on every evaluation, and plan() evaluates on every fan-out: answered once per
+        # (category, system) for this immutable book (the cache is not a field, like a fingerprint).
+        cache: dict[tuple[Category, System], tuple[Regime, ...]] | None = self.__dict__.get("_regimes_for")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_regimes_for", cache)
+        found = cache.get((category, system))
+        if found is None:
+            found = cache[(category, system)] = tuple(r for r in self.regimes if r.applies_to(category, system))
+        return found
 
     def regime(self, regime_id: str) -> Regime:
         for r in self.regimes:
