@@ -105,7 +105,9 @@ class Runtime:
             clock=clock,
         )
         self.pollers = {
-            name: Poller(self.committer, c, self.policy, clock=clock, on_deliveries=self.dispatcher.wake)
+            name: Poller(
+                self.committer, c, self.policy, clock=clock, on_deliveries=self.dispatcher.wake, feeds=connectors
+            )
             for name, c in connectors.items()
         }
         self._stop = asyncio.Event()

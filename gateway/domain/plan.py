@@ -163,6 +163,10 @@ class Policy:
     self_deciding_owners: frozenset[str] = frozenset()
     # The sync deadline given to every repair's targets (None: no deadlines are recorded).
     sla: SyncSla | None = None
+    # Systems whose change feed the gateway has not yet read through once (go-live): what they
+    # hold is unknown, so a record seen first elsewhere is not pushed to them before their feed
+    # says whether they hold it already (`owed_after_first_read` then sends what they lack).
+    unread: frozenset[str] = frozenset()
 
     def may_decide(self, system: str, facts: RecordFacts) -> bool:
         return system == facts.owner or system in self.repair_windows.get(facts.category, frozenset())
@@ -231,6 +235,48 @@ def _fan_out(
             )
         )
     return tuple(out)
+
+
+def _first_fan_out(
+    record: CanonicalRecord,
+    links: Mapping[str, LinkState],
+    systems: tuple[str, ...],
+    policy: Policy,
+    *,
+    skip: str,
+) -> tuple[Delivery, ...]:
+    """Deliveries when the owner speaks about a record for the first time (go-live, or a record new
+    to the gateway). A system that has not reported the record is written only when that is known
+    to change something:
+    - a stopped record is sent to none of them: a system that never held it needs no stop (信用中国
+      answers `04 平台无此记录`), and one that does hold it reports it and is then set back;
+    - a published record is not sent to a system whose feed is still unread: it may hold the record
+      already, and a write before its feed is read could overwrite its content with poorer values
+      (`owed_after_first_read` sends what it lacks once its feed has been read)."""
+    told = []
+    for system in systems:
+        link = links.get(system)
+        if link is None or (link.seen_target is None and link.written_target is None and not link.queued):
+            if record.state.target != PUBLISHED or system in policy.unread:
+                continue
+        told.append(system)
+    return _fan_out(record, links, tuple(told), skip=skip)
+
+
+def owed_after_first_read(
+    record: CanonicalRecord, links: Mapping[str, LinkState], system: str, policy: Policy
+) -> tuple[Delivery, ...]:
+    """What `system` must still receive of `record` once its feed has been read through for the
+    first time: a published record it mirrors and never reported (it does not hold it). A record
+    it reported was planned with that report (unchanged, or set back)."""
+    if not record.state.authoritative or record.state.target != PUBLISHED:
+        return ()
+    if system not in policy.mirrors(record.facts):
+        return ()
+    link = links.get(system)
+    if link is not None and (link.seen_target is not None or link.written_target is not None or link.queued):
+        return ()
+    return _fan_out(record, links, (system,))
 
 
 def _shows(link: LinkState, target: TargetState, version: int) -> bool:
@@ -366,7 +412,7 @@ def _first_sighting(
         outcome=Outcome.CREATED,
         record=record,
         changed=True,
-        deliveries=_fan_out(record, links, _told_by(event.source, record, policy), skip=event.source),
+        deliveries=_first_fan_out(record, links, _told_by(event.source, record, policy), policy, skip=event.source),
         audit=(audit,),
         seen=seen,
     )
@@ -419,11 +465,16 @@ def _owner_change(
     # The owner already shows the new state: record that as written so we never push it back.
     owner_links = dict(links)
     owner_links[event.source] = LinkState(system=event.source, written_version=version, written_target=event.target)
+    told = _told_by(event.source, new, policy)
+    if state.authoritative:
+        deliveries = _fan_out(new, owner_links, told, skip=event.source)
+    else:  # until now only mirrors had reported the record: the owner speaks for the first time
+        deliveries = _first_fan_out(new, owner_links, told, policy, skip=event.source)
     return Plan(
         outcome=Outcome.CHANGED,
         record=new,
         changed=True,
-        deliveries=_fan_out(new, owner_links, _told_by(event.source, new, policy), skip=event.source),
+        deliveries=deliveries,
         audit=(audit,),
         seen=seen,
     )
@@ -509,5 +560,6 @@ __all__ = [
     "Policy",
     "Publicity",
     "SeenUpdate",
+    "owed_after_first_read",
     "plan",
 ]

@@ -25,6 +25,11 @@ from gateway.domain.plan import AuditEntry, Delivery, SeenUpdate
 from gateway.store.database import Row, TransientStoreError, Tx, from_db_ts
 
 
+# The cursors row that marks a system's feed as read through once (its position says how far the
+# go-live fan-out after it went; gateway.sync.poller).
+FIRST_READ_FEED = "first_read"
+
+
 class OutboxStatus:
     PENDING = "pending"
     IN_FLIGHT = "in_flight"
@@ -723,6 +728,11 @@ class Repo:
             (position, now, system, feed, expected),
         )
         return moved == 1
+
+    def first_reads(self) -> dict[str, str]:
+        """Per system, how far the first complete read of its feed went (gateway.sync.poller)."""
+        rows = self.tx.all("SELECT system, position FROM cursors WHERE feed = ?", (FIRST_READ_FEED,))
+        return {row["system"]: row["position"] for row in rows}
 
     # ---- idempotent API requests -------------------------------------------------------------
 

@@ -8,24 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
 from adapters.base import NativeChange
-from gateway.domain.plan import Observation, Policy
+from gateway.domain.plan import Observation, Policy, owed_after_first_read
 from gateway.domain.retry import DeliveryError
 from gateway.observability import INBOUND, POLL_ERRORS, get_logger
 from gateway.store.database import Tx, now_utc
 from gateway.store.group import GroupCommitter
-from gateway.store.repo import Repo
+from gateway.store.repo import FIRST_READ_FEED, Repo
 from gateway.sync.connectors import Connector
 from gateway.sync.ingest import apply_event, apply_reports
 from mappings.base import UnmappableRow
 
 log = get_logger("creditgw.poller")
 FEED = "changes"
+# First read of a feed (FIRST_READ_FEED row): "read" once its end was reached and the systems it
+# mirrors for were sent what they lack; "settled" after a second such pass, one poll later, which
+# catches records committed by transactions that began before the first pass marked the feed read.
+READ, SETTLED = "read", "settled"
+OWED_PAGE = 500
 
 
 @dataclass
@@ -44,12 +49,16 @@ class Poller:
         *,
         clock: Callable[[], datetime] = now_utc,
         on_deliveries: Callable[[], None] | None = None,
+        feeds: Iterable[str] = (),
     ) -> None:
         self.committer = committer
         self.connector = connector
         self.policy = policy
         self.clock = clock
         self.on_deliveries = on_deliveries
+        # Every system whose feed this gateway reads: which of them are still unread decides
+        # what a first sighting may be sent to (Policy.unread).
+        self.feeds = frozenset(feeds) | {connector.system}
 
     async def poll_once(self, max_pages: int = 100) -> PollStats:
         """Read until the feed has nothing more (or `max_pages`); returns what was seen.
@@ -64,9 +73,12 @@ class Poller:
         stats = PollStats()
         system = self.connector.system
         cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
+        first_reads = await self.committer.db.run(lambda tx: Repo(tx).first_reads(), write=False)
+        policy = replace(self.policy, unread=self.feeds - first_reads.keys())
+        read_through = False
         for _ in range(max_pages):
             page = await self.connector.adapter.fetch_changes(cursor, self.connector.page_size)
-            outcomes = await self._ingest(page.changes)
+            outcomes = await self._ingest(page.changes, policy)
             failed = [o for o in outcomes if isinstance(o, BaseException)]
             if failed:
                 raise failed[0]  # the cursor stays: the next poll reads the page again (the inbox de-duplicates)
@@ -86,10 +98,55 @@ class Poller:
                 break
             cursor = page.cursor
             if not page.has_more:
+                read_through = True
                 break
+        if read_through and first_reads.get(system) != SETTLED:
+            owed = await self._after_first_read(policy, settled=system in first_reads)
+            if owed:
+                stats.outcomes["owed_after_first_read"] = owed
+                if self.on_deliveries is not None:
+                    self.on_deliveries()
         return stats
 
-    async def _ingest(self, changes: list[NativeChange]) -> list[str | BaseException]:
+    async def _after_first_read(self, policy: Policy, *, settled: bool) -> int:
+        """This system's feed has been read to its end: mark it read (from now on records seen
+        first elsewhere are sent to it at once), then send it every published record it mirrors
+        and never reported, i.e. does not hold. Paged in record-id order; idempotent (a delivery
+        already queued is kept, one already written is not owed)."""
+        system = self.connector.system
+        policy = replace(policy, unread=policy.unread - {system})
+        now = self.clock()
+        await self.committer.submit(lambda tx: Repo(tx).set_cursor(system, FIRST_READ_FEED, READ, now))
+        after, owed = "", 0
+        while True:
+            after, count = await self.committer.submit(partial(self._owed_page, policy=policy, after=after, now=now))
+            owed += count
+            if not after:
+                break
+        if settled:
+            await self.committer.submit(lambda tx: Repo(tx).set_cursor(system, FIRST_READ_FEED, SETTLED, now))
+        if owed:
+            log.info("first_read_fan_out", system=system, deliveries=owed)
+        return owed
+
+    def _owed_page(self, tx: Tx, policy: Policy, after: str, now: datetime) -> tuple[str, int]:
+        repo = Repo(tx)
+        ids = [r.record_id for r in repo.published_after(after, OWED_PAGE)]
+        if not ids:
+            return "", 0
+        records = repo.load_records(ids, lock=True)  # in id order, like every other unit
+        links, _ = repo.links_of(ids, lock_queue=True)
+        owed = [
+            delivery
+            for record_id in ids
+            if record_id in records
+            for delivery in owed_after_first_read(records[record_id], links.get(record_id, {}), self.connector.system, policy)
+        ]
+        for delivery in owed:
+            repo.enqueue(delivery, None, now)
+        return ids[-1], len(owed)
+
+    async def _ingest(self, changes: list[NativeChange], policy: Policy) -> list[str | BaseException]:
         """One outcome (or failure) per change. The reports that change nothing but the links and
         the first sightings are recorded together in one unit; every other change is its own unit,
         after it (see poll_once)."""
@@ -122,7 +179,7 @@ class Poller:
             listed = [(changes[index].change_key, observation) for index, observation in reports]
             try:
                 bulk = await self.committer.submit(
-                    lambda tx: apply_reports(tx, listed, source=system, policy=self.policy, now=now),
+                    lambda tx: apply_reports(tx, listed, source=system, policy=policy, now=now),
                     gathered=True,
                 )
             except Exception as exc:  # a lost race, a deadlock: each change goes alone instead
@@ -133,7 +190,9 @@ class Poller:
         alone = [index for index in mapped if index not in settled]
         ran = await asyncio.gather(
             *(
-                self.committer.submit(partial(self._ingest_one, change=changes[index], mapped=mapped[index]))
+                self.committer.submit(
+                    partial(self._ingest_one, change=changes[index], mapped=mapped[index], policy=policy)
+                )
                 for index in alone
             ),
             return_exceptions=True,
@@ -144,7 +203,7 @@ class Poller:
     def _move_cursor(self, tx: Tx, expected: str | None, position: str) -> bool:
         return Repo(tx).move_cursor(self.connector.system, FEED, expected, position, self.clock())
 
-    def _ingest_one(self, tx: Tx, change: NativeChange, mapped: Observation | UnmappableRow) -> str:
+    def _ingest_one(self, tx: Tx, change: NativeChange, mapped: Observation | UnmappableRow, policy: Policy) -> str:
         system = self.connector.system
         now = self.clock()
         if isinstance(mapped, UnmappableRow):
@@ -155,7 +214,7 @@ class Poller:
                 repo.set_inbox_outcome(system, change.change_key, None, "unmappable")
             log.error("inbound_unmappable", system=system, kind=change.kind, field=mapped.field, error=str(mapped))
             return "unmappable"
-        result = apply_event(tx, mapped, source=system, change_key=change.change_key, policy=self.policy, now=now)
+        result = apply_event(tx, mapped, source=system, change_key=change.change_key, policy=policy, now=now)
         return result.outcome
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
