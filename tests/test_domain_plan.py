@@ -294,3 +294,47 @@ def test_a_repair_window_never_targets_an_owner_that_takes_no_writes() -> None:
     )
     result = plan(observed(CC, REPAIRED, **kw), record(PUBLISHED, **kw), {}, policy)
     assert result.outcome is Outcome.CHANGED and result.deliveries == ()
+
+
+# ---- first sightings (issue 10 items 10 and 11) ----------------------------------------------
+
+
+def test_a_record_first_seen_stopped_is_sent_to_no_system_that_never_reported_it() -> None:
+    result = plan(observed(CC, REPAIRED), None, {}, POLICY)
+    assert result.outcome is Outcome.CREATED and result.deliveries == ()
+
+
+def test_a_record_first_seen_stopped_sets_back_a_mirror_that_reported_it_published() -> None:
+    provisional = record(PUBLISHED, version=1, authoritative=False)
+    links = {GS: LinkState(system=GS, seen_target=PUBLISHED, seen_source_version="0001")}
+    result = plan(observed(CC, REPAIRED), provisional, links, POLICY)
+    assert [(d.system, d.state) for d in result.deliveries] == [(GS, REPAIRED)]
+
+
+def test_a_published_first_sighting_waits_for_an_unread_mirror() -> None:
+    assert plan(observed(CC), None, {}, replace(POLICY, unread=frozenset({GS}))).deliveries == ()
+
+
+def test_an_unread_mirror_is_owed_only_what_it_never_reported() -> None:
+    from gateway.domain.plan import owed_after_first_read
+
+    created = plan(observed(CC), None, {}, replace(POLICY, unread=frozenset({GS}))).record
+    assert created is not None
+    assert [d.system for d in owed_after_first_read(created, {}, GS, POLICY)] == [GS]
+    seen = {GS: LinkState(system=GS, seen_target=PUBLISHED, seen_source_version="1")}
+    assert owed_after_first_read(created, seen, GS, POLICY) == ()
+    assert owed_after_first_read(replace(created, state=replace(created.state, target=REPAIRED)), {}, GS, POLICY) == ()
+
+
+def test_a_stand_in_field_gives_way_whichever_side_was_read_first() -> None:
+    """Owner first: the mirror's report completes the owner's facts (current.overlay(report));
+    mirror first: the owner's report overlays the mirror's (report.overlay(current)). Both are the
+    owner's facts overlaying the mirror's."""
+    legacy = replace(
+        penalty_facts(), violation="某公司未取得施工许可证擅自施工", content="罚款", stand_ins=frozenset({"violation"})
+    )
+    proper = replace(penalty_facts(), violation="未取得施工许可证擅自施工", content="另一内容")
+    merged = legacy.overlay(proper)
+    assert merged.violation == "未取得施工许可证擅自施工" and merged.stand_ins == frozenset()
+    assert merged.content == "罚款"  # every other field: the owner's
+    assert proper.overlay(legacy) == proper  # a stand-in never replaces the field itself
