@@ -17,7 +17,7 @@ from gateway.domain.model import (
     TargetState,
     stopped,
 )
-from gateway.domain.plan import Action, Decision, DecisionRefused, Observation, Outcome, Policy, plan
+from gateway.domain.plan import Action, Decision, DecisionRefused, Observation, Outcome, Policy, action_fits, plan
 from tests.conftest import T0, penalty_facts
 
 CC, GS = "creditchina_gansu", "gsxt_gansu"
@@ -67,9 +67,20 @@ TRANSITIONS = [
 ]
 
 
+def fitting(action: Action, before: TargetState) -> tuple[Decision, CanonicalRecord]:
+    """The decision and a record of a category it applies to (a penalty, or a list entry)."""
+    current = record(before)
+    if action_fits(Category.ADMIN_PENALTY, action):
+        return decision(action), current
+    facts = replace(
+        current.facts, category=Category.ABNORMAL_OPERATIONS, authority_domain=AuthorityDomain.MARKET_REGULATION
+    )
+    return replace(decision(action), record_id=facts.record_id), replace(current, record_id=facts.record_id, facts=facts)
+
+
 @pytest.mark.parametrize(("action", "before", "after"), TRANSITIONS)
 def test_decision_moves_state_and_fans_out_to_owner_and_mirrors(action, before, after) -> None:
-    result = plan(decision(action), record(before), {}, POLICY)
+    result = plan(*fitting(action, before), {}, POLICY)
     assert result.outcome is Outcome.CHANGED
     assert result.record is not None
     assert result.record.state.target == after
@@ -92,8 +103,26 @@ REFUSED = [
 @pytest.mark.parametrize(("action", "before"), REFUSED)
 def test_decision_from_a_state_it_cannot_leave_is_refused(action, before) -> None:
     with pytest.raises(DecisionRefused) as refused:
-        plan(decision(action), record(before), {}, POLICY)
+        plan(*fitting(action, before), {}, POLICY)
     assert refused.value.code == "invalid_transition"
+
+
+@pytest.mark.parametrize("category", list(Category))
+@pytest.mark.parametrize("action", list(Action))
+def test_every_category_and_action_pair_is_checked(category: Category, action: Action) -> None:
+    """Issue 10 item 6: a penalty is never removed (it is on no list); a list entry is never
+    repaired as a penalty is (its repair is the removal). Checked before anything else."""
+    facts = replace(penalty_facts(), category=category)
+    current = CanonicalRecord(record_id=facts.record_id, facts=facts, state=record().state)
+    event = replace(decision(action), record_id=facts.record_id)
+    fits = action in ({Action.REPAIR, Action.REVOKE_REPAIR} if category is Category.ADMIN_PENALTY else {Action.REMOVE})
+    fits = fits or action in (Action.WITHDRAW, Action.EXPIRE)
+    assert action_fits(category, action) is fits
+    if fits:
+        return
+    with pytest.raises(DecisionRefused) as refused:
+        plan(event, current, {}, POLICY)
+    assert refused.value.code == "action_not_for_category"
 
 
 @pytest.mark.parametrize(("action", "state"), [(Action.REPAIR, REPAIRED), (Action.REVOKE_REPAIR, PUBLISHED)])

@@ -140,8 +140,8 @@ class _Mapping:
 
 
 async def test_a_page_with_unmappable_and_untracked_rows(db: Database) -> None:
-    """Each change is mapped once; the unmappable one is kept in the inbox as such, the untracked
-    one writes nothing, and the report is applied."""
+    """Each change is mapped once; the unmappable one is quarantined (and settled as such in the
+    inbox), the untracked one writes nothing, and the report is applied."""
     committer = GroupCommitter(db)
     feed = _Feed()
     poller = Poller(committer, Connector(system=CC, adapter=feed, mapping=_Mapping()), POLICY)  # type: ignore[arg-type]
@@ -149,9 +149,11 @@ async def test_a_page_with_unmappable_and_untracked_rows(db: Database) -> None:
         stats = await poller.poll_once()
     finally:
         await committer.close()
-    assert stats.outcomes == {"created": 1, "unmappable": 1, "untracked": 1}
+    assert stats.outcomes == {"created": 1, "quarantined": 1, "untracked": 1}
     inbox = await db.run(lambda tx: tx.all("SELECT change_key, outcome FROM inbox ORDER BY change_key"), write=False)
-    assert [(r["change_key"], r["outcome"]) for r in inbox] == [("broken", "unmappable"), ("ok", "created")]
+    assert [(r["change_key"], r["outcome"]) for r in inbox] == [("broken", "quarantined"), ("ok", "created")]
+    [kept] = await db.run(lambda tx: tx.all("SELECT * FROM quarantine"), write=False)
+    assert (kept["change_key"], kept["reason"], kept["field"], kept["status"]) == ("broken", "unmappable", "CF_WSH", "open")
 
 
 class _NewRecordsFeed:

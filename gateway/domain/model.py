@@ -27,6 +27,19 @@ class StopReason(StrEnum):
     REMOVED = "removed"  # removed from a list
 
 
+# What may end the publicity of each category (issue 10 item 6), the data behind every
+# (category × action) check at the API and at intake. A penalty is repaired (信用修复), withdrawn
+# when its decision is revoked (撤销, 45号令 art. 11) or runs its period out; it is never "removed":
+# it is on no list. A list entry is removed (移出 / 删除: on the lists a repair IS the removal, e.g.
+# 经营异常名录 移出原因 1–5, domain.md §3.1; 信用中国 ZZYY 04 移出名单), withdrawn, or runs out; it
+# is never "repaired" as a penalty is (domain.md §8.1, lists.md "Removal").
+_LIST_STOPS = frozenset({"removed", "withdrawn", "expired"})
+STOP_REASONS_BY_CATEGORY: dict[Category, frozenset[str]] = {
+    category: frozenset({"repaired", "withdrawn", "expired"}) if category is Category.ADMIN_PENALTY else _LIST_STOPS
+    for category in Category
+}
+
+
 class Severity(StrEnum):
     """Order 36 tiers; always taken from the source, never guessed."""
 
@@ -66,6 +79,11 @@ PUBLISHED = TargetState(status=Publicity.PUBLISHED)
 
 def stopped(reason: StopReason) -> TargetState:
     return TargetState(status=Publicity.STOPPED, reason=reason)
+
+
+def state_fits(category: Category, target: TargetState) -> bool:
+    """Whether a record of `category` can be in `target` at all (STOP_REASONS_BY_CATEGORY)."""
+    return target.reason is None or target.reason.value in STOP_REASONS_BY_CATEGORY[category]
 
 
 @dataclass(frozen=True, kw_only=True)

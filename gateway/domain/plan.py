@@ -28,6 +28,7 @@ from gateway.domain.model import (
     RecordFacts,
     StopReason,
     TargetState,
+    state_fits,
     stopped,
 )
 from gateway.domain.sla import SyncSla
@@ -65,6 +66,17 @@ def action_result(action: Action) -> TargetState:
     return _ACTION_RESULT[action]
 
 
+def action_fits(category: Category, action: Action) -> bool:
+    """Whether `action` applies to a record of `category` (model.STOP_REASONS_BY_CATEGORY): a
+    repair's revocation fits where a repair does."""
+    wanted = action_result(Action.REPAIR if action is Action.REVOKE_REPAIR else action)
+    return state_fits(category, wanted)
+
+
+def actions_for(category: Category) -> tuple[Action, ...]:
+    return tuple(action for action in Action if action_fits(category, action))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Observation:
     """A system's change feed reported a record with this content and state."""
@@ -75,6 +87,8 @@ class Observation:
     changed_at: datetime
     source_version: str  # sortable within the source's feed (e.g. SJC, zero-padded seq)
     native_id: str | None = None
+    # 经营异常名录: the 移出原因 code of a removal, checked against the 列入原因 (gateway.domain.intake).
+    removal_reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,6 +332,12 @@ def _plan_decision(
 ) -> Plan:
     if current is None:
         raise DecisionRefused("record_not_found", f"no record {event.record_id}")
+    category = current.facts.category
+    if not action_fits(category, event.action):
+        allowed = ", ".join(a.value for a in actions_for(category))
+        raise DecisionRefused(
+            "action_not_for_category", f"{event.action.value} does not apply to {category.value} records ({allowed})"
+        )
     owner = str(current.facts.owner)
     if owner in policy.self_deciding_owners and event.action is not Action.EXPIRE:
         raise DecisionRefused(
@@ -560,6 +580,8 @@ __all__ = [
     "Policy",
     "Publicity",
     "SeenUpdate",
+    "action_fits",
+    "actions_for",
     "owed_after_first_read",
     "plan",
 ]

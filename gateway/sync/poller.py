@@ -17,12 +17,12 @@ from adapters.base import NativeChange
 from gateway.domain.plan import Observation, Policy, owed_after_first_read
 from gateway.domain.retry import DeliveryError
 from gateway.observability import INBOUND, POLL_ERRORS, get_logger
+from gateway.quarantine import Problem, examine, quarantine
 from gateway.store.database import Tx, now_utc
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import FIRST_READ_FEED, Repo
 from gateway.sync.connectors import Connector
 from gateway.sync.ingest import apply_event, apply_reports
-from mappings.base import UnmappableRow
 
 log = get_logger("creditgw.poller")
 FEED = "changes"
@@ -158,20 +158,17 @@ class Poller:
         settled: dict[int, str | BaseException] = {
             index: "duplicate" for index, change in enumerate(changes) if change.change_key in seen
         }
-        # Each change is mapped once: a row the gateway does not track needs no unit at all.
-        mapped: dict[int, Observation | UnmappableRow] = {}
+        # Each change is mapped once: a row the gateway does not track needs no unit at all; one
+        # it cannot map or must not apply goes to quarantine, in its own unit.
+        mapped: dict[int, Observation | Problem] = {}
         for index, change in enumerate(changes):
             if index in settled:
                 continue
-            try:
-                observation = self.connector.mapping.to_observation(change)
-            except UnmappableRow as exc:
-                mapped[index] = exc
-                continue
-            if observation is None:
+            examined = examine(self.connector.mapping, change)
+            if examined is None:
                 settled[index] = "untracked"
             else:
-                mapped[index] = observation
+                mapped[index] = examined
         reports = [(index, o) for index, o in mapped.items() if isinstance(o, Observation)]
         bulk: list[str | None] = [None] * len(reports)
         if reports:
@@ -203,17 +200,14 @@ class Poller:
     def _move_cursor(self, tx: Tx, expected: str | None, position: str) -> bool:
         return Repo(tx).move_cursor(self.connector.system, FEED, expected, position, self.clock())
 
-    def _ingest_one(self, tx: Tx, change: NativeChange, mapped: Observation | UnmappableRow, policy: Policy) -> str:
+    def _ingest_one(self, tx: Tx, change: NativeChange, mapped: Observation | Problem, policy: Policy) -> str:
         system = self.connector.system
         now = self.clock()
-        if isinstance(mapped, UnmappableRow):
-            # The system's own data is broken; record it (visible in the inbox) and go on: a bad
-            # row must not stall the whole feed.
-            repo = Repo(tx)
-            if repo.claim_inbox(system, change.change_key, now):
-                repo.set_inbox_outcome(system, change.change_key, None, "unmappable")
-            log.error("inbound_unmappable", system=system, kind=change.kind, field=mapped.field, error=str(mapped))
-            return "unmappable"
+        if isinstance(mapped, Problem):
+            # Kept, visible and retryable (gateway/quarantine.py); the feed goes on: a bad row
+            # must not stall it.
+            quarantine(tx, system=system, change=change, problem=mapped, now=now)
+            return "quarantined"
         result = apply_event(tx, mapped, source=system, change_key=change.change_key, policy=policy, now=now)
         return result.outcome
 
