@@ -71,6 +71,14 @@ class RecordRef(BaseModel):
     authority_code: Annotated[str, StringConstraints(max_length=64, pattern=r"\S")] | None = None
     document_number: Annotated[str, StringConstraints(max_length=200, pattern=r"\S")] | None = None
 
+    @field_validator("authority_code")
+    @classmethod
+    def _authority_code(cls, value: str | None) -> str | None:
+        # The deciding authority's 统一社会信用代码: a value that cannot be one is refused here (422
+        # on this field), not looked up as an identity nobody can have (404); a failed check
+        # character is no reason to refuse (domain.md §6), the record is looked up as given.
+        return None if value is None else checked_uscc(value).code
+
     @model_validator(mode="after")
     def _one_form(self) -> Self:
         identity = (self.category, self.authority_code, self.document_number)

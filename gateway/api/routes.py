@@ -110,8 +110,9 @@ ROUTES: tuple[RouteSpec, ...] = (
             404: "`record_not_found`",
             409: "`request_in_flight`, `invalid_transition`, `stale_decision`, `decided_in_owner_system`",
             422: (
-                "`invalid_body`, `unknown_field`, `validation_error`, `invalid_uscc`, `subject_mismatch`, "
-                "`decided_at_in_future`, `idempotency_key_reused`"
+                "`invalid_body`, `unknown_field`, `validation_error`, `invalid_uscc` (`subject_code`, "
+                "`record.authority_code`), `subject_mismatch`, `action_not_for_category` (`action`: e.g. `remove` on "
+                "an administrative penalty, `repair` on a list entry), `decided_at_in_future`, `idempotency_key_reused`"
             ),
         },
     ),
