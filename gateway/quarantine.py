@@ -23,7 +23,7 @@ from typing import Any
 from adapters.base import NativeChange
 from gateway.domain.intake import refusal
 from gateway.domain.plan import Observation, Policy
-from gateway.observability import QUARANTINED, get_logger
+from gateway.observability import QUARANTINE_OPEN, QUARANTINED, get_logger
 from gateway.store.database import Row, Tx, from_db_ts
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo
@@ -175,6 +175,15 @@ def quarantine(tx: Tx, *, system: str, change: NativeChange, problem: Problem, n
     return new
 
 
+def refresh_gauge(tx: Tx, shown: set[tuple[str, str]]) -> None:
+    """creditgw_quarantine_open from the table; a (system, reason) shown once is kept, at 0 once
+    every such change is resolved."""
+    counts = {(r["system"], r["reason"]): int(r["n"]) for r in Repo(tx).open_quarantine_counts()}
+    shown |= counts.keys()
+    for system, reason in shown:
+        QUARANTINE_OPEN.labels(system, reason).set(counts.get((system, reason), 0))
+
+
 # ---- retry ------------------------------------------------------------------------------------
 
 
@@ -294,4 +303,3 @@ def _excerpt(row: Mapping[str, Any]) -> str:
 def _iso(value: Any) -> str | None:
     moment = from_db_ts(value)
     return moment.isoformat() if moment is not None else None
-

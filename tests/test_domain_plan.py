@@ -75,7 +75,9 @@ def fitting(action: Action, before: TargetState) -> tuple[Decision, CanonicalRec
     facts = replace(
         current.facts, category=Category.ABNORMAL_OPERATIONS, authority_domain=AuthorityDomain.MARKET_REGULATION
     )
-    return replace(decision(action), record_id=facts.record_id), replace(current, record_id=facts.record_id, facts=facts)
+    return replace(decision(action), record_id=facts.record_id), replace(
+        current, record_id=facts.record_id, facts=facts
+    )
 
 
 @pytest.mark.parametrize(("action", "before", "after"), TRANSITIONS)

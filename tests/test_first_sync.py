@@ -101,7 +101,9 @@ async def _first_sync(database_url: str, order: tuple[str, str]) -> Outcome:
                 await runtime.pollers[system].poll_once()
 
         after = {s: Counter((await sandbox.stats(s))["writes"]) for s in (CC, GS)}
-        writes = {s: Counter({k: after[s][k] - before[s][k] for k in after[s] if after[s][k] != before[s][k]}) for s in after}
+        writes = {
+            s: Counter({k: after[s][k] - before[s][k] for k in after[s] if after[s][k] != before[s][k]}) for s in after
+        }
 
         def _stored(tx: Any) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str, str]], int]:
             facts = {r["record_id"]: json.loads(r["facts"]) for r in tx.all("SELECT record_id, facts FROM records")}

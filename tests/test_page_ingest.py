@@ -153,7 +153,12 @@ async def test_a_page_with_unmappable_and_untracked_rows(db: Database) -> None:
     inbox = await db.run(lambda tx: tx.all("SELECT change_key, outcome FROM inbox ORDER BY change_key"), write=False)
     assert [(r["change_key"], r["outcome"]) for r in inbox] == [("broken", "quarantined"), ("ok", "created")]
     [kept] = await db.run(lambda tx: tx.all("SELECT * FROM quarantine"), write=False)
-    assert (kept["change_key"], kept["reason"], kept["field"], kept["status"]) == ("broken", "unmappable", "CF_WSH", "open")
+    assert (kept["change_key"], kept["reason"], kept["field"], kept["status"]) == (
+        "broken",
+        "unmappable",
+        "CF_WSH",
+        "open",
+    )
 
 
 class _NewRecordsFeed:

@@ -30,8 +30,8 @@ from gateway.api.idempotency import StoredResponse, answer_stored, dump_response
 from gateway.api.models import RepairAccepted, TargetStatus
 from gateway.api.views import repair_links
 from gateway.domain import uscc
-from gateway.domain.model import CanonicalRecord
 from gateway.domain.categories import Category
+from gateway.domain.model import CanonicalRecord
 from gateway.domain.plan import (
     Action,
     AuditEntry,

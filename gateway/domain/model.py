@@ -189,10 +189,7 @@ class RecordFacts:
             for f in fields(self)
             if f.name != "stand_ins"
             and getattr(base, f.name) not in empty
-            and (
-                getattr(self, f.name) in empty
-                or (f.name in self.stand_ins and f.name not in base.stand_ins)
-            )
+            and (getattr(self, f.name) in empty or (f.name in self.stand_ins and f.name not in base.stand_ins))
         }
         if not filled:
             return self

@@ -267,14 +267,16 @@ def _first_fan_out(
     - a published record is not sent to a system whose feed is still unread: it may hold the record
       already, and a write before its feed is read could overwrite its content with poorer values
       (`owed_after_first_read` sends what it lacks once its feed has been read)."""
-    told = []
-    for system in systems:
-        link = links.get(system)
-        if link is None or (link.seen_target is None and link.written_target is None and not link.queued):
-            if record.state.target != PUBLISHED or system in policy.unread:
-                continue
-        told.append(system)
-    return _fan_out(record, links, tuple(told), skip=skip)
+    unknown_ok = record.state.target == PUBLISHED
+    told = tuple(
+        system for system in systems if _reported(links.get(system)) or (unknown_ok and system not in policy.unread)
+    )
+    return _fan_out(record, links, told, skip=skip)
+
+
+def _reported(link: LinkState | None) -> bool:
+    """Whether the gateway knows anything of this system's copy (seen, written, or on its way)."""
+    return link is not None and (link.seen_target is not None or link.written_target is not None or link.queued)
 
 
 def owed_after_first_read(
@@ -287,8 +289,7 @@ def owed_after_first_read(
         return ()
     if system not in policy.mirrors(record.facts):
         return ()
-    link = links.get(system)
-    if link is not None and (link.seen_target is not None or link.written_target is not None or link.queued):
+    if _reported(links.get(system)):
         return ()
     return _fan_out(record, links, (system,))
 

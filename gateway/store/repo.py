@@ -24,7 +24,6 @@ from gateway.domain.model import (
 from gateway.domain.plan import AuditEntry, Delivery, SeenUpdate
 from gateway.store.database import Row, TransientStoreError, Tx, from_db_ts
 
-
 # The cursors row that marks a system's feed as read through once (its position says how far the
 # go-live fan-out after it went; gateway.sync.poller).
 FIRST_READ_FEED = "first_read"
@@ -737,7 +736,16 @@ class Repo:
     # ---- quarantine (gateway/quarantine.py; migration 0007) -----------------------------------
 
     def add_quarantine(
-        self, *, system: str, change_key: str, kind: str, reason: str, field: str | None, message: str, raw: str, now: datetime
+        self,
+        *,
+        system: str,
+        change_key: str,
+        kind: str,
+        reason: str,
+        field: str | None,
+        message: str,
+        raw: str,
+        now: datetime,
     ) -> bool:
         """True when the change is new here; one quarantined again (a feed re-read) is left as it is."""
         inserted = self.tx.execute(

@@ -140,7 +140,9 @@ class Poller:
             delivery
             for record_id in ids
             if record_id in records
-            for delivery in owed_after_first_read(records[record_id], links.get(record_id, {}), self.connector.system, policy)
+            for delivery in owed_after_first_read(
+                records[record_id], links.get(record_id, {}), self.connector.system, policy
+            )
         ]
         for delivery in owed:
             repo.enqueue(delivery, None, now)
