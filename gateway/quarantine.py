@@ -179,7 +179,7 @@ def refresh_gauge(tx: Tx, shown: set[tuple[str, str]]) -> None:
     """creditgw_quarantine_open from the table; a (system, reason) shown once is kept, at 0 once
     every such change is resolved."""
     counts = {(r["system"], r["reason"]): int(r["n"]) for r in Repo(tx).open_quarantine_counts()}
-    shown |= counts.keys()
+    shown.update(counts)
     for system, reason in shown:
         QUARANTINE_OPEN.labels(system, reason).set(counts.get((system, reason), 0))
 
