@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 from adapters.base import NativeChange
+from adapters.http import SECRET_NAMES
 from gateway.domain.intake import refusal
 from gateway.domain.plan import Observation, Policy
 from gateway.observability import QUARANTINE_OPEN, QUARANTINED, get_logger
@@ -35,25 +36,10 @@ log = get_logger("creditgw.quarantine")
 OPEN, RESOLVED = "open", "resolved"
 UNMAPPABLE = "unmappable"
 
-# Row members whose values are never kept: credentials and the personal ID numbers of natural
-# persons and legal representatives (domain.md §2.1 rows 11, 13; §2.2 CF_XDR_SFZ; §3.1 CerNO).
-_MASKED_NAMES = frozenset(
-    name.lower()
-    for name in (
-        "token",
-        "password",
-        "passwd",
-        "secret",
-        "sign",
-        "appSecret",
-        "CF_XDR_ZJHM",
-        "CF_FR_ZJHM",
-        "CF_XDR_SFZ",
-        "CerNO",
-        "identi_id",
-        "legal_repre_id",
-    )
-)
+# Row members whose values are never kept: what adapters scrub from excerpts (credentials, the
+# 双公示 ID-number columns) and the ID numbers of the GSXT and list schemas (domain.md §3.1 CerNO,
+# §4.2 identi_id, lists.md legal_repre_id).
+_MASKED_NAMES = frozenset(name.lower() for name in (*SECRET_NAMES, "CerNO", "identi_id", "legal_repre_id", "appKey"))
 # A 居民身份证号码 anywhere else in a value (GB 11643: 6-digit region, birth date, sequence, check).
 _ID18 = re.compile(
     r"(?<![0-9A-Za-z])([1-9]\d{5})((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx])(?![0-9A-Za-z])"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from mappings.base import UnmappableRow
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.registry import MAPPINGS
 from simulators import SYSTEMS, start_simulators
+from tests.test_sweep_end_to_end import eventually
 from tests.test_sync_end_to_end import fast_settings
 
 CC, GS = "creditchina_gansu", "gsxt_gansu"
@@ -81,13 +82,6 @@ class World:
             write=False,
         )
         return [(r["target"], r["state_status"]) for r in rows]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -185,7 +179,7 @@ async def test_rows_that_must_not_be_applied_are_quarantined_and_the_feed_goes_o
         page = await world.quarantine()
         return len(page["items"]) == 4 and (await world.shown(good_id)).get(CC) == "published"
 
-    await eventually(settled)
+    await eventually(settled, timeout_s=120)
     items = (await world.quarantine())["items"]
     assert sorted((i["system"], i["reason"], i["field"]) for i in items) == [
         (CC, "state_not_for_category", None),
@@ -242,7 +236,7 @@ async def test_rows_that_must_not_be_applied_are_quarantined_and_the_feed_goes_o
     async def delivered() -> bool:  # 信用中国's own row still reads 2024/02/30 to the unfixed mapping
         return (await world.shown(new_id)).get(GS) == "published"
 
-    await eventually(delivered)
+    await eventually(delivered, timeout_s=120)
     outbox = await runtime.db.run(lambda tx: Repo(tx).count("outbox"), write=False)
     again = await retry(runtime.committer, policy=runtime.policy, mappings=fixed, now=now_utc(), ids=[dated["id"]])
     assert (again.applied, again.missing) == ({}, [dated["id"]])
