@@ -29,9 +29,14 @@ from tests.conftest import _drop_pg_schema, _fresh_pg_schema
 from tests.test_sync_end_to_end import fast_settings
 
 CC, GS = "creditchina_gansu", "gsxt_gansu"
-# Both runs see the same simulator clock (Beijing, naive), so the rows they write compare equal.
-# GSXT checks requests against it (300 s): it is now, frozen.
-NOW = (datetime.now(UTC) + timedelta(hours=8)).replace(tzinfo=None, microsecond=0)
+
+
+def beijing_now() -> datetime:
+    """The simulators' frozen clock (Beijing, naive). Both runs of a test get the same one, so the
+    rows they write compare equal; GSXT checks requests against it (300 s), so it is taken when
+    the test starts."""
+    return (datetime.now(UTC) + timedelta(hours=8)).replace(tzinfo=None, microsecond=0)
+
 
 # A legacy 信用中国 row of the seed (CF_SY is its 事由) that GSXT shows with a proper illegActType.
 LEGACY_WSH = "兰建罚〔2024〕347号"
@@ -74,8 +79,8 @@ def _extra_rows(cc_rows: list[dict[str, Any]], gs_rows: list[dict[str, Any]]) ->
     return {"punish": [only_gsxt, stopped_gsxt], "cf": [stopped_cc]}
 
 
-async def _first_sync(database_url: str, order: tuple[str, str]) -> Outcome:
-    configs: dict[str, Any] = {CC: CreditChinaConfig(clock=ManualClock(NOW)), GS: GsxtConfig(clock=ManualClock(NOW))}
+async def _first_sync(database_url: str, order: tuple[str, str], now: datetime) -> Outcome:
+    configs: dict[str, Any] = {CC: CreditChinaConfig(clock=ManualClock(now)), GS: GsxtConfig(clock=ManualClock(now))}
     sims = await start_simulators(systems={s: SYSTEMS[s] for s in (CC, GS)}, configs=configs)
     urls = {s: sims.urls[s] for s in (CC, GS)}
     http = aiohttp.ClientSession()
@@ -139,8 +144,9 @@ async def url_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 
 async def test_first_sync_is_the_same_whichever_system_is_read_first(url_factory: Any) -> None:
-    creditchina_first = await _first_sync(await url_factory("cc_first"), (CC, GS))
-    gsxt_first = await _first_sync(await url_factory("gs_first"), (GS, CC))
+    now = beijing_now()
+    creditchina_first = await _first_sync(await url_factory("cc_first"), (CC, GS), now)
+    gsxt_first = await _first_sync(await url_factory("gs_first"), (GS, CC), now)
 
     for outcome in (creditchina_first, gsxt_first):
         # The one record a system lacks is written to it, once; nothing else is sent anywhere.
@@ -160,7 +166,7 @@ async def test_first_sync_is_the_same_whichever_system_is_read_first(url_factory
 
 
 async def test_a_record_first_seen_stopped_is_sent_nowhere(url_factory: Any) -> None:
-    outcome = await _first_sync(await url_factory("stopped"), (GS, CC))
+    outcome = await _first_sync(await url_factory("stopped"), (GS, CC), beijing_now())
     stopped = {
         record_id_of(GS, {"table": "punish", **r})
         for r in [row for row in outcome.content[GS] if row.get("penDecNo") == "酒市监罚〔2024〕902号"]
