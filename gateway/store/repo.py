@@ -728,10 +728,10 @@ class Repo:
         )
         return moved == 1
 
-    def first_reads(self) -> dict[str, str]:
-        """Per system, how far the first complete read of its feed went (gateway.sync.poller)."""
-        rows = self.tx.all("SELECT system, position FROM cursors WHERE feed = ?", (FIRST_READ_FEED,))
-        return {row["system"]: row["position"] for row in rows}
+    def first_reads(self) -> dict[str, tuple[str, datetime]]:
+        """Per system, how far the first complete read of its feed went, and when (gateway.sync.poller)."""
+        rows = self.tx.all("SELECT system, position, updated_at FROM cursors WHERE feed = ?", (FIRST_READ_FEED,))
+        return {row["system"]: (row["position"], _ts(row["updated_at"])) for row in rows}
 
     # ---- quarantine (gateway/quarantine.py; migration 0007) -----------------------------------
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from adapters.base import NativeChange
@@ -26,10 +26,12 @@ from gateway.sync.ingest import apply_event, apply_reports
 
 log = get_logger("creditgw.poller")
 FEED = "changes"
-# First read of a feed (FIRST_READ_FEED row): "read" once its end was reached and the systems it
-# mirrors for were sent what they lack; "settled" after a second such pass, one poll later, which
-# catches records committed by transactions that began before the first pass marked the feed read.
+# First read of a feed (FIRST_READ_FEED row): "read" once its end was reached and the system was
+# sent what it lacks; "settled" after a second such pass at least SETTLE_AFTER later, which catches
+# records first seen by units that still took the system for unread (their poller read the marks
+# before this one was written: each page reads them anew, so such a unit is at most a page old).
 READ, SETTLED = "read", "settled"
+SETTLE_AFTER = timedelta(minutes=1)
 OWED_PAGE = 500
 
 
@@ -73,11 +75,13 @@ class Poller:
         stats = PollStats()
         system = self.connector.system
         cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
-        first_reads = await self.committer.db.run(lambda tx: Repo(tx).first_reads(), write=False)
-        policy = replace(self.policy, unread=self.feeds - first_reads.keys())
         read_through = False
+        first_reads: dict[str, tuple[str, datetime]] = {}
+        policy = self.policy
         for _ in range(max_pages):
             page = await self.connector.adapter.fetch_changes(cursor, self.connector.page_size)
+            first_reads = await self.committer.db.run(lambda tx: Repo(tx).first_reads(), write=False)
+            policy = replace(self.policy, unread=self.feeds - first_reads.keys())
             outcomes = await self._ingest(page.changes, policy)
             failed = [o for o in outcomes if isinstance(o, BaseException)]
             if failed:
@@ -100,8 +104,9 @@ class Poller:
             if not page.has_more:
                 read_through = True
                 break
-        if read_through and first_reads.get(system) != SETTLED:
-            owed = await self._after_first_read(policy, settled=system in first_reads)
+        mark = first_reads.get(system)
+        if read_through and (mark is None or (mark[0] == READ and self.clock() - mark[1] >= SETTLE_AFTER)):
+            owed = await self._after_first_read(policy, settled=mark is not None)
             if owed:
                 stats.outcomes["owed_after_first_read"] = owed
                 if self.on_deliveries is not None:
@@ -112,11 +117,13 @@ class Poller:
         """This system's feed has been read to its end: mark it read (from now on records seen
         first elsewhere are sent to it at once), then send it every published record it mirrors
         and never reported, i.e. does not hold. Paged in record-id order; idempotent (a delivery
-        already queued is kept, one already written is not owed)."""
+        already queued is kept, one already written is not owed). `settled`: the second pass,
+        which marks the feed settled instead."""
         system = self.connector.system
         policy = replace(policy, unread=policy.unread - {system})
         now = self.clock()
-        await self.committer.submit(lambda tx: Repo(tx).set_cursor(system, FIRST_READ_FEED, READ, now))
+        if not settled:
+            await self.committer.submit(lambda tx: Repo(tx).set_cursor(system, FIRST_READ_FEED, READ, now))
         after, owed = "", 0
         while True:
             after, count = await self.committer.submit(partial(self._owed_page, policy=policy, after=after, now=now))
