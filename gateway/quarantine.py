@@ -123,8 +123,8 @@ def examine(mapping: SystemMapping, change: NativeChange) -> Observation | Probl
     not track. One function for the poller and for a retry, so both judge a change alike."""
     try:
         observation = mapping.to_observation(change)
-    except UnmappableRow as exc:
-        return Problem(reason=UNMAPPABLE, message=str(exc), field=exc.field)
+    except UnmappableRow as exc:  # its message may quote the value: masked like the row
+        return Problem(reason=UNMAPPABLE, message=mask_value(str(exc)), field=exc.field)
     if observation is None:
         return None
     refused = refusal(observation)
@@ -156,7 +156,7 @@ def quarantine(tx: Tx, *, system: str, change: NativeChange, problem: Problem, n
             kind=change.kind,
             reason=problem.reason,
             field=problem.field,
-            error=mask_value(problem.message),
+            error=problem.message,
         )
     return new
 

@@ -103,3 +103,19 @@ def test_personal_id_numbers_and_secrets_are_masked() -> None:
         "nested": {"password": "***", "list": ["110105************"]},
     }
     assert mask_value(3) == 3
+
+
+def test_a_mapping_error_quoting_an_id_number_is_masked_too() -> None:
+    from adapters.base import NativeChange
+    from gateway.quarantine import Problem, examine
+    from mappings.base import UnmappableRow
+
+    class Quoting:
+        system = CC
+
+        def to_observation(self, change: NativeChange) -> Observation | None:
+            raise UnmappableRow("CF_JDRQ: not a date: '11010519491231002X'", field="CF_JDRQ")
+
+    change = NativeChange(change_key="k", source_version="1", changed_at=T0, kind="CF", native_id=None, row={})
+    problem = examine(Quoting(), change)  # type: ignore[arg-type]
+    assert problem == Problem(reason="unmappable", message="CF_JDRQ: not a date: '110105************'", field="CF_JDRQ")
