@@ -119,3 +119,35 @@ def test_a_mapping_error_quoting_an_id_number_is_masked_too() -> None:
     change = NativeChange(change_key="k", source_version="1", changed_at=T0, kind="CF", native_id=None, row={})
     problem = examine(Quoting(), change)  # type: ignore[arg-type]
     assert problem == Problem(reason="unmappable", message="CF_JDRQ: not a date: '110105************'", field="CF_JDRQ")
+
+
+@pytest.mark.parametrize(
+    ("decision", "publication", "field"),
+    [
+        ("2026-05-02", None, "decision_date"),  # decided the day after the system recorded it (T0, Beijing)
+        ("2026-04-20", "2026-04-19", "publication_date"),  # published before it was decided
+    ],
+)
+def test_impossible_dates_are_refused(decision: str, publication: str | None, field: str) -> None:
+    from datetime import date
+
+    facts = replace(
+        penalty_facts(),
+        decision_date=date.fromisoformat(decision),
+        publication_date=date.fromisoformat(publication) if publication else None,
+    )
+    observation = Observation(source=CC, facts=facts, target=PUBLISHED, changed_at=T0, source_version="1")
+    refused = refusal(observation)
+    assert refused is not None and (refused.code, refused.field) == ("impossible_date", field)
+
+
+def test_dates_on_the_boundaries_are_possible() -> None:
+    from datetime import date
+
+    # Decided on the day the system recorded it (Beijing) and published that day.
+    facts = replace(penalty_facts(), decision_date=date(2026, 5, 1), publication_date=date(2026, 5, 1))
+    late_utc = T0.replace(hour=20)  # 2026-05-02 04:00 in Beijing: the decision day is not after it
+    assert (
+        refusal(Observation(source=CC, facts=facts, target=PUBLISHED, changed_at=late_utc, source_version="1")) is None
+    )
+    assert refusal(Observation(source=CC, facts=facts, target=PUBLISHED, changed_at=T0, source_version="1")) is None

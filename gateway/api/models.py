@@ -354,8 +354,10 @@ class QuarantineView(BaseModel):
     kind: str = Field(description="Row type or table (CF, YC, punish, otherpunish, opanomaly).")
     change_key: str
     reason: str = Field(
-        description="Stable code: `unmappable` (see `field`), `state_not_for_category`, `removal_reason_mismatch`,"
-        " `removal_reason_missing`, `listing_cause_unknown`, `unknown_code_value`."
+        description="Stable code: `unmappable` (see `field`: a bad code value, `isMove` null, a date that does not"
+        " exist), `impossible_date` (decided after the system recorded it, published before it was decided),"
+        " `state_not_for_category`, `removal_reason_mismatch`, `removal_reason_missing`, `listing_cause_unknown`,"
+        " `unknown_code_value`."
     )
     field: str | None = Field(description="The native column (unmappable) or canonical field at fault.")
     message: str

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.domain.beijing import beijing_date
 from gateway.domain.categories import Category
 from gateway.domain.model import STOP_REASONS_BY_CATEGORY, StopReason, state_fits
 from gateway.domain.plan import Observation
@@ -45,6 +46,9 @@ class Refusal:
 def refusal(observation: Observation) -> Refusal | None:
     facts = observation.facts
     target = observation.target
+    dates = _impossible_dates(observation)
+    if dates is not None:
+        return dates
     if not state_fits(facts.category, target):
         allowed = ", ".join(sorted(STOP_REASONS_BY_CATEGORY[facts.category]))
         return Refusal(
@@ -57,6 +61,35 @@ def refusal(observation: Observation) -> Refusal | None:
         and target.reason in (StopReason.REMOVED, StopReason.EXPIRED)
     ):
         return _pairing(observation)
+    return None
+
+
+def _impossible_dates(observation: Observation) -> Refusal | None:
+    """Dates no real record can have: decided after the system recorded it, or published before it
+    was decided. Every period is counted from one of them: a wrong one is a wrong legal date."""
+    facts = observation.facts
+    recorded = beijing_date(observation.changed_at)
+    if facts.decision_date is not None and facts.decision_date > recorded:
+        return Refusal(
+            code="impossible_date",
+            message=(
+                f"decided on {facts.decision_date.isoformat()}, after the system recorded it ({recorded.isoformat()})"
+            ),
+            field="decision_date",
+        )
+    if (
+        facts.publication_date is not None
+        and facts.decision_date is not None
+        and facts.publication_date < facts.decision_date
+    ):
+        return Refusal(
+            code="impossible_date",
+            message=(
+                f"published on {facts.publication_date.isoformat()}, before it was decided"
+                f" ({facts.decision_date.isoformat()})"
+            ),
+            field="publication_date",
+        )
     return None
 
 
