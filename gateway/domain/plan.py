@@ -2,7 +2,10 @@
 
 The rules (DESIGN.md §4):
 - a change from the record's owner (or an owner's decision through the API) moves the canonical
-  state and fans out to every mirror not already known to show it;
+  state and fans out to every mirror not already known to show it; the owner's first word about a
+  record goes only to mirrors known to need it (never a stop to a system that never held the record,
+  nothing before a mirror's own feed was read: docs/adr/0015-quarantine-and-first-sync.md);
+- an action must fit the record's category (a penalty is repaired, a list entry removed);
 - a change seen only in a mirror is a divergence: audited, and the mirror is set back, unless the
   mirror is configured as a repair window for that category;
 - the mirror reporting what we wrote to it is an echo and causes nothing;
