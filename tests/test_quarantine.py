@@ -22,10 +22,9 @@ from gateway.domain.plan import Observation
 from gateway.observability import REGISTRY
 from gateway.quarantine import retry
 from gateway.runtime import Runtime
-from gateway.sandbox import Sandbox, record_id_of, row_kind
+from gateway.sandbox import Sandbox, record_id_of
 from gateway.store.database import now_utc
 from gateway.store.repo import Repo
-from mappings.base import UnmappableRow
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.registry import MAPPINGS
 from simulators import SYSTEMS, start_simulators
@@ -51,25 +50,7 @@ class World:
             assert resp.status == 200, await resp.text()
 
     async def shown(self, record_id: str) -> dict[str, str]:
-        """What each system shows of the record (Sandbox.views, past the rows no mapping reads)."""
-        shown = {}
-        for system in (CC, GS):
-            for row in await self.sandbox.records(system):
-                change = NativeChange(
-                    change_key="view",
-                    source_version="",
-                    changed_at=now_utc(),
-                    kind=row_kind(row),
-                    native_id=None,
-                    row=row,
-                )
-                try:
-                    observation = MAPPINGS[system].to_observation(change)
-                except UnmappableRow:
-                    continue
-                if observation is not None and observation.facts.record_id == record_id:
-                    shown[system] = observation.target.label
-        return shown
+        return {s: view[record_id].label for s, view in (await self.sandbox.views()).items() if record_id in view}
 
     async def quarantine(self, query: str = "") -> dict[str, Any]:
         response = await self.api.get(f"/v1/quarantine{query}")
