@@ -1,4 +1,4 @@
-"""`creditgw`: serve, demo, migrate, sweep, remind, notice, dlq, openapi, check-config."""
+"""`creditgw`: serve, demo, migrate, sweep, remind, notice, dlq, quarantine, openapi, check-config."""
 
 from __future__ import annotations
 
@@ -84,6 +84,23 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--dry-run", action="store_true")
     rep.add_argument("--force", action="store_true", help="ignore the loop guard (max replays)")
 
+    quarantine = sub.add_parser("quarantine", help="inbound changes the gateway could not map or must not apply")
+    q_sub = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    q_list = q_sub.add_parser("list")
+    q_list.add_argument("--status", choices=("open", "resolved", "all"), default="open")
+    q_list.add_argument("--system")
+    q_list.add_argument("--reason")
+    q_list.add_argument("--after-id", type=int, default=0)
+    q_list.add_argument("--limit", type=int, default=100)
+    q_list.add_argument("--json", action="store_true")
+    q_show = q_sub.add_parser("show")
+    q_show.add_argument("id", type=int)
+    q_retry = q_sub.add_parser("retry", help="map the open ones again and apply them (after a mapping or data fix)")
+    q_retry.add_argument("--id", type=int, action="append", dest="ids", help="retry this one (repeatable)")
+    q_retry.add_argument("--system")
+    q_retry.add_argument("--reason")
+    q_retry.add_argument("--limit", type=int, default=1000)
+
     openapi = sub.add_parser("openapi", help="print (or write) the OpenAPI document")
     openapi.add_argument("--output")
 
@@ -108,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     if command == "dlq":
         return asyncio.run(_dlq(settings, args))
+    if command == "quarantine":
+        return asyncio.run(_quarantine(settings, args))
     if command == "remind":
         return asyncio.run(_remind(settings, dry_run=args.dry_run, today=args.today))
     if command == "notice":
@@ -206,6 +225,62 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
             max_replays=settings.max_replays,
         )
         print(json.dumps(report.as_json()))
+        return 0
+    finally:
+        await committer.close()
+        await db.close()
+
+
+async def _quarantine(settings: Settings, args: argparse.Namespace) -> int:
+    """list / show / retry; retried changes queue their deliveries for the dispatchers of `serve`."""
+    from gateway import quarantine
+    from gateway.runtime import policy_from, sync_sla_from
+    from gateway.store.database import now_utc, open_database
+    from gateway.store.group import GroupCommitter
+    from gateway.store.migrate import migrate
+    from mappings.registry import MAPPINGS
+
+    db = open_database(settings.database_url)
+    await migrate(db)
+    committer = GroupCommitter(db)
+    try:
+        if args.quarantine_command == "list":
+            status = None if args.status == "all" else args.status
+            rows = await db.run(
+                lambda tx: Repo(tx).list_quarantine(
+                    status=status, system=args.system, reason=args.reason, after_id=args.after_id, limit=args.limit
+                ),
+                write=False,
+            )
+            items = [quarantine.view(row) for row in rows]
+            if args.json:
+                print(json.dumps(items, ensure_ascii=False))
+            else:
+                for item in items:
+                    print(
+                        f"{item['id']:>8}  {item['system']:<18} {item['kind']:<12} {item['status']:<9}"
+                        f" {item['reason']}{'(' + item['field'] + ')' if item['field'] else ''}  {item['message']}"
+                    )
+                print(f"{len(items)} quarantined change(s)")
+            return 0
+        if args.quarantine_command == "show":
+            row = await db.run(lambda tx: Repo(tx).get_quarantine(args.id), write=False)
+            if row is None:
+                print(json.dumps({"code": "quarantine_not_found", "message": f"no quarantined change {args.id}"}))
+                return 1
+            print(json.dumps(quarantine.view(row, full=True), ensure_ascii=False, indent=2))
+            return 0
+        report = await quarantine.retry(
+            committer,
+            policy=policy_from(settings, set(settings.systems), sync_sla_from(settings)),
+            mappings=MAPPINGS,
+            now=now_utc(),
+            ids=args.ids,
+            system=args.system,
+            reason=args.reason,
+            limit=args.limit,
+        )
+        print(json.dumps(report.as_json(), ensure_ascii=False))
         return 0
     finally:
         await committer.close()

@@ -138,6 +138,20 @@ REMINDER_LAST_RUN = Gauge(
     registry=REGISTRY,
 )
 
+# ---- quarantine (gateway/quarantine.py) --------------------------------------------------------
+QUARANTINED = Counter(
+    "creditgw_quarantined_total",
+    "Inbound changes put in quarantine (not mapped or not applied), by system and reason.",
+    ["system", "reason"],
+    registry=REGISTRY,
+)
+QUARANTINE_OPEN = Gauge(
+    "creditgw_quarantine_open",
+    "Quarantined inbound changes not yet resolved by a retry, by system and reason.",
+    ["system", "reason"],
+    registry=REGISTRY,
+)
+
 
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     """JSON in production (one object a line, for the log shipper); readable in a terminal."""

@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from gateway.calendar_data import load_calendar
@@ -17,6 +18,7 @@ from gateway.domain.plan import Policy
 from gateway.domain.retry import RetryPolicy
 from gateway.domain.sla import SyncSla, beijing_date
 from gateway.observability import LEASES_REAPED, OUTBOX_DEPTH, OUTBOX_OLDEST_PENDING, SYNC_OVERDUE, get_logger
+from gateway.quarantine import refresh_gauge as refresh_quarantine_gauge
 from gateway.settings import Settings
 from gateway.store.database import Database, from_db_ts, now_utc, open_database
 from gateway.store.group import GroupCommitter
@@ -105,12 +107,15 @@ class Runtime:
             clock=clock,
         )
         self.pollers = {
-            name: Poller(self.committer, c, self.policy, clock=clock, on_deliveries=self.dispatcher.wake)
+            name: Poller(
+                self.committer, c, self.policy, clock=clock, on_deliveries=self.dispatcher.wake, feeds=connectors
+            )
             for name, c in connectors.items()
         }
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._overdue_targets: set[str] = set()
+        self._quarantine_labels: set[tuple[str, str]] = set()
 
     @classmethod
     async def open(
@@ -242,6 +247,7 @@ class Runtime:
         self._overdue_targets |= set(self.connectors) | set(counts)  # a target back to 0 is shown as 0
         for target in self._overdue_targets:
             SYNC_OVERDUE.labels(target).set(counts.get(target, 0))
+        await self.db.run(partial(refresh_quarantine_gauge, shown=self._quarantine_labels), write=False)
 
     async def stop(self) -> None:
         self._stop.set()

@@ -15,6 +15,7 @@ import aiohttp
 
 from adapters.base import NativeChange
 from gateway.domain.model import TargetState
+from mappings.base import UnmappableRow
 from mappings.registry import MAPPINGS
 
 # 移出原因 that pairs with each 列入原因 on the 经营异常名录 (domain.md §3.1).
@@ -73,14 +74,17 @@ class Sandbox:
         return dict(await self._json("GET", system, "/admin/stats"))
 
     async def views(self) -> dict[str, dict[str, TargetState]]:
-        """record_id → shown state, per system."""
+        """record_id → shown state, per system (rows no mapping can read are left out)."""
         views: dict[str, dict[str, TargetState]] = {}
         for system in self.urls:
             if system not in MAPPINGS:
                 continue  # not a record system (e.g. the SMS service of the reminders)
             view: dict[str, TargetState] = {}
             for row in await self.records(system):
-                observation = MAPPINGS[system].to_observation(_as_change(row))
+                try:
+                    observation = MAPPINGS[system].to_observation(_as_change(row))
+                except UnmappableRow:
+                    continue  # no record to the gateway either: it keeps such a row in quarantine
                 if observation is not None:
                     view[observation.facts.record_id] = observation.target
             views[system] = view

@@ -9,6 +9,8 @@ What a round trip through this system cannot carry (to_observation(to_write(fact
 - `severity` on legacy rows (v1 has no 失信程度 column; current rows carry it in CF_SXCD, empty
   until the sector classifies the record), and `domain_flags`: never guessed (the sector is
   derived from the legal basis, gateway/domain/rules/sectors.py);
+- `stand_ins`: a legacy row's 事由 standing in for the violation is written to CF_WFXW, where it
+  reads back as the violation itself;
 - `authority_domain`: not a column; re-derived from the authority name (classify_authority), so a
   market-regulation authority whose name carries none of the markers comes back as OTHER;
 - on `YC` rows: penalty kinds, amounts and content (the row has no such columns);
@@ -196,6 +198,8 @@ def penalty_facts(row: Mapping[str, Any]) -> RecordFacts:
         values = read_fields(row, LEGACY_PENALTY_FIELDS)
         require(values, LEGACY_PENALTY_REQUIRED)
         values["penalty_kinds"] = legacy_kinds(row)
+        if values.get("violation") is not None:
+            values["stand_ins"] = frozenset({"violation"})  # 事由, not a 违法行为类型 (see LEGACY_PENALTY_FIELDS)
         subject = parse_uscc(row.get(PENALTY_SUBJECT_CODE), field=PENALTY_SUBJECT_CODE)
         values["subject_type"] = legacy_subject_type(subject.code)
     else:

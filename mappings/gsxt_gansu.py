@@ -211,9 +211,12 @@ class GsxtGansuMapping:
 
     def to_observation(self, change: NativeChange) -> Observation | None:
         row = change.row
+        removal_reason = None
         if change.kind == TABLE_OPANOMALY:
             facts = opanomaly_facts(row)
             target: TargetState | None = opanomaly_state(row)
+            if text(row.get("isMove")) == IS_MOVE_REMOVED:
+                removal_reason = text(row.get("remExcpres"))  # its pairing is checked (gateway.domain.intake)
         elif change.kind in (TABLE_PUNISH, TABLE_OTHERPUNISH):
             if change.kind == TABLE_OTHERPUNISH and text(row.get("auditState")) != AUDIT_STATE_APPROVED:
                 # Awaiting audit or refused: content GSXT does not publish, not a publicity state.
@@ -231,6 +234,7 @@ class GsxtGansuMapping:
             changed_at=change.changed_at,
             source_version=change.source_version,
             native_id=change.native_id,
+            removal_reason=removal_reason,
         )
 
     def to_write(

@@ -40,7 +40,7 @@ async def _chunks(total: int) -> AsyncIterator[bytes]:
         yield b" " * 8192
 
 
-def _cases(record_id: str, repaired_id: str, dead_id: int, pending_id: int, max_bytes: int) -> list[Case]:
+def _cases(record_id: str, withdrawn_id: str, dead_id: int, pending_id: int, max_bytes: int) -> list[Case]:
     def repair(name: str, status: int, code: str, fld: str | None, **overrides: Any) -> Case:
         return Case(name, "POST", "/v1/repairs", status, code, fld, body=repair_body(record_id, **overrides))
 
@@ -185,7 +185,41 @@ def _cases(record_id: str, repaired_id: str, dead_id: int, pending_id: int, max_
             422,
             "validation_error",
             "record",
-            record={"category": "admin_penalty", "authority_code": "X"},
+            record={"category": "admin_penalty", "authority_code": "11620100MB0000000X"},
+        ),
+        # Issue 10 item 8: a value that cannot be a 统一社会信用代码 is refused on its field.
+        repair(
+            "malformed authority code",
+            422,
+            "invalid_uscc",
+            "record.authority_code",
+            record={"category": "admin_penalty", "authority_code": "123", "document_number": "兰环罚〔2026〕12号"},
+        ),
+        # Issue 10 item 6: the action must fit the category, known from the identity or the record.
+        repair(
+            "remove a penalty named by identity",
+            422,
+            "action_not_for_category",
+            "action",
+            action="remove",
+            record={"category": "admin_penalty", "authority_code": "11620100MB0000000X", "document_number": "1"},
+        ),
+        repair(
+            "repair a list entry",
+            422,
+            "action_not_for_category",
+            "action",
+            action="repair",
+            record={"category": "court_dishonest", "authority_code": "11620100MB0000000X", "document_number": "1"},
+        ),
+        Case(
+            "remove a penalty named by id",
+            "POST",
+            "/v1/repairs",
+            422,
+            "action_not_for_category",
+            "action",
+            body=repair_body(record_id, action="remove"),
         ),
         repair(
             "unknown category",
@@ -210,7 +244,15 @@ def _cases(record_id: str, repaired_id: str, dead_id: int, pending_id: int, max_
             404,
             "record_not_found",
             "record",
-            record={"category": "admin_penalty", "authority_code": "X", "document_number": "nope"},
+            record={"category": "admin_penalty", "authority_code": "11620100MB0000000X", "document_number": "nope"},
+        ),
+        # A well-formed code whose check character fails is flagged, not refused: looked up as given.
+        repair(
+            "authority code with a bad check character",
+            404,
+            "record_not_found",
+            "record",
+            record={"category": "admin_penalty", "authority_code": "11620100MB00000001", "document_number": "x"},
         ),
         repair("stale decision", 409, "stale_decision", "decided_at", decided_at=before_t0),
         Case(
@@ -220,7 +262,7 @@ def _cases(record_id: str, repaired_id: str, dead_id: int, pending_id: int, max_
             409,
             "invalid_transition",
             "action",
-            body=repair_body(repaired_id, action="remove"),
+            body=repair_body(withdrawn_id, action="repair"),  # 撤销 is final: nothing to repair
         ),
         # GET /v1/repairs/{id}
         Case("unknown repair", "GET", "/v1/repairs/rep_" + "0" * 24, 404, "repair_not_found", "id"),
@@ -322,23 +364,25 @@ async def _send(api: Harness, case: Case, index: int) -> Any:
 async def _seed(api: Harness) -> tuple[str, str, int, int]:
     record_id = await api.seed()
     dead_id = await api.dead_letter()
-    repaired = penalty_facts(document_number="兰环罚〔2026〕13号")
-    repaired_id = await api.seed(repaired, target=stopped(StopReason.REPAIRED), key="seed-2")
+    withdrawn = penalty_facts(document_number="兰环罚〔2026〕13号")
+    # Published first: a record first seen stopped is sent nowhere, and this one needs a pending delivery.
+    await api.seed(withdrawn, key="seed-2")
+    withdrawn_id = await api.seed(withdrawn, target=stopped(StopReason.WITHDRAWN), key="seed-3")
     dead_letters = await (await api.client.get("/v1/dead-letters")).json()
     assert [d["id"] for d in dead_letters["items"]] == [dead_id]
     progress = await api.snapshot()
     pending_id = next(row["id"] for row in progress["outbox"] if row["status"] == "pending")
-    return record_id, repaired_id, dead_id, pending_id
+    return record_id, withdrawn_id, dead_id, pending_id
 
 
 async def test_every_endpoint_answers_bad_input_with_the_error_shape_and_writes_nothing(
     database_url: str,
 ) -> None:
     async with open_harness(database_url) as api:
-        record_id, repaired_id, dead_id, pending_id = await _seed(api)
+        record_id, withdrawn_id, dead_id, pending_id = await _seed(api)
         max_bytes = api.runtime.settings.max_body_bytes
         failures = []
-        for index, case in enumerate(_cases(record_id, repaired_id, dead_id, pending_id, max_bytes)):
+        for index, case in enumerate(_cases(record_id, withdrawn_id, dead_id, pending_id, max_bytes)):
             before = await api.snapshot()
             response = await _send(api, case, index)
             try:

@@ -191,10 +191,10 @@ async def test_a_refused_request_stores_nothing_and_its_key_stays_usable(api: Ha
     assert (await api.post_repair(repair_body(record_id), key="repair")).status == 202
     before = await api.snapshot()
     later = (T0 + timedelta(hours=3)).isoformat()
-    # A repaired record cannot be removed from a list: only published records can.
+    # A penalty is on no list: it cannot be removed from one (issue 10 item 6).
     refused = await api.post_repair(repair_body(record_id, action="remove", decided_at=later), key="k")
-    assert refused.status == 409
-    assert (await error_of(refused))["code"] == "invalid_transition"
+    assert refused.status == 422
+    assert (await error_of(refused))["code"] == "action_not_for_category"
     assert await api.snapshot() == before
 
     fixed = await api.post_repair(repair_body(record_id, action="revoke_repair", decided_at=later), key="k")

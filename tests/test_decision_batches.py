@@ -100,6 +100,7 @@ def _requests(ids: dict[str, str]) -> list[DecisionRequest]:
         req(9, ids["shown"]),
         req(10, ids["plain"], key="used", fingerprint="hash-of-first"),  # a stored key: replayed
         req(11, ids["plain"], key="used"),  # a stored key with another body: 422
+        req(12, ids["stopped"], Action.REMOVE),  # a penalty is on no list: 422 on action
     ]
 
 
@@ -128,12 +129,14 @@ async def test_a_batch_writes_and_answers_what_single_decisions_do(two_databases
     for request, outcome in zip(requests, outcomes, strict=True):
         batched.append(await _single(batch_db, request) if outcome is ALONE else _answer(outcome))
     # What the batch handled itself and what it left alone: the batch path was really taken.
-    assert [o is ALONE for o in outcomes] == [False, False, True, False, False, False, True, False, False, False, False]
+    alone = [False, False, True, False, False, False, True, False, False, False, False, False]
+    assert [o is ALONE for o in outcomes] == alone
 
     singles = [await _single(single_db, request) for request in requests]
 
     assert batched == singles
-    assert [a[0] for a in batched] == [202, 202, 202, ("error"), "error", 202, 202, "error", 202, 202, "error"]
+    assert [a[0] for a in batched] == [202, 202, 202, ("error"), "error", 202, 202, "error", 202, 202, "error", "error"]
+    assert batched[-1] == ("error", 422, "action_not_for_category", "action")
     assert await batch_db.run(dump_rows, write=False) == await single_db.run(dump_rows, write=False)
 
 

@@ -17,7 +17,7 @@ from gateway.domain.model import (
     TargetState,
     stopped,
 )
-from gateway.domain.plan import Action, Decision, DecisionRefused, Observation, Outcome, Policy, plan
+from gateway.domain.plan import Action, Decision, DecisionRefused, Observation, Outcome, Policy, action_fits, plan
 from tests.conftest import T0, penalty_facts
 
 CC, GS = "creditchina_gansu", "gsxt_gansu"
@@ -67,9 +67,22 @@ TRANSITIONS = [
 ]
 
 
+def fitting(action: Action, before: TargetState) -> tuple[Decision, CanonicalRecord]:
+    """The decision and a record of a category it applies to (a penalty, or a list entry)."""
+    current = record(before)
+    if action_fits(Category.ADMIN_PENALTY, action):
+        return decision(action), current
+    facts = replace(
+        current.facts, category=Category.ABNORMAL_OPERATIONS, authority_domain=AuthorityDomain.MARKET_REGULATION
+    )
+    return replace(decision(action), record_id=facts.record_id), replace(
+        current, record_id=facts.record_id, facts=facts
+    )
+
+
 @pytest.mark.parametrize(("action", "before", "after"), TRANSITIONS)
 def test_decision_moves_state_and_fans_out_to_owner_and_mirrors(action, before, after) -> None:
-    result = plan(decision(action), record(before), {}, POLICY)
+    result = plan(*fitting(action, before), {}, POLICY)
     assert result.outcome is Outcome.CHANGED
     assert result.record is not None
     assert result.record.state.target == after
@@ -92,8 +105,26 @@ REFUSED = [
 @pytest.mark.parametrize(("action", "before"), REFUSED)
 def test_decision_from_a_state_it_cannot_leave_is_refused(action, before) -> None:
     with pytest.raises(DecisionRefused) as refused:
-        plan(decision(action), record(before), {}, POLICY)
+        plan(*fitting(action, before), {}, POLICY)
     assert refused.value.code == "invalid_transition"
+
+
+@pytest.mark.parametrize("category", list(Category))
+@pytest.mark.parametrize("action", list(Action))
+def test_every_category_and_action_pair_is_checked(category: Category, action: Action) -> None:
+    """Issue 10 item 6: a penalty is never removed (it is on no list); a list entry is never
+    repaired as a penalty is (its repair is the removal). Checked before anything else."""
+    facts = replace(penalty_facts(), category=category)
+    current = CanonicalRecord(record_id=facts.record_id, facts=facts, state=record().state)
+    event = replace(decision(action), record_id=facts.record_id)
+    fits = action in ({Action.REPAIR, Action.REVOKE_REPAIR} if category is Category.ADMIN_PENALTY else {Action.REMOVE})
+    fits = fits or action in (Action.WITHDRAW, Action.EXPIRE)
+    assert action_fits(category, action) is fits
+    if fits:
+        return
+    with pytest.raises(DecisionRefused) as refused:
+        plan(event, current, {}, POLICY)
+    assert refused.value.code == "action_not_for_category"
 
 
 @pytest.mark.parametrize(("action", "state"), [(Action.REPAIR, REPAIRED), (Action.REVOKE_REPAIR, PUBLISHED)])
@@ -294,3 +325,47 @@ def test_a_repair_window_never_targets_an_owner_that_takes_no_writes() -> None:
     )
     result = plan(observed(CC, REPAIRED, **kw), record(PUBLISHED, **kw), {}, policy)
     assert result.outcome is Outcome.CHANGED and result.deliveries == ()
+
+
+# ---- first sightings (issue 10 items 10 and 11) ----------------------------------------------
+
+
+def test_a_record_first_seen_stopped_is_sent_to_no_system_that_never_reported_it() -> None:
+    result = plan(observed(CC, REPAIRED), None, {}, POLICY)
+    assert result.outcome is Outcome.CREATED and result.deliveries == ()
+
+
+def test_a_record_first_seen_stopped_sets_back_a_mirror_that_reported_it_published() -> None:
+    provisional = record(PUBLISHED, version=1, authoritative=False)
+    links = {GS: LinkState(system=GS, seen_target=PUBLISHED, seen_source_version="0001")}
+    result = plan(observed(CC, REPAIRED), provisional, links, POLICY)
+    assert [(d.system, d.state) for d in result.deliveries] == [(GS, REPAIRED)]
+
+
+def test_a_published_first_sighting_waits_for_an_unread_mirror() -> None:
+    assert plan(observed(CC), None, {}, replace(POLICY, unread=frozenset({GS}))).deliveries == ()
+
+
+def test_an_unread_mirror_is_owed_only_what_it_never_reported() -> None:
+    from gateway.domain.plan import owed_after_first_read
+
+    created = plan(observed(CC), None, {}, replace(POLICY, unread=frozenset({GS}))).record
+    assert created is not None
+    assert [d.system for d in owed_after_first_read(created, {}, GS, POLICY)] == [GS]
+    seen = {GS: LinkState(system=GS, seen_target=PUBLISHED, seen_source_version="1")}
+    assert owed_after_first_read(created, seen, GS, POLICY) == ()
+    assert owed_after_first_read(replace(created, state=replace(created.state, target=REPAIRED)), {}, GS, POLICY) == ()
+
+
+def test_a_stand_in_field_gives_way_whichever_side_was_read_first() -> None:
+    """Owner first: the mirror's report completes the owner's facts (current.overlay(report));
+    mirror first: the owner's report overlays the mirror's (report.overlay(current)). Both are the
+    owner's facts overlaying the mirror's."""
+    legacy = replace(
+        penalty_facts(), violation="某公司未取得施工许可证擅自施工", content="罚款", stand_ins=frozenset({"violation"})
+    )
+    proper = replace(penalty_facts(), violation="未取得施工许可证擅自施工", content="另一内容")
+    merged = legacy.overlay(proper)
+    assert merged.violation == "未取得施工许可证擅自施工" and merged.stand_ins == frozenset()
+    assert merged.content == "罚款"  # every other field: the owner's
+    assert proper.overlay(legacy) == proper  # a stand-in never replaces the field itself

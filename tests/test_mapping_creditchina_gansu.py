@@ -49,8 +49,11 @@ def echo(write: NativeWrite, *, row_id: str = "9001", sjc: str = "2024/12/01 10:
 
 
 def carried(facts: RecordFacts) -> RecordFacts:
-    """Without the fields 信用中国 has no column for (documented in mappings/creditchina_gansu.py)."""
-    return dataclasses.replace(facts, publication_date=None, severity=None, domain_flags=frozenset())
+    """Without the fields 信用中国 has no column for (documented in mappings/creditchina_gansu.py);
+    a stand-in is written in the current generation's own column, where it reads as that field."""
+    return dataclasses.replace(
+        facts, publication_date=None, severity=None, domain_flags=frozenset(), stand_ins=frozenset()
+    )
 
 
 EXPECTED: dict[str, tuple[RecordFacts, TargetState]] = {
@@ -145,6 +148,7 @@ EXPECTED: dict[str, tuple[RecordFacts, TargetState]] = {
             penalty_kinds=("罚款", "责令停产停业"),
             violation="兰州博源建筑工程有限公司未取得施工许可证擅自施工",
             legal_basis="《建设工程质量管理条例》第五十七条",
+            stand_ins=frozenset({"violation"}),  # 事由 standing in for 违法行为类型
             content="罚款20000元，责令停产停业",
         ),
         PUBLISHED,

@@ -331,6 +331,9 @@ def test_creditchina_penalties_collected_on_gsxt_read_back_the_same(name: str) -
     write = GSXT.to_write(facts, target, idempotency_key="k1")
     again = GSXT.to_observation(audited_echo(write, pub_date="2024-12-03"))
     assert again is not None
-    # GSXT has no 处罚依据 field: the legal basis does not travel (the gateway keeps it by overlay)
-    assert again.facts == dataclasses.replace(facts, publication_date=date(2024, 12, 3), legal_basis=None)
+    # GSXT has no 处罚依据 field: the legal basis does not travel (the gateway keeps it by overlay);
+    # a stand-in written to illegActType reads back as the violation itself.
+    assert again.facts == dataclasses.replace(
+        facts, publication_date=date(2024, 12, 3), legal_basis=None, stand_ins=frozenset()
+    )
     assert again.target == target

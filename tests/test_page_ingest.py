@@ -140,8 +140,8 @@ class _Mapping:
 
 
 async def test_a_page_with_unmappable_and_untracked_rows(db: Database) -> None:
-    """Each change is mapped once; the unmappable one is kept in the inbox as such, the untracked
-    one writes nothing, and the report is applied."""
+    """Each change is mapped once; the unmappable one is quarantined (and settled as such in the
+    inbox), the untracked one writes nothing, and the report is applied."""
     committer = GroupCommitter(db)
     feed = _Feed()
     poller = Poller(committer, Connector(system=CC, adapter=feed, mapping=_Mapping()), POLICY)  # type: ignore[arg-type]
@@ -149,9 +149,16 @@ async def test_a_page_with_unmappable_and_untracked_rows(db: Database) -> None:
         stats = await poller.poll_once()
     finally:
         await committer.close()
-    assert stats.outcomes == {"created": 1, "unmappable": 1, "untracked": 1}
+    assert stats.outcomes == {"created": 1, "quarantined": 1, "untracked": 1}
     inbox = await db.run(lambda tx: tx.all("SELECT change_key, outcome FROM inbox ORDER BY change_key"), write=False)
-    assert [(r["change_key"], r["outcome"]) for r in inbox] == [("broken", "unmappable"), ("ok", "created")]
+    assert [(r["change_key"], r["outcome"]) for r in inbox] == [("broken", "quarantined"), ("ok", "created")]
+    [kept] = await db.run(lambda tx: tx.all("SELECT * FROM quarantine"), write=False)
+    assert (kept["change_key"], kept["reason"], kept["field"], kept["status"]) == (
+        "broken",
+        "unmappable",
+        "CF_WSH",
+        "open",
+    )
 
 
 class _NewRecordsFeed:
@@ -203,3 +210,45 @@ async def test_a_failed_bulk_unit_leaves_nothing_and_each_change_goes_alone(db: 
         lambda tx: {t: Repo(tx).count(t) for t in ("records", "inbox", "outbox", "audit", "links")}, write=False
     )
     assert counts == {"records": 2, "inbox": 2, "outbox": 2, "audit": 2, "links": 2}
+
+
+class _EmptyFeed:
+    """GSXT's feed, read through at once (it holds nothing the test needs)."""
+
+    system = GS
+
+    async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
+        return ChangePage(changes=[], cursor="end", has_more=False)
+
+
+async def test_a_feed_read_through_is_sent_what_it_lacks_and_once_more_a_minute_later(db: Database) -> None:
+    """A record first seen by a unit that still took GSXT for unread (its poller read the marks
+    before GSXT's was written) is not lost: the second pass, a minute after the first, sends it."""
+    moments = iter([NOW, NOW + timedelta(seconds=30), NOW + timedelta(minutes=2), NOW + timedelta(minutes=3)])
+    clock = {"now": NOW}
+    committer = GroupCommitter(db)
+    gsxt = Poller(
+        committer,
+        Connector(system=GS, adapter=_EmptyFeed(), mapping=_Mapping()),  # type: ignore[arg-type]
+        POLICY,
+        clock=lambda: clock["now"],
+        feeds=(CC, GS),
+    )
+
+    async def gsxt_poll() -> list[str]:
+        clock["now"] = next(moments)
+        await gsxt.poll_once()
+        rows = await db.run(lambda tx: tx.all("SELECT target FROM outbox ORDER BY id"), write=False)
+        return [r["target"] for r in rows]
+
+    try:
+        assert await gsxt_poll() == []  # first pass: nothing published yet; GSXT marked read
+        stale = Policy(enabled_systems=frozenset({CC, GS}), unread=frozenset({GS}))
+        await db.run(lambda tx: apply_event(tx, _report(CC, 30), source=CC, change_key="cc-30", policy=stale, now=NOW))
+        assert await gsxt_poll() == []  # 30 s later: too early for the second pass
+        assert await gsxt_poll() == [GS]  # the second pass sends what GSXT lacks
+        assert await gsxt_poll() == [GS]  # settled: no third pass, nothing sent twice
+        marks = await db.run(lambda tx: Repo(tx).first_reads(), write=False)
+        assert marks[GS][0] == "settled" and CC not in marks
+    finally:
+        await committer.close()

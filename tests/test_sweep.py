@@ -114,7 +114,7 @@ def test_plan_lets_the_law_expire_a_self_deciding_owners_record_and_tells_only_t
     assert planned.outcome is Outcome.CHANGED and planned.record is not None
     assert planned.record.state.target == stopped(StopReason.EXPIRED)
     assert [d.system for d in planned.deliveries] == [CC]  # GSXT takes no writes: it stops its own
-    for action in (Action.REPAIR, Action.WITHDRAW, Action.REMOVE):
+    for action in (Action.REPAIR, Action.WITHDRAW, Action.REVOKE_REPAIR):  # the actions a penalty has
         with pytest.raises(DecisionRefused) as refused:
             plan(replace(expire, action=action), rec, {}, policy)
         assert refused.value.code == "decided_in_owner_system"

@@ -30,8 +30,21 @@ from gateway.api.idempotency import StoredResponse, answer_stored, dump_response
 from gateway.api.models import RepairAccepted, TargetStatus
 from gateway.api.views import repair_links
 from gateway.domain import uscc
+from gateway.domain.categories import Category
 from gateway.domain.model import CanonicalRecord
-from gateway.domain.plan import AuditEntry, Decision, DecisionRefused, Delivery, Outcome, Plan, Policy, plan
+from gateway.domain.plan import (
+    Action,
+    AuditEntry,
+    Decision,
+    DecisionRefused,
+    Delivery,
+    Outcome,
+    Plan,
+    Policy,
+    action_fits,
+    actions_for,
+    plan,
+)
 from gateway.domain.workdays import Deadline
 from gateway.store.bulk import ALONE, Bulk
 from gateway.store.database import Row, Tx
@@ -46,6 +59,7 @@ _REFUSED = {
     "invalid_transition": (409, "action"),
     "stale_decision": (409, "decided_at"),
     "decided_in_owner_system": (409, "record"),
+    "action_not_for_category": (422, "action"),
 }
 
 
@@ -74,12 +88,28 @@ class DecisionRequest:
     repair_id: str = field(default_factory=new_repair_id)
 
 
+def unfit_action(category: Category, action: Action) -> ApiError | None:
+    """422 on `action` when it does not apply to records of `category` (issue 10 item 6)."""
+    if action_fits(category, action):
+        return None
+    allowed = ", ".join(a.value for a in actions_for(category))
+    return ApiError(
+        422,
+        "action_not_for_category",
+        f"{action.value} does not apply to {category.value} records (allowed: {allowed})",
+        field="action",
+    )
+
+
 def checked_record(record: CanonicalRecord | None, decision: Decision, subject_code: str | None) -> CanonicalRecord:
     if record is None:
         raise ApiError(404, "record_not_found", f"no record {decision.record_id}", field="record")
     if subject_code is not None and uscc.normalise(record.facts.subject_code or "") != subject_code:
         # Say that it differs, never what the record's subject is.
         raise ApiError(422, "subject_mismatch", "the record belongs to another subject", field="subject_code")
+    unfit = unfit_action(record.facts.category, decision.action)
+    if unfit is not None:
+        raise unfit
     return record
 
 

@@ -71,6 +71,14 @@ class RecordRef(BaseModel):
     authority_code: Annotated[str, StringConstraints(max_length=64, pattern=r"\S")] | None = None
     document_number: Annotated[str, StringConstraints(max_length=200, pattern=r"\S")] | None = None
 
+    @field_validator("authority_code")
+    @classmethod
+    def _authority_code(cls, value: str | None) -> str | None:
+        # The deciding authority's 统一社会信用代码: a value that cannot be one is refused here (422
+        # on this field), not looked up as an identity nobody can have (404); a failed check
+        # character is no reason to refuse (domain.md §6), the record is looked up as given.
+        return None if value is None else checked_uscc(value).code
+
     @model_validator(mode="after")
     def _one_form(self) -> Self:
         identity = (self.category, self.authority_code, self.document_number)
@@ -150,6 +158,18 @@ class DeadLetterQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target: System | None = Field(None, description="Only dead letters for this target system.")
+    after_id: int = Field(0, ge=0, le=MAX_ID, description="Resume after this id (keyset pagination).")
+    limit: int = Field(100, ge=1, le=500)
+
+
+class QuarantineQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["open", "resolved"] | None = Field(None, description="open: not yet applied by a retry.")
+    system: System | None = Field(None, description="Only changes read from this system's feed.")
+    reason: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")] | None = Field(
+        None, description="Only this reason code (e.g. unmappable, removal_reason_mismatch, state_not_for_category)."
+    )
     after_id: int = Field(0, ge=0, le=MAX_ID, description="Resume after this id (keyset pagination).")
     limit: int = Field(100, ge=1, le=500)
 
@@ -373,6 +393,41 @@ class DeadLetterDetail(DeadLetterView):
 
 class DeadLetterPage(BaseModel):
     items: list[DeadLetterView]
+    next_after_id: int | None = Field(description="Pass as after_id for the next page; null on the last page.")
+
+
+class QuarantineView(BaseModel):
+    """An inbound change the gateway could not map or must not apply: not applied, not propagated."""
+
+    id: int
+    system: str = Field(description="Whose change feed delivered it.")
+    kind: str = Field(description="Row type or table (CF, YC, punish, otherpunish, opanomaly).")
+    change_key: str
+    reason: str = Field(
+        description="Stable code: `unmappable` (see `field`: a bad code value, `isMove` null, a date that does not"
+        " exist), `impossible_date` (decided after the system recorded it, published before it was decided),"
+        " `state_not_for_category`, `removal_reason_mismatch`, `removal_reason_missing`, `listing_cause_unknown`,"
+        " `unknown_code_value`."
+    )
+    field: str | None = Field(description="The native column (unmappable) or canonical field at fault.")
+    message: str
+    status: Literal["open", "resolved"]
+    record_id: str | None = Field(description="Set once a retry applied it.")
+    retries: int
+    outcome: str | None = Field(description="What applying it did, once resolved (created, changed, stale, …).")
+    changed_at: datetime = Field(description="The system's own time of the change.")
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    excerpt: str = Field(description="The row as read (JSON, cut to 500 characters); secrets and ID numbers masked.")
+
+
+class QuarantineDetail(QuarantineView):
+    change: dict[str, Any] = Field(description="The whole change as read, the row masked as in `excerpt`.")
+
+
+class QuarantinePage(BaseModel):
+    items: list[QuarantineView]
     next_after_id: int | None = Field(description="Pass as after_id for the next page; null on the last page.")
 
 

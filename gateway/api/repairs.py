@@ -9,7 +9,7 @@ import structlog
 from aiohttp import web
 
 from gateway.api.auth import CLIENT
-from gateway.api.decisions import DecisionRequest
+from gateway.api.decisions import DecisionRequest, unfit_action
 from gateway.api.errors import ApiError, json_response
 from gateway.api.idempotency import counted, idempotency_key, request_hash
 from gateway.api.inputs import as_object, parse_body, read_json
@@ -38,11 +38,17 @@ async def submit_repair(request: web.Request) -> web.Response:
     now = runtime.clock()
     if body.decided_at > now + MAX_CLOCK_SKEW:
         raise ApiError(422, "decided_at_in_future", "decided_at is in the future", field="decided_at")
+    action = Action(body.action)
+    # Named by its identity, the record's category is known before any lookup (by record_id, the
+    # same check runs on the record itself: decisions.checked_record).
+    unfit = unfit_action(body.record.category, action) if body.record.category is not None else None
+    if unfit is not None:
+        raise unfit
     record_id = body.record.resolve()
     structlog.contextvars.bind_contextvars(record_id=record_id)
     decision = Decision(
         record_id=record_id,
-        action=Action(body.action),
+        action=action,
         decided_at=body.decided_at,
         decided_by=body.decided_by,
         note=body.note,

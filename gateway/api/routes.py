@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.api import classification, dead_letters, health, notice, records, repairs, rules
+from gateway.api import classification, dead_letters, health, notice, quarantine, records, repairs, rules
 from gateway.api.errors import Handler
 from gateway.api.models import (
     AwaitingClassificationPage,
@@ -23,6 +23,9 @@ from gateway.api.models import (
     EligibilityQuery,
     GuidanceList,
     Liveness,
+    QuarantineDetail,
+    QuarantinePage,
+    QuarantineQuery,
     Readiness,
     RecordEligibility,
     RecordView,
@@ -114,8 +117,9 @@ ROUTES: tuple[RouteSpec, ...] = (
             404: "`record_not_found`",
             409: "`request_in_flight`, `invalid_transition`, `stale_decision`, `decided_in_owner_system`",
             422: (
-                "`invalid_body`, `unknown_field`, `validation_error`, `invalid_uscc`, `subject_mismatch`, "
-                "`decided_at_in_future`, `idempotency_key_reused`"
+                "`invalid_body`, `unknown_field`, `validation_error`, `invalid_uscc` (`subject_code`, "
+                "`record.authority_code`), `subject_mismatch`, `action_not_for_category` (`action`: e.g. `remove` on "
+                "an administrative penalty, `repair` on a list entry), `decided_at_in_future`, `idempotency_key_reused`"
             ),
         },
     ),
@@ -332,6 +336,34 @@ ROUTES: tuple[RouteSpec, ...] = (
             404: "`dead_letter_not_found` (unknown, or no longer dead)",
             422: ("`invalid_parameter`, `invalid_body`, `unknown_field`, `validation_error`, `idempotency_key_reused`"),
         },
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/quarantine",
+        handler=quarantine.list_quarantine,
+        operation_id="listQuarantine",
+        summary="Inbound changes kept out of the sync (cannot be mapped, must not be applied), oldest first",
+        tag="quarantine",
+        description=(
+            "Rows a system's feed delivered that the gateway could not map (bad code values, `isMove` null, "
+            "impossible dates) or must not apply (a stop the category does not have, a 经营异常名录 removal whose "
+            "移出原因 does not pair with the 列入原因). Nothing of them was applied or propagated; the feed went on. "
+            "`creditgw quarantine retry` maps them again after a mapping or data fix."
+        ),
+        query=QuarantineQuery,
+        responses={200: Reply(description="One page of quarantined changes.", model=QuarantinePage)},
+        errors={422: "`invalid_parameter`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/quarantine/{id}",
+        handler=quarantine.get_quarantined,
+        operation_id="getQuarantined",
+        summary="One quarantined change, with the whole change as read (masked)",
+        tag="quarantine",
+        path_params=(PathParam(name="id", description="Quarantine id.", schema={"type": "integer", "minimum": 1}),),
+        responses={200: Reply(description="The quarantined change.", model=QuarantineDetail)},
+        errors={404: "`quarantine_not_found`", 422: "`invalid_parameter`"},
     ),
     RouteSpec(
         method="GET",

@@ -27,6 +27,19 @@ class StopReason(StrEnum):
     REMOVED = "removed"  # removed from a list
 
 
+# What may end the publicity of each category (issue 10 item 6), the data behind every
+# (category × action) check at the API and at intake. A penalty is repaired (信用修复), withdrawn
+# when its decision is revoked (撤销, 45号令 art. 11) or runs its period out; it is never "removed":
+# it is on no list. A list entry is removed (移出 / 删除: on the lists a repair IS the removal, e.g.
+# 经营异常名录 移出原因 1–5, domain.md §3.1; 信用中国 ZZYY 04 移出名单), withdrawn, or runs out; it
+# is never "repaired" as a penalty is (domain.md §8.1, lists.md "Removal").
+_LIST_STOPS = frozenset({"removed", "withdrawn", "expired"})
+STOP_REASONS_BY_CATEGORY: dict[Category, frozenset[str]] = {
+    category: frozenset({"repaired", "withdrawn", "expired"}) if category is Category.ADMIN_PENALTY else _LIST_STOPS
+    for category in Category
+}
+
+
 class Severity(StrEnum):
     """Order 36 tiers; always taken from the source, never guessed."""
 
@@ -77,6 +90,11 @@ def stopped(reason: StopReason, on: date | None = None) -> TargetState:
     return TargetState(status=Publicity.STOPPED, reason=reason, on=on)
 
 
+def state_fits(category: Category, target: TargetState) -> bool:
+    """Whether a record of `category` can be in `target` at all (STOP_REASONS_BY_CATEGORY)."""
+    return target.reason is None or target.reason.value in STOP_REASONS_BY_CATEGORY[category]
+
+
 @dataclass(frozen=True, kw_only=True)
 class RecordFacts:
     """Content of a record as every system should know it (no state, no system ids)."""
@@ -101,6 +119,10 @@ class RecordFacts:
     listing_cause: str | None = None  # 经营异常名录 列入原因 code
     severity: Severity | None = None
     domain_flags: frozenset[DomainFlag] = field(default_factory=frozenset)
+    # Fields whose value is only the nearest statement the source has, not that field (the legacy
+    # 双公示 rows have no 违法行为类型: their 事由 CF_SY stands in): any system stating the field
+    # itself wins over it, the owner included (overlay).
+    stand_ins: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def identity(self) -> RecordIdentity:
@@ -122,6 +144,10 @@ class RecordFacts:
         raw = asdict(self)
         raw["penalty_kinds"] = list(self.penalty_kinds)
         raw["domain_flags"] = sorted(f.value for f in self.domain_flags)
+        if self.stand_ins:
+            raw["stand_ins"] = sorted(self.stand_ins)
+        else:  # absent when empty: the content digest of every record without one stays as it was
+            del raw["stand_ins"]
         for key in ("decision_date", "publication_date"):
             raw[key] = raw[key].isoformat() if raw[key] else None
         for key in ("fine_wan_yuan", "confiscation_wan_yuan"):
@@ -160,17 +186,26 @@ class RecordFacts:
             listing_cause=raw.get("listing_cause"),
             severity=Severity(raw["severity"]) if raw.get("severity") else None,
             domain_flags=frozenset(DomainFlag(f) for f in raw.get("domain_flags") or ()),
+            stand_ins=frozenset(raw.get("stand_ins") or ()),
         )
 
     def overlay(self, base: RecordFacts) -> RecordFacts:
         """These facts, with the gaps filled from `base`: a system that does not carry a field
-        (信用中国 has no publication date, GSXT no severity) must not erase what another knows."""
+        (信用中国 has no publication date, GSXT no severity) must not erase what another knows.
+        A stand-in value here gives way to `base` stating the field itself (a richer field is never
+        replaced by a poorer one), so the result is the same whichever system was read first."""
+        empty: tuple[object, ...] = (None, (), frozenset())
         filled = {
             f.name: getattr(base, f.name)
             for f in fields(self)
-            if getattr(self, f.name) in (None, (), frozenset()) and getattr(base, f.name) not in (None, (), frozenset())
+            if f.name != "stand_ins"
+            and getattr(base, f.name) not in empty
+            and (getattr(self, f.name) in empty or (f.name in self.stand_ins and f.name not in base.stand_ins))
         }
-        return replace(self, **filled) if filled else self
+        if not filled:
+            return self
+        stand_ins = (self.stand_ins - filled.keys()) | (base.stand_ins & filled.keys())
+        return replace(self, **filled, stand_ins=frozenset(stand_ins))
 
     def fingerprint(self) -> str:
         """Stable digest of the content, to tell a real content change from a re-read. Computed

@@ -2,7 +2,10 @@
 
 The rules (DESIGN.md §4):
 - a change from the record's owner (or an owner's decision through the API) moves the canonical
-  state and fans out to every mirror not already known to show it;
+  state and fans out to every mirror not already known to show it; the owner's first word about a
+  record goes only to mirrors known to need it (never a stop to a system that never held the record,
+  nothing before a mirror's own feed was read: docs/adr/0015-quarantine-and-first-sync.md);
+- an action must fit the record's category (a penalty is repaired, a list entry removed);
 - a change seen only in a mirror is a divergence: audited, and the mirror is set back, unless the
   mirror is configured as a repair window for that category;
 - the mirror reporting what we wrote to it is an echo and causes nothing;
@@ -28,6 +31,7 @@ from gateway.domain.model import (
     RecordFacts,
     StopReason,
     TargetState,
+    state_fits,
     stopped,
 )
 from gateway.domain.rules import withheld_reason
@@ -66,6 +70,17 @@ def action_result(action: Action) -> TargetState:
     return _ACTION_RESULT[action]
 
 
+def action_fits(category: Category, action: Action) -> bool:
+    """Whether `action` applies to a record of `category` (model.STOP_REASONS_BY_CATEGORY): a
+    repair's revocation fits where a repair does."""
+    wanted = action_result(Action.REPAIR if action is Action.REVOKE_REPAIR else action)
+    return state_fits(category, wanted)
+
+
+def actions_for(category: Category) -> tuple[Action, ...]:
+    return tuple(action for action in Action if action_fits(category, action))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Observation:
     """A system's change feed reported a record with this content and state."""
@@ -76,6 +91,8 @@ class Observation:
     changed_at: datetime
     source_version: str  # sortable within the source's feed (e.g. SJC, zero-padded seq)
     native_id: str | None = None
+    # 经营异常名录: the 移出原因 code of a removal, checked against the 列入原因 (gateway.domain.intake).
+    removal_reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +182,10 @@ class Policy:
     self_deciding_owners: frozenset[str] = frozenset()
     # The sync deadline given to every repair's targets (None: no deadlines are recorded).
     sla: SyncSla | None = None
+    # Systems whose change feed the gateway has not yet read through once (go-live): what they
+    # hold is unknown, so a record seen first elsewhere is not pushed to them before their feed
+    # says whether they hold it already (`owed_after_first_read` then sends what they lack).
+    unread: frozenset[str] = frozenset()
 
     def may_decide(self, system: str, facts: RecordFacts) -> bool:
         return system == facts.owner or system in self.repair_windows.get(facts.category, frozenset())
@@ -281,6 +302,49 @@ def withhold_copy(
     return Plan(outcome=Outcome.CHANGED, record=new, changed=True, deliveries=(delivery,), audit=(audit,))
 
 
+def _first_fan_out(
+    record: CanonicalRecord,
+    links: Mapping[str, LinkState],
+    systems: tuple[str, ...],
+    policy: Policy,
+    *,
+    skip: str,
+) -> tuple[Delivery, ...]:
+    """Deliveries when the owner speaks about a record for the first time (go-live, or a record new
+    to the gateway). A system that has not reported the record is written only when that is known
+    to change something:
+    - a stopped record is sent to none of them: a system that never held it needs no stop (信用中国
+      answers `04 平台无此记录`), and one that does hold it reports it and is then set back;
+    - a published record is not sent to a system whose feed is still unread: it may hold the record
+      already, and a write before its feed is read could overwrite its content with poorer values
+      (`owed_after_first_read` sends what it lacks once its feed has been read)."""
+    unknown_ok = record.state.target == PUBLISHED
+    told = tuple(
+        system for system in systems if _reported(links.get(system)) or (unknown_ok and system not in policy.unread)
+    )
+    return _fan_out(record, links, told, skip=skip)
+
+
+def _reported(link: LinkState | None) -> bool:
+    """Whether the gateway knows anything of this system's copy (seen, written, or on its way)."""
+    return link is not None and (link.seen_target is not None or link.written_target is not None or link.queued)
+
+
+def owed_after_first_read(
+    record: CanonicalRecord, links: Mapping[str, LinkState], system: str, policy: Policy
+) -> tuple[Delivery, ...]:
+    """What `system` must still receive of `record` once its feed has been read through for the
+    first time: a published record it mirrors and never reported (it does not hold it). A record
+    it reported was planned with that report (unchanged, or set back)."""
+    if not record.state.authoritative or record.state.target != PUBLISHED:
+        return ()
+    if system not in policy.mirrors(record.facts):
+        return ()
+    if _reported(links.get(system)):
+        return ()
+    return _fan_out(record, links, (system,))
+
+
 def _shows(link: LinkState, target: TargetState, version: int) -> bool:
     if link.queued:
         # A queued delivery will overwrite whatever the system shows now: send the newest state
@@ -320,6 +384,12 @@ def _plan_decision(
 ) -> Plan:
     if current is None:
         raise DecisionRefused("record_not_found", f"no record {event.record_id}")
+    category = current.facts.category
+    if not action_fits(category, event.action):
+        allowed = ", ".join(a.value for a in actions_for(category))
+        raise DecisionRefused(
+            "action_not_for_category", f"{event.action.value} does not apply to {category.value} records ({allowed})"
+        )
     owner = str(current.facts.owner)
     if owner in policy.self_deciding_owners and event.action is not Action.EXPIRE:
         raise DecisionRefused(
@@ -415,7 +485,7 @@ def _first_sighting(
         outcome=Outcome.CREATED,
         record=record,
         changed=True,
-        deliveries=_fan_out(record, links, _told_by(event.source, record, policy), skip=event.source),
+        deliveries=_first_fan_out(record, links, _told_by(event.source, record, policy), policy, skip=event.source),
         audit=(audit,),
         seen=seen,
     )
@@ -468,11 +538,16 @@ def _owner_change(
     # The owner already shows the new state: record that as written so we never push it back.
     owner_links = dict(links)
     owner_links[event.source] = LinkState(system=event.source, written_version=version, written_target=event.target)
+    told = _told_by(event.source, new, policy)
+    if state.authoritative:
+        deliveries = _fan_out(new, owner_links, told, skip=event.source)
+    else:  # until now only mirrors had reported the record: the owner speaks for the first time
+        deliveries = _first_fan_out(new, owner_links, told, policy, skip=event.source)
     return Plan(
         outcome=Outcome.CHANGED,
         record=new,
         changed=True,
-        deliveries=_fan_out(new, owner_links, _told_by(event.source, new, policy), skip=event.source),
+        deliveries=deliveries,
         audit=(audit,),
         seen=seen,
     )
@@ -561,6 +636,9 @@ __all__ = [
     "Policy",
     "Publicity",
     "SeenUpdate",
+    "action_fits",
+    "actions_for",
+    "owed_after_first_read",
     "plan",
     "withhold_copy",
 ]

@@ -25,6 +25,10 @@ from gateway.domain.model import (
 from gateway.domain.plan import AuditEntry, Delivery, SeenUpdate
 from gateway.store.database import Row, TransientStoreError, Tx, from_db_ts
 
+# The cursors row that marks a system's feed as read through once (its position says how far the
+# go-live fan-out after it went; gateway.sync.poller).
+FIRST_READ_FEED = "first_read"
+
 
 class OutboxStatus:
     PENDING = "pending"
@@ -800,6 +804,79 @@ class Repo:
         )
         return moved == 1
 
+    def first_reads(self) -> dict[str, tuple[str, datetime]]:
+        """Per system, how far the first complete read of its feed went, and when (gateway.sync.poller)."""
+        rows = self.tx.all("SELECT system, position, updated_at FROM cursors WHERE feed = ?", (FIRST_READ_FEED,))
+        return {row["system"]: (row["position"], _ts(row["updated_at"])) for row in rows}
+
+    # ---- quarantine (gateway/quarantine.py; migration 0007) -----------------------------------
+
+    def add_quarantine(
+        self,
+        *,
+        system: str,
+        change_key: str,
+        kind: str,
+        reason: str,
+        field: str | None,
+        message: str,
+        raw: str,
+        now: datetime,
+    ) -> bool:
+        """True when the change is new here; one quarantined again (a feed re-read) is left as it is."""
+        inserted = self.tx.execute(
+            "INSERT INTO quarantine (system, change_key, kind, reason, field, message, raw, status, retries,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', 0, ?, ?)"
+            " ON CONFLICT (system, change_key) DO NOTHING",
+            (system, change_key, kind, reason, field, message, raw, now, now),
+        )
+        return inserted == 1
+
+    def list_quarantine(
+        self,
+        *,
+        status: str | None = None,
+        system: str | None = None,
+        reason: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Row]:
+        sql = "SELECT * FROM quarantine WHERE id > ?"
+        params: list[Any] = [after_id]
+        for column, value in (("status", status), ("system", system), ("reason", reason)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        return self.tx.all(sql + " ORDER BY id LIMIT ?", (*params, limit))
+
+    def get_quarantine(self, item_id: int, *, lock: bool = False) -> Row | None:
+        suffix = " FOR UPDATE" if lock and self._pg else ""
+        return self.tx.one(f"SELECT * FROM quarantine WHERE id = ?{suffix}", (item_id,))
+
+    def resolve_quarantine(self, item_id: int, *, outcome: str, record_id: str | None, now: datetime) -> bool:
+        """Open → resolved, once: a second retry (or replica) finds it resolved and does nothing."""
+        return (
+            self.tx.execute(
+                "UPDATE quarantine SET status = 'resolved', outcome = ?, record_id = ?, retries = retries + 1,"
+                " updated_at = ?, resolved_at = ? WHERE id = ? AND status = 'open'",
+                (outcome, record_id, now, now, item_id),
+            )
+            == 1
+        )
+
+    def requarantine(self, item_id: int, *, reason: str, field: str | None, message: str, now: datetime) -> None:
+        """A retry that still cannot apply the change: the row stays open with the latest reason."""
+        self.tx.execute(
+            "UPDATE quarantine SET reason = ?, field = ?, message = ?, retries = retries + 1, updated_at = ?"
+            " WHERE id = ? AND status = 'open'",
+            (reason, field, message, now, item_id),
+        )
+
+    def open_quarantine_counts(self) -> list[Row]:
+        return self.tx.all(
+            "SELECT system, reason, COUNT(*) AS n FROM quarantine WHERE status = 'open' GROUP BY system, reason"
+        )
+
     # ---- idempotent API requests -------------------------------------------------------------
 
     def get_idempotent(self, client: str, key: str) -> Row | None:
@@ -977,7 +1054,7 @@ def _marks(n: int) -> str:
 
 _COUNTABLE = frozenset(
     {"records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "cursors", "idempotency"}
-    | {"reminders"}
+    | {"reminders", "quarantine"}
 )
 
 

@@ -234,6 +234,32 @@ TABLES: tuple[Table, ...] = (
             Index("reminders_pending", ("record_id", "milestone"), where="status = 'pending'"),
         ),
     ),
+    # ---- quarantine (migration 0007; gateway/quarantine.py) ----
+    Table(
+        "quarantine",
+        (
+            _c("id", "serial"),
+            _c("system", "text"),
+            _c("change_key", "text"),
+            _c("kind", "text"),
+            _c("reason", "text"),
+            _c("field", "text", True),
+            _c("message", "text"),
+            _c("raw", "text"),
+            _c("status", "text"),
+            _c("record_id", "text", True),
+            _c("retries", "int"),
+            _c("outcome", "text", True),
+            _c("created_at", "ts"),
+            _c("updated_at", "ts"),
+            _c("resolved_at", "ts", True),
+        ),
+        ("id",),
+        (
+            Index("quarantine_change", ("system", "change_key"), unique=True),
+            Index("quarantine_open", ("system", "reason"), where="status = 'open'"),
+        ),
+    ),
 )
 
 TABLE_NAMES = tuple(t.name for t in TABLES)

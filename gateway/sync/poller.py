@@ -8,24 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from functools import partial
 
 from adapters.base import NativeChange
-from gateway.domain.plan import Observation, Policy
+from gateway.domain.plan import Observation, Policy, owed_after_first_read
 from gateway.domain.retry import DeliveryError
 from gateway.observability import INBOUND, POLL_ERRORS, get_logger
+from gateway.quarantine import Problem, examine, quarantine
 from gateway.store.database import Tx, now_utc
 from gateway.store.group import GroupCommitter
-from gateway.store.repo import Repo
+from gateway.store.repo import FIRST_READ_FEED, Repo
 from gateway.sync.connectors import Connector
 from gateway.sync.ingest import apply_event, apply_reports
-from mappings.base import UnmappableRow
 
 log = get_logger("creditgw.poller")
 FEED = "changes"
+# First read of a feed (FIRST_READ_FEED row): "read" once its end was reached and the system was
+# sent what it lacks; "settled" after a second such pass at least SETTLE_AFTER later, which catches
+# records first seen by units that still took the system for unread (their poller read the marks
+# before this one was written: each page reads them anew, so such a unit is at most a page old).
+READ, SETTLED = "read", "settled"
+SETTLE_AFTER = timedelta(minutes=1)
+OWED_PAGE = 500
 
 
 @dataclass
@@ -44,12 +51,16 @@ class Poller:
         *,
         clock: Callable[[], datetime] = now_utc,
         on_deliveries: Callable[[], None] | None = None,
+        feeds: Iterable[str] = (),
     ) -> None:
         self.committer = committer
         self.connector = connector
         self.policy = policy
         self.clock = clock
         self.on_deliveries = on_deliveries
+        # Every system whose feed this gateway reads: which of them are still unread decides
+        # what a first sighting may be sent to (Policy.unread).
+        self.feeds = frozenset(feeds) | {connector.system}
 
     async def poll_once(self, max_pages: int = 100) -> PollStats:
         """Read until the feed has nothing more (or `max_pages`); returns what was seen.
@@ -64,9 +75,14 @@ class Poller:
         stats = PollStats()
         system = self.connector.system
         cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
+        read_through = False
+        first_reads: dict[str, tuple[str, datetime]] = {}
+        policy = self.policy
         for _ in range(max_pages):
             page = await self.connector.adapter.fetch_changes(cursor, self.connector.page_size)
-            outcomes = await self._ingest(page.changes)
+            first_reads = await self.committer.db.run(lambda tx: Repo(tx).first_reads(), write=False)
+            policy = replace(self.policy, unread=self.feeds - first_reads.keys())
+            outcomes = await self._ingest(page.changes, policy)
             failed = [o for o in outcomes if isinstance(o, BaseException)]
             if failed:
                 raise failed[0]  # the cursor stays: the next poll reads the page again (the inbox de-duplicates)
@@ -86,10 +102,60 @@ class Poller:
                 break
             cursor = page.cursor
             if not page.has_more:
+                read_through = True
                 break
+        mark = first_reads.get(system)
+        if read_through and (mark is None or (mark[0] == READ and self.clock() - mark[1] >= SETTLE_AFTER)):
+            owed = await self._after_first_read(policy, settled=mark is not None)
+            if owed:
+                stats.outcomes["owed_after_first_read"] = owed
+                if self.on_deliveries is not None:
+                    self.on_deliveries()
         return stats
 
-    async def _ingest(self, changes: list[NativeChange]) -> list[str | BaseException]:
+    async def _after_first_read(self, policy: Policy, *, settled: bool) -> int:
+        """This system's feed has been read to its end: mark it read (from now on records seen
+        first elsewhere are sent to it at once), then send it every published record it mirrors
+        and never reported, i.e. does not hold. Paged in record-id order; idempotent (a delivery
+        already queued is kept, one already written is not owed). `settled`: the second pass,
+        which marks the feed settled instead."""
+        system = self.connector.system
+        policy = replace(policy, unread=policy.unread - {system})
+        now = self.clock()
+        if not settled:
+            await self.committer.submit(lambda tx: Repo(tx).set_cursor(system, FIRST_READ_FEED, READ, now))
+        after, owed = "", 0
+        while True:
+            after, count = await self.committer.submit(partial(self._owed_page, policy=policy, after=after, now=now))
+            owed += count
+            if not after:
+                break
+        if settled:
+            await self.committer.submit(lambda tx: Repo(tx).set_cursor(system, FIRST_READ_FEED, SETTLED, now))
+        if owed:
+            log.info("first_read_fan_out", system=system, deliveries=owed)
+        return owed
+
+    def _owed_page(self, tx: Tx, policy: Policy, after: str, now: datetime) -> tuple[str, int]:
+        repo = Repo(tx)
+        ids = [r.record_id for r in repo.published_after(after, OWED_PAGE)]
+        if not ids:
+            return "", 0
+        records = repo.load_records(ids, lock=True)  # in id order, like every other unit
+        links, _ = repo.links_of(ids, lock_queue=True)
+        owed = [
+            delivery
+            for record_id in ids
+            if record_id in records
+            for delivery in owed_after_first_read(
+                records[record_id], links.get(record_id, {}), self.connector.system, policy
+            )
+        ]
+        for delivery in owed:
+            repo.enqueue(delivery, None, now)
+        return ids[-1], len(owed)
+
+    async def _ingest(self, changes: list[NativeChange], policy: Policy) -> list[str | BaseException]:
         """One outcome (or failure) per change. The reports that change nothing but the links and
         the first sightings are recorded together in one unit; every other change is its own unit,
         after it (see poll_once)."""
@@ -101,20 +167,17 @@ class Poller:
         settled: dict[int, str | BaseException] = {
             index: "duplicate" for index, change in enumerate(changes) if change.change_key in seen
         }
-        # Each change is mapped once: a row the gateway does not track needs no unit at all.
-        mapped: dict[int, Observation | UnmappableRow] = {}
+        # Each change is mapped once: a row the gateway does not track needs no unit at all; one
+        # it cannot map or must not apply goes to quarantine, in its own unit.
+        mapped: dict[int, Observation | Problem] = {}
         for index, change in enumerate(changes):
             if index in settled:
                 continue
-            try:
-                observation = self.connector.mapping.to_observation(change)
-            except UnmappableRow as exc:
-                mapped[index] = exc
-                continue
-            if observation is None:
+            examined = examine(self.connector.mapping, change)
+            if examined is None:
                 settled[index] = "untracked"
             else:
-                mapped[index] = observation
+                mapped[index] = examined
         reports = [(index, o) for index, o in mapped.items() if isinstance(o, Observation)]
         bulk: list[str | None] = [None] * len(reports)
         if reports:
@@ -122,7 +185,7 @@ class Poller:
             listed = [(changes[index].change_key, observation) for index, observation in reports]
             try:
                 bulk = await self.committer.submit(
-                    lambda tx: apply_reports(tx, listed, source=system, policy=self.policy, now=now),
+                    lambda tx: apply_reports(tx, listed, source=system, policy=policy, now=now),
                     gathered=True,
                 )
             except Exception as exc:  # a lost race, a deadlock: each change goes alone instead
@@ -133,7 +196,9 @@ class Poller:
         alone = [index for index in mapped if index not in settled]
         ran = await asyncio.gather(
             *(
-                self.committer.submit(partial(self._ingest_one, change=changes[index], mapped=mapped[index]))
+                self.committer.submit(
+                    partial(self._ingest_one, change=changes[index], mapped=mapped[index], policy=policy)
+                )
                 for index in alone
             ),
             return_exceptions=True,
@@ -144,18 +209,15 @@ class Poller:
     def _move_cursor(self, tx: Tx, expected: str | None, position: str) -> bool:
         return Repo(tx).move_cursor(self.connector.system, FEED, expected, position, self.clock())
 
-    def _ingest_one(self, tx: Tx, change: NativeChange, mapped: Observation | UnmappableRow) -> str:
+    def _ingest_one(self, tx: Tx, change: NativeChange, mapped: Observation | Problem, policy: Policy) -> str:
         system = self.connector.system
         now = self.clock()
-        if isinstance(mapped, UnmappableRow):
-            # The system's own data is broken; record it (visible in the inbox) and go on: a bad
-            # row must not stall the whole feed.
-            repo = Repo(tx)
-            if repo.claim_inbox(system, change.change_key, now):
-                repo.set_inbox_outcome(system, change.change_key, None, "unmappable")
-            log.error("inbound_unmappable", system=system, kind=change.kind, field=mapped.field, error=str(mapped))
-            return "unmappable"
-        result = apply_event(tx, mapped, source=system, change_key=change.change_key, policy=self.policy, now=now)
+        if isinstance(mapped, Problem):
+            # Kept, visible and retryable (gateway/quarantine.py); the feed goes on: a bad row
+            # must not stall it.
+            quarantine(tx, system=system, change=change, problem=mapped, now=now)
+            return "quarantined"
+        result = apply_event(tx, mapped, source=system, change_key=change.change_key, policy=policy, now=now)
         return result.outcome
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
