@@ -1,0 +1,154 @@
+"""统计严重失信企业 (statistics list) simulator: the bureau uploads its whole list as an .xlsx in its
+own template to a drop directory (docs/protocols.md §10)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+
+from simulators.clock import BEIJING, Clock, SystemClock
+from simulators.lists.base import EXPIRY, Record, Removal
+from simulators.lists.files import FileDropSimulator, build_file_app
+from simulators.statistics.fixtures import STATISTICS_ROWS
+
+FIELDS = (
+    "企业名称", "统一社会信用代码", "法定代表人", "企业地址", "统计严重失信行为", "处理处罚情况", "认定机关",
+    "认定文书编号", "认定日期", "公示截止日期", "状态", "移出日期", "移出原因",
+)  # fmt: skip
+HEADERS = ("序号", *FIELDS)
+SHEET = "统计严重失信企业名单"
+LISTED, REMOVED = "公示中", "已移出"
+EARLY_MIN_MONTHS = 12  # 35号令: repair after at least one year [R, lists.md §4]
+KEEP_REMOVED_DAYS = 30  # a removed row stays in the snapshots this long, then drops out
+
+
+def _iso(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+
+
+class StatisticsDialect:
+    name = "statistics"
+    key_fields = ("统一社会信用代码", "认定文书编号")
+    fields = FIELDS
+    stamp_field = ""
+    early_min_months = EARLY_MIN_MONTHS
+    prefix = "TJJ_YZSXQY"
+    extension = "xlsx"
+    supports_wrong_encoding = False
+
+    def seed(self) -> list[Record]:
+        return [dict(row) for row in STATISTICS_ROWS]
+
+    def problem(self, record: Any) -> tuple[str, str] | None:
+        for name in ("企业名称", "统一社会信用代码", "认定机关", "认定文书编号", "认定日期", "公示截止日期", "状态"):
+            if not isinstance(record.get(name), str) or not record[name]:
+                return name, f"{name} is required"
+        for name in ("认定日期", "公示截止日期", "移出日期"):
+            if record.get(name) and _iso(record[name]) is None:
+                return name, f"{name} must be yyyy-MM-dd in the register"
+        if record["状态"] not in (LISTED, REMOVED):
+            return "状态", "状态 must be 公示中 or 已移出"
+        if record["状态"] == REMOVED and not record.get("移出日期"):
+            return "移出日期", "a removed row needs 移出日期"
+        return None
+
+    def is_published(self, record: Any) -> bool:
+        return record.get("状态") == LISTED
+
+    def listed_on(self, record: Any) -> date:
+        listed = _iso(record["认定日期"])
+        assert listed is not None
+        return listed
+
+    def expires_on(self, record: Any) -> date:
+        end = _iso(record["公示截止日期"])
+        assert end is not None
+        return end + timedelta(days=1)
+
+    def removed(self, record: Record, removal: Removal) -> Record | None:
+        record.update(状态=REMOVED, 移出日期=removal.on.isoformat(), 移出原因=removal.reason)
+        if removal.kind == EXPIRY and not removal.reason:
+            record["移出原因"] = "公示期满"
+        return record
+
+    def restored(self, record: Record) -> Record:
+        record.update(状态=LISTED, 移出日期="", 移出原因="")
+        return record
+
+    def stamp(self, now: datetime) -> str:
+        return ""
+
+    def in_snapshot(self, record: Record, today: date) -> bool:
+        if record["状态"] == LISTED:
+            return True
+        removed_on = _iso(record.get("移出日期") or "")
+        return removed_on is not None and today - removed_on <= timedelta(days=KEEP_REMOVED_DAYS)
+
+    def render(self, rows: list[Record], now: datetime, *, wrong_encoding: bool) -> bytes:
+        """The bureau's template: a merged title row, a header row, then one row per register row."""
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = SHEET
+        as_of = now.astimezone(BEIJING).date()
+        sheet.append([f"甘肃省统计严重失信企业名单（截至{as_of.year}年{as_of.month}月{as_of.day}日）"])
+        sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADERS))
+        sheet.cell(row=1, column=1).font = Font(bold=True, size=14)
+        sheet.cell(row=1, column=1).alignment = Alignment(horizontal="center")
+        sheet.append(list(HEADERS))
+        for number, row in enumerate(rows, start=1):
+            listed = _iso(row["认定日期"])
+            end = _iso(row["公示截止日期"])
+            removed = _iso(row.get("移出日期") or "")
+            values: list[Any] = [number]
+            for name in FIELDS:
+                if name == "认定日期":
+                    values.append(listed)  # a real date cell
+                elif name == "公示截止日期":
+                    values.append(f"{end.year}年{end.month}月{end.day}日" if end else "")
+                elif name == "移出日期":
+                    values.append(removed.strftime("%Y.%m.%d") if removed else "")
+                else:
+                    values.append(row.get(name) or "")
+            sheet.append(values)
+            sheet.cell(row=sheet.max_row, column=HEADERS.index("认定日期") + 1).number_format = "yyyy-mm-dd"
+        buffer = io.BytesIO()
+        book.save(buffer)
+        return buffer.getvalue()
+
+
+@dataclass(kw_only=True)
+class StatisticsConfig:
+    drop_dir: Path | None = None  # None: a fresh temporary directory, removed when the app stops
+    interval_s: float = 0.0  # 0: upload only on POST /admin/upload (and at start)
+    upload_on_start: bool = True
+    clock: Clock = field(default_factory=SystemClock)
+
+
+SIMULATOR = web.AppKey("statistics", FileDropSimulator)
+
+
+def create_app(config: StatisticsConfig | None = None) -> web.Application:
+    """The admin application of a fresh statistics-bureau export job (seed register loaded)."""
+    config = config or StatisticsConfig()
+    simulator = FileDropSimulator(
+        StatisticsDialect(),
+        config.clock,
+        drop_dir=config.drop_dir,
+        interval_s=config.interval_s,
+        upload_on_start=config.upload_on_start,
+    )
+    return build_file_app(simulator, SIMULATOR)
+
+
+__all__ = ["SIMULATOR", "StatisticsConfig", "create_app"]
