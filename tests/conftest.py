@@ -46,6 +46,9 @@ def _mariadb_available() -> bool:
         return False
 
 
+_MISSING_IN_CI = pytest.StashKey[dict[str, str]]()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """PostgreSQL and MariaDB tests never skip silently in CI: a missing server fails them."""
     for marker, available, reason in (
@@ -57,21 +60,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         for item in marked:
             if os.environ.get("CI") == "true":
-                # The fixture fails the test at setup. (An xfail marker here, as before, reported the
-                # missing server as "xfailed" and the run as green.)
-                item.add_marker(pytest.mark.usefixtures(f"_fail_without_{marker}"))
+                # Failed in pytest_runtest_setup below. (The xfail marker used here before reported the
+                # missing server as "xfailed", and a fixture added by a late usefixtures mark never runs.)
+                item.stash.setdefault(_MISSING_IN_CI, {})[marker] = reason
             else:
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture
-def _fail_without_postgres() -> None:
-    pytest.fail("PostgreSQL is required in CI")
-
-
-@pytest.fixture
-def _fail_without_mariadb() -> None:
-    pytest.fail("MariaDB is required in CI")
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    missing = item.stash.get(_MISSING_IN_CI, {})
+    if missing:
+        pytest.fail(f"required in CI (CI=true): {'; '.join(sorted(missing.values()))}", pytrace=False)
 
 
 async def _fresh_pg_schema() -> tuple[str, str]:
