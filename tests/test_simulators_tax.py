@@ -99,7 +99,7 @@ async def test_removal_sets_remove_tm_and_nothing_says_why(tax: Sim) -> None:
     record = answer["record"]
     assert record["remove_tm"] == "20261126" and record["gxsj"] == "20261126090000"
     assert "已缴清" not in str(record)  # the bureau's table has no column for it
-    head, rows = await query(tax, envelope({"gxsjq": "20261126090000"}))
+    _head, rows = await query(tax, envelope({"gxsjq": "20261126090000"}))
     assert [row["xh"] for row in rows] == ["1"]
     assert FIRST["qdwsh"] not in {r["qdwsh"] for r in await tax.records(published=True)}
     await tax.admin("POST", "/admin/restore", json=FIRST)

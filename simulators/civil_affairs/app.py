@@ -14,7 +14,7 @@ from aiohttp import web
 
 from simulators.civil_affairs.fixtures import CIVIL_AFFAIRS_ROWS
 from simulators.clock import Clock, SystemClock
-from simulators.lists.base import EXPIRY, Record, Removal, add_years
+from simulators.lists.base import Record, Removal, add_years
 from simulators.lists.files import FileDropSimulator, build_file_app
 
 FIELDS = (
@@ -51,6 +51,7 @@ class CivilAffairsDialect:
     prefix = "MZT_SHZZ_SXMD"
     extension = "csv"
     supports_wrong_encoding = True
+    expiry_reason = "届满2年未再违法"
 
     def seed(self) -> list[Record]:
         return [dict(row) for row in CIVIL_AFFAIRS_ROWS]
@@ -82,8 +83,7 @@ class CivilAffairsDialect:
         return add_years(self.listed_on(record), SERIOUS_YEARS)
 
     def removed(self, record: Record, removal: Removal) -> Record | None:
-        reason = removal.reason or ("届满2年未再违法" if removal.kind == EXPIRY else "")
-        record.update(状态=REMOVED, 移出日期=removal.on.isoformat(), 移出事由=reason)
+        record.update(状态=REMOVED, 移出日期=removal.on.isoformat(), 移出事由=removal.reason)
         record["移出决定机关"] = record["作出决定机关"]
         return record
 

@@ -35,6 +35,7 @@ class FileDialect(ListDialect, Protocol):
     prefix: str  # file names: <prefix>_<yyyyMMddHHmmss>_<upload no>.<extension>
     extension: str
     supports_wrong_encoding: bool
+    expiry_reason: str  # 移出原因 written when the period ends
 
     def in_snapshot(self, record: Record, today: date) -> bool: ...
 
@@ -75,7 +76,7 @@ class FileDropSimulator:
         self.pending: set[str] = set()
         self.injected: Counter[str] = Counter()
         self._lock = asyncio.Lock()
-        self.expiry_reason = "公示期满"
+        self.expiry_reason = dialect.expiry_reason
         self.reset()
 
     def reset(self) -> None:

@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from simulators.clock import BEIJING, Clock, SystemClock
-from simulators.lists.base import EXPIRY, Record, Removal
+from simulators.lists.base import Record, Removal
 from simulators.lists.files import FileDropSimulator, build_file_app
 from simulators.statistics.fixtures import STATISTICS_ROWS
 
@@ -45,6 +45,7 @@ class StatisticsDialect:
     prefix = "TJJ_YZSXQY"
     extension = "xlsx"
     supports_wrong_encoding = False
+    expiry_reason = "公示期满"
 
     def seed(self) -> list[Record]:
         return [dict(row) for row in STATISTICS_ROWS]
@@ -77,8 +78,6 @@ class StatisticsDialect:
 
     def removed(self, record: Record, removal: Removal) -> Record | None:
         record.update(状态=REMOVED, 移出日期=removal.on.isoformat(), 移出原因=removal.reason)
-        if removal.kind == EXPIRY and not removal.reason:
-            record["移出原因"] = "公示期满"
         return record
 
     def restored(self, record: Record) -> Record:
