@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
 from simulators.civil_affairs.fixtures import CIVIL_AFFAIRS_ROWS
-from simulators.clock import Clock, SystemClock
 from simulators.lists.base import Record, Removal, add_years
-from simulators.lists.files import FileDropSimulator, build_file_app
+from simulators.lists.files import FileDropConfig, FileDropSimulator, create_file_app, iso_date, shown_in_snapshot
 
 FIELDS = (
     "名单类型", "社会组织名称", "统一社会信用代码", "登记管理机关", "列入事由", "列入日期", "列入决定书文号",
@@ -26,19 +23,11 @@ LIST_KINDS = ("活动异常名录", "严重违法失信名单")
 SERIOUS = "严重违法失信名单"
 LISTED, REMOVED = "在列", "已移出"
 SERIOUS_YEARS = 2  # removed after two years without a new violation [R, lists.md §5]
-KEEP_REMOVED_DAYS = 30
 ENCODING = "gb18030"
 
 
-def _iso(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-
-
 def civil_date(text: str) -> str:
-    day = _iso(text)
+    day = iso_date(text)
     return f"{day.year}年{day.month}月{day.day}日" if day else ""
 
 
@@ -65,7 +54,7 @@ class CivilAffairsDialect:
         if record["状态"] not in (LISTED, REMOVED):
             return "状态", "状态 must be 在列 or 已移出"
         for name in ("列入日期", "移出日期"):
-            if record.get(name) and _iso(record[name]) is None:
+            if record.get(name) and iso_date(record[name]) is None:
                 return name, f"{name} must be yyyy-MM-dd in the register"
         return None
 
@@ -73,7 +62,7 @@ class CivilAffairsDialect:
         return record.get("状态") == LISTED
 
     def listed_on(self, record: Any) -> date:
-        listed = _iso(record["列入日期"])
+        listed = iso_date(record["列入日期"])
         assert listed is not None
         return listed
 
@@ -95,10 +84,7 @@ class CivilAffairsDialect:
         return ""
 
     def in_snapshot(self, record: Record, today: date) -> bool:
-        if record["状态"] == LISTED:
-            return True
-        removed_on = _iso(record.get("移出日期") or "")
-        return removed_on is not None and today - removed_on <= timedelta(days=KEEP_REMOVED_DAYS)
+        return shown_in_snapshot(self.is_published(record), record.get("移出日期"), today)
 
     def render(self, rows: list[Record], now: datetime, *, wrong_encoding: bool) -> bytes:
         buffer = io.StringIO()
@@ -112,28 +98,14 @@ class CivilAffairsDialect:
         return buffer.getvalue().encode("utf-8" if wrong_encoding else ENCODING)
 
 
-@dataclass(kw_only=True)
-class CivilAffairsConfig:
-    drop_dir: Path | None = None  # None: a fresh temporary directory, removed when the app stops
-    interval_s: float = 0.0  # 0: upload only on POST /admin/upload (and at start)
-    upload_on_start: bool = True
-    clock: Clock = field(default_factory=SystemClock)
-
+CivilAffairsConfig = FileDropConfig
 
 SIMULATOR = web.AppKey("civil_affairs", FileDropSimulator)
 
 
 def create_app(config: CivilAffairsConfig | None = None) -> web.Application:
     """The admin application of a fresh civil-affairs export job (seed register loaded)."""
-    config = config or CivilAffairsConfig()
-    simulator = FileDropSimulator(
-        CivilAffairsDialect(),
-        config.clock,
-        drop_dir=config.drop_dir,
-        interval_s=config.interval_s,
-        upload_on_start=config.upload_on_start,
-    )
-    return build_file_app(simulator, SIMULATOR)
+    return create_file_app(CivilAffairsDialect(), config or CivilAffairsConfig(), SIMULATOR)
 
 
 __all__ = ["SIMULATOR", "CivilAffairsConfig", "create_app"]

@@ -23,10 +23,10 @@ import aiomysql
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from simulators.admin import AdminError, Stats, admin_error_middleware, json_response, read_json_object
+from simulators.admin import AdminError, Stats, json_response, read_json_object
 from simulators.clock import BEIJING, Clock, SystemClock
 from simulators.hrss.fixtures import HRSS_ROWS
-from simulators.lists.base import add_months, stats_json
+from simulators.lists.base import add_months, admin_only_app, stats_json
 
 TABLE = "QZK_RS_NMGGZ_SXMD"
 CONTENT = (
@@ -113,6 +113,18 @@ class HrssSimulator:
         self._lock_conn: aiomysql.Connection | None = None
         self.unavailable = ""  # why MariaDB could not be reached at start ("" = it could)
 
+    def _connection_args(self) -> dict[str, Any]:
+        config = self.config
+        return {
+            "host": config.host,
+            "port": config.port,
+            "user": config.user,
+            "password": config.password,
+            "autocommit": True,
+            "charset": "utf8mb4",
+            "connect_timeout": 10,
+        }
+
     @property
     def table(self) -> str:
         return f"`{self.database}`.{TABLE}"
@@ -122,17 +134,7 @@ class HrssSimulator:
     async def start(self) -> None:
         # The simulator's own connections have no default database, so "every connection using this
         # database" (the drop fault) means the platform's and never its own.
-        self._pool = await aiomysql.create_pool(
-            host=self.config.host,
-            port=self.config.port,
-            user=self.config.user,
-            password=self.config.password,
-            autocommit=True,
-            charset="utf8mb4",
-            minsize=1,
-            maxsize=4,
-            connect_timeout=10,
-        )
+        self._pool = await aiomysql.create_pool(minsize=1, maxsize=4, **self._connection_args())
         await self._execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}` CHARACTER SET utf8mb4")
         if not self._own_database:
             await self._execute(f"DROP TABLE IF EXISTS {self.table}")  # a given database: start afresh
@@ -396,14 +398,7 @@ class HrssSimulator:
         return json_response(self.faults.to_json())
 
     async def _lock(self) -> None:
-        conn = await aiomysql.connect(
-            host=self.config.host,
-            port=self.config.port,
-            user=self.config.user,
-            password=self.config.password,
-            autocommit=True,
-            charset="utf8mb4",
-        )
+        conn = await aiomysql.connect(**self._connection_args())
         async with conn.cursor() as cursor:
             await cursor.execute(f"LOCK TABLES {self.table} WRITE")
         self._lock_conn = conn
@@ -469,8 +464,6 @@ SIMULATOR = web.AppKey("hrss", HrssSimulator)
 def create_app(config: HrssConfig | None = None) -> web.Application:
     """Admin application of a fresh HR-list 前置库; the table is created (and seeded) at startup."""
     simulator = HrssSimulator(config or HrssConfig())
-    app = web.Application(middlewares=[admin_error_middleware])
-    app[SIMULATOR] = simulator
     post = {
         "/admin/load": simulator.admin_load,
         "/admin/remove": simulator.admin_remove,
@@ -487,11 +480,7 @@ def create_app(config: HrssConfig | None = None) -> web.Application:
         "/admin/info": simulator.admin_info,
         "/admin/faults": simulator.get_faults,
     }
-    for path, handler in post.items():
-        app.router.add_post(path, handler)
-    for path, handler in get.items():
-        app.router.add_get(path, handler)
-    app.router.add_delete("/admin/faults", simulator.clear_faults)
+    app = admin_only_app(SIMULATOR, simulator, post=post, get=get, delete={"/admin/faults": simulator.clear_faults})
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         try:

@@ -18,7 +18,14 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from simulators.admin import AdminError, Stats, json_response, read_json_object, wants_published_only
+from simulators.admin import (
+    AdminError,
+    Stats,
+    admin_error_middleware,
+    json_response,
+    read_json_object,
+    wants_published_only,
+)
 from simulators.clock import Clock
 
 Record = dict[str, Any]
@@ -317,6 +324,24 @@ def list_admin_routes(sim: ListAuthority, *, allow_append: bool = False) -> tupl
     }
     get = {"/admin/records": records, "/admin/stats": stats}
     return post, get
+
+
+def admin_only_app(
+    key: web.AppKey[Any],
+    simulator: Any,
+    *,
+    post: Mapping[str, Handler],
+    get: Mapping[str, Handler],
+    delete: Mapping[str, Handler],
+) -> web.Application:
+    """An application that serves only an admin API (the 前置库 and file-drop systems, whose native
+    exchange is not HTTP): admin error shape, no transport faults."""
+    app = web.Application(middlewares=[admin_error_middleware])
+    app[key] = simulator
+    for method, routes in (("POST", post), ("GET", get), ("DELETE", delete)):
+        for path, handler in routes.items():
+            app.router.add_route(method, path, handler)
+    return app
 
 
 def _key_from(body: Mapping[str, Any], key_fields: tuple[str, ...]) -> Key:

@@ -17,18 +17,43 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from simulators.admin import AdminError, Stats, admin_error_middleware, json_response, read_json_object
-from simulators.clock import BEIJING, Clock
-from simulators.lists.base import ListBook, ListDialect, Record, list_admin_routes, stats_json
+from simulators.admin import AdminError, Stats, json_response, read_json_object
+from simulators.clock import BEIJING, Clock, SystemClock
+from simulators.lists.base import ListBook, ListDialect, Record, admin_only_app, list_admin_routes, stats_json
 
 FILE_FAULTS = ("half_written", "duplicate_upload", "wrong_encoding")
+KEEP_REMOVED_DAYS = 30  # a removed row stays in the snapshots this long, then drops out
+
+
+def iso_date(text: Any) -> date | None:
+    """A register date (`yyyy-MM-dd`), or None when empty or malformed."""
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def shown_in_snapshot(listed: bool, removed_on: Any, today: date) -> bool:
+    """Listed rows always; removed rows for KEEP_REMOVED_DAYS after their removal date."""
+    if listed:
+        return True
+    removed = iso_date(removed_on)
+    return removed is not None and today - removed <= timedelta(days=KEEP_REMOVED_DAYS)
+
+
+@dataclass(kw_only=True)
+class FileDropConfig:
+    drop_dir: Path | None = None  # None: a fresh temporary directory, removed when the app stops
+    interval_s: float = 0.0  # 0: upload only at start and on POST /admin/upload
+    upload_on_start: bool = True
+    clock: Clock = field(default_factory=SystemClock)
 
 
 class FileDialect(ListDialect, Protocol):
@@ -192,19 +217,20 @@ async def _schedule(simulator: FileDropSimulator) -> None:
         await simulator.upload()
 
 
-def build_file_app(simulator: FileDropSimulator, key: web.AppKey[Any]) -> web.Application:
+def create_file_app(dialect: FileDialect, config: FileDropConfig, key: web.AppKey[Any]) -> web.Application:
     """Admin-only application: the department's native exchange is the drop directory itself."""
-    app = web.Application(middlewares=[admin_error_middleware])
-    app[key] = simulator
+    simulator = FileDropSimulator(
+        dialect,
+        config.clock,
+        drop_dir=config.drop_dir,
+        interval_s=config.interval_s,
+        upload_on_start=config.upload_on_start,
+    )
     post, get = list_admin_routes(simulator, allow_append=True)
     post = {**post, "/admin/upload": simulator.admin_upload, "/admin/faults": simulator.set_faults}
     get = {**get, "/admin/files": simulator.admin_files, "/admin/info": simulator.admin_info}
     get["/admin/faults"] = simulator.get_faults
-    for path, handler in post.items():
-        app.router.add_post(path, handler)
-    for path, handler in get.items():
-        app.router.add_get(path, handler)
-    app.router.add_delete("/admin/faults", simulator.clear_faults)
+    app = admin_only_app(key, simulator, post=post, get=get, delete={"/admin/faults": simulator.clear_faults})
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         if simulator.upload_on_start:

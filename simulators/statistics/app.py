@@ -4,18 +4,16 @@ own template to a drop directory (docs/protocols.md §10)."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from simulators.clock import BEIJING, Clock, SystemClock
+from simulators.clock import BEIJING
 from simulators.lists.base import Record, Removal
-from simulators.lists.files import FileDropSimulator, build_file_app
+from simulators.lists.files import FileDropConfig, FileDropSimulator, create_file_app, iso_date, shown_in_snapshot
 from simulators.statistics.fixtures import STATISTICS_ROWS
 
 FIELDS = (
@@ -26,14 +24,6 @@ HEADERS = ("序号", *FIELDS)
 SHEET = "统计严重失信企业名单"
 LISTED, REMOVED = "公示中", "已移出"
 EARLY_MIN_MONTHS = 12  # 35号令: repair after at least one year [R, lists.md §4]
-KEEP_REMOVED_DAYS = 30  # a removed row stays in the snapshots this long, then drops out
-
-
-def _iso(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
 
 
 class StatisticsDialect:
@@ -55,7 +45,7 @@ class StatisticsDialect:
             if not isinstance(record.get(name), str) or not record[name]:
                 return name, f"{name} is required"
         for name in ("认定日期", "公示截止日期", "移出日期"):
-            if record.get(name) and _iso(record[name]) is None:
+            if record.get(name) and iso_date(record[name]) is None:
                 return name, f"{name} must be yyyy-MM-dd in the register"
         if record["状态"] not in (LISTED, REMOVED):
             return "状态", "状态 must be 公示中 or 已移出"
@@ -67,12 +57,12 @@ class StatisticsDialect:
         return record.get("状态") == LISTED
 
     def listed_on(self, record: Any) -> date:
-        listed = _iso(record["认定日期"])
+        listed = iso_date(record["认定日期"])
         assert listed is not None
         return listed
 
     def expires_on(self, record: Any) -> date:
-        end = _iso(record["公示截止日期"])
+        end = iso_date(record["公示截止日期"])
         assert end is not None
         return end + timedelta(days=1)
 
@@ -88,10 +78,7 @@ class StatisticsDialect:
         return ""
 
     def in_snapshot(self, record: Record, today: date) -> bool:
-        if record["状态"] == LISTED:
-            return True
-        removed_on = _iso(record.get("移出日期") or "")
-        return removed_on is not None and today - removed_on <= timedelta(days=KEEP_REMOVED_DAYS)
+        return shown_in_snapshot(self.is_published(record), record.get("移出日期"), today)
 
     def render(self, rows: list[Record], now: datetime, *, wrong_encoding: bool) -> bytes:
         """The bureau's template: a merged title row, a header row, then one row per register row."""
@@ -106,9 +93,9 @@ class StatisticsDialect:
         sheet.cell(row=1, column=1).alignment = Alignment(horizontal="center")
         sheet.append(list(HEADERS))
         for number, row in enumerate(rows, start=1):
-            listed = _iso(row["认定日期"])
-            end = _iso(row["公示截止日期"])
-            removed = _iso(row.get("移出日期") or "")
+            listed = iso_date(row["认定日期"])
+            end = iso_date(row["公示截止日期"])
+            removed = iso_date(row.get("移出日期") or "")
             values: list[Any] = [number]
             for name in FIELDS:
                 if name == "认定日期":
@@ -126,28 +113,14 @@ class StatisticsDialect:
         return buffer.getvalue()
 
 
-@dataclass(kw_only=True)
-class StatisticsConfig:
-    drop_dir: Path | None = None  # None: a fresh temporary directory, removed when the app stops
-    interval_s: float = 0.0  # 0: upload only on POST /admin/upload (and at start)
-    upload_on_start: bool = True
-    clock: Clock = field(default_factory=SystemClock)
-
+StatisticsConfig = FileDropConfig
 
 SIMULATOR = web.AppKey("statistics", FileDropSimulator)
 
 
 def create_app(config: StatisticsConfig | None = None) -> web.Application:
     """The admin application of a fresh statistics-bureau export job (seed register loaded)."""
-    config = config or StatisticsConfig()
-    simulator = FileDropSimulator(
-        StatisticsDialect(),
-        config.clock,
-        drop_dir=config.drop_dir,
-        interval_s=config.interval_s,
-        upload_on_start=config.upload_on_start,
-    )
-    return build_file_app(simulator, SIMULATOR)
+    return create_file_app(StatisticsDialect(), config or StatisticsConfig(), SIMULATOR)
 
 
 __all__ = ["SIMULATOR", "StatisticsConfig", "create_app"]
