@@ -59,7 +59,7 @@ class CivilAffairsDialect:
         return None
 
     def is_published(self, record: Any) -> bool:
-        return record.get("状态") == LISTED
+        return bool(record.get("状态") == LISTED)
 
     def listed_on(self, record: Any) -> date:
         listed = iso_date(record["列入日期"])

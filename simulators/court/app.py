@@ -156,7 +156,7 @@ class CourtSimulator(HttpListSimulator):
             return self._answer(operation, 400, BAD_REQUEST, f"pageSize must be 1-{limit}", "pageSize")
         rows = sorted(self.book.current(), key=lambda row: int(row["dishonest_id"]))
         shown = rows[(page_num - 1) * page_size : page_num * page_size]
-        data = {"total": len(rows), "pageNum": page_num, "pageSize": page_size, "list": shown}
+        data: dict[str, Any] = {"total": len(rows), "pageNum": page_num, "pageSize": page_size, "list": shown}
         if shown and self.faults.duplicate_page():
             data["list"] = shown + shown  # the court's paging repeats a page's rows
         data["list"] = self.faults.maybe_shuffle(data["list"])

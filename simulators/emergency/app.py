@@ -8,7 +8,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -92,7 +92,7 @@ class EmergencyDialect:
     def expires_on(self, record: Any) -> date:
         end = parse_emergency_date(record.get("glqxz") or "")
         # 管理期限至 is the last day on the list; without it, three years from listing.
-        return end.fromordinal(end.toordinal() + 1) if end else add_years(self.listed_on(record), LISTING_YEARS)
+        return end + timedelta(days=1) if end else add_years(self.listed_on(record), LISTING_YEARS)
 
     def removed(self, record: Record, removal: Removal) -> Record | None:
         record["zt"] = EXPIRED if removal.kind == EXPIRY else REMOVED_EARLY

@@ -58,12 +58,25 @@ class Change:
 class ListDialect(Protocol):
     """One authority's native list: everything the shared register needs to know about it."""
 
-    name: str
-    key_fields: tuple[str, ...]
-    fields: tuple[str, ...]
-    stamp_field: str  # the authority's own update-time field ("" when it has none)
-    # Minimum months on the list before an early removal may be decided (0 = any time).
-    early_min_months: int
+    # Read-only properties, so that plain class attributes of any tuple length satisfy them.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_fields(self) -> tuple[str, ...]: ...
+
+    @property
+    def fields(self) -> tuple[str, ...]: ...
+
+    @property
+    def stamp_field(self) -> str:
+        """The authority's own update-time field ("" when it has none)."""
+        ...
+
+    @property
+    def early_min_months(self) -> int:
+        """Minimum months on the list before an early removal may be decided (0 = any time)."""
+        ...
 
     def seed(self) -> list[Record]: ...
 

@@ -57,10 +57,21 @@ class FileDropConfig:
 
 
 class FileDialect(ListDialect, Protocol):
-    prefix: str  # file names: <prefix>_<yyyyMMddHHmmss>_<upload no>.<extension>
-    extension: str
-    supports_wrong_encoding: bool
-    expiry_reason: str  # 移出原因 written when the period ends
+    @property
+    def prefix(self) -> str:
+        """File names: <prefix>_<yyyyMMddHHmmss>_<upload no>.<extension>."""
+        ...
+
+    @property
+    def extension(self) -> str: ...
+
+    @property
+    def supports_wrong_encoding(self) -> bool: ...
+
+    @property
+    def expiry_reason(self) -> str:
+        """移出原因 written when the period ends."""
+        ...
 
     def in_snapshot(self, record: Record, today: date) -> bool: ...
 

@@ -54,7 +54,7 @@ class StatisticsDialect:
         return None
 
     def is_published(self, record: Any) -> bool:
-        return record.get("状态") == LISTED
+        return bool(record.get("状态") == LISTED)
 
     def listed_on(self, record: Any) -> date:
         listed = iso_date(record["认定日期"])
