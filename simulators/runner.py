@@ -9,16 +9,23 @@ from typing import Any
 
 from aiohttp import web
 
-from simulators import creditchina_gansu, gsxt_gansu, sms
+from simulators import civil_affairs, court, creditchina_gansu, emergency, gsxt_gansu, hrss, sms, statistics, tax
 
 AppFactory = Callable[[Any], web.Application]
 
 # name -> app factory (called with that system's config, or None for defaults).
-# Later list-authority simulators plug in here.
+# New systems go at the end: `--base-port` gives ports in this order (deploy/compose.yaml relies on it).
 SYSTEMS: dict[str, AppFactory] = {
     "creditchina_gansu": creditchina_gansu.create_app,
     "gsxt_gansu": gsxt_gansu.create_app,
     "sms": sms.create_app,  # 全省信用修复协同系统 SMS service (reminders), not a record system
+    # The six list authorities (docs/protocols.md §6-§11).
+    "court": court.create_app,  # JSON, bearer token
+    "tax": tax.create_app,  # SOAP, WS-Security
+    "hrss": hrss.create_app,  # 前置库 on MariaDB; this port serves only the admin API
+    "emergency": emergency.create_app,  # JSON, HMAC-signed GET
+    "statistics": statistics.create_app,  # .xlsx drops; this port serves only the admin API
+    "civil_affairs": civil_affairs.create_app,  # GB18030 CSV drops; this port serves only the admin API
 }
 
 

@@ -31,7 +31,21 @@ def test_module_prints_the_url_map_and_stops_on_sigterm() -> None:
         assert process.stdout is not None
         lines = [process.stdout.readline().strip() for _ in range(len(SYSTEMS) + 1)]
         urls = json.loads(lines[-1])
-        assert set(urls) == set(SYSTEMS) == {"creditchina_gansu", "gsxt_gansu", "sms"}
+        assert (
+            set(urls)
+            == set(SYSTEMS)
+            == {
+                "creditchina_gansu",
+                "gsxt_gansu",
+                "sms",
+                "court",
+                "tax",
+                "hrss",
+                "emergency",
+                "statistics",
+                "civil_affairs",
+            }
+        )
         assert lines[:-1] == [f"{name} {url}" for name, url in urls.items()]
         for url in urls.values():
             assert url.startswith("http://127.0.0.1:")

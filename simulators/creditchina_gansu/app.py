@@ -21,7 +21,7 @@ from simulators.admin import (
 from simulators.assembly import Handler, assemble
 from simulators.clock import Clock, SystemClock
 from simulators.creditchina_gansu import soap
-from simulators.creditchina_gansu.columns import CF_CURRENT, YC, ZZYY_VALUES, RowKind, stored_kind
+from simulators.creditchina_gansu.columns import CF_CURRENT, MD, YC, ZZYY_VALUES, RowKind, stored_kind
 from simulators.creditchina_gansu.store import (
     RESTORED_STATUS,
     RowStore,
@@ -44,8 +44,9 @@ SERVICES = {
     "/service/PenaltyWebService": ("importPenalyXml",),
     "/service/AbnormalWebService": ("importAbnormalXml",),
     "/service/RepairResultService": ("queryChangedRows",),
+    "/service/CreditListService": ("importCreditListXml",),
 }
-_IMPORT_KINDS = {"importPenalyXml": CF_CURRENT, "importAbnormalXml": YC}
+_IMPORT_KINDS = {"importPenalyXml": CF_CURRENT, "importAbnormalXml": YC, "importCreditListXml": MD}
 
 
 @dataclass(kw_only=True)
@@ -245,7 +246,7 @@ class CreditChinaSimulator:
     def _admin_row(self, index: int, row: dict[str, str]) -> tuple[RowKind, dict[str, str], datetime]:
         kind = stored_kind(row.get("ROWTYPE", ""), row)
         if kind is None:
-            raise AdminError(400, "invalid_row", f"row {index}: ROWTYPE must be CF or YC", "ROWTYPE")
+            raise AdminError(400, "invalid_row", f"row {index}: ROWTYPE must be CF, YC or MD", "ROWTYPE")
         allowed = {*kind.columns, "CF_ZT", "GSZT", "ZZYY", "ZZRQ", "ROWTYPE", "SJC", "ID"}
         for column in row:
             if column not in allowed:
@@ -271,7 +272,8 @@ class CreditChinaSimulator:
         body = await read_json_object(request)
         key = _repair_key(body)
         if self.store.get(key) is None:
-            raise AdminError(404, "not_found", "no row with this business key", f"{key[0]}_WSH")
+            field = "MD_JLBH" if key[0] == "MD" else f"{key[0]}_WSH"
+            raise AdminError(404, "not_found", "no row with this business key", field)
         if body.get("restore") is True:
             status = RESTORED_STATUS
         else:
@@ -320,6 +322,8 @@ def create_app(config: CreditChinaConfig | None = None) -> web.Application:
 def _repair_key(body: dict[str, Any]) -> tuple[str, str, str]:
     if "YC_WSH" in body or "YC_JDJGDM" in body:
         return ("YC", _text(body, "YC_WSH"), _text(body, "YC_JDJGDM"))
+    if "MD_JLBH" in body or "MD_RDJGDM" in body:
+        return ("MD", _text(body, "MD_JLBH"), _text(body, "MD_RDJGDM"))
     # Legacy rows are keyed by CF_XZJGDM; operators may name either column.
     org = body.get("CF_CFJGDM", body.get("CF_XZJGDM"))
     if not isinstance(org, str) or not org:

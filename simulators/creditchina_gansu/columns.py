@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, kw_only=True)
 class RowKind:
-    rowtype: str  # ROWTYPE: "CF" penalty, "YC" abnormal list
+    rowtype: str  # ROWTYPE: "CF" penalty, "YC" abnormal list, "MD" list entry
     legacy: bool
     columns: tuple[str, ...]  # native content columns, in the order the pull returns them
     key: tuple[str, str]  # business key: (document number, deciding-authority code)
@@ -56,6 +56,31 @@ YC = RowKind(
     date_columns=("YC_LRRQ",),
 )  # fmt: skip
 
+# List entries (名单) mirrored from their owners: the six list authorities and GSXT's serious list
+# (docs/protocols.md §1, "List rows"). MD_JLBH is the owner's own identity of the entry.
+MD = RowKind(
+    rowtype="MD",
+    legacy=False,
+    columns=(
+        "MD_MDLB", "MD_JLBH", "MD_DXMC", "MD_DXLB", "MD_TYSHXYDM", "MD_ZJHM", "MD_FDDBR", "MD_LRYY",
+        "MD_LRYJ", "MD_WSH", "MD_RDJG", "MD_RDJGDM", "MD_LRRQ", "MD_YXQZ", "MD_YCRQ", "MD_YCYY",
+    ),
+    key=("MD_JLBH", "MD_RDJGDM"),
+    required=("MD_MDLB", "MD_JLBH", "MD_DXMC", "MD_DXLB", "MD_LRYY", "MD_RDJG", "MD_RDJGDM", "MD_LRRQ"),
+    uscc_columns=("MD_TYSHXYDM", "MD_RDJGDM"),
+    date_columns=("MD_LRRQ", "MD_YXQZ", "MD_YCRQ"),
+)  # fmt: skip
+# 名单类别 (MD_MDLB): the nine categories' lists, by owner.
+MDLB_VALUES = {
+    "01": "失信被执行人",
+    "02": "重大税收违法失信主体",
+    "03": "拖欠农民工工资失信联合惩戒对象",
+    "04": "安全生产严重失信主体",
+    "05": "统计严重失信企业",
+    "06": "社会组织严重违法失信名单",
+    "07": "市场监督管理严重违法失信名单",
+}
+
 STATUS_COLUMNS = ("CF_ZT", "GSZT", "ZZYY", "ZZRQ")
 STATUS_DEFAULTS = {"CF_ZT": "0", "GSZT": "1", "ZZYY": "", "ZZRQ": ""}
 # Set by the platform; tolerated on push and ignored.
@@ -71,6 +96,8 @@ def stored_kind(rowtype: str, row: Mapping[str, str]) -> RowKind | None:
     """The kind of a row loaded by an operator: a CF row without CF_XDR_LB but with CF_XZJGDM is legacy."""
     if rowtype == "YC":
         return YC
+    if rowtype == "MD":
+        return MD
     if rowtype == "CF":
         return CF_LEGACY if "CF_XDR_LB" not in row and "CF_XZJGDM" in row else CF_CURRENT
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ from simulators import uscc
 from simulators.codes import SPE_CAUSES, bad_penalty_kind
 from simulators.creditchina_gansu.columns import (
     CF_ZT_VALUES,
+    MDLB_VALUES,
     PLATFORM_COLUMNS,
     STATUS_COLUMNS,
     SXCD_VALUES,
@@ -17,6 +19,8 @@ from simulators.creditchina_gansu.columns import (
     RowKind,
 )
 from simulators.formats import parse_amount, parse_slash_date
+
+_MASKED_ID = re.compile(r"[0-9]{2,6}\*{6,16}[0-9Xx]{0,4}")
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,24 @@ def _content(kind: RowKind, row: Mapping[str, str]) -> RowError | None:
         for column in ("CF_NR_FK", "CF_NR_WFFF"):
             if row.get(column) and parse_amount(row[column]) is None:
                 return RowError(column, f"{column} 应为以万元计的非负数")
+    elif kind.rowtype == "MD":
+        return _list_entry(row)
     elif row["YC_LRYYDM"] not in SPE_CAUSES:
         return RowError("YC_LRYYDM", "YC_LRYYDM 应为 1-4")
+    return None
+
+
+def _list_entry(row: Mapping[str, str]) -> RowError | None:
+    if row["MD_MDLB"] not in MDLB_VALUES:
+        return RowError("MD_MDLB", "MD_MDLB 应为 01-07")
+    if row["MD_DXLB"] not in XDR_LB_VALUES:
+        return RowError("MD_DXLB", "MD_DXLB 应为 法人及非法人组织、自然人、个体工商户 之一")
+    if row["MD_DXLB"] == "自然人":
+        # A person's ID number is shared masked, as the owner masks it; never in full.
+        if row.get("MD_ZJHM") and not _MASKED_ID.fullmatch(row["MD_ZJHM"]):
+            return RowError("MD_ZJHM", "自然人的 MD_ZJHM 应为脱敏格式（如 6201**********1234）")
+    elif not row.get("MD_TYSHXYDM"):
+        return RowError("MD_TYSHXYDM", "对象类别不是自然人时 MD_TYSHXYDM 为必填项")
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +24,7 @@ from simulators.codes import REM_EXCPRES, removal_pairs
 from simulators.expiring import Expiring
 from simulators.faults import DEFAULT_FAULT_SEED, FaultState
 from simulators.formats import DASH_DATE
-from simulators.gsxt_gansu import signing
+from simulators.gsxt_gansu import serious, signing
 from simulators.gsxt_gansu.store import GsxtStore, decode_cursor, encode_cursor
 from simulators.gsxt_gansu.tables import (
     AMOUNT_FIELDS,
@@ -54,6 +54,9 @@ class GsxtConfig:
     clock: Clock = field(default_factory=SystemClock)
     world_seed: int = WORLD_SEED
     fault_seed: int = DEFAULT_FAULT_SEED
+    # Seed the 严重违法失信名单 (`seriousillegal`) with its fixtures. Off by default while the gateway's
+    # GSXT mapping does not read that table yet: its change-feed items would be quarantined.
+    serious_list: bool = False
 
 
 class GsxtError(Exception):
@@ -91,6 +94,8 @@ class GsxtSimulator:
     def reset(self) -> None:
         """Back to the seed records and feed; faults, stats, requestIds and admin config cleared."""
         tables = gsxt_gansu_records(build_world(self.config.world_seed))
+        if self.config.serious_list:
+            tables = {**tables, serious.TABLE: [dict(record) for record in serious.SERIOUS_FIXTURES]}
         self.store.load_seed(tables)
         self._pripids = {r["uniSCID"]: r["priPID"] for records in tables.values() for r in records}
         self.faults.clear()
@@ -259,7 +264,7 @@ class GsxtSimulator:
         key = key_of(table, record)
         loaded = self.store.get(table, key) or blank_record(table)
         loaded.update(record)
-        id_field = "busExcList" if table == "opanomaly" else "caseId"
+        id_field = {"opanomaly": "busExcList", serious.TABLE: "illCompId"}.get(table, "caseId")
         if not loaded[id_field]:
             loaded[id_field] = hashlib.md5(f"{table}|{key[0]}|{key[1]}".encode()).hexdigest()
         return loaded
@@ -276,7 +281,10 @@ class GsxtSimulator:
         table = _table(body)
         restore = body.get("restore") is True
         today = self.clock.now().date().strftime(DASH_DATE)
-        if table == "opanomaly":
+        if table == serious.TABLE:
+            key = (require_str(body, "penDecNo"), require_str(body, "decOrgCode"))
+            record = _serious_repaired(self._existing(table, key), body, self.clock.now().date(), restore=restore)
+        elif table == "opanomaly":
             key = (require_str(body, "penDecNo"), require_str(body, "decOrgCode"))
             record = self._existing(table, key)
             if restore:
@@ -395,6 +403,29 @@ def _table(body: dict[str, Any]) -> str:
         raise AdminError(400, "invalid_value", f"table must be one of {', '.join(TABLES)}", "table")
     assert isinstance(table, str)
     return table
+
+
+def _serious_repaired(record: dict[str, Any], body: dict[str, Any], today: date, *, restore: bool) -> dict[str, Any]:
+    """An operator's removal (or restoration) of a 严重违法失信名单 entry; the row is kept."""
+    if restore:
+        record.update(isMove="0", remType="", remDate="", remExcpresRea="", reDecOrg="")
+        return record
+    rem_type = require_str(body, "remType")
+    if rem_type not in serious.REM_TYPES:
+        raise AdminError(400, "invalid_value", "remType must be 1-4", "remType")
+    if record["isMove"] != "0":
+        raise AdminError(409, "not_listed", "the entry is not on the list", "penDecNo")
+    listed = date.fromisoformat(str(record["abnTime"]))
+    earliest = serious.earliest_removal(listed, rem_type)
+    if today < earliest:
+        message = f"remType {rem_type} is possible from {earliest.isoformat()} (listed {listed.isoformat()})"
+        raise AdminError(409, "too_early", message, "remType")
+    reason = body.get("remExcpresRea") or serious.REM_TYPES[rem_type][0]
+    if not isinstance(reason, str):
+        raise AdminError(400, "invalid_value", "remExcpresRea must be a string", "remExcpresRea")
+    record.update(isMove="1", remType=rem_type, remDate=today.strftime(DASH_DATE), remExcpresRea=reason)
+    record["reDecOrg"] = record["decOrg"]
+    return record
 
 
 def _check_pairing(spe_cause: str, reason: str) -> None:

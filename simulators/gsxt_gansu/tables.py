@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from simulators.gsxt_gansu import serious
+
 PENALTY_FIELDS = (
     "caseId", "priPID", "uniSCID", "entName", "entType", "penDecNo", "illegActType", "penType", "penAm",
     "forfAm", "penContent", "penDecIssDate", "pubDate", "judAuth", "judAuthCode", "pubFlag", "stopType",
@@ -18,12 +20,14 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "decOrgCode", "penDecNo", "isMove", "remExcpres", "remExcpresCN", "remDate", "reDecOrg",
         "updateTime",
     ),
+    serious.TABLE: serious.FIELDS,  # 市场监督管理严重违法失信名单 (§2a)
 }  # fmt: skip
 TABLES = tuple(FIELDS)
 KEY_FIELDS: dict[str, tuple[str, str]] = {
     "punish": ("penDecNo", "judAuthCode"),
     "otherpunish": ("penDecNo", "judAuthCode"),
     "opanomaly": ("penDecNo", "decOrgCode"),
+    serious.TABLE: ("penDecNo", "decOrgCode"),
 }
 AMOUNT_FIELDS = ("penAm", "forfAm")
 
@@ -41,7 +45,7 @@ def key_label(table: str, key: Key) -> str:
 
 
 def is_published(table: str, record: Mapping[str, Any]) -> bool:
-    if table == "opanomaly":
+    if table in ("opanomaly", serious.TABLE):
         return record.get("isMove") == "0"
     return record.get("pubFlag") == "1"
 
@@ -49,7 +53,7 @@ def is_published(table: str, record: Mapping[str, Any]) -> bool:
 def blank_record(table: str) -> dict[str, Any]:
     """A record with every field empty; state fields default to published (operator loads)."""
     record: dict[str, Any] = {name: None if name in AMOUNT_FIELDS else "" for name in FIELDS[table]}
-    if table == "opanomaly":
+    if table in ("opanomaly", serious.TABLE):
         record["isMove"] = "0"
     else:
         record["pubFlag"] = "1"
