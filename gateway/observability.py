@@ -66,6 +66,17 @@ IDEMPOTENCY = Counter(
     ["result"],
     registry=REGISTRY,
 )
+AUTH_FAILURES = Counter(
+    "creditgw_auth_failures_total",
+    "API requests refused 401, by reason (bad_signature, replayed_nonce, expired_timestamp, …).",
+    ["reason"],
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "creditgw_rate_limited_total",
+    "API requests refused 429 by a client's rate limit (no client label: ids stay out of labels).",
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Histogram(
     "creditgw_http_request_duration_seconds",
     "API request latency by route template, method and status class.",

@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.auth import CLIENT, require_record
 from gateway.api.errors import ApiError
 from gateway.api.inputs import parse_query
 from gateway.api.keys import RUNTIME
@@ -71,6 +72,7 @@ async def get_notice(request: web.Request) -> web.Response:
         record = await runtime.db.run(lambda tx: Repo(tx).load_record(record_id), write=False)
     if record is None:
         raise ApiError(404, "record_not_found", f"no record {record_id}", field="id")
+    require_record(request[CLIENT], record.facts)
     try:
         notice = build_notice(record.facts, record_id=record.record_id, overrides=runtime.settings.rules.overrides())
     except NoticeNotApplicable as exc:

@@ -887,7 +887,21 @@ def _marks(n: int) -> str:
 
 
 _COUNTABLE = frozenset(
-    {"records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "cursors", "idempotency"}
+    {
+        "records",
+        "links",
+        "inbox",
+        "outbox",
+        "repairs",
+        "repair_targets",
+        "audit",
+        "cursors",
+        "idempotency",
+        "clients",
+        "client_secrets",
+        "nonces",
+        "call_audit",
+    }
     | {"reminders"}
 )
 
