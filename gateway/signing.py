@@ -23,10 +23,11 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as _chmac
+from yarl import URL
 
 SCHEME = "CREDITGW1"
 HMAC_SHA256 = "HMAC-SHA256"
@@ -111,18 +112,19 @@ def sign_headers(
     nonce: str | None = None,
 ) -> dict[str, str]:
     """The headers that sign one request. `url` is the path with its query (`/v1/x?a=1`) or a
-    full URL; send it and `body` exactly as signed."""
+    full URL; send it and `body` exactly as signed. The path is signed percent-encoded, as an
+    HTTP client sends it (yarl, which aiohttp uses, encodes what needs it)."""
     if credentials.algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {credentials.algorithm!r}; one of {', '.join(ALGORITHMS)}")
-    parts = urlsplit(url)
+    parts = URL(url)
     ts = str(int(time.time()) if timestamp is None else timestamp)
     once = nonce or new_nonce()
     text = string_to_sign(
         algorithm=credentials.algorithm,
         client_id=credentials.client_id,
         method=method,
-        path=parts.path or "/",
-        query=parts.query,
+        path=parts.raw_path or "/",
+        query=parts.raw_query_string,
         timestamp=ts,
         nonce=once,
         body=body,
