@@ -482,10 +482,20 @@ def _dead_json(item: Any) -> dict[str, Any]:
 
 async def _serve(settings: Settings, *, simulate: bool) -> int:
     from aiohttp import web
+    from pydantic import SecretStr
 
     from gateway.api.app import create_app
+    from gateway.api.tls import server_ssl_context
+    from gateway.clients import add_sandbox_client, new_key
     from gateway.runtime import Runtime
+    from gateway.store.database import now_utc
 
+    try:
+        ssl_context = server_ssl_context(settings)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        return _fail("invalid_tls", f"cannot load the TLS certificate, key or CA bundle: {exc}")
+    if simulate and settings.secrets_key is None:
+        settings.secrets_key = SecretStr(new_key())  # this process only: the sandbox client below
     simulators = None
     urls: dict[str, str] | None = None
     if simulate:
@@ -496,13 +506,19 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
         for name, url in urls.items():
             print(f"simulator {name} {url}", flush=True)
     runtime = await Runtime.open(settings, urls=urls)
+    if simulate and settings.secrets_key is not None:
+        client_id, secret = await add_sandbox_client(runtime.db, settings.secrets_key.get_secret_value(), now=now_utc())
+        # Printed on purpose, once, and only with --simulate: a sandbox to try the API with.
+        print(f"SANDBOX CLIENT (simulated systems only, not for production): {client_id}", flush=True)
+        print(f"SANDBOX SECRET: {secret}", flush=True)
     runner = web.AppRunner(create_app(runtime), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
     await site.start()
     runtime.start(sweep=True, remind=True)
-    log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name)
-    print(f"creditgw listening on http://{settings.host}:{settings.port}", flush=True)
+    scheme = "https" if ssl_context is not None else "http"
+    log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name, tls=scheme == "https")
+    print(f"creditgw listening on {scheme}://{settings.host}:{settings.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

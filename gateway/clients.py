@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.domain.categories import Category
-from gateway.store.database import Row, Tx, from_db_ts, to_db_ts
+from gateway.store.database import Database, Row, Tx, from_db_ts, to_db_ts
 
 
 class Scope(StrEnum):
@@ -372,3 +372,24 @@ class ClientStore:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (to_db_ts(at), client_id, method, route, path, status, request_id),
         )
+
+
+async def add_sandbox_client(
+    db: Database,
+    secrets_key: str,
+    *,
+    prefix: str = "sandbox",
+    scopes: Iterable[str] = CLIENT_SCOPES,
+    authorities: Iterable[str] = (ALL,),
+    now: datetime,
+) -> tuple[str, str]:
+    """A client for the demo and `serve --simulate` (never for production): a fresh id each run,
+    so a kept database's older sandbox clients (sealed under another key) stay out of the way."""
+    client_id = f"{prefix}-{secrets.token_hex(4)}"
+    box = SecretBox.from_text(secrets_key)
+    secret = await db.run(
+        lambda tx: ClientStore(tx, box).add(
+            client_id, name="sandbox (demo only)", scopes=scopes, authorities=authorities, now=now
+        )
+    )
+    return client_id, secret

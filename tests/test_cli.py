@@ -17,6 +17,7 @@ import aiohttp
 
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Observation, Policy
+from gateway.signing import Credentials, sign_headers
 from gateway.store.database import open_database
 from gateway.store.migrate import available, migrate
 from gateway.store.repo import Repo
@@ -120,8 +121,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _get(url: str) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+async def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
         text = await resp.text()
         return resp.status, text
 
@@ -152,6 +153,13 @@ def test_serve_with_simulators_answers_and_stops_on_sigterm(tmp_path: Path) -> N
         assert asyncio.run(_get(f"{base}/readyz"))[0] == 200
         status, metrics = asyncio.run(_get(f"{base}/metrics"))
         assert status == 200 and "creditgw_outbox_depth" in metrics
+        # The sandbox client it printed, marked as such, signs calls; an unsigned call is refused.
+        client_id = next(line for line in lines if line.startswith("SANDBOX CLIENT")).split(": ")[-1].strip()
+        secret = next(line for line in lines if line.startswith("SANDBOX SECRET")).split(": ")[-1].strip()
+        assert "not for production" in next(line for line in lines if line.startswith("SANDBOX CLIENT"))
+        signed = sign_headers(Credentials(client_id=client_id, secret=secret), "GET", "/v1/guidance")
+        assert asyncio.run(_get(f"{base}/v1/guidance", signed))[0] == 200
+        assert asyncio.run(_get(f"{base}/v1/guidance"))[0] == 401
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0

@@ -144,9 +144,9 @@ def test_every_signed_part_changes_the_signature() -> None:
 def test_sign_cli_prints_the_headers(tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text("cgs_example-secret-do-not-use\n")
+    command = [sys.executable, "-m", "gateway.cli", "sign", "GET", "/v1/guidance", "--client-id", "tax-gs"]
     done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "sign", "GET", "/v1/guidance", "--client-id", "tax-gs"]
-        + ["--secret-file", str(secret), "--algorithm", "HMAC-SM3"],
+        [*command, "--secret-file", str(secret), "--algorithm", "HMAC-SM3"],
         capture_output=True,
         text=True,
         cwd=REPO,
