@@ -147,7 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides: dict[str, Any] = {}
     if args.database_url:
         overrides["database_url"] = args.database_url
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValueError as exc:  # pydantic's ValidationError too: a setting or a *_FILE is wrong
+        first = str(exc).strip().splitlines()
+        return _fail("invalid_settings", " ".join(first[:3]))
     configure_logging(settings.log_format, settings.log_level)
     command = args.command
     if command == "check-config":

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway.domain.personal import mask_deep
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -137,6 +140,11 @@ REMINDER_LAST_RUN = Gauge(
 )
 
 
+def mask_personal_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """structlog processor: every string value with natural persons' ID numbers masked."""
+    return {key: mask_deep(value) for key, value in event.items()}
+
+
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     """JSON in production (one object a line, for the log shipper); readable in a terminal."""
     renderer: Any = (
@@ -151,6 +159,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            mask_personal_ids,  # last before rendering: nothing logged carries a whole ID number
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

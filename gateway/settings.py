@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -235,5 +236,8 @@ class Settings(BaseSettings):
         return self
 
     def redacted(self) -> dict[str, Any]:
-        """Effective settings for `check-config`: secrets shown as ********."""
-        return self.model_dump(mode="json")
+        """Effective settings for `check-config`: secrets shown as ********, the database
+        password too (it sits inside database_url)."""
+        dumped = self.model_dump(mode="json")
+        dumped["database_url"] = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", self.database_url)
+        return dumped

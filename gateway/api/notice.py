@@ -21,6 +21,7 @@ from gateway.api.inputs import parse_query
 from gateway.api.keys import RUNTIME
 from gateway.api.models import RECORD_ID_PATTERN
 from gateway.domain.model import CanonicalRecord
+from gateway.domain.personal import mask_ids
 from gateway.notice import NoticeFormat, NoticeNotApplicable, build_notice, render_notice
 from gateway.store.repo import Repo
 
@@ -79,7 +80,7 @@ async def get_notice(request: web.Request) -> web.Response:
         raise ApiError(422, "notice_not_applicable", str(exc), field="record") from None
     fmt = query.format or negotiate(request.headers.get("Accept"))
     return web.Response(
-        text=render_notice(notice, fmt),
+        text=mask_ids(render_notice(notice, fmt)),
         content_type=_MEDIA_TYPES[fmt],
         charset="utf-8",
         headers={"Vary": "Accept"},

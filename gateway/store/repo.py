@@ -21,6 +21,7 @@ from gateway.domain.model import (
     StopReason,
     TargetState,
 )
+from gateway.domain.personal import mask_deep
 from gateway.domain.plan import AuditEntry, Delivery, SeenUpdate
 from gateway.store.database import Row, TransientStoreError, Tx, from_db_ts
 
@@ -470,6 +471,7 @@ class Repo:
         return left
 
     def dead_letter(self, item: OutboxItem, owner: str, context: Mapping[str, Any], now: datetime) -> bool:
+        context = mask_deep(dict(context))  # a dead letter keeps no whole ID number (an echoed row)
         error = str(context.get("message", "failed"))
         left = self._leave_flight(
             item.id,
