@@ -381,6 +381,8 @@ async def add_sandbox_client(
     prefix: str = "sandbox",
     scopes: Iterable[str] = CLIENT_SCOPES,
     authorities: Iterable[str] = (ALL,),
+    rate_per_s: int | None = None,
+    burst: int | None = None,
     now: datetime,
 ) -> tuple[str, str]:
     """A client for the demo and `serve --simulate` (never for production): a fresh id each run,
@@ -389,7 +391,13 @@ async def add_sandbox_client(
     box = SecretBox.from_text(secrets_key)
     secret = await db.run(
         lambda tx: ClientStore(tx, box).add(
-            client_id, name="sandbox (demo only)", scopes=scopes, authorities=authorities, now=now
+            client_id,
+            name="sandbox (demo only)",
+            scopes=scopes,
+            authorities=authorities,
+            rate_per_s=rate_per_s,
+            burst=burst,
+            now=now,
         )
     )
     return client_id, secret
