@@ -9,6 +9,9 @@ import structlog
 
 from gateway.domain.personal import is_id_number, mask_deep, mask_ids
 from gateway.observability import configure_logging, get_logger
+from gateway.store.database import Tx
+from gateway.store.repo import Repo
+from tests.test_api_harness import GS, LEASE, NOW, open_harness
 
 # GB 11643 examples with valid check characters (one ending in X), and a 15-digit one.
 ID_18 = "11010519491231002X"
@@ -56,3 +59,23 @@ def test_log_lines_carry_no_whole_id_number(capsys: pytest.CaptureFixture[str]) 
     line = json.loads(err.strip().splitlines()[-1])
     assert ID_18 not in err and ID_18B not in err
     assert "110105************" in line["excerpt"]
+
+
+async def test_a_dead_letter_keeps_no_whole_id_number(database_url: str) -> None:
+    async with open_harness(database_url) as api:
+        await api.seed()
+
+        def kill(tx: Tx) -> int:
+            repo = Repo(tx)
+            [item] = [i for i in repo.claim(NOW, 50, "w", NOW + LEASE) if i.target == GS]
+            context = {"message": f"rejected row of {ID_18}", "body_excerpt": f"<ZJHM>{ID_18}</ZJHM>", "attempts": 1}
+            assert repo.dead_letter(item, "w", context, NOW)
+            return item.id
+
+        item_id = await api.runtime.db.run(kill)
+        stored = await api.runtime.db.run(
+            lambda tx: tx.one("SELECT last_error, dead_context FROM outbox WHERE id = ?", (item_id,)), write=False
+        )
+        assert stored is not None
+        assert ID_18 not in json.dumps(dict(stored), ensure_ascii=False)
+        assert "110105************" in stored["last_error"] and "110105************" in stored["dead_context"]
