@@ -41,7 +41,7 @@ import aiohttp
 from bench.budget import CpuBudget, per_unit_ms, usable_cores
 from bench.databases import BACKENDS, fresh_database, postgres_available
 from bench.ingest import bare_baseline
-from bench.ingest_server import BENCH_RATE
+from bench.ingest_server import BENCH_CLIENT, add_bench_client
 from bench.load import LoadResult, Request, RequestFactory, closed_loop, open_loop
 from bench.probe import RepairTiming, StoreProbe
 from bench.processes import (
@@ -65,8 +65,7 @@ from gateway.signing import Credentials
 
 TARGET_RATIO = 0.25  # sustainable end-to-end rate / bare ingest rate
 TARGET_P99_S = 1.0  # accept→delivered at half the sustainable rate
-CLIENT = "bench"
-SOURCE = f"api:{CLIENT}"
+SOURCE = f"api:{BENCH_CLIENT}"
 # The maximum-rate phase may use 2/3 of the records, the half-rate phase gets the rest: 2/3 is
 # about 1.5× what 10 s at the measured accept rate need (sqlite 240–420/s, postgresql ~110/s on
 # the 2-core machine). Should the records run out, the phase ends early and says so.
@@ -241,29 +240,17 @@ class Started:
 
 
 async def bench_client(url: str, key: str) -> Credentials:
-    """The client the load signs as (docs/signing.md), made in the database before `serve` starts,
-    as an operator would with `creditgw clients add`; its rate limit is out of the way."""
-    from gateway.clients import ALL, ClientStore, Scope, SecretBox
-    from gateway.store.database import now_utc, open_database
+    """The client the load signs as (docs/signing.md), made in the database before `serve` starts."""
+    from gateway.store.database import open_database
     from gateway.store.migrate import migrate
 
     db = open_database(url)
     try:
         await migrate(db)
-        secret = await db.run(
-            lambda tx: ClientStore(tx, SecretBox.from_text(key)).add(
-                CLIENT,
-                name="benchmark",
-                scopes=[Scope.DECIDE],
-                authorities=[ALL],
-                rate_per_s=BENCH_RATE,
-                burst=BENCH_RATE,
-                now=now_utc(),
-            )
-        )
+        secret = await add_bench_client(db, key)
     finally:
         await db.close()
-    return Credentials(client_id=CLIENT, secret=secret)
+    return Credentials(client_id=BENCH_CLIENT, secret=secret)
 
 
 async def run_phases(

@@ -45,6 +45,7 @@ from bench.processes import LOCALHOST
 if TYPE_CHECKING:  # imported where used: the bare baseline must not depend on the gateway at all
     from gateway.domain.plan import Policy
     from gateway.runtime import Runtime
+    from gateway.store.database import Database
 
 READY = "READY"
 BENCH_CLIENT = "bench"
@@ -112,25 +113,13 @@ async def _bare() -> None:
     await _serve(bare_app(), {"kind": "bare"}, nothing)
 
 
-async def _ingest_runtime(database_url: str, log_level: str, **overrides: Any) -> tuple[Runtime, dict[str, str]]:
-    """The gateway's runtime as `serve` opens it (JSON logs), with the ingest policy: no connectors;
-    and the benchmark's client (its credentials, for the READY line)."""
-    from pydantic import SecretStr
-
-    from gateway.clients import ALL, ClientStore, Scope, SecretBox, new_key
-    from gateway.observability import configure_logging
-    from gateway.runtime import Runtime
-    from gateway.settings import Settings
+async def add_bench_client(db: Database, key: str) -> str:
+    """The benchmarks' client (decides for every authority, rate limit out of the way), as an
+    operator would add it with `creditgw clients add`; returns its secret."""
+    from gateway.clients import ALL, ClientStore, Scope, SecretBox
     from gateway.store.database import now_utc
 
-    key = new_key()
-    settings = Settings(
-        database_url=database_url, log_format="json", log_level=log_level, secrets_key=SecretStr(key), **overrides
-    )
-    configure_logging(settings.log_format, settings.log_level)
-    runtime = await Runtime.open(settings, connectors={})
-    runtime.policy = ingest_policy(runtime)
-    secret = await runtime.db.run(
+    return await db.run(
         lambda tx: ClientStore(tx, SecretBox.from_text(key)).add(
             BENCH_CLIENT,
             name="benchmark",
@@ -141,7 +130,26 @@ async def _ingest_runtime(database_url: str, log_level: str, **overrides: Any) -
             now=now_utc(),
         )
     )
-    return runtime, {"client_id": BENCH_CLIENT, "secret": secret}
+
+
+async def _ingest_runtime(database_url: str, log_level: str, **overrides: Any) -> tuple[Runtime, dict[str, str]]:
+    """The gateway's runtime as `serve` opens it (JSON logs), with the ingest policy: no connectors;
+    and the benchmark's client (its credentials, for the READY line)."""
+    from pydantic import SecretStr
+
+    from gateway.clients import new_key
+    from gateway.observability import configure_logging
+    from gateway.runtime import Runtime
+    from gateway.settings import Settings
+
+    key = new_key()
+    settings = Settings(
+        database_url=database_url, log_format="json", log_level=log_level, secrets_key=SecretStr(key), **overrides
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    runtime = await Runtime.open(settings, connectors={})
+    runtime.policy = ingest_policy(runtime)
+    return runtime, {"client_id": BENCH_CLIENT, "secret": await add_bench_client(runtime.db, key)}
 
 
 async def _gateway(
