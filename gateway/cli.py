@@ -515,6 +515,9 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
         # Printed on purpose, once, and only with --simulate: a sandbox to try the API with.
         print(f"SANDBOX CLIENT (simulated systems only, not for production): {client_id}", flush=True)
         print(f"SANDBOX SECRET: {secret}", flush=True)
+    if settings.require_signature and settings.secrets_key is None:
+        # Not fatal (probes and metrics still answer), but every /v1/ call will be refused.
+        log.warning("no_secrets_key", hint="set CREDITGW_SECRETS_KEY (creditgw clients key); /v1/ calls get 401")
     runner = web.AppRunner(create_app(runtime), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)

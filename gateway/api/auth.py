@@ -47,6 +47,8 @@ ROUTE_SCOPES = web.AppKey[dict[str, str]]("route_scopes")
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _NONCE_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.")
 _PURGE_EVERY = 1000  # nonce inserts between purges of expired nonces (per replica)
+# Callers name arbitrary client ids: the cache of lookups (unknown ones too) is bounded.
+_CACHE_LIMIT = 10_000
 
 
 class Unauthorized(Exception):
@@ -133,6 +135,8 @@ class Gatekeeper:
         except ClientError:
             log.error("client_secret_unreadable", client=client_id)  # wrong or missing secrets key
             found = None
+        if len(self._clients) >= _CACHE_LIMIT:
+            self._clients.clear()
         self._clients[client_id] = (now, found)
         return found
 
@@ -142,6 +146,8 @@ class Gatekeeper:
         if cached is not None and now - cached[0] < self.settings.client_cache_s:
             return cached[1]
         found = await self.runtime.db.run(lambda tx: ClientStore(tx, None).by_cert_subject(subject), write=False)
+        if len(self._subjects) >= _CACHE_LIMIT:
+            self._subjects.clear()
         self._subjects[subject] = (now, found)
         return found
 
