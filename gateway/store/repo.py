@@ -889,21 +889,8 @@ def _marks(n: int) -> str:
 
 
 _COUNTABLE = frozenset(
-    {
-        "records",
-        "links",
-        "inbox",
-        "outbox",
-        "repairs",
-        "repair_targets",
-        "audit",
-        "cursors",
-        "idempotency",
-        "clients",
-        "client_secrets",
-        "nonces",
-        "call_audit",
-    }
+    {"records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "cursors", "idempotency"}
+    | {"clients", "client_secrets", "nonces", "call_audit"}  # 0009
     | {"reminders"}
 )
 
