@@ -37,10 +37,10 @@ CC, GS = "creditchina_gansu", "gsxt_gansu"
 NOW = T0 + timedelta(days=1)  # the runtime's clock: decisions must not be dated after it
 LEASE = timedelta(seconds=30)
 SUBJECT = "91620102MA72ABCD94"  # penalty_facts()' subject
-TABLES = ("records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "idempotency") + (
-    "clients",  # 0009: a refused call changes no client either (nonces are spent by any signed call)
-    "client_secrets",
-    "call_audit",
+TABLES = (
+    *("records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "idempotency"),
+    # 0009: a refused call changes no client either (a signed one spends its nonce, by design)
+    *("clients", "client_secrets", "call_audit"),
 )
 ROOT = "harness"  # the harness's client: every scope, every authority, every category
 # One secrets key for the test process, and the root client's credentials per database, so two
