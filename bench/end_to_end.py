@@ -41,6 +41,7 @@ import aiohttp
 from bench.budget import CpuBudget, per_unit_ms, usable_cores
 from bench.databases import BACKENDS, fresh_database, postgres_available
 from bench.ingest import bare_baseline
+from bench.ingest_server import BENCH_CLIENT, add_bench_client
 from bench.load import LoadResult, Request, RequestFactory, closed_loop, open_loop
 from bench.probe import RepairTiming, StoreProbe
 from bench.processes import (
@@ -59,11 +60,12 @@ from bench.records import SyntheticPenalty, penalties
 from bench.report import json_line, machine, table, verdict
 from bench.sandbox import CREDITCHINA, GSXT, Sandbox, Shown, load_creditchina, running_simulators, shown
 from bench.stats import Summary, ratio, rounded
+from gateway.clients import new_key
+from gateway.signing import Credentials
 
 TARGET_RATIO = 0.25  # sustainable end-to-end rate / bare ingest rate
 TARGET_P99_S = 1.0  # accept→delivered at half the sustainable rate
-CLIENT = "bench"
-SOURCE = f"api:{CLIENT}"
+SOURCE = f"api:{BENCH_CLIENT}"
 # The maximum-rate phase may use 2/3 of the records, the half-rate phase gets the rest: 2/3 is
 # about 1.5× what 10 s at the measured accept rate need (sqlite 240–420/s, postgresql ~110/s on
 # the 2-core machine). Should the records run out, the phase ends early and says so.
@@ -156,7 +158,6 @@ class Pool:
             headers = {
                 "Content-Type": "application/json",
                 "Idempotency-Key": f"e2e-{phase}-{record.index}",
-                "X-Client-Id": CLIENT,
             }
             return Request(path="/v1/repairs", body=json.dumps(body).encode(), headers=headers)
 
@@ -238,8 +239,28 @@ class Started:
     loaded_at: float
 
 
+async def bench_client(url: str, key: str) -> Credentials:
+    """The client the load signs as (docs/signing.md), made in the database before `serve` starts."""
+    from gateway.store.database import open_database
+    from gateway.store.migrate import migrate
+
+    db = open_database(url)
+    try:
+        await migrate(db)
+        secret = await add_bench_client(db, key)
+    finally:
+        await db.close()
+    return Credentials(client_id=BENCH_CLIENT, secret=secret)
+
+
 async def run_phases(
-    options: Options, serve: Child, base_url: str, sandbox: Sandbox, probe: StoreProbe, started: Started
+    options: Options,
+    serve: Child,
+    base_url: str,
+    sandbox: Sandbox,
+    probe: StoreProbe,
+    started: Started,
+    credentials: Credentials,
 ) -> Phases:
     records, changed, loaded_at = started.records, started.changed, started.loaded_at
     pool = Pool(records)
@@ -286,6 +307,7 @@ async def run_phases(
                 warmup_s=options.warmup_s,
                 server_pid=serve.pid,
                 on_tick=tick,
+                credentials=credentials,
             )
         max_done = await drained(probe, used_max, timeout_s=drain_timeout_s)
         max_cpu_s = meter.stop()
@@ -302,7 +324,13 @@ async def run_phases(
         if half > 0:
             async with profiling(serve.pid, options.seconds, options.profile_dir, "serve-half-rate"):
                 half_load = await open_loop(
-                    base_url, factory, label="half-rate", rate=half, seconds=options.seconds, server_pid=serve.pid
+                    base_url,
+                    factory,
+                    label="half-rate",
+                    rate=half,
+                    seconds=options.seconds,
+                    server_pid=serve.pid,
+                    credentials=credentials,
                 )
         half_done = await drained(probe, used_half, timeout_s=drain_timeout_s)
         memory.end_kib = rss_kib(serve.pid)
@@ -373,8 +401,11 @@ async def run(options: Options) -> int:
                     changed = await load_creditchina(session, sandbox.urls[CREDITCHINA], records)
                 loaded_at = time.monotonic()
                 port = free_port()
+                key = new_key()
+                credentials = await bench_client(url, key)
                 env = {
                     **SERVE_SETTINGS,
+                    "CREDITGW_SECRETS_KEY": key,
                     "CREDITGW_LOG_LEVEL": options.log_level,
                     "CREDITGW_DATABASE_URL": url,
                     "CREDITGW_CREDITCHINA_GANSU__URL": sandbox.urls[CREDITCHINA],
@@ -385,7 +416,9 @@ async def run(options: Options) -> int:
                     probe = StoreProbe(url)
                     try:
                         started = Started(records=records, changed=changed, loaded_at=loaded_at)
-                        phases = await run_phases(options, serve, f"http://{LOCALHOST}:{port}", sandbox, probe, started)
+                        phases = await run_phases(
+                            options, serve, f"http://{LOCALHOST}:{port}", sandbox, probe, started, credentials
+                        )
                     finally:
                         await probe.close()
     finally:

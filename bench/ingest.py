@@ -9,6 +9,9 @@ with the same closed-loop client (C workers, a warm-up, then T seconds):
    different record (idempotency row, record, audit, repair, progress rows and one outbox row per
    system, committed before the 202), group commit as configured by default;
 3. the same with group commit off (`group_commit_max=1`), to show what group commit buys;
+3b. the gateway again with signatures off (`require_signature=false`, the same client named by
+   `X-Client-Id`): the difference to 2 is the price of signing (client side) and of checking the
+   signature and storing the nonce (server side, docs/signing.md);
 4. the API's HTTP layer alone: the same app with the decision answered at once, no store work (the
    ceiling that the store's work then lowers: how much of the gap is HTTP handling, how much is
    the durable decision);
@@ -34,12 +37,14 @@ from typing import Any
 
 from bench.budget import CpuBudget, per_unit_ms, usable_cores
 from bench.databases import BACKENDS, fresh_database, postgres_available
+from bench.ingest_server import BENCH_CLIENT
 from bench.load import LoadResult, Request, RequestFactory, closed_loop
 from bench.processes import LOCALHOST, postgres_cpu_seconds, python_module, run_bounded, spawn
 from bench.profiling import profiling
 from bench.records import SyntheticPenalty
 from bench.report import json_line, machine, table, verdict
 from bench.stats import Summary, ratio, rounded
+from gateway.signing import Credentials
 
 TARGET_RATIO = 0.50
 SERVER_MODULE = "bench.ingest_server"
@@ -82,7 +87,8 @@ def repair_factory(record_ids: list[str], *, run: str, cycle: bool = False) -> R
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": f"bench-{run}-{number}",
-            "X-Client-Id": "bench",
+            # Names the client to an unsigned gateway; a signed request carries it among the signed headers.
+            "X-Client-Id": BENCH_CLIENT,
         }
         return Request(path="/v1/repairs", body=json.dumps(body).encode(), headers=headers)
 
@@ -102,10 +108,13 @@ async def serve_and_load(
     profile_dir: Path | None = None,
     also_cpu: Mapping[str, Callable[[], float]] | None = None,
 ) -> tuple[LoadResult, dict[str, Any]]:
-    """Start a bench.ingest_server process, wait for its READY line, run the closed loop, stop it."""
+    """Start a bench.ingest_server process, wait for its READY line, run the closed loop, stop it.
+    Requests are signed with the client the server made, unless it runs unsigned."""
     async with spawn(label, argv, log_dir=work_dir) as server:
         ready = await server.wait_for(r"^READY (\{.*\})$", timeout_s=ready_timeout_s)
         info: dict[str, Any] = json.loads(ready.group(1))
+        client = info.pop("client", None)
+        credentials = Credentials(**client) if client is not None and info.get("signed") else None
         async with profiling(server.pid, warmup_s + seconds, profile_dir, label):
             result = await closed_loop(
                 f"http://{LOCALHOST}:{info['port']}",
@@ -116,6 +125,7 @@ async def serve_and_load(
                 warmup_s=warmup_s,
                 server_pid=server.pid,
                 also_cpu=also_cpu,
+                credentials=credentials,
             )
     return result, info
 
@@ -154,10 +164,10 @@ def records_needed(options: Options, backend: str) -> int:
 
 
 async def measure_gateway(
-    backend: str, options: Options, work_dir: Path, *, group_commit_max: int | None
+    backend: str, options: Options, work_dir: Path, *, group_commit_max: int | None, signed: bool = True
 ) -> tuple[LoadResult, dict[str, Any]]:
     count = records_needed(options, backend)
-    name = f"{backend}-gateway" + ("-gc-off" if group_commit_max == 1 else "")
+    name = f"{backend}-gateway" + ("-gc-off" if group_commit_max == 1 else "") + ("" if signed else "-unsigned")
     record_ids = [SyntheticPenalty(i).record_id for i in range(count)]
     with fresh_database(backend, work_dir, name.replace("-", "_")) as url:
         argv = python_module(
@@ -165,6 +175,8 @@ async def measure_gateway(
         )
         if group_commit_max is not None:
             argv += ["--group-commit-max", str(group_commit_max)]
+        if not signed:
+            argv.append("--unsigned")
         return await serve_and_load(
             name,
             argv,
@@ -244,6 +256,7 @@ async def measure_backend(
     off: tuple[LoadResult, dict[str, Any]] | None = None
     if options.group_commit_off:
         off = await measure_gateway(backend, options, work_dir, group_commit_max=1)
+    unsigned, _ = await measure_gateway(backend, options, work_dir, group_commit_max=None, signed=False)
     layer = await measure_http_layer(backend, options, work_dir)
     second = await baseline(2)
     bases = [first, second]
@@ -272,6 +285,15 @@ async def measure_backend(
             f"; group commit off: ratio {ratio(off_result.rate, base_rate):.2f},"
             f" group commit buys ×{ratio(gateway.rate, off_result.rate):.2f}"
         )
+    signing = signing_cost(gateway, unsigned)
+    figures["gateway_unsigned"] = unsigned.as_json()
+    figures["signing"] = {name: rounded(value, 4) for name, value in signing.items()}
+    rows.append(_row(backend, "signatures off (same client)", base_rate, bases, unsigned))
+    line += (
+        f"; signatures off: ratio {ratio(unsigned.rate, base_rate):.2f} — signing and nonce checking cost"
+        f" {signing['rate_change']:+.1%} of the rate, {signing['server_ms_per_request']:+.3f} ms server CPU and"
+        f" {signing['client_ms_per_request']:+.3f} ms client CPU per request, p50 {signing['p50_ms']:+.2f} ms"
+    )
     figures["http_layer"] = layer.as_json()
     figures["ratio_http_layer"] = rounded(ratio(layer.rate, base_rate))
     rows.append(_row(backend, "http layer alone (no store)", base_rate, bases, layer))
@@ -287,6 +309,20 @@ async def measure_backend(
         f" one process has (the HTTP layer alone {layer_ms:.2f} ms)"
     )
     return figures, rows, line
+
+
+def signing_cost(signed: LoadResult, unsigned: LoadResult) -> dict[str, float]:
+    """What signing (client) and verifying it with the nonce stored (server) add per request:
+    signed minus unsigned, same client, same run (NaN where a figure is missing)."""
+    return {
+        "rate_change": signed.rate / unsigned.rate - 1 if unsigned.rate else math.nan,
+        "server_ms_per_request": per_unit_ms(signed.server_cpu_s, signed.completed)
+        - per_unit_ms(unsigned.server_cpu_s, unsigned.completed),
+        "client_ms_per_request": per_unit_ms(signed.client_cpu_s, signed.completed)
+        - per_unit_ms(unsigned.client_cpu_s, unsigned.completed),
+        "p50_ms": (signed.latency.p50 - unsigned.latency.p50) * 1000,
+        "p99_ms": (signed.latency.p99 - unsigned.latency.p99) * 1000,
+    }
 
 
 def ingest_budget(base_rate: float, gateway: LoadResult) -> CpuBudget:
@@ -329,7 +365,7 @@ async def run(options: Options) -> int:
                 document["backends"][backend] = {"skipped": why}
                 continue
             variants = "gateway, gateway with group commit off" if options.group_commit_off else "gateway"
-            variants += ", the HTTP layer alone"
+            variants += ", gateway with signatures off, the HTTP layer alone"
             print(f"{backend}: baseline, {variants}, baseline again", flush=True)
             figures, backend_rows, line = await measure_backend(backend, options, work_dir)
             document["backends"][backend] = figures
@@ -349,7 +385,11 @@ async def run(options: Options) -> int:
         for figures in document["backends"].values()
         for run in (
             *figures.get("baseline_runs", ()),
-            *(figures[key] for key in ("gateway", "gateway_group_commit_off", "http_layer") if key in figures),
+            *(
+                figures[key]
+                for key in ("gateway", "gateway_group_commit_off", "gateway_unsigned", "http_layer")
+                if key in figures
+            ),
         )
     )
     document["errors"] = errors
@@ -359,7 +399,7 @@ async def run(options: Options) -> int:
 
 def default_budget(options: Options) -> float:
     total = 30.0
-    gateways = 2 if options.group_commit_off else 1
+    gateways = 3 if options.group_commit_off else 2  # signed, unsigned, group commit off
     for backend in options.backends:
         measurement = options.warmup_s + options.seconds + 20  # start, load, stop
         seeding = gateways * (60 + records_needed(options, backend) / _SEED_RATE[backend])

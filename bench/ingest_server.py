@@ -2,7 +2,7 @@
 server do not share an event loop or a GIL):
 
     python -m bench.ingest_server bare
-    python -m bench.ingest_server gateway --database-url URL --records N [--group-commit-max M]
+    python -m bench.ingest_server gateway --database-url URL --records N [--group-commit-max M] [--unsigned]
     python -m bench.ingest_server http-layer --database-url URL
 
 `bare` is the baseline: an aiohttp app whose POST handler reads the JSON body and answers 202 with
@@ -16,6 +16,12 @@ Idempotency-Key checks, body parsing and validation, the request hash, the 409 g
 response it sends after, but the decision is answered at once with a fixed 202 body instead of
 being applied and committed. A measuring instrument, not a mode of the gateway: its ratio to the
 bare handler is the ceiling that any store work then lowers.
+
+`gateway` and `http-layer` make the client `bench` (secrets key of this run, no rate limit worth
+the name) and put its credentials in the READY line; the load client signs with them
+(docs/signing.md). `gateway --unsigned` turns signatures off (`require_signature=false`): the same
+client, named by `X-Client-Id` alone, so the two runs differ by signing and nonce checking only.
+`http-layer` runs unsigned too: the nonce is a database write, and that layer measures no store work.
 
 Binds 127.0.0.1 on an OS-chosen port, prints `READY {"port": …, …}` and serves until SIGTERM/SIGINT.
 """
@@ -39,8 +45,12 @@ from bench.processes import LOCALHOST
 if TYPE_CHECKING:  # imported where used: the bare baseline must not depend on the gateway at all
     from gateway.domain.plan import Policy
     from gateway.runtime import Runtime
+    from gateway.store.database import Database
 
 READY = "READY"
+BENCH_CLIENT = "bench"
+# High enough never to refuse the benchmark's client: the rate limit is not what is measured.
+BENCH_RATE = 1_000_000
 
 
 def ingest_policy(runtime: Runtime) -> Policy:
@@ -103,25 +113,53 @@ async def _bare() -> None:
     await _serve(bare_app(), {"kind": "bare"}, nothing)
 
 
-async def _ingest_runtime(database_url: str, log_level: str, **overrides: Any) -> Runtime:
-    """The gateway's runtime as `serve` opens it (JSON logs), with the ingest policy: no connectors."""
+async def add_bench_client(db: Database, key: str) -> str:
+    """The benchmarks' client (decides for every authority, rate limit out of the way), as an
+    operator would add it with `creditgw clients add`; returns its secret."""
+    from gateway.clients import ALL, ClientStore, Scope, SecretBox
+    from gateway.store.database import now_utc
+
+    return await db.run(
+        lambda tx: ClientStore(tx, SecretBox.from_text(key)).add(
+            BENCH_CLIENT,
+            name="benchmark",
+            scopes=[Scope.DECIDE],
+            authorities=[ALL],
+            rate_per_s=BENCH_RATE,
+            burst=BENCH_RATE,
+            now=now_utc(),
+        )
+    )
+
+
+async def _ingest_runtime(database_url: str, log_level: str, **overrides: Any) -> tuple[Runtime, dict[str, str]]:
+    """The gateway's runtime as `serve` opens it (JSON logs), with the ingest policy: no connectors;
+    and the benchmark's client (its credentials, for the READY line)."""
+    from pydantic import SecretStr
+
+    from gateway.clients import new_key
     from gateway.observability import configure_logging
     from gateway.runtime import Runtime
     from gateway.settings import Settings
 
-    settings = Settings(database_url=database_url, log_format="json", log_level=log_level, **overrides)
+    key = new_key()
+    settings = Settings(
+        database_url=database_url, log_format="json", log_level=log_level, secrets_key=SecretStr(key), **overrides
+    )
     configure_logging(settings.log_format, settings.log_level)
     runtime = await Runtime.open(settings, connectors={})
     runtime.policy = ingest_policy(runtime)
-    return runtime
+    return runtime, {"client_id": BENCH_CLIENT, "secret": await add_bench_client(runtime.db, key)}
 
 
-async def _gateway(database_url: str, records: int, group_commit_max: int | None, log_level: str) -> None:
+async def _gateway(
+    database_url: str, records: int, group_commit_max: int | None, log_level: str, *, signed: bool
+) -> None:
     from bench.seed import seed_records
     from gateway.api.app import create_app
 
-    overrides = {} if group_commit_max is None else {"group_commit_max": group_commit_max}
-    runtime = await _ingest_runtime(database_url, log_level, **overrides)
+    overrides: dict[str, Any] = {} if group_commit_max is None else {"group_commit_max": group_commit_max}
+    runtime, client = await _ingest_runtime(database_url, log_level, require_signature=signed, **overrides)
     settings = runtime.settings
     started = time.perf_counter()
     await seed_records(runtime.db, runtime.policy, records)
@@ -134,6 +172,8 @@ async def _gateway(database_url: str, records: int, group_commit_max: int | None
         "seed_s": round(seed_s, 2),
         "group_commit_max": settings.group_commit_max,
         "group_commit_window_ms": settings.group_commit_window_ms,
+        "signed": signed,
+        "client": client,
     }
     await _serve(create_app(runtime), info, runtime.close)
 
@@ -142,7 +182,7 @@ async def _http_layer(database_url: str, log_level: str) -> None:
     from gateway.api.app import create_app
     from gateway.api.keys import DECISIONS
 
-    runtime = await _ingest_runtime(database_url, log_level)
+    runtime, _ = await _ingest_runtime(database_url, log_level, require_signature=False)
     runtime.start(dispatch=False, poll=False)
     app = create_app(runtime)
     app[DECISIONS] = _AnswerAtOnce()  # type: ignore[assignment]
@@ -158,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     gateway.add_argument("--records", type=int, required=True, help="published records to seed")
     gateway.add_argument("--group-commit-max", type=int, help="Settings.group_commit_max (1 = off)")
     gateway.add_argument("--log-level", default="INFO", help="the gateway's log level (INFO, as in production)")
+    gateway.add_argument("--unsigned", action="store_true", help="signatures off: X-Client-Id names the client")
     layer = sub.add_parser("http-layer", help="the real API, the decision answered at once: no store work")
     layer.add_argument("--database-url", required=True)
     layer.add_argument("--log-level", default="INFO")
@@ -167,7 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.kind == "http-layer":
         asyncio.run(_http_layer(args.database_url, args.log_level))
     else:
-        asyncio.run(_gateway(args.database_url, args.records, args.group_commit_max, args.log_level))
+        asyncio.run(
+            _gateway(args.database_url, args.records, args.group_commit_max, args.log_level, signed=not args.unsigned)
+        )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import aiohttp
 
 from bench.processes import CpuMeter, cpu_seconds
 from bench.stats import Summary, rounded
+from gateway.signing import Credentials, sign_headers
 
 _ERROR_SAMPLES = 5
 _CLIENT, _SERVER = "client", "server"
@@ -131,10 +132,17 @@ class _Window:
             result.error_samples.append(f"{status}: {detail[:300].decode('utf-8', errors='replace')}")
 
 
-async def _send(session: aiohttp.ClientSession, base_url: str, request: Request) -> tuple[int | None, bytes]:
-    """(status, body), or (None, what went wrong) when there was no answer."""
+async def _send(
+    session: aiohttp.ClientSession, base_url: str, request: Request, credentials: Credentials | None
+) -> tuple[int | None, bytes]:
+    """(status, body), or (None, what went wrong) when there was no answer. With `credentials`
+    the request is signed here, just before it is sent (docs/signing.md): the signing is the
+    client's CPU, and its timestamp is fresh however long the request waited for a slot."""
+    headers = request.headers
+    if credentials is not None:
+        headers = {**headers, **sign_headers(credentials, "POST", request.path, request.body)}
     try:
-        async with session.post(base_url + request.path, data=request.body, headers=request.headers) as resp:
+        async with session.post(base_url + request.path, data=request.body, headers=headers) as resp:
             return resp.status, await resp.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
         return None, f"{type(exc).__name__}: {exc}".encode()
@@ -158,6 +166,7 @@ async def closed_loop(
     also_cpu: Mapping[str, Callable[[], float]] | None = None,
     timeout_s: float = 30.0,
     on_tick: Callable[[float], None] | None = None,
+    credentials: Credentials | None = None,
 ) -> LoadResult:
     """`concurrency` workers send back to back for `warmup_s` then `seconds`. `on_tick(elapsed)` is
     called about every 100 ms of the window (e.g. to sample memory at a point of the run).
@@ -176,7 +185,7 @@ async def closed_loop(
                 return
             result.sent += 1
             started = time.perf_counter()
-            status, detail = await _send(session, base_url, request)
+            status, detail = await _send(session, base_url, request, credentials)
             window.record(started, status, detail)
 
     async def clock() -> None:
@@ -213,6 +222,7 @@ async def open_loop(
     max_in_flight: int = 256,
     server_pid: int | None = None,
     timeout_s: float = 30.0,
+    credentials: Credentials | None = None,
 ) -> LoadResult:
     """Start request i at i / rate seconds for `seconds` (no warm-up: the arrival pattern is the
     point). A start that finds `max_in_flight` requests outstanding waits for a slot, and its
@@ -224,7 +234,7 @@ async def open_loop(
 
     async def one(request: Request, due: float) -> None:
         try:
-            status, detail = await _send(session, base_url, request)
+            status, detail = await _send(session, base_url, request, credentials)
             window.record(due, status, detail)
         finally:
             slots.release()

@@ -1,4 +1,4 @@
-"""`creditgw`: serve, demo, migrate, sweep, remind, notice, dlq, quarantine, openapi, check-config."""
+"""`creditgw`: serve, demo, migrate, sweep, remind, notice, dlq, quarantine, clients, sign, openapi, check-config."""
 
 from __future__ import annotations
 
@@ -100,6 +100,21 @@ def _parser() -> argparse.ArgumentParser:
     q_retry.add_argument("--system")
     q_retry.add_argument("--reason")
     q_retry.add_argument("--limit", type=int, default=1000)
+    _clients_parser(sub)
+    sign = sub.add_parser("sign", help="print the headers that sign one API call (docs/signing.md)")
+    sign.add_argument("method", metavar="METHOD")
+    sign.add_argument("url", metavar="URL", help="path with query (/v1/records/rec_…?x=1) or full URL")
+    sign.add_argument("--client-id", required=True)
+    sign.add_argument(
+        "--secret-file", help="file holding the client secret (default: the CREDITGW_CLIENT_SECRET variable)"
+    )
+    sign.add_argument("--algorithm", default="HMAC-SHA256", choices=("HMAC-SHA256", "HMAC-SM3"))
+    body = sign.add_mutually_exclusive_group()
+    body.add_argument("--data", help="the request body, exactly as it will be sent")
+    body.add_argument("--data-file", help="a file holding the request body, sent as is")
+    sign.add_argument(
+        "--curl", action="store_true", help="print curl -H arguments (one per line, shell-quoted) instead of headers"
+    )
 
     openapi = sub.add_parser("openapi", help="print (or write) the OpenAPI document")
     openapi.add_argument("--output")
@@ -108,12 +123,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _clients_parser(sub: Any) -> None:
+    clients = sub.add_parser("clients", help="API clients, their secrets and scopes (docs/signing.md)")
+    csub = clients.add_subparsers(dest="clients_command", required=True)
+
+    def grants(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--scope", action="append", dest="scopes", help="decide, read, subjects, admin:dlq, …")
+        parser.add_argument(
+            "--authority", action="append", dest="authorities", help="统一社会信用代码 of a deciding authority, or *"
+        )
+        parser.add_argument("--category", action="append", dest="categories", help="a record category, or * (all)")
+
+    add = csub.add_parser("add", help="create a client; prints its first secret, once")
+    add.add_argument("client_id", metavar="CLIENT_ID")
+    add.add_argument("--name", help="what the calling system is (default: the id)")
+    grants(add)
+    add.add_argument("--cert-subject", help="mTLS: the RFC 4514 subject of the client's certificate")
+    add.add_argument("--rate", type=int, help="requests per second (token bucket; default: rate_per_s)")
+    add.add_argument("--burst", type=int, help="bucket size (default: rate_burst)")
+    csub.add_parser("list", help="every client, without secrets")
+    show = csub.add_parser("show", help="one client, without secrets")
+    show.add_argument("client_id", metavar="CLIENT_ID")
+    rotate = csub.add_parser("rotate", help="a new secret beside the current one; prints it, once")
+    rotate.add_argument("client_id", metavar="CLIENT_ID")
+    rotate.add_argument("--retire", type=int, metavar="SECRET_ID", help="retire this secret first")
+    retire = csub.add_parser("retire", help="retire one secret (after callers moved to the new one)")
+    retire.add_argument("client_id", metavar="CLIENT_ID")
+    retire.add_argument("secret_id", type=int, metavar="SECRET_ID")
+    revoke = csub.add_parser("revoke", help="refuse the client from now on (every secret retired)")
+    revoke.add_argument("client_id", metavar="CLIENT_ID")
+    scopes = csub.add_parser("scopes", help="replace a client's scopes, authorities or categories")
+    scopes.add_argument("client_id", metavar="CLIENT_ID")
+    grants(scopes)
+    csub.add_parser("key", help="print a new secrets key (CREDITGW_SECRETS_KEY) to seal client secrets with")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides: dict[str, Any] = {}
     if args.database_url:
         overrides["database_url"] = args.database_url
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValueError as exc:  # pydantic's ValidationError too: a setting or a *_FILE is wrong
+        first = str(exc).strip().splitlines()
+        return _fail("invalid_settings", " ".join(first[:3]))
     configure_logging(settings.log_format, settings.log_level)
     command = args.command
     if command == "check-config":
@@ -121,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if command == "openapi":
         return _openapi(args.output)
+    if command == "sign":
+        return _sign(args)
+    if command == "clients":
+        return asyncio.run(_clients(settings, args))
     if command == "migrate":
         return asyncio.run(_migrate(settings))
     if command == "dlq":
@@ -147,6 +205,105 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_demo(settings, as_json=args.json, timeout_s=args.timeout, fresh=not args.keep))
     raise AssertionError(command)
+
+
+def _fail(code: str, message: str, status: int = 2) -> int:
+    """An operator's mistake: one clear JSON line, a non-zero exit, no traceback."""
+    print(json.dumps({"code": code, "message": message}, ensure_ascii=False))
+    return status
+
+
+def _sign(args: argparse.Namespace) -> int:
+    import os
+    import shlex
+    from pathlib import Path
+
+    from gateway.signing import Credentials, sign_headers
+
+    try:
+        if args.secret_file:
+            secret = Path(args.secret_file).read_text("utf-8").strip()
+        else:
+            secret = os.environ.get("CREDITGW_CLIENT_SECRET", "")
+        body = Path(args.data_file).read_bytes() if args.data_file else (args.data or "").encode()
+    except OSError as exc:
+        return _fail("unreadable_file", f"{exc.filename}: {exc.strerror}")
+    if not secret:
+        return _fail("no_secret", "give the client secret with --secret-file or CREDITGW_CLIENT_SECRET")
+    credentials = Credentials(client_id=args.client_id, secret=secret, algorithm=args.algorithm)
+    for name, value in sign_headers(credentials, args.method, args.url, body).items():
+        print(f"-H {shlex.quote(f'{name}: {value}')}" if args.curl else f"{name}: {value}")
+    return 0
+
+
+async def _clients(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.clients import ALL, CLIENT_SCOPES, ClientError, ClientStore, SecretBox, new_key
+    from gateway.store.database import now_utc, open_database
+    from gateway.store.migrate import migrate
+
+    command = args.clients_command
+    if command == "key":
+        print(new_key())
+        return 0
+    try:
+        key = settings.secrets_key
+        box = SecretBox.from_text(key.get_secret_value()) if key is not None else None
+    except ClientError as exc:
+        return _fail("invalid_secrets_key", str(exc))
+    db = open_database(settings.database_url)
+    now = now_utc()
+    try:
+        await migrate(db)
+
+        def work(tx: Tx) -> Any:
+            store = ClientStore(tx, box)
+            if command == "add":
+                secret = store.add(
+                    args.client_id,
+                    name=args.name or args.client_id,
+                    scopes=_split(args.scopes) or sorted(CLIENT_SCOPES - {"admin:clients"}),
+                    authorities=_split(args.authorities),
+                    categories=_split(args.categories) or [ALL],
+                    cert_subject=args.cert_subject,
+                    rate_per_s=args.rate,
+                    burst=args.burst,
+                    now=now,
+                )
+                return {"client_id": args.client_id, "secret_id": 1, "secret": secret, "shown": "once"}
+            if command == "rotate":
+                secret_id, secret = store.rotate(args.client_id, now=now, retire=args.retire)
+                return {"client_id": args.client_id, "secret_id": secret_id, "secret": secret, "shown": "once"}
+            if command == "retire":
+                store.retire(args.client_id, args.secret_id, now=now)
+            elif command == "revoke":
+                store.revoke(args.client_id, now=now)
+            elif command == "scopes":
+                store.set_scopes(
+                    args.client_id,
+                    now=now,
+                    scopes=_split(args.scopes) if args.scopes else None,
+                    authorities=_split(args.authorities) if args.authorities else None,
+                    categories=_split(args.categories) if args.categories else None,
+                )
+            elif command == "list":
+                return [c.summary() for c in store.list()]
+            found = store.get(args.client_id)
+            if found is None:
+                raise ClientError(f"no client {args.client_id}")
+            return found.summary()
+
+        result = await db.run(work, write=command not in ("list", "show"))
+    except ClientError as exc:
+        return _fail("client_error", str(exc))
+    finally:
+        await db.close()
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Repeated options and comma-separated lists alike: --scope read,decide --scope subjects."""
+    return [part for value in values or () for part in value.split(",") if part.strip()]
 
 
 def _write_out(text: str, output: str | None) -> None:
@@ -403,10 +560,20 @@ def _dead_json(item: Any) -> dict[str, Any]:
 
 async def _serve(settings: Settings, *, simulate: bool) -> int:
     from aiohttp import web
+    from pydantic import SecretStr
 
     from gateway.api.app import create_app
+    from gateway.api.tls import server_ssl_context
+    from gateway.clients import add_sandbox_client, new_key
     from gateway.runtime import Runtime
+    from gateway.store.database import now_utc
 
+    try:
+        ssl_context = server_ssl_context(settings)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        return _fail("invalid_tls", f"cannot load the TLS certificate, key or CA bundle: {exc}")
+    if simulate and settings.secrets_key is None:
+        settings.secrets_key = SecretStr(new_key())  # this process only: the sandbox client below
     simulators = None
     urls: dict[str, str] | None = None
     if simulate:
@@ -417,13 +584,22 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
         for name, url in urls.items():
             print(f"simulator {name} {url}", flush=True)
     runtime = await Runtime.open(settings, urls=urls)
+    if simulate and settings.secrets_key is not None:
+        client_id, secret = await add_sandbox_client(runtime.db, settings.secrets_key.get_secret_value(), now=now_utc())
+        # Printed on purpose, once, and only with --simulate: a sandbox to try the API with.
+        print(f"SANDBOX CLIENT (simulated systems only, not for production): {client_id}", flush=True)
+        print(f"SANDBOX SECRET: {secret}", flush=True)
+    if settings.require_signature and settings.secrets_key is None:
+        # Not fatal (probes and metrics still answer), but every /v1/ call will be refused.
+        log.warning("no_secrets_key", hint="set CREDITGW_SECRETS_KEY (creditgw clients key); /v1/ calls get 401")
     runner = web.AppRunner(create_app(runtime), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
     await site.start()
     runtime.start(sweep=True, remind=True)
-    log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name)
-    print(f"creditgw listening on http://{settings.host}:{settings.port}", flush=True)
+    scheme = "https" if ssl_context is not None else "http"
+    log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name, tls=scheme == "https")
+    print(f"creditgw listening on {scheme}://{settings.host}:{settings.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -14,12 +14,15 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 
+from gateway.clients import Scope, add_sandbox_client, new_key
 from gateway.domain.agreement import Disagreement, disagreements
 from gateway.domain.model import CanonicalRecord
 from gateway.runtime import Runtime
 from gateway.sandbox import REMOVAL_FOR_CAUSE, Sandbox, record_id_of
 from gateway.settings import Settings
+from gateway.signing import Credentials, sign_headers
 from gateway.store.database import Row, Tx
 from gateway.store.repo import Repo, record_from_row
 
@@ -48,6 +51,8 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
     demo_settings = settings.model_copy(
         update={
             "database_url": f"sqlite:///{DEMO_DB}",
+            # The demo's clients are sealed under a key of this run unless one is configured.
+            "secrets_key": settings.secrets_key or SecretStr(new_key()),
             "poll_interval_s": 0.2,
             "dispatch_idle_s": 0.05,
             "retry_base_s": 0.2,
@@ -66,7 +71,7 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
             _say(as_json, f"gateway API: {api_url} (SQLite at {DEMO_DB})")
             await _drain(runtime, timeout_s)
             _say(as_json, f"initial sync: {await _count_records(runtime)} records known across both systems")
-            scenarios = await _perform_repairs(sandbox, http, api_url)
+            scenarios = await _perform_repairs(sandbox, http, api_url, runtime)
             runtime.dispatcher.wake()
             for scenario in scenarios:
                 _say(as_json, f"  started: {scenario.name} (on {scenario.started_on})")
@@ -145,7 +150,9 @@ async def wait_until_agreed(
         await asyncio.sleep(0.1)
 
 
-async def _perform_repairs(sandbox: Sandbox, http: aiohttp.ClientSession, api_url: str) -> list[Scenario]:
+async def _perform_repairs(
+    sandbox: Sandbox, http: aiohttp.ClientSession, api_url: str, runtime: Runtime
+) -> list[Scenario]:
     gs_rows = await sandbox.records(GS, published=True)
     cc_rows = await sandbox.records(CC, published=True)
     punish = [r for r in gs_rows if r["table"] == "punish"]
@@ -188,8 +195,24 @@ async def _perform_repairs(sandbox: Sandbox, http: aiohttp.ClientSession, api_ur
         "decided_at": datetime.now(UTC).isoformat(),
         "decided_by": str(others[1].get("CF_CFJG") or "authority"),
     }
-    headers = {"Idempotency-Key": f"demo-{decided.record_id}"}
-    async with http.post(f"{api_url}/v1/repairs", json=body, headers=headers) as resp:
+    # As the deciding authority's own system: a client that speaks for that authority only, signing.
+    key = runtime.settings.secrets_key
+    assert key is not None
+    client_id, secret = await add_sandbox_client(
+        runtime.db,
+        key.get_secret_value(),
+        prefix="demo-authority",
+        scopes=[Scope.DECIDE, Scope.READ],
+        authorities=[str(others[1]["CF_CFJGDM"])],
+        now=datetime.now(UTC),
+    )
+    data = json.dumps(body, ensure_ascii=False).encode()
+    headers = {
+        "Idempotency-Key": f"demo-{decided.record_id}",
+        "Content-Type": "application/json",
+        **sign_headers(Credentials(client_id=client_id, secret=secret), "POST", "/v1/repairs", data),
+    }
+    async with http.post(f"{api_url}/v1/repairs", data=data, headers=headers) as resp:
         answer = await resp.json()
         if resp.status != 202:
             raise RuntimeError(f"the API refused the demo repair: {answer}")

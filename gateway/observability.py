@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway.domain.personal import mask_deep
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -64,6 +67,17 @@ IDEMPOTENCY = Counter(
     "creditgw_idempotency_total",
     "Idempotent API requests by result (new, replayed, conflict, in_flight).",
     ["result"],
+    registry=REGISTRY,
+)
+AUTH_FAILURES = Counter(
+    "creditgw_auth_failures_total",
+    "API requests refused 401, by reason (bad_signature, replayed_nonce, expired_timestamp, …).",
+    ["reason"],
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "creditgw_rate_limited_total",
+    "API requests refused 429 by a client's rate limit (no client label: ids stay out of labels).",
     registry=REGISTRY,
 )
 HTTP_REQUESTS = Histogram(
@@ -153,6 +167,11 @@ QUARANTINE_OPEN = Gauge(
 )
 
 
+def mask_personal_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """structlog processor: every string value with natural persons' ID numbers masked."""
+    return {key: mask_deep(value) for key, value in event.items()}
+
+
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     """JSON in production (one object a line, for the log shipper); readable in a terminal."""
     renderer: Any = (
@@ -167,6 +186,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            mask_personal_ids,  # last before rendering: nothing logged carries a whole ID number
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

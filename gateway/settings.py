@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.domain.categories import Category, SubjectType
 from gateway.domain.rules import ListOverride, RuleOverrides, apply_overrides
@@ -88,8 +92,50 @@ class WorkdayYearSettings(BaseModel):
     workdays: list[date] = []  # make-up working days on weekends (调休)
 
 
+PREFIX = "CREDITGW_"
+FILE_SUFFIX = "_FILE"
+
+
+class FileSecretsSource(PydanticBaseSettingsSource):
+    """`CREDITGW_X__Y_FILE=/run/secrets/y` sets `x.y` to the file's content (trailing new line
+    dropped): container secrets stay out of the environment and out of `ps`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, path in os.environ.items():
+            if not (name.upper().startswith(PREFIX) and name.upper().endswith(FILE_SUFFIX)):
+                continue
+            if name[len(PREFIX) :].lower() in self.settings_cls.model_fields:
+                continue  # a path setting of its own (CREDITGW_TLS_CERT_FILE, …), not a secret's file
+            parts = name[len(PREFIX) : -len(FILE_SUFFIX)].lower().split("__")
+            try:
+                value = Path(path).read_text("utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"{name}: cannot read {path}: {exc.strerror}") from None
+            node = out
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        return out
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CREDITGW_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_nested_delimiter="__", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier wins: arguments, then *_FILE secrets, then plain variables.
+        return init_settings, FileSecretsSource(settings_cls), env_settings, dotenv_settings, file_secret_settings
 
     database_url: str = "sqlite:///var/creditgw.db"
     host: str = "127.0.0.1"
@@ -140,6 +186,19 @@ class Settings(BaseSettings):
 
     # API.
     max_body_bytes: int = 64 * 1024
+    # Signed calls (docs/signing.md). The secrets key (32 bytes, base64) seals client secrets at rest
+    # (docs/adr/0017-client-secrets-sealed-at-rest.md); `creditgw clients key` makes one.
+    secrets_key: SecretStr | None = None
+    require_signature: bool = True  # off only behind mTLS or for measurements (bench/ingest.py)
+    signature_window_s: int = Field(300, ge=1, le=3600)  # accepted |now − timestamp|
+    client_cache_s: float = Field(5.0, ge=0)  # how long a replica trusts what it read of a client
+    rate_per_s: int = Field(200, ge=1)  # per client (token bucket), unless the client has its own
+    rate_burst: int = Field(400, ge=1)
+    # Optional TLS and mTLS on `serve`: with tls_client_ca_file, a client certificate signed by that
+    # CA is required and its subject (RFC 4514 string) names the client (clients.cert_subject).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
     group_commit_max: int = 64
     group_commit_window_ms: float = 2.0
     group_commit_parallel: int = 4  # batches in flight at once on PostgreSQL (SQLite: always 1)
@@ -172,6 +231,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"workday_calendar.{year} lists a date both as holiday and as working day")
         return value
 
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        return self
+
     def redacted(self) -> dict[str, Any]:
-        """Effective settings for `check-config`: secrets shown as ********."""
-        return self.model_dump(mode="json")
+        """Effective settings for `check-config`: secrets shown as ********, the database
+        password too (it sits inside database_url)."""
+        dumped = self.model_dump(mode="json")
+        dumped["database_url"] = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", self.database_url)
+        return dumped

@@ -132,16 +132,6 @@ def _cases(record_id: str, withdrawn_id: str, dead_id: int, pending_id: int, max
             body=repair_body(record_id),
             key="k" * 129,
         ),
-        Case(
-            "bad client id",
-            "POST",
-            "/v1/repairs",
-            400,
-            "invalid_client_id",
-            "X-Client-Id",
-            body=repair_body(record_id),
-            headers={"X-Client-Id": "a b"},
-        ),
         # POST /v1/repairs: the body
         repair("unknown field", 422, "unknown_field", "colour", colour="red"),
         Case(

@@ -18,7 +18,7 @@ from gateway.api.models import Liveness
 from gateway.store.database import Tx
 from gateway.store.repo import Repo
 from tests.conftest import T0
-from tests.test_api_harness import CC, GS, SUBJECT, Harness, error_of, open_harness, repair_body
+from tests.test_api_harness import CC, GS, ROOT, SUBJECT, Harness, error_of, open_harness, repair_body
 
 
 @pytest.fixture
@@ -32,7 +32,8 @@ async def test_repair_is_accepted_and_its_progress_and_record_show_it(api: Harne
     woken = []
     api.runtime.dispatcher.wake = lambda: woken.append(True)  # type: ignore[method-assign]
 
-    response = await api.post_repair(repair_body(record_id, subject_code=SUBJECT.lower()), client_id="cc-intake")
+    intake = await api.as_client("cc-intake")
+    response = await api.post_repair(repair_body(record_id, subject_code=SUBJECT.lower()), client=intake)
 
     assert response.status == 202, await response.text()
     assert response.headers["X-Request-Id"]
@@ -131,9 +132,9 @@ async def test_same_key_with_another_body_is_refused(api: Harness) -> None:
 
 async def test_keys_are_scoped_by_client(api: Harness) -> None:
     record_id = await api.seed()
-    first = await api.post_repair(repair_body(record_id), key="k", client_id="a")
+    first = await api.post_repair(repair_body(record_id), key="k", client=await api.as_client("a"))
     repairs = await api.count("repairs")
-    second = await api.post_repair(repair_body(record_id), key="k", client_id="b")
+    second = await api.post_repair(repair_body(record_id), key="k", client=await api.as_client("b"))
     assert first.status == second.status == 202
     assert "Idempotent-Replayed" not in second.headers
     # b's identical decision finds the record already repaired: its progress is that of a's repair.
@@ -159,7 +160,7 @@ async def test_a_request_in_flight_blocks_its_key(api: Harness) -> None:
     first = asyncio.create_task(api.post_repair(repair_body(record_id), key="slow"))
     in_flight = api.client.server.app[IN_FLIGHT]
     for _ in range(500):
-        if ("anonymous", "slow") in in_flight:
+        if (ROOT, "slow") in in_flight:
             break
         await asyncio.sleep(0.01)
     try:

@@ -17,6 +17,8 @@ import aiohttp
 
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Observation, Policy
+from gateway.settings import Settings
+from gateway.signing import Credentials, sign_headers
 from gateway.store.database import open_database
 from gateway.store.migrate import available, migrate
 from gateway.store.repo import Repo
@@ -67,6 +69,48 @@ def test_check_config_redacts_secrets(tmp_path: Path) -> None:
     assert "very-secret-value" not in result.stdout and "pw-123456" not in result.stdout
     config = json.loads(result.stdout)
     assert config["gsxt_gansu"]["secret"] == "**********"
+
+
+def test_secrets_load_from_files_and_stay_out_of_check_config(tmp_path: Path) -> None:
+    """Container secrets: *_FILE variables, for every adapter's credential and the secrets key;
+    the database password inside database_url is redacted too."""
+    values = {
+        "CREDITGW_GSXT_GANSU__SECRET_FILE": "gsxt-file-secret",
+        "CREDITGW_CREDITCHINA_GANSU__PASSWORD_FILE": "cc-file-password",
+        "CREDITGW_SMS__SECRET_FILE": "sms-file-secret",
+        "CREDITGW_SECRETS_KEY_FILE": "c2VjcmV0cy1rZXktZnJvbS1hLWZpbGUtMzItYnl0ZXM=",
+    }
+    env = {"CREDITGW_DATABASE_URL": "postgresql://gw:db-password-9@127.0.0.1:1/x"}
+    for name, value in values.items():
+        path = tmp_path / name.lower()
+        path.write_text(value + "\n")
+        env[name] = str(path)
+    result = creditgw("check-config", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    for secret in (*values.values(), "db-password-9"):
+        assert secret not in result.stdout
+    config = json.loads(result.stdout)
+    assert config["database_url"] == "postgresql://gw:********@127.0.0.1:1/x"
+    assert config["secrets_key"] == config["sms"]["secret"] == "**********"
+    os.environ.update(env)  # in this process too: the files' values reach the settings
+    try:
+        loaded = Settings()
+    finally:
+        for name in env:
+            os.environ.pop(name)
+    assert loaded.gsxt_gansu.secret.get_secret_value() == "gsxt-file-secret"
+    assert loaded.creditchina_gansu.password.get_secret_value() == "cc-file-password"
+    assert (
+        loaded.secrets_key is not None and loaded.secrets_key.get_secret_value() == values["CREDITGW_SECRETS_KEY_FILE"]
+    )
+
+
+def test_a_missing_secret_file_is_one_clear_line(tmp_path: Path) -> None:
+    env = {"CREDITGW_SMS__SECRET_FILE": str(tmp_path / "absent")}
+    result = creditgw("check-config", cwd=tmp_path, env=env)
+    assert result.returncode != 0
+    assert "CREDITGW_SMS__SECRET_FILE" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_openapi_command_prints_the_checked_in_document(tmp_path: Path) -> None:
@@ -120,8 +164,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _get(url: str) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+async def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
         text = await resp.text()
         return resp.status, text
 
@@ -152,6 +196,13 @@ def test_serve_with_simulators_answers_and_stops_on_sigterm(tmp_path: Path) -> N
         assert asyncio.run(_get(f"{base}/readyz"))[0] == 200
         status, metrics = asyncio.run(_get(f"{base}/metrics"))
         assert status == 200 and "creditgw_outbox_depth" in metrics
+        # The sandbox client it printed, marked as such, signs calls; an unsigned call is refused.
+        client_id = next(line for line in lines if line.startswith("SANDBOX CLIENT")).split(": ")[-1].strip()
+        secret = next(line for line in lines if line.startswith("SANDBOX SECRET")).split(": ")[-1].strip()
+        assert "not for production" in next(line for line in lines if line.startswith("SANDBOX CLIENT"))
+        signed = sign_headers(Credentials(client_id=client_id, secret=secret), "GET", "/v1/guidance")
+        assert asyncio.run(_get(f"{base}/v1/guidance", signed))[0] == 200
+        assert asyncio.run(_get(f"{base}/v1/guidance"))[0] == 401
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0

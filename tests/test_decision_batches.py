@@ -21,6 +21,7 @@ from gateway.api.errors import ApiError
 from gateway.api.idempotency import StoredResponse
 from gateway.api.keys import DECISIONS
 from gateway.calendar_data import load_calendar
+from gateway.clients import ALL, Grant, Scope
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Action, Decision, Observation, Policy
 from gateway.domain.sla import SyncSla
@@ -69,6 +70,9 @@ def _seed(tx: Tx) -> dict[str, str]:
     return ids
 
 
+ANY = frozenset({ALL})
+
+
 def _requests(ids: dict[str, str]) -> list[DecisionRequest]:
     at = T0 + timedelta(hours=2)
 
@@ -81,6 +85,7 @@ def _requests(ids: dict[str, str]) -> list[DecisionRequest]:
             "decision": decision,
             "subject_code": None,
             "source": SOURCE,
+            "grant": Grant(client_id="bench", scopes=frozenset({Scope.DECIDE}), authorities=ANY, categories=ANY),
             "policy": POLICY,
             "now": NOW,
             "repair_id": f"rep_{n:024x}",

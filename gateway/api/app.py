@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.auth import AUTHENTICATOR, Authenticator, auth_middleware, authenticate
+from gateway.api.auth import GATEKEEPER, ROUTE_SCOPES, Gatekeeper, auth_middleware, close_gatekeeper
 from gateway.api.decisions import decision_bulk
 from gateway.api.errors import error_middleware
 from gateway.api.idempotency import InFlight
@@ -20,10 +20,11 @@ from gateway.api.routes import ROUTES
 from gateway.runtime import Runtime
 
 
-def create_app(runtime: Runtime, *, authenticator: Authenticator = authenticate) -> web.Application:
+def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(
         # Outermost first: observe sees the final status of every request (errors included);
-        # errors turn anything below into the JSON error shape, authentication failures too.
+        # errors turn anything below into the JSON error shape, authentication failures too;
+        # auth checks signature, rate and the route's scope before any handler runs.
         middlewares=[observe_middleware, error_middleware, auth_middleware],
         # aiohttp refuses larger bodies itself (413) even when they arrive chunked.
         client_max_size=runtime.settings.max_body_bytes,
@@ -31,7 +32,9 @@ def create_app(runtime: Runtime, *, authenticator: Authenticator = authenticate)
     app[RUNTIME] = runtime
     app[IN_FLIGHT] = InFlight()
     app[DECISIONS] = decision_bulk(runtime.committer, max_batch=runtime.settings.group_commit_max)
-    app[AUTHENTICATOR] = authenticator
+    app[GATEKEEPER] = Gatekeeper(runtime)
+    app.on_cleanup.append(close_gatekeeper)
+    app[ROUTE_SCOPES] = {route.operation_id: route.scope.value for route in ROUTES}
     app[OPENAPI_DOCUMENT] = load_document()
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.operation_id)

@@ -18,7 +18,7 @@ from datetime import datetime
 import structlog
 from aiohttp import web
 
-from gateway.api.auth import CLIENT
+from gateway.api.auth import CLIENT, require_record
 from gateway.api.errors import ApiError, json_response
 from gateway.api.idempotency import idempotency_key, request_hash, run_idempotent
 from gateway.api.inputs import as_object, parse_body, parse_query, read_json
@@ -32,6 +32,7 @@ from gateway.api.models import (
     SelfLink,
 )
 from gateway.api.views import record_href
+from gateway.clients import Grant
 from gateway.domain.categories import System
 from gateway.domain.model import CanonicalRecord, Severity
 from gateway.domain.plan import AuditEntry
@@ -63,6 +64,7 @@ async def put_classification(request: web.Request) -> web.Response:
         record = repo.load_record(record_id, lock=True)
         if record is None:
             raise _not_found(record_id)
+        require_record(client, record.facts)  # 谁认定、谁修复: only the deciding authority classifies
         if not tier_applies(record.facts):
             raise ApiError(
                 422,
@@ -113,15 +115,21 @@ def _result(record: CanonicalRecord, previous: Severity | None, changed: bool) -
     )
 
 
-def awaiting_page(tx: Tx, after: str, limit: int) -> list[tuple[CanonicalRecord, tuple[System, ...]]]:
-    """Up to `limit` published records awaiting a tier after `after`, in record_id order."""
+def awaiting_page(
+    tx: Tx, after: str, limit: int, grant: Grant | None = None
+) -> list[tuple[CanonicalRecord, tuple[System, ...]]]:
+    """Up to `limit` published records awaiting a tier after `after`, in record_id order; with a
+    `grant`, only those of the authorities and categories it speaks for."""
     repo = Repo(tx)
     found: list[tuple[CanonicalRecord, tuple[System, ...]]] = []
     while True:
         page = repo.published_penalties_without_tier(after, SCAN_PAGE)
         for record in page:
             systems = awaiting_tier(record.facts)
-            if systems:
+            visible = grant is None or (
+                grant.speaks_for(record.facts.authority_code) and grant.covers(record.facts.category.value)
+            )
+            if systems and visible:
                 found.append((record, systems))
                 if len(found) == limit:
                     return found
@@ -132,7 +140,10 @@ def awaiting_page(tx: Tx, after: str, limit: int) -> list[tuple[CanonicalRecord,
 
 async def list_awaiting_classification(request: web.Request) -> web.Response:
     query = parse_query(request, AwaitingClassificationQuery)
-    found = await request.app[RUNTIME].db.run(lambda tx: awaiting_page(tx, query.after, query.limit), write=False)
+    grant = request[CLIENT]
+    found = await request.app[RUNTIME].db.run(
+        lambda tx: awaiting_page(tx, query.after, query.limit, grant), write=False
+    )
     page = AwaitingClassificationPage(
         items=[
             AwaitingRecord(

@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from gateway.api.auth import require_record
 from gateway.api.errors import ApiError
 from gateway.api.idempotency import StoredResponse, answer_stored, dump_response, idempotent_unit
 from gateway.api.models import RepairAccepted, TargetStatus
 from gateway.api.views import repair_links
+from gateway.clients import Grant
 from gateway.domain import uscc
 from gateway.domain.categories import Category
 from gateway.domain.model import CanonicalRecord
@@ -83,6 +85,7 @@ class DecisionRequest:
     decision: Decision
     subject_code: str | None
     source: str  # the client's system, which is not sent its own decision back
+    grant: Grant  # what the client may decide (its authorities and categories)
     policy: Policy
     now: datetime
     repair_id: str = field(default_factory=new_repair_id)
@@ -101,9 +104,12 @@ def unfit_action(category: Category, action: Action) -> ApiError | None:
     )
 
 
-def checked_record(record: CanonicalRecord | None, decision: Decision, subject_code: str | None) -> CanonicalRecord:
+def checked_record(
+    record: CanonicalRecord | None, decision: Decision, subject_code: str | None, grant: Grant
+) -> CanonicalRecord:
     if record is None:
         raise ApiError(404, "record_not_found", f"no record {decision.record_id}", field="record")
+    require_record(grant, record.facts)  # 谁认定、谁修复: before anything is written
     if subject_code is not None and uscc.normalise(record.facts.subject_code or "") != subject_code:
         # Say that it differs, never what the record's subject is.
         raise ApiError(422, "subject_mismatch", "the record belongs to another subject", field="subject_code")
@@ -134,7 +140,9 @@ def decide(tx: Tx, request: DecisionRequest) -> RepairAccepted:
     """Apply one decision inside the caller's unit; every refusal raises, so nothing is written."""
     repo = Repo(tx)
     decision = request.decision
-    record = checked_record(repo.load_record(decision.record_id, lock=True), decision, request.subject_code)
+    record = checked_record(
+        repo.load_record(decision.record_id, lock=True), decision, request.subject_code, request.grant
+    )
     try:
         result = apply_event(
             tx,
@@ -204,7 +212,7 @@ def apply_batch(tx: Tx, requests: list[DecisionRequest]) -> list[BatchResult]:
         if record_id in writes.changed:
             continue  # ALONE: after this batch, against the state it wrote
         try:
-            record = checked_record(records.get(record_id), request.decision, request.subject_code)
+            record = checked_record(records.get(record_id), request.decision, request.subject_code, request.grant)
             result = plan(request.decision, record, links.get(record_id, {}), request.policy)
         except DecisionRefused as exc:
             results[index] = refused(exc)

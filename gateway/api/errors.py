@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from gateway.domain.personal import mask_ids
 from gateway.observability import get_logger
 
 log = get_logger("creditgw.api")
@@ -52,7 +53,8 @@ class ApiError(Exception):
 def json_response(payload: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # ensure_ascii=False: names of authorities and subjects are Chinese; UTF-8 keeps them readable.
     return web.Response(
-        text=json.dumps(payload, ensure_ascii=False),
+        # mask_ids: an answer never carries a natural person's whole ID number (gateway/domain/personal.py).
+        text=mask_ids(json.dumps(payload, ensure_ascii=False)),
         status=status,
         content_type="application/json",
         charset="utf-8",

@@ -33,6 +33,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from gateway.api.errors import ApiError
+from gateway.domain.personal import mask_ids
 from gateway.observability import IDEMPOTENCY
 from gateway.store.database import Row, Tx, UniqueViolation
 from gateway.store.group import GroupCommitter
@@ -118,7 +119,8 @@ Work = Callable[[Tx, datetime], tuple[int, BaseModel]]
 
 
 def dump_response(model: BaseModel) -> str:
-    return json.dumps(model.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+    """The answer as stored and sent; no whole ID number in either (gateway/domain/personal.py)."""
+    return mask_ids(json.dumps(model.model_dump(mode="json", by_alias=True), ensure_ascii=False))
 
 
 def answer_stored(stored: Row, fingerprint: str) -> StoredResponse:

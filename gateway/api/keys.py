@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.auth import AUTHENTICATOR, CLIENT
+from gateway.api.auth import CLIENT, GATEKEEPER
 from gateway.api.decisions import DecisionRequest
 from gateway.api.idempotency import InFlight, StoredResponse
 from gateway.runtime import Runtime
@@ -17,4 +17,4 @@ IN_FLIGHT = web.AppKey("in_flight", InFlight)
 DECISIONS = web.AppKey[Bulk[DecisionRequest, StoredResponse]]("decisions")
 OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
 
-__all__ = ["AUTHENTICATOR", "CLIENT", "DECISIONS", "IN_FLIGHT", "OPENAPI_DOCUMENT", "RUNTIME"]
+__all__ = ["CLIENT", "DECISIONS", "GATEKEEPER", "IN_FLIGHT", "OPENAPI_DOCUMENT", "RUNTIME"]

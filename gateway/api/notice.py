@@ -15,11 +15,13 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.auth import CLIENT, require_record
 from gateway.api.errors import ApiError
 from gateway.api.inputs import parse_query
 from gateway.api.keys import RUNTIME
 from gateway.api.models import RECORD_ID_PATTERN
 from gateway.domain.model import CanonicalRecord
+from gateway.domain.personal import mask_ids
 from gateway.notice import NoticeFormat, NoticeNotApplicable, build_notice, render_notice
 from gateway.store.repo import Repo
 
@@ -71,13 +73,14 @@ async def get_notice(request: web.Request) -> web.Response:
         record = await runtime.db.run(lambda tx: Repo(tx).load_record(record_id), write=False)
     if record is None:
         raise ApiError(404, "record_not_found", f"no record {record_id}", field="id")
+    require_record(request[CLIENT], record.facts)
     try:
         notice = build_notice(record.facts, record_id=record.record_id, overrides=runtime.settings.rules.overrides())
     except NoticeNotApplicable as exc:
         raise ApiError(422, "notice_not_applicable", str(exc), field="record") from None
     fmt = query.format or negotiate(request.headers.get("Accept"))
     return web.Response(
-        text=render_notice(notice, fmt),
+        text=mask_ids(render_notice(notice, fmt)),
         content_type=_MEDIA_TYPES[fmt],
         charset="utf-8",
         headers={"Vary": "Accept"},

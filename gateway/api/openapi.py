@@ -19,6 +19,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from gateway.api.models import Error
 from gateway.api.routes import ROUTES, Reply, RouteSpec
+from gateway.clients import Scope
 
 API_VERSION = "1.0.0"
 CHECKED_IN = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -35,12 +36,21 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "Scoped by client. Same key and body: the stored response; another body: 422.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$"},
     },
-    "ClientId": {
-        "name": "X-Client-Id",
-        "in": "header",
-        "required": False,
-        "description": "Calling system (until signed requests replace it); default `anonymous`.",
-        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+    **{
+        name: {
+            "name": header,
+            "in": "header",
+            "required": True,
+            "description": description,
+            "schema": {"type": "string"},
+        }
+        for name, header, description in (
+            ("ClientId", "X-Client-Id", "The calling client (`creditgw clients add`)."),
+            ("Timestamp", "X-Timestamp", "Unix seconds; accepted within the signature window (300 s)."),
+            ("Nonce", "X-Nonce", "8–64 of [A-Za-z0-9._-], used once per client."),
+            ("SignatureAlgorithm", "X-Signature-Algorithm", "`HMAC-SHA256` or `HMAC-SM3`."),
+            ("Signature", "X-Signature", "Hex HMAC of the string to sign (docs/signing.md)."),
+        )
     },
     "RequestId": {
         "name": "X-Request-Id",
@@ -50,6 +60,8 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
     },
 }
+
+_SIGNATURE_PARAMETERS = ("ClientId", "Timestamp", "Nonce", "SignatureAlgorithm", "Signature")
 
 _HEADERS: dict[str, dict[str, Any]] = {
     "X-Request-Id": {"description": "Correlation id of this request.", "schema": {"type": "string"}},
@@ -110,8 +122,12 @@ def _reply(reply: Reply, refs: dict[Any, Any]) -> dict[str, Any]:
 
 def _errors(route: RouteSpec) -> dict[str, dict[str, Any]]:
     errors = dict(route.errors)
-    if route.client and 400 not in errors:
-        errors[400] = "`invalid_client_id`"
+    if route.scope != Scope.PUBLIC:
+        errors[401] = "`unauthorized` (signature, timestamp, nonce or client refused; the reason is only logged)"
+        errors[403] = ", ".join(
+            filter(None, (errors.get(403), "`scope_denied`, `authority_denied`, `category_denied`"))
+        )
+        errors[429] = "`rate_limited` (header Retry-After)"
     out = {
         str(status): {
             "description": f"Error: {codes}.",
@@ -144,11 +160,12 @@ def _operation(route: RouteSpec, refs: dict[Any, Any], schemas: dict[str, Any]) 
         parameters.extend(_query_parameters(schemas[route.query.__name__]))
     if route.idempotent:
         parameters.append(_ref("parameters", "IdempotencyKey"))
-    if route.client:
-        parameters.append(_ref("parameters", "ClientId"))
+    if route.scope != Scope.PUBLIC:
+        parameters.extend(_ref("parameters", name) for name in _SIGNATURE_PARAMETERS)
     parameters.append(_ref("parameters", "RequestId"))
     operation: dict[str, Any] = {
         "operationId": route.operation_id,
+        "x-scope": route.scope.value,
         "summary": route.summary,
         "tags": [route.tag],
         "parameters": parameters,
@@ -184,7 +201,8 @@ def build_openapi() -> dict[str, Any]:
             "summary": "Credit-repair sync gateway: 信用中国（甘肃） ⇄ GSXT（甘肃） ⇄ list authorities",
             "description": (
                 'Every error is `{"code", "message", "field"}` with a stable snake_case `code`. '
-                "Every write (POST, PUT) needs an `Idempotency-Key`."
+                "Every write (POST, PUT) needs an `Idempotency-Key`. Every `/v1/` call is signed "
+                "(docs/signing.md) by a client holding the operation's scope (`x-scope`)."
             ),
         },
         "tags": [

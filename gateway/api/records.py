@@ -9,6 +9,7 @@ from collections.abc import Callable
 import structlog
 from aiohttp import web
 
+from gateway.api.auth import CLIENT, require_record
 from gateway.api.errors import ApiError, json_response
 from gateway.api.keys import RUNTIME
 from gateway.api.models import EligibilityView, RecordView, SelfLink, SubjectRecord, SubjectRecords
@@ -55,6 +56,7 @@ async def get_record(request: web.Request) -> web.Response:
     if found is None:
         raise ApiError(404, "record_not_found", f"no record {record_id}", field="id")
     record, links, audit, repairs, standing = found
+    require_record(request[CLIENT], record.facts)
     runtime = request.app[RUNTIME]
     view = RecordView(
         record_id=record.record_id,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import partial
 
 import structlog
 from aiohttp import web
 
-from gateway.api.auth import CLIENT
+from gateway.api.auth import CLIENT, require_record
 from gateway.api.decisions import DecisionRequest, unfit_action
 from gateway.api.errors import ApiError, json_response
 from gateway.api.idempotency import counted, idempotency_key, request_hash
@@ -16,8 +17,10 @@ from gateway.api.inputs import as_object, parse_body, read_json
 from gateway.api.keys import DECISIONS, IN_FLIGHT, RUNTIME
 from gateway.api.models import RepairRequest
 from gateway.api.views import repair_progress
+from gateway.domain.model import CanonicalRecord
 from gateway.domain.plan import Action, Decision
 from gateway.observability import get_logger
+from gateway.store.database import Row, Tx
 from gateway.store.repo import Repo
 
 log = get_logger("creditgw.api.repairs")
@@ -60,6 +63,7 @@ async def submit_repair(request: web.Request) -> web.Response:
         decision=decision,
         subject_code=body.subject_code,
         source=client.source,
+        grant=client,
         policy=runtime.policy,
         now=now,
     )
@@ -72,14 +76,25 @@ async def submit_repair(request: web.Request) -> web.Response:
     return stored.response()
 
 
+def _read_repair(tx: Tx, *, repair_id: str) -> tuple[Row, list[Row], CanonicalRecord | None] | None:
+    repo = Repo(tx)
+    found = repo.get_repair(repair_id)
+    if found is None:
+        return None
+    repair, targets = found
+    return repair, targets, repo.load_record(repair["record_id"])
+
+
 async def get_repair(request: web.Request) -> web.Response:
     repair_id = request.match_info["id"]
     found = None
     if _REPAIR_ID.match(repair_id):
-        found = await request.app[RUNTIME].db.run(lambda tx: Repo(tx).get_repair(repair_id), write=False)
+        found = await request.app[RUNTIME].db.run(partial(_read_repair, repair_id=repair_id), write=False)
     if found is None:
         raise ApiError(404, "repair_not_found", f"no repair {repair_id}", field="id")
-    repair, targets = found
+    repair, targets, record = found
+    if record is not None:
+        require_record(request[CLIENT], record.facts)
     structlog.contextvars.bind_contextvars(record_id=repair["record_id"])
     progress = repair_progress(repair, targets, now=request.app[RUNTIME].clock())
     return json_response(progress.model_dump(mode="json", by_alias=True))

@@ -1,5 +1,6 @@
-"""The route table: one entry per operation, read by both the application (to register handlers)
-and the OpenAPI builder (to describe them), so the document cannot miss or invent a route."""
+"""The route table: one entry per operation, read by both the application (to register handlers
+and the scope each needs, gateway/api/auth.py) and the OpenAPI builder (to describe them), so the
+document cannot miss or invent a route. `scope` has no default: a route without one does not build."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from gateway.api.models import (
     ReplayReportView,
     SubjectRecords,
 )
+from gateway.clients import Scope
 from gateway.domain.categories import Category
 
 
@@ -71,13 +73,13 @@ class RouteSpec:
     body: type[BaseModel] | None = None
     body_required: bool = True
     idempotent: bool = False  # needs Idempotency-Key
-    client: bool = True  # reads X-Client-Id
+    scope: Scope  # what the calling client must hold; Scope.PUBLIC: no client, no signature
     responses: Mapping[int, Reply] = field(default_factory=dict)
     errors: Mapping[int, str] = field(default_factory=dict)  # status → the codes it carries
 
 
 _POST_ERRORS = {
-    400: "`invalid_json`, `missing_idempotency_key`, `invalid_idempotency_key`, `invalid_client_id`",
+    400: "`invalid_json`, `missing_idempotency_key`, `invalid_idempotency_key`",
     409: "`request_in_flight`: the first request with this Idempotency-Key is still being processed",
     413: "`body_too_large`",
     415: "`unsupported_media_type`",
@@ -96,6 +98,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/repairs",
         handler=repairs.submit_repair,
         operation_id="submitRepair",
+        scope=Scope.DECIDE,
         summary="Submit an owner's decision about a record's publicity",
         tag="repairs",
         description=(
@@ -128,6 +131,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/repairs/{id}",
         handler=repairs.get_repair,
         operation_id="getRepair",
+        scope=Scope.READ,
         summary="Progress of a repair on every target system (进度查询)",
         tag="repairs",
         path_params=(PathParam(name="id", description="Repair id (`rep_…`).", schema={"type": "string"}),),
@@ -141,6 +145,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         handler=classification.list_awaiting_classification,
         operation_id="listRecordsAwaitingClassification",
         summary="Published penalties whose rules cannot be evaluated until their Order 36 tier is given",
+        scope=Scope.CLASSIFY,
         tag="records",
         description=(
             "Penalties decided from 2026-04-01 are published on 信用中国（甘肃） for a period set by their tier "
@@ -159,6 +164,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         handler=classification.put_classification,
         operation_id="putRecordClassification",
         summary="Set the Order 36 tier (轻微/一般/严重) of a penalty, as its deciding sector classified it",
+        scope=Scope.CLASSIFY,
         tag="records",
         description=(
             "Idempotent (Idempotency-Key like every write; the same tier again changes nothing) and audited "
@@ -189,6 +195,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/records/{id}",
         handler=records.get_record,
         operation_id="getRecord",
+        scope=Scope.READ,
         summary="A record: facts, state, per-system copies, audit trail and repairs",
         tag="records",
         path_params=(PathParam(name="id", description="Record id (`rec_…`).", schema={"type": "string"}),),
@@ -200,6 +207,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/subjects/{uscc}/records",
         handler=records.get_subject_records,
         operation_id="getSubjectRecords",
+        scope=Scope.SUBJECTS,
         summary="Every record of one subject across systems",
         tag="records",
         path_params=(
@@ -217,6 +225,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/records/{id}/eligibility",
         handler=rules.get_eligibility,
         operation_id="getRecordEligibility",
+        scope=Scope.READ,
         summary="Publicity periods and repair eligibility of a record on each system that publishes it",
         tag="records",
         description=(
@@ -239,6 +248,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/records/{id}/notice",
         handler=notice.get_notice,
         operation_id="getRecordNotice",
+        scope=Scope.READ,
         summary="The 行政处罚信息信用修复告知书 (seed 附件2, 两书同达) of a penalty, with its computed dates",
         tag="records",
         description=(
@@ -270,6 +280,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/guidance",
         handler=rules.list_guidance,
         operation_id="listGuidance",
+        scope=Scope.READ,
         summary="Repair guidance (信用修复指引) for the nine categories",
         tag="guidance",
         description=(
@@ -283,6 +294,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/guidance/{category}",
         handler=rules.get_guidance,
         operation_id="getGuidance",
+        scope=Scope.READ,
         summary="Repair guidance (信用修复指引) for one category",
         tag="guidance",
         path_params=(_CATEGORY,),
@@ -294,6 +306,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/dead-letters",
         handler=dead_letters.list_dead_letters,
         operation_id="listDeadLetters",
+        scope=Scope.ADMIN_DLQ,
         summary="Dead letters, oldest first, paginated by id",
         tag="dead-letters",
         query=DeadLetterQuery,
@@ -305,6 +318,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/dead-letters/{id}",
         handler=dead_letters.get_dead_letter,
         operation_id="getDeadLetter",
+        scope=Scope.ADMIN_DLQ,
         summary="One dead letter with its failure context",
         tag="dead-letters",
         path_params=(_ID,),
@@ -316,6 +330,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/v1/dead-letters/{id}/replay",
         handler=dead_letters.replay_dead_letter,
         operation_id="replayDeadLetter",
+        scope=Scope.ADMIN_DLQ,
         summary="Replay one dead letter (loop guard: `force` past max_replays)",
         tag="dead-letters",
         description="Options go in the query (`?dry_run=true&force=false`) or in a JSON body, not both.",
@@ -343,6 +358,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         handler=quarantine.list_quarantine,
         operation_id="listQuarantine",
         summary="Inbound changes kept out of the sync (cannot be mapped, must not be applied), oldest first",
+        scope=Scope.ADMIN_QUARANTINE,
         tag="quarantine",
         description=(
             "Rows a system's feed delivered that the gateway could not map (bad code values, `isMove` null, "
@@ -360,6 +376,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         handler=quarantine.get_quarantined,
         operation_id="getQuarantined",
         summary="One quarantined change, with the whole change as read (masked)",
+        scope=Scope.ADMIN_QUARANTINE,
         tag="quarantine",
         path_params=(PathParam(name="id", description="Quarantine id.", schema={"type": "integer", "minimum": 1}),),
         responses={200: Reply(description="The quarantined change.", model=QuarantineDetail)},
@@ -370,9 +387,9 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/livez",
         handler=health.livez,
         operation_id="livez",
+        scope=Scope.PUBLIC,
         summary="Liveness: the process is up",
         tag="operations",
-        client=False,
         responses={200: Reply(description="Alive.", model=Liveness)},
     ),
     RouteSpec(
@@ -380,9 +397,9 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/readyz",
         handler=health.readyz,
         operation_id="readyz",
+        scope=Scope.PUBLIC,
         summary="Readiness: the database answers and its schema is migrated",
         tag="operations",
-        client=False,
         responses={200: Reply(description="Ready.", model=Readiness)},
         errors={503: "`database_unavailable`, `schema_not_migrated`"},
     ),
@@ -391,9 +408,9 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/metrics",
         handler=health.metrics,
         operation_id="metrics",
+        scope=Scope.PUBLIC,
         summary="Prometheus metrics",
         tag="operations",
-        client=False,
         responses={
             200: Reply(
                 description="Prometheus text exposition format.",
@@ -407,9 +424,9 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/openapi.json",
         handler=health.openapi_document,
         operation_id="openapi",
+        scope=Scope.PUBLIC,
         summary="This document",
         tag="operations",
-        client=False,
         responses={200: Reply(description="OpenAPI 3.1 document.", schema={"type": "object"})},
     ),
 )

@@ -15,6 +15,7 @@ from datetime import date
 import structlog
 from aiohttp import web
 
+from gateway.api.auth import CLIENT, require_record
 from gateway.api.errors import ApiError, json_response
 from gateway.api.inputs import parse_query
 from gateway.api.keys import RUNTIME
@@ -245,6 +246,7 @@ async def get_eligibility(request: web.Request) -> web.Response:
     if found is None:
         raise ApiError(404, "record_not_found", f"no record {record_id}", field="id")
     record, standing = found
+    require_record(request[CLIENT], record.facts)
     systems = publishing_systems(record.facts)
     if query.system is not None:
         if query.system not in systems:

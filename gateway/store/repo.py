@@ -22,6 +22,7 @@ from gateway.domain.model import (
     StopReason,
     TargetState,
 )
+from gateway.domain.personal import mask_deep
 from gateway.domain.plan import AuditEntry, Delivery, SeenUpdate
 from gateway.store.database import Row, TransientStoreError, Tx, from_db_ts
 
@@ -537,6 +538,7 @@ class Repo:
 
     def dead_letter(self, item: OutboxItem, owner: str, context: Mapping[str, Any], now: datetime) -> bool:
         self.lock_records([item.record_id])
+        context = mask_deep(dict(context))  # a dead letter keeps no whole ID number (an echoed row)
         error = str(context.get("message", "failed"))
         left = self._leave_flight(
             item.id,
@@ -1054,6 +1056,7 @@ def _marks(n: int) -> str:
 
 _COUNTABLE = frozenset(
     {"records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "cursors", "idempotency"}
+    | {"clients", "client_secrets", "nonces", "call_audit"}  # 0009
     | {"reminders", "quarantine"}
 )
 

@@ -260,6 +260,58 @@ TABLES: tuple[Table, ...] = (
             Index("quarantine_open", ("system", "reason"), where="status = 'open'"),
         ),
     ),
+    # 0009: API clients, sealed secrets, used nonces, audit of calls that change state (docs/signing.md).
+    Table(
+        "clients",
+        (
+            _c("client_id", "text"),
+            _c("name", "text"),
+            _c("scopes", "text"),
+            _c("authorities", "text"),
+            _c("categories", "text"),
+            _c("cert_subject", "text", True),
+            _c("rate_per_s", "int", True),
+            _c("burst", "int", True),
+            _c("status", "text"),
+            _c("created_at", "ts"),
+            _c("updated_at", "ts"),
+        ),
+        ("client_id",),
+        (Index("clients_cert_subject", ("cert_subject",), unique=True, where="cert_subject IS NOT NULL"),),
+    ),
+    Table(
+        "client_secrets",
+        (
+            _c("client_id", "text"),
+            _c("secret_id", "int"),
+            _c("sealed", "text"),
+            _c("status", "text"),
+            _c("created_at", "ts"),
+            _c("retired_at", "ts", True),
+        ),
+        ("client_id", "secret_id"),
+    ),
+    Table(
+        "nonces",
+        (_c("client_id", "text"), _c("nonce", "text"), _c("expires_at", "ts")),
+        ("client_id", "nonce"),
+        (Index("nonces_expires", ("expires_at",)),),
+    ),
+    Table(
+        "call_audit",
+        (
+            _c("id", "serial"),
+            _c("at", "ts"),
+            _c("client_id", "text"),
+            _c("method", "text"),
+            _c("route", "text"),
+            _c("path", "text"),
+            _c("status", "int"),
+            _c("request_id", "text"),
+        ),
+        ("id",),
+        (Index("call_audit_client", ("client_id", "id")),),
+    ),
 )
 
 TABLE_NAMES = tuple(t.name for t in TABLES)
