@@ -47,16 +47,16 @@ import aiohttp
 
 from bench.crash_check import API, OPERATOR_SEQUENCES, SEQUENCES, Findings, Observed, RecordRun, Sent, judge
 from bench.databases import BACKENDS, fresh_database, postgres_available
-from bench.end_to_end import SERVE_SETTINGS, serve_argv
+from bench.end_to_end import SERVE_SETTINGS, bench_client, serve_argv
 from bench.gateway_client import GatewayClient
 from bench.probe import StoreProbe
 from bench.processes import LOCALHOST, Child, free_port, run_bounded, spawn
 from bench.records import SyntheticPenalty, penalties
 from bench.report import json_line, machine
 from bench.sandbox import CREDITCHINA, GSXT, Sandbox, load_creditchina, running_simulators
+from gateway.clients import new_key
 from gateway.sandbox import Sandbox as SystemsView
 
-CLIENT_ID = "crash"
 # Faster than production, so that a short run sees many deliveries, echoes and lease take-overs.
 CRASH_SETTINGS = {
     **SERVE_SETTINGS,
@@ -422,13 +422,16 @@ async def _run(
 ) -> Outcome:
     view = SystemsView(session, sandbox.urls)
     await load_creditchina(session, sandbox.urls[CREDITCHINA], pool)
+    key = new_key()
+    credentials = await bench_client(url, key, read=True)
     env = {
         **CRASH_SETTINGS,
+        "CREDITGW_SECRETS_KEY": key,
         "CREDITGW_DATABASE_URL": url,
         "CREDITGW_CREDITCHINA_GANSU__URL": sandbox.urls[CREDITCHINA],
         "CREDITGW_GSXT_GANSU__URL": sandbox.urls[GSXT],
     }
-    client = GatewayClient(session, client_id=CLIENT_ID)
+    client = GatewayClient(session, credentials=credentials)
     lives = ServeLives(env, work_dir, client)
     probe = StoreProbe(url)
     try:

@@ -239,7 +239,7 @@ class Started:
     loaded_at: float
 
 
-async def bench_client(url: str, key: str) -> Credentials:
+async def bench_client(url: str, key: str, *, read: bool = False) -> Credentials:
     """The client the load signs as (docs/signing.md), made in the database before `serve` starts."""
     from gateway.store.database import open_database
     from gateway.store.migrate import migrate
@@ -247,7 +247,7 @@ async def bench_client(url: str, key: str) -> Credentials:
     db = open_database(url)
     try:
         await migrate(db)
-        secret = await add_bench_client(db, key)
+        secret = await add_bench_client(db, key, read=read)
     finally:
         await db.close()
     return Credentials(client_id=BENCH_CLIENT, secret=secret)

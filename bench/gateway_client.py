@@ -1,7 +1,7 @@
 """The one client of the gateway's HTTP API used by the crash-and-race harness (bench/crash.py).
 
 Every API call of the harness goes through `GatewayClient.call`: the single place that builds a
-request's headers (today `X-Client-Id`; request signing plugs in here) and the single place that
+request's headers (signed as docs/signing.md says) and the single place that
 turns "no answer" (connection refused while `serve` is down, a reset by a kill) into `Answer.status
 None` instead of an exception. The base URL can change between calls (a restarted `serve` gets a
 fresh port), so it is read per call.
@@ -16,7 +16,8 @@ from typing import Any
 
 import aiohttp
 
-CLIENT_HEADER = "X-Client-Id"
+from gateway.signing import Credentials, sign_headers
+
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -41,15 +42,15 @@ class Answer:
 
 
 class GatewayClient:
-    def __init__(self, session: aiohttp.ClientSession, *, client_id: str, base_url: str = "") -> None:
+    def __init__(self, session: aiohttp.ClientSession, *, credentials: Credentials, base_url: str = "") -> None:
         self.session = session
-        self.client_id = client_id
+        self.credentials = credentials
         self.base_url = base_url  # set (again) whenever `serve` (re)starts
 
     def headers(self, method: str, path: str, body: bytes, extra: Mapping[str, str]) -> dict[str, str]:
-        """Headers of one request. Signing (HMAC over method, path and body) goes here."""
-        del method, path, body  # what a signature will cover
-        return {CLIENT_HEADER: self.client_id, **extra}
+        """Headers of one request, signed over method, path, query and body (a fresh nonce per
+        call: a resend after a kill is a new signed request carrying the same Idempotency-Key)."""
+        return {**extra, **sign_headers(self.credentials, method, path, body)}
 
     async def call(
         self, method: str, path: str, *, body: bytes = b"", headers: Mapping[str, str] | None = None

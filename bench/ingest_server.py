@@ -113,9 +113,9 @@ async def _bare() -> None:
     await _serve(bare_app(), {"kind": "bare"}, nothing)
 
 
-async def add_bench_client(db: Database, key: str) -> str:
-    """The benchmarks' client (decides for every authority, rate limit out of the way), as an
-    operator would add it with `creditgw clients add`; returns its secret."""
+async def add_bench_client(db: Database, key: str, *, read: bool = False) -> str:
+    """The benchmarks' client (decides for every authority, rate limit out of the way; `read`: reads
+    their records too), as an operator would add it with `creditgw clients add`; returns its secret."""
     from gateway.clients import ALL, ClientStore, Scope, SecretBox
     from gateway.store.database import now_utc
 
@@ -123,7 +123,7 @@ async def add_bench_client(db: Database, key: str) -> str:
         lambda tx: ClientStore(tx, SecretBox.from_text(key)).add(
             BENCH_CLIENT,
             name="benchmark",
-            scopes=[Scope.DECIDE],
+            scopes=[Scope.DECIDE, Scope.READ] if read else [Scope.DECIDE],
             authorities=[ALL],
             rate_per_s=BENCH_RATE,
             burst=BENCH_RATE,

@@ -156,7 +156,7 @@ async def test_a_full_run_leaks_no_secret_and_no_id_number(
         assert await call("POST", replay, **{"Idempotency-Key": "leak-replay"}) == 200
         assert await stack.agreed(expect={record_id: "stopped:repaired"}) == []
         # Last (the sandbox's own views cannot read it): a row the gateway cannot map, whose bad
-        # value is that ID number; the poller logs why.
+        # value is that ID number; it is quarantined with a raw excerpt, and the poller logs why.
         broken = {**row, "CF_WSH": "甘测罚〔2026〕89号", "CF_XDR_LB": PERSON_ID}
         async with http.post(f"{sims.urls[CC]}/admin/load", json={"rows": [broken]}) as resp:
             assert resp.status == 200, await resp.text()
@@ -167,6 +167,7 @@ async def test_a_full_run_leaks_no_secret_and_no_id_number(
             lambda tx: tx.all("SELECT last_error, dead_context FROM outbox WHERE status = 'dead'"), write=False
         )
         stored_answers = await runtime.db.run(lambda tx: tx.all("SELECT response_body FROM idempotency"), write=False)
+        quarantined = await runtime.db.run(lambda tx: tx.all("SELECT message, raw FROM quarantine"), write=False)
     finally:
         await runner.cleanup()
         await http.close()
@@ -177,12 +178,14 @@ async def test_a_full_run_leaks_no_secret_and_no_id_number(
 
     logs = captured.out + captured.err
     assert "auth_failed" in logs, "the capture did not see the run"
-    assert "inbound_unmappable" in logs, "the broken row was not read"
+    assert "inbound_quarantined" in logs, "the broken row was not read"
+    assert quarantined, "the broken row was not quarantined"
     assert MASKED in logs  # the unmappable value, logged masked
     places = {
         "log lines": logs,
         "dead letters": json.dumps([dict(r) for r in stored_dead], ensure_ascii=False, default=str),
         "stored answers": json.dumps([dict(r) for r in stored_answers], ensure_ascii=False),
+        "quarantine": json.dumps([dict(r) for r in quarantined], ensure_ascii=False, default=str),
         "answers": "\n".join(answers),
         "metrics": metrics,
     }
