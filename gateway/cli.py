@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from gateway.observability import configure_logging, get_logger
-from gateway.settings import Settings
+from gateway.settings import OperatorError, Settings, load_settings, redact_url
 from gateway.store.database import Tx
 from gateway.store.repo import OutboxItem, Repo
 
@@ -93,10 +93,31 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except OperatorError as exc:
+        # An operator's mistake: one line saying what to fix, no traceback (argparse's style).
+        print(f"creditgw: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gateway.store.database import DatabaseUnavailable
+
     overrides: dict[str, Any] = {}
     if args.database_url:
         overrides["database_url"] = args.database_url
-    settings = Settings(**overrides)
+    settings = load_settings(**overrides)
+    try:
+        return _command(args, settings)
+    except DatabaseUnavailable as exc:
+        raise OperatorError(
+            f"cannot open the database of CREDITGW_DATABASE_URL ({redact_url(settings.database_url)}): {exc};"
+            " create the database or fix the URL"
+        ) from None
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_format, settings.log_level)
     command = args.command
     if command == "check-config":
@@ -345,7 +366,17 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
     runner = web.AppRunner(create_app(runtime), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await runtime.close()
+        if simulators is not None:
+            await simulators.close()
+        raise OperatorError(
+            f"cannot listen on {settings.host}:{settings.port} (CREDITGW_HOST/CREDITGW_PORT, --host/--port):"
+            f" {exc.strerror or exc}; stop what uses the port or choose another"
+        ) from None
     runtime.start(sweep=True, remind=True)
     log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name)
     print(f"creditgw listening on http://{settings.host}:{settings.port}", flush=True)

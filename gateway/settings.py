@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.domain.categories import Category, SubjectType
@@ -157,6 +159,16 @@ class Settings(BaseSettings):
     reminder_max_attempts: int = Field(5, ge=1)  # failed sends (runs) before a reminder is dead
     reminder_batch: int = Field(200, ge=1, le=10000)  # records read per transaction
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"unsupported scheme {scheme!r}: use sqlite:///path/to/file.db or postgresql://…")
+        if scheme == "sqlite" and (not value.startswith("sqlite:///") or value == "sqlite:///"):
+            raise ValueError("a sqlite URL needs a file path: sqlite:///relative.db or sqlite:////absolute.db")
+        return value
+
     @field_validator("workday_calendar")
     @classmethod
     def _dates_in_their_year(cls, value: dict[int, WorkdayYearSettings]) -> dict[int, WorkdayYearSettings]:
@@ -169,5 +181,62 @@ class Settings(BaseSettings):
         return value
 
     def redacted(self) -> dict[str, Any]:
-        """Effective settings for `check-config`: secrets shown as ********."""
-        return self.model_dump(mode="json")
+        """Effective settings for `check-config`: secrets shown as **********, including passwords
+        inside URLs (the database URL) and any value under a secret-sounding name."""
+        redacted = _redact(self.model_dump(mode="json"))
+        assert isinstance(redacted, dict)
+        return redacted
+
+
+class OperatorError(Exception):
+    """A mistake an operator can fix: the message is one line naming the setting and what to do."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and `overrides`); an invalid value is an OperatorError naming
+    its environment variable, not a pydantic traceback."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"]]
+        variable = "CREDITGW_" + "__".join(loc).upper()
+        given = error.get("input")
+        shown = ""
+        if isinstance(given, str | int | float) and not _SECRET_NAMES.search(loc[-1] if loc else ""):
+            shown = f" (is {redact_url(str(given))!r})"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        more = f"; and {exc.error_count() - 1} more" if exc.error_count() > 1 else ""
+        fix = f"fix the environment variable{more}"
+        raise OperatorError(f"invalid setting {variable}{shown}: {message}; {fix}") from None
+
+
+REDACTED = "**********"  # as pydantic shows a SecretStr
+# Names whose values are secrets even when declared as plain strings (an operator's own extras).
+_SECRET_NAMES = re.compile(r"(password|passwd|secret|token|api_key|private_key|credential)", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """The URL with the password of its user info replaced (`postgresql://u:**********@h/db`)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{REDACTED}@{hostinfo}"))
+
+
+def _redact(value: Any, name: str = "") -> Any:
+    if isinstance(value, dict):
+        return {key: _redact(item, str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item, name) for item in value]
+    if isinstance(value, str):
+        if _SECRET_NAMES.search(name) and value:
+            return REDACTED
+        return redact_url(value) if "://" in value else value
+    return value
