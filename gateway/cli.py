@@ -121,7 +121,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_format, settings.log_level)
     command = args.command
     if command == "check-config":
-        print(json.dumps(settings.redacted(), ensure_ascii=False, indent=2))
+        _print_json(settings.redacted(), indent=2)
         return 0
     if command == "openapi":
         return _openapi(args.output)
@@ -151,6 +151,11 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(command)
 
 
+def _print_json(document: Any, *, indent: int | None = None) -> None:
+    """A JSON document on one line (or indented) of standard output; Chinese stays readable (UTF-8)."""
+    print(json.dumps(document, ensure_ascii=False, indent=indent), flush=True)
+
+
 def _write_out(text: str, output: str | None) -> None:
     """To the file `output` names (UTF-8), or standard output."""
     if output:
@@ -174,7 +179,7 @@ async def _migrate(settings: Settings) -> int:
     db = open_database(settings.database_url)
     try:
         applied = await migrate(db)
-        print(json.dumps({"applied": applied, "version": await current_version(db)}))
+        _print_json({"applied": applied, "version": await current_version(db)})
     finally:
         await db.close()
     return 0
@@ -199,7 +204,7 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
                 write=False,
             )
             if args.json:
-                print(json.dumps([_dead_json(i) for i in items], ensure_ascii=False))
+                _print_json([_dead_json(i) for i in items])
             else:
                 for item in items:
                     print(
@@ -211,9 +216,9 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
         if args.dlq_command == "show":
             found: OutboxItem | None = await db.run(partial(_get_outbox, item_id=args.id), write=False)
             if found is None or found.status != OutboxStatus.DEAD:
-                print(json.dumps({"code": "dead_letter_not_found", "message": f"no dead letter {args.id}"}))
+                _print_json({"code": "dead_letter_not_found", "message": f"no dead letter {args.id}"})
                 return 1
-            print(json.dumps(_dead_json(found), ensure_ascii=False, indent=2))
+            _print_json(_dead_json(found), indent=2)
             return 0
         report = await replay(
             committer,
@@ -226,7 +231,7 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
             force=args.force,
             max_replays=settings.max_replays,
         )
-        print(json.dumps(report.as_json()))
+        _print_json(report.as_json())
         return 0
     finally:
         await committer.close()
@@ -252,7 +257,7 @@ async def _sweep(settings: Settings, *, dry_run: bool, today: date | None) -> in
     now = now_utc()
     if today is not None and today > beijing_date(now) and not dry_run:
         # The decisions would be dated in the future and lock the records against real ones.
-        print(json.dumps({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"}))
+        _print_json({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"})
         return 2
     policy = policy_from(settings, set(settings.systems), sync_sla_from(settings))
     db = open_database(settings.database_url)
@@ -267,11 +272,12 @@ async def _sweep(settings: Settings, *, dry_run: bool, today: date | None) -> in
             overrides=settings.rules.overrides(),
             batch=settings.sweep_batch,
             dry_run=dry_run,
+            on_expired=_print_json if dry_run else None,  # a JSON line per record it would stop
         )
     finally:
         await committer.close()
         await db.close()
-    print(json.dumps(report.as_json(), ensure_ascii=False))
+    _print_json(report.as_json())
     return 0
 
 
@@ -285,21 +291,18 @@ async def _remind(settings: Settings, *, dry_run: bool, today: date | None) -> i
 
     if today is not None and today > beijing_date(now_utc()) and not dry_run:
         # Reminders would go out before their window opens.
-        print(json.dumps({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"}))
+        _print_json({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"})
         return 2
     db = open_database(settings.database_url)
     await migrate(db)
     sms = build_sms(settings)
 
-    def show(candidate: dict[str, Any]) -> None:
-        print(json.dumps(candidate, ensure_ascii=False), flush=True)
-
     try:
-        report = await ReminderJob(db, sms, settings).run(today=today, dry_run=dry_run, on_candidate=show)
+        report = await ReminderJob(db, sms, settings).run(today=today, dry_run=dry_run, on_candidate=_print_json)
     finally:
         await sms.close()
         await db.close()
-    print(json.dumps(report.as_json(), ensure_ascii=False))
+    _print_json(report.as_json())
     return 0
 
 
@@ -316,12 +319,12 @@ async def _notice(settings: Settings, record_id: str, *, fmt: str, output: str |
     finally:
         await db.close()
     if record is None:
-        print(json.dumps({"code": "record_not_found", "message": f"no record {record_id}", "field": "record_id"}))
+        _print_json({"code": "record_not_found", "message": f"no record {record_id}", "field": "record_id"})
         return 1
     try:
         notice = build_notice(record.facts, record_id=record.record_id, overrides=settings.rules.overrides())
     except NoticeNotApplicable as exc:
-        print(json.dumps({"code": "notice_not_applicable", "message": str(exc), "field": "record"}))
+        _print_json({"code": "notice_not_applicable", "message": str(exc), "field": "record"})
         return 1
     _write_out(render_notice(notice, "html" if fmt == "html" else "text"), output)
     return 0
