@@ -34,7 +34,7 @@ RECORD_ID_PATTERN = r"^rec_[0-9a-f]{24}$"
 
 NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 DecisionAction = Literal["repair", "revoke_repair", "withdraw", "remove"]
-ProgressStatus = Literal["pending", "in_flight", "delivered", "dead", "superseded", "in_sync"]
+ProgressStatus = Literal["pending", "in_flight", "retrying", "delivered", "dead", "superseded", "in_sync"]
 
 
 def checked_uscc(value: str) -> uscc.UsccCheck:
@@ -179,7 +179,10 @@ class TargetProgressView(BaseModel):
     attempts: int
     updated_at: datetime
     delivered_at: datetime | None
-    last_error: str | None
+    last_error: str | None = Field(description="Why the last attempt failed (while retrying, or dead).")
+    next_attempt_at: datetime | None = Field(
+        None, description="While `retrying`: when the next attempt is due (capped exponential backoff)."
+    )
     deadline: date | None = Field(
         description="Sync deadline: the LAST working day (Beijing time) on which the target is in time, i.e. the"
         " end of the N-th working day after the decision day (CREDITGW_SYNC_DEADLINE_WORKING_DAYS, default 3;"
@@ -196,7 +199,7 @@ class TargetProgressView(BaseModel):
         " undelivered within it, when superseded by a newer decision, or without a deadline."
     )
     overdue: bool = Field(
-        description="Not yet delivered (pending, in flight or a dead letter) and `deadline` has passed."
+        description="Not yet delivered (pending, in flight, retrying or a dead letter) and `deadline` has passed."
     )
 
 

@@ -38,6 +38,7 @@ class TargetProgress:
 
     PENDING = "pending"
     IN_FLIGHT = "in_flight"
+    RETRYING = "retrying"  # an attempt failed; the next one is due at the outbox row's next_attempt_at
     DELIVERED = "delivered"
     DEAD = "dead"
     SUPERSEDED = "superseded"
@@ -453,13 +454,18 @@ class Repo:
         """Back to pending for a later attempt, or superseded if a newer version is waiting."""
         if self._newer_pending_exists(item):
             return self._supersede(item, owner, now)
-        return self._leave_flight(
+        left = self._leave_flight(
             item.id,
             owner,
             OutboxStatus.PENDING,
             "next_attempt_at = ?, last_error = ?, updated_at = ?",
             (next_at, error[:2000], now),
         )
+        if left and item.repair_id:
+            self.set_target_progress(
+                item.repair_id, item.target, TargetProgress.RETRYING, now, item.id, error=error[:2000]
+            )
+        return left
 
     def _supersede(self, item: OutboxItem, owner: str | None, now: datetime) -> bool:
         left = self._leave_flight(
@@ -631,7 +637,8 @@ class Repo:
         if row is None:
             return None
         targets = self.tx.all(
-            "SELECT t.*, o.attempts AS attempts FROM repair_targets t LEFT JOIN outbox o ON o.id = t.outbox_id"
+            "SELECT t.*, o.attempts AS attempts, o.next_attempt_at AS next_attempt_at,"
+            " o.last_error AS outbox_last_error FROM repair_targets t LEFT JOIN outbox o ON o.id = t.outbox_id"
             " WHERE t.repair_id = ? ORDER BY t.target",
             (repair_id,),
         )
@@ -688,10 +695,11 @@ class Repo:
         return {pair: due for pair, due in found.items() if pair in wanted}
 
     def overdue_targets(self, today: date) -> list[Row]:
-        """Per target: repair targets still to be delivered (pending, in flight, dead) whose deadline
+        """Per target: repair targets still to be delivered (pending, in flight, retrying, dead) whose deadline
         ended before `today` (Beijing date)."""
         return self.tx.all(
-            "SELECT target, COUNT(*) AS n FROM repair_targets WHERE status IN ('pending', 'in_flight', 'dead')"
+            "SELECT target, COUNT(*) AS n FROM repair_targets"
+            " WHERE status IN ('pending', 'in_flight', 'retrying', 'dead')"
             " AND due_on < ? GROUP BY target",
             (today.isoformat(),),
         )
