@@ -109,8 +109,11 @@ class Settings(BaseSettings):
     # and lists, so the API refuses decisions about them (they are made in GSXT, then propagated).
     self_deciding_owners: list[str] = ["gsxt_gansu"]
 
-    # Dispatcher and outbox.
-    dispatch_concurrency: int = 8
+    # Dispatcher and outbox. Each target system has its own lane (claim loop) and its own limit of
+    # calls in flight: `dispatch_concurrency`, or its entry in `dispatch_target_concurrency`
+    # (e.g. CREDITGW_DISPATCH_TARGET_CONCURRENCY='{"creditchina_gansu": 4}').
+    dispatch_concurrency: int = Field(8, ge=1)
+    dispatch_target_concurrency: dict[str, Annotated[int, Field(ge=1)]] = {}
     # Deliveries claimed per cycle. Large enough that 信用中国's intake gets full batches (100 rows
     # a call) and a backlog drains: measured, 32 drained a 10,000-repair backlog at 125/s, 200 at
     # 205/s (bench/README.md). A claimed delivery waits for its lease (lease_s) if the worker dies.
@@ -126,6 +129,9 @@ class Settings(BaseSettings):
 
     # Pollers.
     poll_interval_s: float = 2.0
+    # On shutdown, work still running (a call to a hanging system) gets this long to finish; then
+    # it is cancelled and its lease brings the delivery back (reaper).
+    shutdown_grace_s: float = Field(10.0, ge=0)
 
     # Expiry sweep (gateway/sync/sweep.py): stops publicity when the owner's maximum period ends.
     # `serve` runs it every sweep_interval_s; `creditgw sweep` runs it once (for cron).

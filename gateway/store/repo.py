@@ -385,21 +385,37 @@ class Repo:
             ],
         )
 
-    def claim(self, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[OutboxItem]:
-        """Lease due deliveries, never a second one for a (record, target) already in flight.
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        owner: str,
+        lease_until: datetime,
+        *,
+        target: str | None = None,
+        other_than: Sequence[str] = (),
+    ) -> list[OutboxItem]:
+        """Lease due deliveries, never a second one for a (record, target) already in flight;
+        only those to `target` when given, only those to none of `other_than` when given.
 
         PostgreSQL: FOR UPDATE SKIP LOCKED lets replicas claim side by side without waiting on
         each other's rows. SQLite: the surrounding BEGIN IMMEDIATE makes the claim exclusive.
         """
         skip_locked = " FOR UPDATE SKIP LOCKED" if self._pg else ""
+        which = ""
+        params: list[Any] = []
+        if target is not None:
+            which, params = " AND o.target = ?", [target]
+        elif other_than:
+            which, params = f" AND o.target NOT IN ({_marks(len(other_than))})", list(other_than)
         rows = self.tx.all(
             "UPDATE outbox SET status = 'in_flight', lease_owner = ?, lease_expires_at = ?,"
             " attempts = attempts + 1, updated_at = ?"
-            " WHERE id IN (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?"
+            f" WHERE id IN (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?{which}"
             " AND NOT EXISTS (SELECT 1 FROM outbox f WHERE f.record_id = o.record_id AND f.target = o.target"
             f" AND f.status = 'in_flight') ORDER BY o.next_attempt_at, o.id LIMIT ?{skip_locked})"
             " RETURNING *",
-            (owner, lease_until, now, now, limit),
+            (owner, lease_until, now, now, *params, limit),
         )
         items = sorted((OutboxItem.from_row(r) for r in rows), key=lambda i: i.id)
         self.set_targets_progress(
