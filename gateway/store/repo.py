@@ -669,6 +669,88 @@ class Repo:
         )
         return None if value is None else str(value)
 
+    def find_records(
+        self,
+        *,
+        system: str | None = None,
+        category: str | None = None,
+        status: str | None = None,
+        reason: str | None = None,
+        subject_code: str | None = None,
+        updated_since: datetime | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[Row]:
+        """Records matching every filter given, keyset-paged by record_id."""
+        where: list[str] = ["r.record_id > ?"]
+        params: list[Any] = [after]
+        for clause, value in (
+            ("r.category = ?", category),
+            ("r.status = ?", status),
+            ("r.reason = ?", reason),
+            ("r.subject_code = ?", subject_code),
+            ("r.updated_at >= ?", updated_since),
+            ("EXISTS (SELECT 1 FROM links l WHERE l.record_id = r.record_id AND l.system = ?)", system),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        return self.tx.all(
+            f"SELECT r.* FROM records r WHERE {' AND '.join(where)} ORDER BY r.record_id LIMIT ?", (*params, limit)
+        )
+
+    def find_repairs(
+        self,
+        *,
+        record_id: str | None = None,
+        action: str | None = None,
+        source: str | None = None,
+        target: str | None = None,
+        status: str | None = None,
+        accepted_since: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 100,
+    ) -> list[Row]:
+        """Repairs matching every filter given, keyset-paged by (accepted_at, repair_id)."""
+        where: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("p.record_id = ?", record_id),
+            ("p.action = ?", action),
+            ("p.source = ?", source),
+            ("p.accepted_at >= ?", accepted_since),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if target is not None or status is not None:
+            inner = [f"t.{column} = ?" for column, value in (("target", target), ("status", status)) if value]
+            where.append(
+                f"EXISTS (SELECT 1 FROM repair_targets t WHERE t.repair_id = p.repair_id AND {' AND '.join(inner)})"
+            )
+            params += [value for value in (target, status) if value]
+        if after is not None:
+            where.append("(p.accepted_at > ? OR (p.accepted_at = ? AND p.repair_id > ?))")
+            params += [after[0], after[0], after[1]]
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        return self.tx.all(
+            f"SELECT p.* FROM repairs p{condition} ORDER BY p.accepted_at, p.repair_id LIMIT ?", (*params, limit)
+        )
+
+    def target_statuses(self, repair_ids: Sequence[str]) -> dict[str, list[Row]]:
+        """repair_id → its targets' (target, status), in target order."""
+        if not repair_ids:
+            return {}
+        rows = self.tx.all(
+            f"SELECT repair_id, target, status FROM repair_targets WHERE repair_id IN ({_marks(len(repair_ids))})"
+            " ORDER BY repair_id, target",
+            tuple(repair_ids),
+        )
+        found: dict[str, list[Row]] = {}
+        for row in rows:
+            found.setdefault(row["repair_id"], []).append(row)
+        return found
+
     def repairs_of_record(self, record_id: str) -> list[Row]:
         return self.tx.all("SELECT * FROM repairs WHERE record_id = ? ORDER BY accepted_at", (record_id,))
 
