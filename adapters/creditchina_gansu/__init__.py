@@ -177,6 +177,10 @@ class CreditChinaGansuAdapter(SystemAdapter):
 
     # --- change feed --------------------------------------------------------------------------
 
+    def cursor_at(self, moment: datetime) -> str | None:
+        """The pull is by SJC (Beijing time, whole seconds, inclusive): the second of `moment`."""
+        return format_sjc(moment)
+
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
         """Rows changed at or after `cursor` (an SJC). The new cursor is the greatest SJC read,
         never less than the one given; pages whose rows all sit on the cursor's second are read
