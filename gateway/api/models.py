@@ -348,7 +348,9 @@ class RecordView(BaseModel):
     links: SelfLink
 
 
-class SubjectRecord(BaseModel):
+class RecordBrief(BaseModel):
+    """What names a record and where it stands, in lists."""
+
     record_id: str
     category: Category
     authority_name: str
@@ -357,11 +359,14 @@ class SubjectRecord(BaseModel):
     state: StateView
     owner: System
     mirrors: list[System]
+    links: SelfLink
+
+
+class SubjectRecord(RecordBrief):
     systems: list[SystemLinkView]
     eligibility: list[EligibilityView] = Field(
         description="Periods and repair eligibility on each system that publishes the record, as of today (Beijing)."
     )
-    links: SelfLink
 
 
 class SubjectRecords(BaseModel):
@@ -371,17 +376,8 @@ class SubjectRecords(BaseModel):
     truncated: bool = Field(description="More records exist than were returned.")
 
 
-class RecordListItem(BaseModel):
-    record_id: str
-    category: Category
-    authority_name: str
-    document_number: str
-    subject_name: str
-    state: StateView
-    owner: str
-    mirrors: list[str]
-    updated_at: datetime
-    links: SelfLink
+class RecordListItem(RecordBrief):
+    updated_at: datetime = Field(description="When the gateway last changed the record.")
 
 
 class RecordPage(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -77,22 +78,7 @@ async def list_records(request: web.Request) -> web.Response:
     rows = await request.app[RUNTIME].db.run(read, write=False)
     items = []
     for row in rows:
-        record = record_from_row(row)
-        facts = record.facts
-        items.append(
-            RecordListItem(
-                record_id=record.record_id,
-                category=facts.category,
-                authority_name=facts.authority_name,
-                document_number=facts.document_number,
-                subject_name=facts.subject_name,
-                state=state_view(record),
-                owner=facts.owner,
-                mirrors=list(facts.mirrors),
-                updated_at=row["updated_at"],
-                links=SelfLink(self_link=record_href(record.record_id)),
-            )
-        )
+        items.append(RecordListItem(**_brief(record_from_row(row)), updated_at=row["updated_at"]))
     page = RecordPage(items=items, next_after=items[-1].record_id if len(items) == query.limit else None)
     return json_response(page.model_dump(mode="json", by_alias=True))
 
@@ -127,23 +113,26 @@ async def get_record(request: web.Request) -> web.Response:
     return json_response(view.model_dump(mode="json", by_alias=True))
 
 
+def _brief(record: CanonicalRecord) -> dict[str, Any]:
+    """The fields of RecordBrief: what names a record and where it stands."""
+    facts = record.facts
+    return {
+        "record_id": record.record_id,
+        "category": facts.category,
+        "authority_name": facts.authority_name,
+        "document_number": facts.document_number,
+        "subject_name": facts.subject_name,
+        "state": state_view(record),
+        "owner": facts.owner,
+        "mirrors": list(facts.mirrors),
+        "links": SelfLink(self_link=record_href(record.record_id)),
+    }
+
+
 def _subject_record(
     record: CanonicalRecord, links: dict[str, LinkState], eligibility: list[EligibilityView]
 ) -> SubjectRecord:
-    facts = record.facts
-    return SubjectRecord(
-        record_id=record.record_id,
-        category=facts.category,
-        authority_name=facts.authority_name,
-        document_number=facts.document_number,
-        subject_name=facts.subject_name,
-        state=state_view(record),
-        owner=facts.owner,
-        mirrors=list(facts.mirrors),
-        systems=system_views(links),
-        eligibility=eligibility,
-        links=SelfLink(self_link=record_href(record.record_id)),
-    )
+    return SubjectRecord(**_brief(record), systems=system_views(links), eligibility=eligibility)
 
 
 async def get_subject_records(request: web.Request) -> web.Response:
