@@ -65,6 +65,8 @@ async def test_records_are_found_by_each_filter(api: Harness) -> None:
     assert item["document_number"] in {"兰环罚〔2026〕12号", "兰环罚〔2026〕13号", "兰环罚〔2026〕14号"}
     assert item["state"]["label"] == "stopped:repaired" and item["owner"] == CC and item["mirrors"] == [GS]
     assert item["links"]["self"] == f"/v1/records/{ids[0]}"
+    raw = await (await api.client.get("/v1/records", params={"state": "stopped:repaired"})).read()
+    assert item["document_number"].encode() in raw  # UTF-8 in the body, not \u escapes
 
 
 async def test_records_are_paged_with_a_cursor(api: Harness) -> None:

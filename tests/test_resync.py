@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,14 +19,15 @@ import pytest
 
 from gateway.runtime import Runtime
 from gateway.sandbox import Sandbox, record_id_of
-from gateway.store.database import Tx, now_utc
+from gateway.store.database import now_utc
 from gateway.store.repo import Repo
 from gateway.sync.poller import FEED
 from simulators import start_simulators
+from tests.test_cli import creditgw
+from tests.test_sweep import snapshot
 from tests.test_sync_end_to_end import CC, GS, fast_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit")
 
 
 @dataclass
@@ -80,18 +82,6 @@ async def _resync(world: World, system: str, since: str) -> dict[str, Any]:
     return summary
 
 
-async def _snapshot(runtime: Runtime) -> dict[str, Any]:
-    def read(tx: Tx) -> dict[str, Any]:
-        repo = Repo(tx)
-        return {
-            "counts": {table: repo.count(table) for table in TABLES},
-            "records": tx.all("SELECT record_id, status, reason, version FROM records ORDER BY record_id"),
-            "outbox": tx.all("SELECT id, status, version FROM outbox ORDER BY id"),
-        }
-
-    return await runtime.db.run(read, write=False)
-
-
 async def _state(runtime: Runtime, record_id: str) -> str:
     record = await runtime.db.run(lambda tx: Repo(tx).load_record(record_id), write=False)
     assert record is not None
@@ -130,34 +120,24 @@ async def test_resync_picks_up_a_change_behind_the_cursor_and_a_second_run_chang
     assert await runtime.db.run(lambda tx: Repo(tx).get_cursor(CC, FEED), write=False) == "2099/01/01 00:00:00"
 
     # Idempotent: everything re-read is in sync now.
-    before = await _snapshot(runtime)
+    before = await snapshot(runtime)
     second = await _resync(world, CC, since)
     assert set(second["outcomes"]) <= {"duplicate", "before_since"}, second
     assert second["changes"] == first["changes"]
-    assert await _snapshot(runtime) == before
+    assert await snapshot(runtime) == before
 
     # GSXT's cursor is opaque: its whole feed is read and what precedes `since` skipped.
     everything = await _resync(world, GS, "2000-01-01")
     assert everything["changes"] > 0
     assert set(everything["outcomes"]) <= {"duplicate", "untracked"}, everything
-    assert await _snapshot(runtime) == before
+    assert await snapshot(runtime) == before
 
 
 def test_resync_refuses_an_unknown_system_and_a_time_without_zone(tmp_path: Path) -> None:
-    import subprocess
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CREDITGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"}
+    env = {"CREDITGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "resync", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return creditgw("resync", *args, cwd=tmp_path, env=env)
 
     unknown = run("--system", "nowhere", "--since", "2026-11-01")
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr and "CREDITGW_SYSTEMS" in unknown.stderr
