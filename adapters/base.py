@@ -64,6 +64,12 @@ class SystemAdapter(ABC):
         """Changes after `cursor` (None: from the beginning). Must not skip any change; may
         repeat some (the inbox de-duplicates)."""
 
+    def cursor_at(self, moment: datetime) -> str | None:
+        """A cursor from which the feed yields every change made at or after `moment` (and maybe
+        some before it; a re-read filters them). Default: the beginning of the feed (None), for
+        feeds whose cursor is opaque."""
+        return None
+
     @abstractmethod
     async def write(self, write: NativeWrite) -> WriteResult:
         """Set one row. Raise a `DeliveryError` subclass on failure."""

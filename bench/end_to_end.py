@@ -287,7 +287,8 @@ async def run_phases(
         idle_cpu = (cpu_seconds(serve.pid) - idle_cpu0) / IDLE_SAMPLE_S
 
         # Maximum rate: closed loop, then wait for every accepted repair to reach both systems.
-        factory, used_max = pool.factory(limit=2 * options.records // 3, phase="max")
+        max_records = 2 * options.records // 3
+        factory, used_max = pool.factory(limit=max_records, phase="max")
 
         def tick(elapsed: float) -> None:
             if not memory.third_kib and elapsed >= options.seconds / 3:
@@ -308,6 +309,8 @@ async def run_phases(
                 server_pid=serve.pid,
                 on_tick=tick,
                 credentials=credentials,
+                # A fifth of the records at most for the warm-up, so the window never opens on none.
+                warmup_requests=max(1, max_records // 5),
             )
         max_done = await drained(probe, used_max, timeout_s=drain_timeout_s)
         max_cpu_s = meter.stop()

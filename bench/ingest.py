@@ -107,9 +107,11 @@ async def serve_and_load(
     ready_timeout_s: float,
     profile_dir: Path | None = None,
     also_cpu: Mapping[str, Callable[[], float]] | None = None,
+    warmup_requests: int | None = None,
 ) -> tuple[LoadResult, dict[str, Any]]:
     """Start a bench.ingest_server process, wait for its READY line, run the closed loop, stop it.
-    Requests are signed with the client the server made, unless it runs unsigned."""
+    Requests are signed with the client the server made, unless it runs unsigned.
+    `warmup_requests`: for a finite supply, the warm-up ends at the latest after this many."""
     async with spawn(label, argv, log_dir=work_dir) as server:
         ready = await server.wait_for(r"^READY (\{.*\})$", timeout_s=ready_timeout_s)
         info: dict[str, Any] = json.loads(ready.group(1))
@@ -126,6 +128,7 @@ async def serve_and_load(
                 server_pid=server.pid,
                 also_cpu=also_cpu,
                 credentials=credentials,
+                warmup_requests=warmup_requests,
             )
     return result, info
 
@@ -188,6 +191,8 @@ async def measure_gateway(
             ready_timeout_s=60 + count / _SEED_RATE[backend],
             profile_dir=options.profile_dir,
             also_cpu={"postgresql": postgres_cpu_seconds} if backend == "postgresql" else None,
+            # At most a fifth of the records for the warm-up: the window always measures the rest.
+            warmup_requests=max(1, count // 5),
         )
 
 

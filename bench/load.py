@@ -11,6 +11,7 @@ status; anything else (or a transport error) counts as an error, with a few samp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import time
@@ -105,11 +106,20 @@ class _Window:
         self.end = float("inf")
         self.last_completion = 0.0
 
+    @property
+    def opened(self) -> bool:
+        return self.start != float("inf")
+
     def open(self) -> None:
+        if self.opened:
+            return
         self.start = time.perf_counter()
         self._cpu.start()
 
     def close(self, now: float) -> None:
+        if not self.opened:  # the requests ran out during the warm-up: nothing was measured
+            self.end = self.start
+            return
         self.end = min(self.end, now)
         spent = self._cpu.stop()
         self.result.client_cpu_s = spent.pop(_CLIENT)
@@ -167,14 +177,18 @@ async def closed_loop(
     timeout_s: float = 30.0,
     on_tick: Callable[[float], None] | None = None,
     credentials: Credentials | None = None,
+    warmup_requests: int | None = None,
 ) -> LoadResult:
     """`concurrency` workers send back to back for `warmup_s` then `seconds`. `on_tick(elapsed)` is
     called about every 100 ms of the window (e.g. to sample memory at a point of the run).
-    `also_cpu`: other processes whose CPU time over the window to measure (e.g. the database's)."""
+    `also_cpu`: other processes whose CPU time over the window to measure (e.g. the database's).
+    `warmup_requests`: the warm-up also ends once this many requests were started, so a finite
+    supply is never used up before the window opens, however fast or slow the machine is."""
     result = LoadResult(label=label, seconds=seconds)
     window = _Window(result, expect, server_pid, also_cpu or {})
     numbers = itertools.count()
     stop = asyncio.Event()
+    warmed = asyncio.Event()
 
     async def worker(session: aiohttp.ClientSession) -> None:
         while not stop.is_set():
@@ -184,12 +198,15 @@ async def closed_loop(
                 stop.set()
                 return
             result.sent += 1
+            if warmup_requests is not None and result.sent >= warmup_requests:
+                warmed.set()
             started = time.perf_counter()
             status, detail = await _send(session, base_url, request, credentials)
             window.record(started, status, detail)
 
     async def clock() -> None:
-        await asyncio.sleep(warmup_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(warmed.wait(), timeout=warmup_s)
         window.open()
         deadline = window.start + seconds
         while not stop.is_set() and (now := time.perf_counter()) < deadline:
@@ -207,7 +224,7 @@ async def closed_loop(
             ticker.cancel()
             window.close(window.last_completion or time.perf_counter())
         await asyncio.gather(*workers)
-    result.seconds = max(0.0, window.end - window.start) if window.start != float("inf") else 0.0
+    result.seconds = max(0.0, window.end - window.start) if window.opened else 0.0
     return result
 
 

@@ -1,4 +1,5 @@
-"""`creditgw`: serve, demo, migrate, sweep, remind, notice, dlq, quarantine, clients, sign, openapi, check-config."""
+"""`creditgw`: serve, demo, migrate, sweep, resync, remind, notice, dlq, quarantine, clients, sign, openapi,
+check-config."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
 from gateway.observability import configure_logging, get_logger
-from gateway.settings import Settings
+from gateway.settings import OperatorError, Settings, load_settings, redact_url
 from gateway.store.database import Tx
 from gateway.store.repo import OutboxItem, Repo
 
@@ -47,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
         type=_iso_date,
         metavar="YYYY-MM-DD",
         help="judge expiry as of this day (default: today in Beijing); a later day needs --dry-run",
+    )
+
+    resync = sub.add_parser(
+        "resync",
+        help="re-read a system's change feed from a point in time (idempotent); prints a JSON summary",
+    )
+    resync.add_argument("--system", required=True, help="the system whose feed to re-read, e.g. creditchina_gansu")
+    resync.add_argument(
+        "--since",
+        required=True,
+        type=_moment,
+        metavar="T",
+        help="YYYY-MM-DD (midnight, Beijing time) or an ISO 8601 time with its offset, e.g. 2026-11-20T08:00:00+08:00",
     )
 
     remind = sub.add_parser(
@@ -160,18 +174,35 @@ def _clients_parser(sub: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except OperatorError as exc:
+        # An operator's mistake: one line saying what to fix, no traceback (argparse's style).
+        print(f"creditgw: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gateway.store.database import DatabaseUnavailable
+
     overrides: dict[str, Any] = {}
     if args.database_url:
         overrides["database_url"] = args.database_url
+    settings = load_settings(**overrides)
     try:
-        settings = Settings(**overrides)
-    except ValueError as exc:  # pydantic's ValidationError too: a setting or a *_FILE is wrong
-        first = str(exc).strip().splitlines()
-        return _fail("invalid_settings", " ".join(first[:3]))
+        return _command(args, settings)
+    except DatabaseUnavailable as exc:
+        raise OperatorError(
+            f"cannot open the database of CREDITGW_DATABASE_URL ({redact_url(settings.database_url)}): {exc};"
+            " create the database or fix the URL"
+        ) from None
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_format, settings.log_level)
     command = args.command
     if command == "check-config":
-        print(json.dumps(settings.redacted(), ensure_ascii=False, indent=2))
+        _print_json(settings.redacted(), indent=2)
         return 0
     if command == "openapi":
         return _openapi(args.output)
@@ -191,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_notice(settings, args.record_id, fmt=args.format, output=args.output))
     if command == "sweep":
         return asyncio.run(_sweep(settings, dry_run=args.dry_run, today=args.today))
+    if command == "resync":
+        return asyncio.run(_resync(settings, system=args.system, since=args.since))
     if command == "serve":
         if args.host:
             settings.host = args.host
@@ -306,6 +339,11 @@ def _split(values: list[str] | None) -> list[str]:
     return [part for value in values or () for part in value.split(",") if part.strip()]
 
 
+def _print_json(document: Any, *, indent: int | None = None) -> None:
+    """A JSON document on one line (or indented) of standard output; Chinese stays readable (UTF-8)."""
+    print(json.dumps(document, ensure_ascii=False, indent=indent), flush=True)
+
+
 def _write_out(text: str, output: str | None) -> None:
     """To the file `output` names (UTF-8), or standard output."""
     if output:
@@ -329,7 +367,7 @@ async def _migrate(settings: Settings) -> int:
     db = open_database(settings.database_url)
     try:
         applied = await migrate(db)
-        print(json.dumps({"applied": applied, "version": await current_version(db)}))
+        _print_json({"applied": applied, "version": await current_version(db)})
     finally:
         await db.close()
     return 0
@@ -354,7 +392,7 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
                 write=False,
             )
             if args.json:
-                print(json.dumps([_dead_json(i) for i in items], ensure_ascii=False))
+                _print_json([_dead_json(i) for i in items])
             else:
                 for item in items:
                     print(
@@ -366,9 +404,9 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
         if args.dlq_command == "show":
             found: OutboxItem | None = await db.run(partial(_get_outbox, item_id=args.id), write=False)
             if found is None or found.status != OutboxStatus.DEAD:
-                print(json.dumps({"code": "dead_letter_not_found", "message": f"no dead letter {args.id}"}))
+                _print_json({"code": "dead_letter_not_found", "message": f"no dead letter {args.id}"})
                 return 1
-            print(json.dumps(_dead_json(found), ensure_ascii=False, indent=2))
+            _print_json(_dead_json(found), indent=2)
             return 0
         report = await replay(
             committer,
@@ -381,7 +419,7 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
             force=args.force,
             max_replays=settings.max_replays,
         )
-        print(json.dumps(report.as_json()))
+        _print_json(report.as_json())
         return 0
     finally:
         await committer.close()
@@ -451,6 +489,59 @@ def _iso_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def _moment(value: str) -> datetime:
+    from gateway.domain.beijing import BEIJING
+
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=BEIJING)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date or an ISO 8601 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the time zone, e.g. {value}+08:00") from None
+    return moment
+
+
+async def _resync(settings: Settings, *, system: str, since: datetime) -> int:
+    """Re-read one feed from `since`; the deliveries it queues are sent by the dispatchers of `serve`."""
+    from gateway.domain.retry import DeliveryError
+    from gateway.runtime import policy_from, sync_sla_from
+    from gateway.store.database import open_database
+    from gateway.store.group import GroupCommitter
+    from gateway.store.migrate import migrate
+    from gateway.sync.connectors import build_connectors
+    from gateway.sync.poller import Poller
+
+    if system not in settings.systems:
+        raise OperatorError(f"--system {system!r} is not one of CREDITGW_SYSTEMS ({', '.join(settings.systems)})")
+    connectors = build_connectors(settings)
+    db = open_database(settings.database_url)
+    await migrate(db)
+    committer = GroupCommitter(db)
+    poller = Poller(committer, connectors[system], policy_from(settings, set(connectors), sync_sla_from(settings)))
+    try:
+        stats = await poller.resync(since)
+    except DeliveryError as exc:
+        variable = f"CREDITGW_{system.upper()}__URL"
+        raise OperatorError(f"cannot read the feed of {system}: {exc.message}; check {variable} and retry") from None
+    finally:
+        await committer.close()
+        for connector in connectors.values():
+            await connector.adapter.close()
+        await db.close()
+    _print_json(
+        {
+            "system": system,
+            "since": since.isoformat(),
+            "pages": stats.pages,
+            "changes": stats.changes,
+            "outcomes": dict(sorted(stats.outcomes.items())),
+        }
+    )
+    return 0
+
+
 async def _sweep(settings: Settings, *, dry_run: bool, today: date | None) -> int:
     """One expiry sweep; the deliveries it queues are sent by the dispatchers of `serve`."""
     from gateway.domain.sla import beijing_date
@@ -463,7 +554,7 @@ async def _sweep(settings: Settings, *, dry_run: bool, today: date | None) -> in
     now = now_utc()
     if today is not None and today > beijing_date(now) and not dry_run:
         # The decisions would be dated in the future and lock the records against real ones.
-        print(json.dumps({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"}))
+        _print_json({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"})
         return 2
     policy = policy_from(settings, set(settings.systems), sync_sla_from(settings))
     db = open_database(settings.database_url)
@@ -478,11 +569,12 @@ async def _sweep(settings: Settings, *, dry_run: bool, today: date | None) -> in
             overrides=settings.rules.overrides(),
             batch=settings.sweep_batch,
             dry_run=dry_run,
+            on_expired=_print_json if dry_run else None,  # a JSON line per record it would stop
         )
     finally:
         await committer.close()
         await db.close()
-    print(json.dumps(report.as_json(), ensure_ascii=False))
+    _print_json(report.as_json())
     return 0
 
 
@@ -496,21 +588,18 @@ async def _remind(settings: Settings, *, dry_run: bool, today: date | None) -> i
 
     if today is not None and today > beijing_date(now_utc()) and not dry_run:
         # Reminders would go out before their window opens.
-        print(json.dumps({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"}))
+        _print_json({"code": "today_in_future", "message": "--today after today (Beijing) needs --dry-run"})
         return 2
     db = open_database(settings.database_url)
     await migrate(db)
     sms = build_sms(settings)
 
-    def show(candidate: dict[str, Any]) -> None:
-        print(json.dumps(candidate, ensure_ascii=False), flush=True)
-
     try:
-        report = await ReminderJob(db, sms, settings).run(today=today, dry_run=dry_run, on_candidate=show)
+        report = await ReminderJob(db, sms, settings).run(today=today, dry_run=dry_run, on_candidate=_print_json)
     finally:
         await sms.close()
         await db.close()
-    print(json.dumps(report.as_json(), ensure_ascii=False))
+    _print_json(report.as_json())
     return 0
 
 
@@ -527,12 +616,12 @@ async def _notice(settings: Settings, record_id: str, *, fmt: str, output: str |
     finally:
         await db.close()
     if record is None:
-        print(json.dumps({"code": "record_not_found", "message": f"no record {record_id}", "field": "record_id"}))
+        _print_json({"code": "record_not_found", "message": f"no record {record_id}", "field": "record_id"})
         return 1
     try:
         notice = build_notice(record.facts, record_id=record.record_id, overrides=settings.rules.overrides())
     except NoticeNotApplicable as exc:
-        print(json.dumps({"code": "notice_not_applicable", "message": str(exc), "field": "record"}))
+        _print_json({"code": "notice_not_applicable", "message": str(exc), "field": "record"})
         return 1
     _write_out(render_notice(notice, "html" if fmt == "html" else "text"), output)
     return 0
@@ -595,7 +684,17 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
     runner = web.AppRunner(create_app(runtime), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await runtime.close()
+        if simulators is not None:
+            await simulators.close()
+        raise OperatorError(
+            f"cannot listen on {settings.host}:{settings.port} (CREDITGW_HOST/CREDITGW_PORT, --host/--port):"
+            f" {exc.strerror or exc}; stop what uses the port or choose another"
+        ) from None
     runtime.start(sweep=True, remind=True)
     scheme = "https" if ssl_context is not None else "http"
     log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name, tls=scheme == "https")

@@ -80,6 +80,13 @@ class Grant:
     def covers(self, category: str) -> bool:
         return ALL in self.categories or category in self.categories
 
+    def visible(self) -> tuple[list[str] | None, list[str] | None]:
+        """The authorities and categories a list may show this client (None: every one), for the
+        list queries to filter by, the way `speaks_for` and `covers` judge one record."""
+        authorities = None if ALL in self.authorities else sorted(self.authorities)
+        categories = None if ALL in self.categories else sorted(self.categories)
+        return authorities, categories
+
 
 @dataclass(frozen=True, kw_only=True)
 class Client:

@@ -9,7 +9,11 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import Enum
 from typing import Any
+from uuid import UUID
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -172,10 +176,25 @@ def mask_personal_ids(_logger: Any, _method: str, event: MutableMapping[str, Any
     return {key: mask_deep(value) for key, value in event.items()}
 
 
+def _json_default(value: Any) -> Any:
+    """Values JSON has no type for: dates and times as ISO 8601 (not their repr), the rest as text."""
+    if isinstance(value, date | datetime | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str) if not isinstance(value, tuple) else list(value)
+    return repr(value)
+
+
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     """JSON in production (one object a line, for the log shipper); readable in a terminal."""
     renderer: Any = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
+        structlog.processors.JSONRenderer(ensure_ascii=False, default=_json_default)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )

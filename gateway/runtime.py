@@ -103,6 +103,7 @@ class Runtime:
             lease_s=settings.lease_s,
             batch=settings.dispatch_batch,
             concurrency=settings.dispatch_concurrency,
+            target_concurrency=settings.dispatch_target_concurrency,
             idle_s=settings.dispatch_idle_s,
             clock=clock,
         )
@@ -251,6 +252,13 @@ class Runtime:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._tasks:
+            # A call to a hanging system would hold shutdown for its whole timeout: after the grace
+            # period it is cancelled; its delivery stays leased and comes back when the lease ends.
+            _, late = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_s)
+            for task in late:
+                log.warning("shutdown_cancelled_task", task=task.get_name())
+                task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

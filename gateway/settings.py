@@ -8,8 +8,9 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -153,8 +154,11 @@ class Settings(BaseSettings):
     # and lists, so the API refuses decisions about them (they are made in GSXT, then propagated).
     self_deciding_owners: list[str] = ["gsxt_gansu"]
 
-    # Dispatcher and outbox.
-    dispatch_concurrency: int = 8
+    # Dispatcher and outbox. Each target system has its own lane (claim loop) and its own limit of
+    # calls in flight: `dispatch_concurrency`, or its entry in `dispatch_target_concurrency`
+    # (e.g. CREDITGW_DISPATCH_TARGET_CONCURRENCY='{"creditchina_gansu": 4}').
+    dispatch_concurrency: int = Field(8, ge=1)
+    dispatch_target_concurrency: dict[str, Annotated[int, Field(ge=1)]] = {}
     # Deliveries claimed per cycle. Large enough that 信用中国's intake gets full batches (100 rows
     # a call) and a backlog drains: measured, 32 drained a 10,000-repair backlog at 125/s, 200 at
     # 205/s (bench/README.md). A claimed delivery waits for its lease (lease_s) if the worker dies.
@@ -174,6 +178,9 @@ class Settings(BaseSettings):
 
     # Pollers.
     poll_interval_s: float = 2.0
+    # On shutdown, work still running (a call to a hanging system) gets this long to finish; then
+    # it is cancelled and its lease brings the delivery back (reaper).
+    shutdown_grace_s: float = Field(10.0, ge=0)
 
     # Expiry sweep (gateway/sync/sweep.py): stops publicity when the owner's maximum period ends.
     # `serve` runs it every sweep_interval_s; `creditgw sweep` runs it once (for cron).
@@ -220,6 +227,16 @@ class Settings(BaseSettings):
     reminder_max_attempts: int = Field(5, ge=1)  # failed sends (runs) before a reminder is dead
     reminder_batch: int = Field(200, ge=1, le=10000)  # records read per transaction
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"unsupported scheme {scheme!r}: use sqlite:///path/to/file.db or postgresql://…")
+        if scheme == "sqlite" and (not value.startswith("sqlite:///") or value == "sqlite:///"):
+            raise ValueError("a sqlite URL needs a file path: sqlite:///relative.db or sqlite:////absolute.db")
+        return value
+
     @field_validator("workday_calendar")
     @classmethod
     def _dates_in_their_year(cls, value: dict[int, WorkdayYearSettings]) -> dict[int, WorkdayYearSettings]:
@@ -240,8 +257,64 @@ class Settings(BaseSettings):
         return self
 
     def redacted(self) -> dict[str, Any]:
-        """Effective settings for `check-config`: secrets shown as ********, the database
-        password too (it sits inside database_url)."""
-        dumped = self.model_dump(mode="json")
-        dumped["database_url"] = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", self.database_url)
-        return dumped
+        """Effective settings for `check-config`: secrets shown as **********, including passwords
+        inside URLs (the database URL) and any value under a secret-sounding name."""
+        redacted = _redact(self.model_dump(mode="json"))
+        assert isinstance(redacted, dict)
+        return redacted
+
+
+class OperatorError(Exception):
+    """A mistake an operator can fix: the message is one line naming the setting and what to do."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and `overrides`); an invalid value is an OperatorError naming
+    its environment variable, not a pydantic traceback."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"]]
+        variable = "CREDITGW_" + "__".join(loc).upper()
+        given = error.get("input")
+        shown = ""
+        if isinstance(given, str | int | float) and not _SECRET_NAMES.search(loc[-1] if loc else ""):
+            shown = f" (is {redact_url(str(given))!r})"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        more = f"; and {exc.error_count() - 1} more" if exc.error_count() > 1 else ""
+        fix = f"fix the environment variable{more}"
+        raise OperatorError(f"invalid setting {variable}{shown}: {message}; {fix}") from None
+    except ValueError as exc:  # a *_FILE secret that cannot be read (FileSecretsSource)
+        raise OperatorError(f"invalid setting {exc}; fix the environment variable") from None
+
+
+REDACTED = "**********"  # as pydantic shows a SecretStr
+# Names whose values are secrets even when declared as plain strings (an operator's own extras).
+_SECRET_NAMES = re.compile(r"(password|passwd|secret|token|api_key|private_key|credential)", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """The URL with the password of its user info replaced (`postgresql://u:**********@h/db`)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{REDACTED}@{hostinfo}"))
+
+
+def _redact(value: Any, name: str = "") -> Any:
+    if isinstance(value, dict):
+        return {key: _redact(item, str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item, name) for item in value]
+    if isinstance(value, str):
+        if _SECRET_NAMES.search(name) and value:
+            return REDACTED
+        return redact_url(value) if "://" in value else value
+    return value

@@ -3,6 +3,10 @@
 Only that they finish, exit 0 and end with their JSON line carrying the expected keys; never how
 fast anything was (performance is measured by `python -m bench.*`, not asserted by tests). Both
 run at once to keep this test short.
+
+Independent of machine speed: the warm-up ends at the latest after a fifth of the records
+(`warmup_requests` in bench/load.py), so a busy machine never finds the records used up before
+the measured window opens; the budgets and timeouts are generous, as what a slow machine needs.
 """
 
 from __future__ import annotations
@@ -13,15 +17,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 INGEST = [
     *("--seconds", "1", "--warmup", "0.2", "--concurrency", "4"),
-    *("--backends", "sqlite", "--records", "400", "--budget", "60"),
+    *("--backends", "sqlite", "--records", "400", "--budget", "240"),
 ]
 END_TO_END = [
     *("--seconds", "1", "--warmup", "0.2", "--concurrency", "4"),
-    *("--records", "90", "--backend", "sqlite", "--budget", "60"),
+    *("--records", "90", "--backend", "sqlite", "--budget", "240"),
 ]
 
 
@@ -38,7 +44,7 @@ def _start(module: str, args: list[str]) -> subprocess.Popen[str]:
 
 def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
     try:
-        output, _ = proc.communicate(timeout=90)
+        output, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -50,6 +56,7 @@ def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return document
 
 
+@pytest.mark.timeout(420)
 def test_benchmarks_run_in_a_tiny_configuration() -> None:
     ingest = _start("bench.ingest", INGEST)
     end_to_end = _start("bench.end_to_end", END_TO_END)

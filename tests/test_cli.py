@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
+from gateway.clients import new_key
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Observation, Policy
 from gateway.settings import Settings
@@ -90,7 +92,7 @@ def test_secrets_load_from_files_and_stay_out_of_check_config(tmp_path: Path) ->
     for secret in (*values.values(), "db-password-9"):
         assert secret not in result.stdout
     config = json.loads(result.stdout)
-    assert config["database_url"] == "postgresql://gw:********@127.0.0.1:1/x"
+    assert config["database_url"] == "postgresql://gw:**********@127.0.0.1:1/x"
     assert config["secrets_key"] == config["sms"]["secret"] == "**********"
     os.environ.update(env)  # in this process too: the files' values reach the settings
     try:
@@ -111,6 +113,72 @@ def test_a_missing_secret_file_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "CREDITGW_SMS__SECRET_FILE" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_config_redacts_passwords_inside_urls(tmp_path: Path) -> None:
+    env = {
+        "CREDITGW_DATABASE_URL": "postgresql://creditgw:db-pass-9876@db.internal:5432/creditgw",
+        "CREDITGW_SMS__URL": "https://sms:sms-pass-5555@sms.internal/api",
+    }
+    result = creditgw("check-config", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "db-pass-9876" not in result.stdout and "sms-pass-5555" not in result.stdout
+    config = json.loads(result.stdout)
+    assert config["database_url"] == "postgresql://creditgw:**********@db.internal:5432/creditgw"
+    assert config["sms"]["url"] == "https://sms:**********@sms.internal/api"
+    assert config["creditchina_gansu"]["password"] == "**********"
+    # The command-line override is redacted the same way.
+    flag = creditgw("--database-url", "postgresql://u:flag-pass-1@h/db", "check-config", cwd=tmp_path)
+    assert flag.returncode == 0 and "flag-pass-1" not in flag.stdout
+    assert json.loads(flag.stdout)["database_url"] == "postgresql://u:**********@h/db"
+
+
+def _one_clear_line(result: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """An operator's mistake: non-zero exit, no traceback, one line on stderr naming what to fix."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr[-3000:]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_is_one_clear_line(tmp_path: Path) -> None:
+    from tests.conftest import PG_DSN
+
+    missing = PG_DSN.rsplit("/", 1)[0] + "/creditgw_no_such_database"
+    result = creditgw("migrate", cwd=tmp_path, env={"CREDITGW_DATABASE_URL": missing}, timeout=120)
+    line = _one_clear_line(result, "CREDITGW_DATABASE_URL", "creditgw_no_such_database", "does not exist")
+    assert "create the database" in line
+
+
+def test_an_unsupported_database_url_scheme_is_one_clear_line(tmp_path: Path) -> None:
+    env = {"CREDITGW_DATABASE_URL": "mysql://root:hunter2@127.0.0.1/creditgw"}
+    line = _one_clear_line(creditgw("migrate", cwd=tmp_path, env=env), "CREDITGW_DATABASE_URL", "mysql")
+    assert "hunter2" not in line and "postgresql://" in line
+
+
+def test_a_non_numeric_setting_is_one_clear_line(tmp_path: Path) -> None:
+    env = {"CREDITGW_DISPATCH_CONCURRENCY": "many"}
+    _one_clear_line(creditgw("check-config", cwd=tmp_path, env=env), "CREDITGW_DISPATCH_CONCURRENCY", "'many'")
+    env = {"CREDITGW_GSXT_GANSU__TIMEOUT_S": "ten"}
+    _one_clear_line(creditgw("migrate", cwd=tmp_path, env=env), "CREDITGW_GSXT_GANSU__TIMEOUT_S", "'ten'")
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "CREDITGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}",
+            "CREDITGW_LOG_LEVEL": "WARNING",
+            "CREDITGW_SECRETS_KEY": new_key(),  # else serve warns first that every /v1/ call will be refused
+        }
+        result = creditgw("serve", "--port", str(port), cwd=tmp_path, env=env, timeout=120)
+    _one_clear_line(result, f"127.0.0.1:{port}", "CREDITGW_PORT", "--port")
 
 
 def test_openapi_command_prints_the_checked_in_document(tmp_path: Path) -> None:

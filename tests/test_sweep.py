@@ -388,6 +388,37 @@ def test_cli_sweep_prints_a_json_summary(tmp_path: Path) -> None:
     assert json.loads(again.stdout.strip().splitlines()[-1])["scanned"] == 0
 
 
+def test_cli_sweep_dry_run_lists_the_records_it_would_stop(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    due, later = cc_owned(), cc_owned("兰环罚〔2024〕9号", date(2024, 6, 1))
+
+    async def _seed() -> None:
+        rt = await _runtime(url)
+        try:
+            await seed(rt, due)
+            await seed(rt, later)
+        finally:
+            await rt.close()
+
+    asyncio.run(_seed())
+    dry = creditgw("sweep", "--dry-run", "--today", "2026-03-16", cwd=tmp_path, env={"CREDITGW_DATABASE_URL": url})
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    *lines, last = dry.stdout.strip().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {
+            "record_id": due.record_id,
+            "category": "admin_penalty",
+            "document_number": "兰环罚〔2023〕5号",
+            "authority_name": "兰州市生态环境局",
+            "owner": CC,
+            "last_day": "2026-03-15",
+            "targets": [CC, GS],
+        }
+    ]
+    assert "兰环罚〔2023〕5号" in dry.stdout  # Chinese as UTF-8, not \\u escapes
+    assert json.loads(last)["expired"] == 1 and json.loads(last)["not_due"] == 1
+
+
 def test_cli_sweep_refuses_a_future_day_without_dry_run(tmp_path: Path) -> None:
     env = {"CREDITGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"}
     result = creditgw("sweep", "--today", "2099-01-01", cwd=tmp_path, env=env)

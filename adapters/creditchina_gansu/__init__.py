@@ -253,6 +253,10 @@ class CreditChinaGansuAdapter(SystemAdapter):
 
     # --- change feed --------------------------------------------------------------------------
 
+    def cursor_at(self, moment: datetime) -> str | None:
+        """The pull is by SJC (Beijing time, whole seconds, inclusive): the second of `moment`."""
+        return format_sjc(moment)
+
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
         """Rows changed at or after the cursor's second, less those read there already with the
         content they still have (`FeedCursor`). The new cursor is the greatest SJC read, never less
@@ -292,7 +296,9 @@ class CreditChinaGansuAdapter(SystemAdapter):
         if not more and self._platform_now is not None and self._platform_now - newest >= self._settled_after:
             # Everything up to `newest` is read and that second is closed: start after it.
             new_cursor = format_sjc(newest + timedelta(seconds=1))
-        self._log.info("changes_fetched", since=since_text, changes=len(ordered), pages=page_no)
+        # An empty poll (every poll_interval_s, per system) is debug; one that found changes is info.
+        say = self._log.info if ordered else self._log.debug
+        say("changes_fetched", since=since_text, changes=len(ordered), pages=page_no)
         return ChangePage(changes=ordered, cursor=new_cursor, has_more=more)
 
     def _page_changes(self, rows: Sequence[Mapping[str, str]]) -> list[NativeChange]:

@@ -176,7 +176,8 @@ class GsxtGansuAdapter(SystemAdapter):
         next_cursor = data.get("nextCursor")
         new_cursor = next_cursor if isinstance(next_cursor, str) and next_cursor else (cursor or "")
         has_more = bool(data.get("hasMore"))
-        self._log.info("changes_fetched", changes=len(ordered), has_more=has_more)
+        # An empty poll (every poll_interval_s, per system) is debug; one that found changes is info.
+        (self._log.info if ordered else self._log.debug)("changes_fetched", changes=len(ordered), has_more=has_more)
         return ChangePage(changes=ordered, cursor=new_cursor, has_more=has_more)
 
     # --- signed calls -------------------------------------------------------------------------

@@ -34,7 +34,7 @@ RECORD_ID_PATTERN = r"^rec_[0-9a-f]{24}$"
 
 NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 DecisionAction = Literal["repair", "revoke_repair", "withdraw", "remove"]
-ProgressStatus = Literal["pending", "in_flight", "delivered", "dead", "superseded", "in_sync"]
+ProgressStatus = Literal["pending", "in_flight", "retrying", "delivered", "dead", "superseded", "in_sync"]
 
 
 def checked_uscc(value: str) -> uscc.UsccCheck:
@@ -174,6 +174,58 @@ class QuarantineQuery(BaseModel):
     limit: int = Field(100, ge=1, le=500)
 
 
+PAGE_LIMIT = 500
+StateFilter = Annotated[
+    str,
+    StringConstraints(pattern=r"^(published|stopped(:(" + "|".join(r.value for r in StopReason) + r"))?)$"),
+]
+
+
+class RecordQuery(BaseModel):
+    """Filters of `GET /v1/records`; every one optional, all of them must hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: System | None = Field(None, description="Only records this system holds (shows or was sent).")
+    category: Category | None = None
+    state: StateFilter | None = Field(
+        None, description="`published`, `stopped`, or `stopped:<reason>` (repaired, expired, withdrawn, removed)."
+    )
+    subject: str | None = Field(
+        None, description="统一社会信用代码 of the subject (normalised like the path of subjects)."
+    )
+    updated_since: AwareDatetime | None = Field(None, description="Only records changed at or after this time.")
+    after: str | None = Field(
+        None, pattern=RECORD_ID_PATTERN, description="Resume after this record id (`next_after` of the last page)."
+    )
+    limit: int = Field(100, ge=1, le=PAGE_LIMIT)
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str | None) -> str | None:
+        return None if value is None else checked_uscc(value).code
+
+
+REPAIR_ID_PATTERN = r"^rep_[0-9a-f]{24}$"
+
+
+class RepairQuery(BaseModel):
+    """Filters of `GET /v1/repairs`; every one optional, all of them must hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: str | None = Field(None, pattern=RECORD_ID_PATTERN)
+    action: Literal["repair", "revoke_repair", "withdraw", "remove", "expire"] | None = None
+    source: str | None = Field(None, min_length=1, max_length=200, description="e.g. `gsxt_gansu`, `api:<client>`.")
+    target: System | None = Field(None, description="Only repairs with a delivery to this system.")
+    status: ProgressStatus | None = Field(
+        None, description="Only repairs with a target in this progress status (with `target`: that target's)."
+    )
+    accepted_since: AwareDatetime | None = Field(None, description="Only repairs accepted at or after this time.")
+    after: str | None = Field(None, description="Opaque cursor: `next_after` of the previous page.")
+    limit: int = Field(100, ge=1, le=PAGE_LIMIT)
+
+
 # ---- responses --------------------------------------------------------------------------------
 
 
@@ -220,7 +272,10 @@ class TargetProgressView(BaseModel):
     attempts: int
     updated_at: datetime
     delivered_at: datetime | None
-    last_error: str | None
+    last_error: str | None = Field(description="Why the last attempt failed (while retrying, or dead).")
+    next_attempt_at: datetime | None = Field(
+        None, description="While `retrying`: when the next attempt is due (capped exponential backoff)."
+    )
     deadline: date | None = Field(
         description="Sync deadline: the LAST working day (Beijing time) on which the target is in time, i.e. the"
         " end of the N-th working day after the decision day (CREDITGW_SYNC_DEADLINE_WORKING_DAYS, default 3;"
@@ -237,7 +292,7 @@ class TargetProgressView(BaseModel):
         " undelivered within it, when superseded by a newer decision, or without a deadline."
     )
     overdue: bool = Field(
-        description="Not yet delivered (pending, in flight or a dead letter) and `deadline` has passed."
+        description="Not yet delivered (pending, in flight, retrying or a dead letter) and `deadline` has passed."
     )
 
 
@@ -304,6 +359,21 @@ class RepairSummary(BaseModel):
     links: SelfLink
 
 
+class RepairTargetStatus(BaseModel):
+    system: str
+    status: ProgressStatus
+
+
+class RepairListItem(RepairSummary):
+    record_id: str
+    targets: list[RepairTargetStatus]
+
+
+class RepairPage(BaseModel):
+    items: list[RepairListItem] = Field(description="Oldest accepted first.")
+    next_after: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
+
+
 class RecordView(BaseModel):
     record_id: str
     facts: dict[str, Any] = Field(description="The record's content (category, authority, subject, …).")
@@ -348,7 +418,9 @@ class AwaitingClassificationPage(BaseModel):
     next_after: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
 
 
-class SubjectRecord(BaseModel):
+class RecordBrief(BaseModel):
+    """What names a record and where it stands, in lists."""
+
     record_id: str
     category: Category
     authority_name: str
@@ -357,11 +429,14 @@ class SubjectRecord(BaseModel):
     state: StateView
     owner: System
     mirrors: list[System]
+    links: SelfLink
+
+
+class SubjectRecord(RecordBrief):
     systems: list[SystemLinkView]
     eligibility: list[EligibilityView] = Field(
         description="Periods and repair eligibility on each system that publishes the record, as of today (Beijing)."
     )
-    links: SelfLink
 
 
 class SubjectRecords(BaseModel):
@@ -369,6 +444,15 @@ class SubjectRecords(BaseModel):
     checksum_ok: bool = Field(description="False flags a code whose check character fails (not rejected).")
     records: list[SubjectRecord]
     truncated: bool = Field(description="More records exist than were returned.")
+
+
+class RecordListItem(RecordBrief):
+    updated_at: datetime = Field(description="When the gateway last changed the record.")
+
+
+class RecordPage(BaseModel):
+    items: list[RecordListItem] = Field(description="In record id order.")
+    next_after: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
 
 
 class DeadLetterView(BaseModel):

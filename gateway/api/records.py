@@ -1,18 +1,29 @@
-"""GET /v1/records/{id} — one record everywhere — and GET /v1/subjects/{uscc}/records — one
-subject (统一社会信用代码) across systems."""
+"""GET /v1/records — find records by filters — GET /v1/records/{id} — one record everywhere — and
+GET /v1/subjects/{uscc}/records — one subject (统一社会信用代码) across systems."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
 
 from gateway.api.auth import CLIENT, require_record
 from gateway.api.errors import ApiError, json_response
+from gateway.api.inputs import parse_query
 from gateway.api.keys import RUNTIME
-from gateway.api.models import EligibilityView, RecordView, SelfLink, SubjectRecord, SubjectRecords
+from gateway.api.models import (
+    EligibilityView,
+    RecordListItem,
+    RecordPage,
+    RecordQuery,
+    RecordView,
+    SelfLink,
+    SubjectRecord,
+    SubjectRecords,
+)
 from gateway.api.rules import eligibility_views, overrides_of, standing_from, standing_of
 from gateway.api.views import audit_view, record_href, repair_summary, state_view, system_views
 from gateway.domain import uscc
@@ -20,7 +31,7 @@ from gateway.domain.beijing import beijing_date
 from gateway.domain.model import CanonicalRecord, LinkState
 from gateway.domain.rules import SubjectStanding
 from gateway.store.database import Row, Tx
-from gateway.store.repo import Repo
+from gateway.store.repo import Repo, record_from_row
 
 AUDIT_LIMIT = 50
 SUBJECT_LIMIT = 500  # one subject rarely has more; beyond that the answer says `truncated`
@@ -45,6 +56,34 @@ def _load_record(record_id: str) -> Callable[[Tx], _RecordRows | None]:
         )
 
     return read
+
+
+async def list_records(request: web.Request) -> web.Response:
+    """Records by system, category, state, subject and last change, so an operator finds ids
+    without reading the database; keyset-paged by record id."""
+    query = parse_query(request, RecordQuery)
+    status, _, reason = (query.state or "").partition(":")
+    grant = request[CLIENT]
+
+    def read(tx: Tx) -> list[Row]:
+        return Repo(tx).find_records(
+            system=query.system.value if query.system else None,
+            category=query.category.value if query.category else None,
+            status=status or None,
+            reason=reason or None,
+            subject_code=query.subject,
+            updated_since=query.updated_since,
+            visible=grant.visible(),  # 谁认定: a client lists only its authorities' records
+            after=query.after or "",
+            limit=query.limit,
+        )
+
+    rows = await request.app[RUNTIME].db.run(read, write=False)
+    items = []
+    for row in rows:
+        items.append(RecordListItem(**_brief(record_from_row(row)), updated_at=row["updated_at"]))
+    page = RecordPage(items=items, next_after=items[-1].record_id if len(items) == query.limit else None)
+    return json_response(page.model_dump(mode="json", by_alias=True))
 
 
 async def get_record(request: web.Request) -> web.Response:
@@ -78,23 +117,26 @@ async def get_record(request: web.Request) -> web.Response:
     return json_response(view.model_dump(mode="json", by_alias=True))
 
 
+def _brief(record: CanonicalRecord) -> dict[str, Any]:
+    """The fields of RecordBrief: what names a record and where it stands."""
+    facts = record.facts
+    return {
+        "record_id": record.record_id,
+        "category": facts.category,
+        "authority_name": facts.authority_name,
+        "document_number": facts.document_number,
+        "subject_name": facts.subject_name,
+        "state": state_view(record),
+        "owner": facts.owner,
+        "mirrors": list(facts.mirrors),
+        "links": SelfLink(self_link=record_href(record.record_id)),
+    }
+
+
 def _subject_record(
     record: CanonicalRecord, links: dict[str, LinkState], eligibility: list[EligibilityView]
 ) -> SubjectRecord:
-    facts = record.facts
-    return SubjectRecord(
-        record_id=record.record_id,
-        category=facts.category,
-        authority_name=facts.authority_name,
-        document_number=facts.document_number,
-        subject_name=facts.subject_name,
-        state=state_view(record),
-        owner=facts.owner,
-        mirrors=list(facts.mirrors),
-        systems=system_views(links),
-        eligibility=eligibility,
-        links=SelfLink(self_link=record_href(record.record_id)),
-    )
+    return SubjectRecord(**_brief(record), systems=system_views(links), eligibility=eligibility)
 
 
 async def get_subject_records(request: web.Request) -> web.Response:

@@ -1,9 +1,12 @@
-"""POST /v1/repairs — an owner's decision — and GET /v1/repairs/{id} — its progress (进度查询)."""
+"""POST /v1/repairs — an owner's decision — GET /v1/repairs — find repairs by filters — and
+GET /v1/repairs/{id} — its progress (进度查询)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import structlog
@@ -13,14 +16,14 @@ from gateway.api.auth import CLIENT, require_record
 from gateway.api.decisions import DecisionRequest, unfit_action
 from gateway.api.errors import ApiError, json_response
 from gateway.api.idempotency import counted, idempotency_key, request_hash
-from gateway.api.inputs import as_object, parse_body, read_json
+from gateway.api.inputs import as_object, parse_body, parse_query, read_json
 from gateway.api.keys import DECISIONS, IN_FLIGHT, RUNTIME
-from gateway.api.models import RepairRequest
-from gateway.api.views import repair_progress
+from gateway.api.models import RepairListItem, RepairPage, RepairQuery, RepairRequest, RepairTargetStatus
+from gateway.api.views import repair_progress, repair_summary
 from gateway.domain.model import CanonicalRecord
 from gateway.domain.plan import Action, Decision
 from gateway.observability import get_logger
-from gateway.store.database import Row, Tx
+from gateway.store.database import Row, Tx, from_db_ts
 from gateway.store.repo import Repo
 
 log = get_logger("creditgw.api.repairs")
@@ -83,6 +86,65 @@ def _read_repair(tx: Tx, *, repair_id: str) -> tuple[Row, list[Row], CanonicalRe
         return None
     repair, targets = found
     return repair, targets, repo.load_record(repair["record_id"])
+
+
+def _cursor(row: Row) -> str:
+    accepted_at = from_db_ts(row["accepted_at"])
+    assert accepted_at is not None
+    raw = f"{accepted_at.isoformat()}|{row['repair_id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    """The position a `next_after` cursor names; 422 on `after` for anything else."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, repair_id = raw.partition("|")
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None or not _REPAIR_ID.match(repair_id):
+            raise ValueError(raw)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ApiError(422, "invalid_parameter", "not a cursor this API returned (next_after)", field="after") from None
+    return moment, repair_id
+
+
+async def list_repairs(request: web.Request) -> web.Response:
+    """Repairs by record, action, source, target, progress status and acceptance time, oldest
+    first, keyset-paged by (accepted_at, repair_id)."""
+    query = parse_query(request, RepairQuery)
+    after = _after(query.after)
+    grant = request[CLIENT]
+
+    def read(tx: Tx) -> tuple[list[Row], dict[str, list[Row]]]:
+        repo = Repo(tx)
+        rows = repo.find_repairs(
+            record_id=query.record_id,
+            action=query.action,
+            source=query.source,
+            target=query.target.value if query.target else None,
+            status=query.status,
+            accepted_since=query.accepted_since,
+            visible=grant.visible(),  # 谁认定: a client lists only repairs of its authorities' records
+            after=after,
+            limit=query.limit,
+        )
+        return rows, repo.target_statuses([row["repair_id"] for row in rows])
+
+    rows, targets = await request.app[RUNTIME].db.run(read, write=False)
+    items = [
+        RepairListItem(
+            **repair_summary(row).model_dump(),
+            record_id=row["record_id"],
+            targets=[
+                RepairTargetStatus(system=t["target"], status=t["status"]) for t in targets.get(row["repair_id"], [])
+            ],
+        )
+        for row in rows
+    ]
+    page = RepairPage(items=items, next_after=_cursor(rows[-1]) if len(rows) == query.limit else None)
+    return json_response(page.model_dump(mode="json", by_alias=True))
 
 
 async def get_repair(request: web.Request) -> web.Response:

@@ -29,9 +29,13 @@ from gateway.api.models import (
     QuarantineQuery,
     Readiness,
     RecordEligibility,
+    RecordPage,
+    RecordQuery,
     RecordView,
     RepairAccepted,
+    RepairPage,
     RepairProgress,
+    RepairQuery,
     RepairRequest,
     ReplayOptions,
     ReplayQuery,
@@ -128,6 +132,22 @@ ROUTES: tuple[RouteSpec, ...] = (
     ),
     RouteSpec(
         method="GET",
+        path="/v1/repairs",
+        handler=repairs.list_repairs,
+        operation_id="listRepairs",
+        summary="Find repairs: by record, action, source, target system, progress status, acceptance time",
+        scope=Scope.READ,
+        tag="repairs",
+        description=(
+            "Oldest accepted first, one page at a time: pass `next_after` of a page as `after` for the next. "
+            "`status` (e.g. `retrying`, `dead`) with `target` finds the repairs stuck on one system."
+        ),
+        query=RepairQuery,
+        responses={200: Reply(description="One page of repairs with their targets' status.", model=RepairPage)},
+        errors={422: "`invalid_parameter` (an unknown or malformed parameter; `field` names it)"},
+    ),
+    RouteSpec(
+        method="GET",
         path="/v1/repairs/{id}",
         handler=repairs.get_repair,
         operation_id="getRepair",
@@ -189,6 +209,19 @@ ROUTES: tuple[RouteSpec, ...] = (
                 "`classification_not_applicable` (not a penalty under a rule set by tier), `idempotency_key_reused`"
             ),
         },
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/records",
+        handler=records.list_records,
+        operation_id="listRecords",
+        summary="Find records: by system, category, state, subject, last change",
+        scope=Scope.READ,
+        tag="records",
+        description="In record id order, one page at a time: pass `next_after` of a page as `after` for the next.",
+        query=RecordQuery,
+        responses={200: Reply(description="One page of records.", model=RecordPage)},
+        errors={422: "`invalid_parameter` (an unknown or malformed parameter; `field` names it)"},
     ),
     RouteSpec(
         method="GET",

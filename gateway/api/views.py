@@ -22,7 +22,7 @@ from gateway.api.models import (
 )
 from gateway.domain import sla
 from gateway.domain.model import CanonicalRecord, LinkState, TargetState
-from gateway.store.database import Row
+from gateway.store.database import Row, from_db_ts
 from gateway.store.repo import OutboxItem, TargetProgress
 
 # A repair is complete when no target still has something to receive.
@@ -105,12 +105,17 @@ def repair_summary(row: Row) -> RepairSummary:
 
 
 # Still to reach the target: what the sync deadline is judged against while undelivered.
-_OUTSTANDING = frozenset({TargetProgress.PENDING, TargetProgress.IN_FLIGHT, TargetProgress.DEAD})
+_OUTSTANDING = frozenset(
+    {TargetProgress.PENDING, TargetProgress.IN_FLIGHT, TargetProgress.RETRYING, TargetProgress.DEAD}
+)
+# Statuses whose outbox row still says what went wrong last and when the next attempt is due.
+_UNDER_WAY = frozenset({TargetProgress.PENDING, TargetProgress.IN_FLIGHT, TargetProgress.RETRYING})
 
 
 def target_progress_view(t: Row, now: datetime) -> TargetProgressView:
     due = date.fromisoformat(str(t["due_on"])) if t.get("due_on") else None
     delivered_at = t["delivered_at"] if t["status"] == TargetProgress.DELIVERED else None
+    under_way = t["status"] in _UNDER_WAY
     judged = sla.standing(
         due,
         delivered_at=delivered_at,
@@ -125,7 +130,9 @@ def target_progress_view(t: Row, now: datetime) -> TargetProgressView:
         attempts=int(t["attempts"] or 0),  # no outbox row (in_sync): never attempted
         updated_at=t["updated_at"],
         delivered_at=t["delivered_at"],
-        last_error=t["last_error"],
+        # A new attempt in flight keeps showing why the one before failed (the outbox row has it).
+        last_error=t["last_error"] or (t.get("outbox_last_error") if under_way else None),
+        next_attempt_at=from_db_ts(t.get("next_attempt_at")) if t["status"] == TargetProgress.RETRYING else None,
         deadline=due,
         deadline_estimated=bool(t.get("due_estimated")),
         deadline_met=judged.met,

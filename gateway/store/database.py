@@ -52,6 +52,10 @@ class Deadlock(TransientStoreError):
     (its other locks are what the winner waits for), then run again."""
 
 
+class DatabaseUnavailable(StoreError):
+    """The database cannot be reached or does not exist (at startup): nothing a retry will fix."""
+
+
 class UniqueViolation(StoreError):
     def __init__(self, message: str, constraint: str | None = None) -> None:
         super().__init__(message)
@@ -275,6 +279,9 @@ class PostgresDatabase(Database):
 
         self.dialect = PostgresDialect()
         self.dsn = dsn
+        # One direct attempt first: the pool would retry a database that does not exist in the
+        # background (a warning per attempt) and fail the first statement after 30 s (PoolTimeout).
+        _probe(dsn)
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
@@ -296,6 +303,18 @@ class PostgresDatabase(Database):
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._pool.close)
         self._executor.shutdown(wait=True)
+
+
+def _probe(dsn: str) -> None:
+    import psycopg
+
+    try:
+        psycopg.connect(dsn, connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        # psycopg's message spans lines ("connection failed: …\nFATAL:  database … does not exist").
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("FATAL:").strip() if lines else type(exc).__name__
+        raise DatabaseUnavailable(reason) from exc
 
 
 def open_database(url: str, *, pool_size: int = 8) -> Database:

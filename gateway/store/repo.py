@@ -44,6 +44,7 @@ class TargetProgress:
 
     PENDING = "pending"
     IN_FLIGHT = "in_flight"
+    RETRYING = "retrying"  # an attempt failed; the next one is due at the outbox row's next_attempt_at
     DELIVERED = "delivered"
     DEAD = "dead"
     SUPERSEDED = "superseded"
@@ -441,8 +442,18 @@ class Repo:
             ],
         )
 
-    def claim(self, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[OutboxItem]:
-        """Lease due deliveries, never a second one for a (record, target) already in flight.
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        owner: str,
+        lease_until: datetime,
+        *,
+        target: str | None = None,
+        other_than: Sequence[str] = (),
+    ) -> list[OutboxItem]:
+        """Lease due deliveries, never a second one for a (record, target) already in flight;
+        only those to `target` when given, only those to none of `other_than` when given.
 
         PostgreSQL: FOR UPDATE SKIP LOCKED lets replicas claim side by side without waiting on
         each other's rows. SQLite: the surrounding BEGIN IMMEDIATE makes the claim exclusive.
@@ -453,14 +464,20 @@ class Repo:
         leaves it to it, and one that finds it claimed meanwhile queues a row of its own.
         """
         skip_locked = " FOR UPDATE SKIP LOCKED" if self._pg else ""
+        which = ""
+        params: list[Any] = []
+        if target is not None:
+            which, params = " AND o.target = ?", [target]
+        elif other_than:
+            which, params = f" AND o.target NOT IN ({_marks(len(other_than))})", list(other_than)
         rows = self.tx.all(
             "UPDATE outbox SET status = 'in_flight', lease_owner = ?, lease_expires_at = ?,"
             " attempts = attempts + 1, updated_at = ?"
-            " WHERE id IN (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?"
+            f" WHERE id IN (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?{which}"
             " AND NOT EXISTS (SELECT 1 FROM outbox f WHERE f.record_id = o.record_id AND f.target = o.target"
             f" AND f.status = 'in_flight') ORDER BY o.next_attempt_at, o.id LIMIT ?{skip_locked})"
             " RETURNING *",
-            (owner, lease_until, now, now, limit),
+            (owner, lease_until, now, now, *params, limit),
         )
         items = sorted((OutboxItem.from_row(r) for r in rows), key=lambda i: i.id)
         self.set_targets_progress(
@@ -520,13 +537,18 @@ class Repo:
         self.lock_records([item.record_id])
         if self._newer_pending_exists(item):
             return self._supersede(item, owner, now)
-        return self._leave_flight(
+        left = self._leave_flight(
             item.id,
             owner,
             OutboxStatus.PENDING,
             "next_attempt_at = ?, last_error = ?, updated_at = ?",
             (next_at, error[:2000], now),
         )
+        if left and item.repair_id:
+            self.set_target_progress(
+                item.repair_id, item.target, TargetProgress.RETRYING, now, item.id, error=error[:2000]
+            )
+        return left
 
     def _supersede(self, item: OutboxItem, owner: str | None, now: datetime) -> bool:
         left = self._leave_flight(
@@ -702,7 +724,8 @@ class Repo:
         if row is None:
             return None
         targets = self.tx.all(
-            "SELECT t.*, o.attempts AS attempts FROM repair_targets t LEFT JOIN outbox o ON o.id = t.outbox_id"
+            "SELECT t.*, o.attempts AS attempts, o.next_attempt_at AS next_attempt_at,"
+            " o.last_error AS outbox_last_error FROM repair_targets t LEFT JOIN outbox o ON o.id = t.outbox_id"
             " WHERE t.repair_id = ? ORDER BY t.target",
             (repair_id,),
         )
@@ -716,6 +739,97 @@ class Repo:
             (record_id, version),
         )
         return None if value is None else str(value)
+
+    def find_records(
+        self,
+        *,
+        system: str | None = None,
+        category: str | None = None,
+        status: str | None = None,
+        reason: str | None = None,
+        subject_code: str | None = None,
+        updated_since: datetime | None = None,
+        visible: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None),
+        after: str = "",
+        limit: int = 100,
+    ) -> list[Row]:
+        """Records matching every filter given, keyset-paged by record_id; `visible`: only these
+        authorities' and categories' records (None: any)."""
+        where: list[str] = ["r.record_id > ?"]
+        params: list[Any] = [after]
+        _visible_only(where, params, visible)
+        for clause, value in (
+            ("r.category = ?", category),
+            ("r.status = ?", status),
+            ("r.reason = ?", reason),
+            ("r.subject_code = ?", subject_code),
+            ("r.updated_at >= ?", updated_since),
+            ("EXISTS (SELECT 1 FROM links l WHERE l.record_id = r.record_id AND l.system = ?)", system),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        return self.tx.all(
+            f"SELECT r.* FROM records r WHERE {' AND '.join(where)} ORDER BY r.record_id LIMIT ?", (*params, limit)
+        )
+
+    def find_repairs(
+        self,
+        *,
+        record_id: str | None = None,
+        action: str | None = None,
+        source: str | None = None,
+        target: str | None = None,
+        status: str | None = None,
+        accepted_since: datetime | None = None,
+        visible: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None),
+        after: tuple[datetime, str] | None = None,
+        limit: int = 100,
+    ) -> list[Row]:
+        """Repairs matching every filter given, keyset-paged by (accepted_at, repair_id); `visible`:
+        only repairs of these authorities' and categories' records (None: any)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if visible != (None, None):
+            inner: list[str] = ["r.record_id = p.record_id"]
+            _visible_only(inner, params, visible)
+            where.append(f"EXISTS (SELECT 1 FROM records r WHERE {' AND '.join(inner)})")
+        for clause, value in (
+            ("p.record_id = ?", record_id),
+            ("p.action = ?", action),
+            ("p.source = ?", source),
+            ("p.accepted_at >= ?", accepted_since),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if target is not None or status is not None:
+            inner = [f"t.{column} = ?" for column, value in (("target", target), ("status", status)) if value]
+            where.append(
+                f"EXISTS (SELECT 1 FROM repair_targets t WHERE t.repair_id = p.repair_id AND {' AND '.join(inner)})"
+            )
+            params += [value for value in (target, status) if value]
+        if after is not None:
+            where.append("(p.accepted_at > ? OR (p.accepted_at = ? AND p.repair_id > ?))")
+            params += [after[0], after[0], after[1]]
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        return self.tx.all(
+            f"SELECT p.* FROM repairs p{condition} ORDER BY p.accepted_at, p.repair_id LIMIT ?", (*params, limit)
+        )
+
+    def target_statuses(self, repair_ids: Sequence[str]) -> dict[str, list[Row]]:
+        """repair_id → its targets' (target, status), in target order."""
+        if not repair_ids:
+            return {}
+        rows = self.tx.all(
+            f"SELECT repair_id, target, status FROM repair_targets WHERE repair_id IN ({_marks(len(repair_ids))})"
+            " ORDER BY repair_id, target",
+            tuple(repair_ids),
+        )
+        found: dict[str, list[Row]] = {}
+        for row in rows:
+            found.setdefault(row["repair_id"], []).append(row)
+        return found
 
     def repairs_of_record(self, record_id: str) -> list[Row]:
         return self.tx.all("SELECT * FROM repairs WHERE record_id = ? ORDER BY accepted_at", (record_id,))
@@ -770,10 +884,11 @@ class Repo:
         return {pair: due for pair, due in found.items() if pair in wanted}
 
     def overdue_targets(self, today: date) -> list[Row]:
-        """Per target: repair targets still to be delivered (pending, in flight, dead) whose deadline
+        """Per target: repair targets still to be delivered (pending, in flight, retrying, dead) whose deadline
         ended before `today` (Beijing date)."""
         return self.tx.all(
-            "SELECT target, COUNT(*) AS n FROM repair_targets WHERE status IN ('pending', 'in_flight', 'dead')"
+            "SELECT target, COUNT(*) AS n FROM repair_targets"
+            " WHERE status IN ('pending', 'in_flight', 'retrying', 'dead')"
             " AND due_on < ? GROUP BY target",
             (today.isoformat(),),
         )
@@ -1009,6 +1124,16 @@ class Coalesced:
     keep: int | None = None  # that row already carries this version or a newer one: it stays
     replace: int | None = None  # that row carries an older version: it takes the new one
     supersedes: str | None = None  # the other repair whose delivery the replaced row was
+
+
+def _visible_only(
+    where: list[str], params: list[Any], visible: tuple[Sequence[str] | None, Sequence[str] | None]
+) -> None:
+    """Conditions on records `r` keeping those of the given authorities and categories."""
+    for column, values in zip(("r.authority_code", "r.category"), visible, strict=True):
+        if values is not None:
+            where.append(f"{column} IN ({_marks(len(values))})" if values else "1 = 0")
+            params.extend(values)
 
 
 def coalesce(pending: Row | None, delivery: Delivery, repair_id: str | None) -> Coalesced:

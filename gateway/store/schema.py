@@ -132,6 +132,8 @@ TABLES: tuple[Table, ...] = (
             Index("outbox_due", ("status", "next_attempt_at")),
             Index("outbox_record_target", ("record_id", "target")),
             Index("outbox_lease", ("lease_expires_at",), where="status = 'in_flight'"),
+            # 0008: each dispatch lane claims its own target's due rows
+            Index("outbox_target_due", ("target", "next_attempt_at", "id"), where="status = 'pending'"),
         ),
     ),
     Table(
@@ -148,7 +150,10 @@ TABLES: tuple[Table, ...] = (
             _c("outcome", "text"),
         ),
         ("repair_id",),
-        (Index("repairs_record", ("record_id",)),),
+        (
+            Index("repairs_record", ("record_id",)),
+            Index("repairs_accepted", ("accepted_at", "repair_id")),  # 0008: GET /v1/repairs pages
+        ),
     ),
     Table(
         "repair_targets",

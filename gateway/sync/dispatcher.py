@@ -3,6 +3,9 @@
 At most one delivery per (record, target) is in flight (the claim query and a unique index both
 say so); each carries its deterministic idempotency key; failures are classified by the adapter
 and turned into a retry time or a dead letter by the pure retry policy.
+
+Each target system has its own lane: its own claim loop and its own concurrency limit, so a
+system that hangs holds up only its own deliveries, never those to a healthy one (issue 10 #12).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -50,6 +53,7 @@ class Dispatcher:
         lease_s: float = 60.0,
         batch: int = 32,
         concurrency: int = 8,
+        target_concurrency: Mapping[str, int] | None = None,
         idle_s: float = 0.2,
         clock: Callable[[], datetime] = now_utc,
         rng: random.Random | None = None,
@@ -63,8 +67,10 @@ class Dispatcher:
         self.idle_s = idle_s
         self.clock = clock
         self.rng = rng or random.Random()
-        self._slots = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
+        # Calls in flight, per target: `concurrency` unless the target has its own limit.
+        limits = {target: (target_concurrency or {}).get(target, concurrency) for target in connectors}
+        self._slots = {target: asyncio.Semaphore(limit) for target, limit in limits.items()}
+        self._wakes: list[asyncio.Event] = []
         # Outcomes of deliveries that finish together are recorded together (gateway/store/bulk.py).
         self._completions: Bulk[tuple[OutboxItem, str | None, datetime], _Completed] = Bulk(
             committer,
@@ -76,28 +82,44 @@ class Dispatcher:
 
     def wake(self) -> None:
         """New work was queued: skip the idle wait (keeps accept→delivered latency low)."""
-        self._wake.set()
+        for event in self._wakes:
+            event.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self._wake.clear()  # before the claim, so a wake during it is not lost
-            try:
-                handled = await self.run_once()
-            except Exception:
-                log.exception("dispatch_cycle_failed")
-                handled = 0
-            if handled == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_s)
+        """One lane per target system, and one for deliveries to systems without an adapter."""
+        lanes: list[str | None] = [*sorted(self.connectors), None]
+        await asyncio.gather(*(self._lane(stop, target) for target in lanes))
 
-    async def run_once(self) -> int:
-        """Claim one batch and deliver it; returns how many deliveries were handled."""
+    async def _lane(self, stop: asyncio.Event, target: str | None) -> None:
+        wake = asyncio.Event()
+        self._wakes.append(wake)
+        try:
+            while not stop.is_set():
+                wake.clear()  # before the claim, so a wake during it is not lost
+                try:
+                    handled = await self.run_once(target) if target is not None else await self._orphans()
+                except Exception:
+                    log.exception("dispatch_cycle_failed", target=target)
+                    handled = 0
+                if handled == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), timeout=self.idle_s)
+        finally:
+            self._wakes.remove(wake)
+
+    async def _orphans(self) -> int:
+        """Deliveries to systems no adapter is configured for: dead letters, checked now and then."""
+        return await self.run_once(None, other_than=sorted(self.connectors))
+
+    async def run_once(self, target: str | None = None, *, other_than: Sequence[str] = ()) -> int:
+        """Claim one batch (to `target` only, when given) and deliver it; returns how many
+        deliveries were handled."""
         now = self.clock()
         targets = set(self.connectors)
 
         def _claim(tx: Tx) -> list[tuple[OutboxItem, CanonicalRecord | None]]:
             repo = Repo(tx)
-            claimed = repo.claim(now, self.batch, self.owner, now + self.lease)
+            claimed = repo.claim(now, self.batch, self.owner, now + self.lease, target=target, other_than=other_than)
             records = repo.load_records(sorted({item.record_id for item in claimed}))
             return [(item, records.get(item.record_id)) for item in claimed]
 
@@ -122,7 +144,7 @@ class Dispatcher:
 
     async def _deliver(self, item: OutboxItem, record: CanonicalRecord | None) -> None:
         bound = _bound(item)
-        async with self._slots:
+        async with self._slots[item.target]:
             try:
                 write = self._write_for(item, record)
             except DeliveryError as exc:
@@ -150,7 +172,7 @@ class Dispatcher:
                 unmappable.append(self._failed(item, exc, _bound(item), business_key=None))
         outcomes: list[WriteResult | DeliveryError] = []
         if prepared:
-            async with self._slots:
+            async with self._slots[target]:
                 try:
                     outcomes = await self.connectors[target].adapter.write_many([w for _, w, _ in prepared])
                 except Exception as exc:  # an adapter bug or an unclassified transport error

@@ -86,15 +86,8 @@ class Poller:
             failed = [o for o in outcomes if isinstance(o, BaseException)]
             if failed:
                 raise failed[0]  # the cursor stays: the next poll reads the page again (the inbox de-duplicates)
-            done = [str(o) for o in outcomes]
             advanced = await self.committer.submit(partial(self._move_cursor, expected=cursor, position=page.cursor))
-            stats.pages += 1
-            stats.changes += len(page.changes)
-            for outcome in done:
-                stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
-                INBOUND.labels(system, outcome).inc()
-            if self.on_deliveries is not None and any(o in ("created", "changed", "set_back") for o in done):
-                self.on_deliveries()
+            self._count(stats, page.changes, outcomes)
             if not advanced:
                 # Another poller (a second replica) moved the cursor meanwhile: what we read was
                 # de-duplicated by the inbox; leave the feed to it for this round.
@@ -154,6 +147,44 @@ class Poller:
         for delivery in owed:
             repo.enqueue(delivery, None, now)
         return ids[-1], len(owed)
+
+    async def resync(self, since: datetime, *, max_pages: int = 100_000) -> PollStats:
+        """Re-read the feed from `since` (`creditgw resync`) without touching the poll cursor.
+
+        Changes the gateway never stored (stamped behind the cursor, say) are applied like any
+        other; those it stored are duplicates in the inbox, so re-reading what is in sync changes
+        nothing and a second run finds only duplicates. Changes older than `since` that the feed
+        yields too (a feed whose cursor cannot name a time starts at its beginning) are skipped."""
+        stats = PollStats()
+        adapter = self.connector.adapter
+        cursor = adapter.cursor_at(since)
+        for _ in range(max_pages):
+            page = await adapter.fetch_changes(cursor, self.connector.page_size)
+            wanted = [change for change in page.changes if change.changed_at >= since]
+            first_reads = await self.committer.db.run(lambda tx: Repo(tx).first_reads(), write=False)
+            outcomes = await self._ingest(wanted, replace(self.policy, unread=self.feeds - first_reads.keys()))
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            if failed:
+                raise failed[0]
+            self._count(stats, wanted, outcomes)
+            if len(wanted) < len(page.changes):
+                stats.outcomes["before_since"] = stats.outcomes.get("before_since", 0) + len(page.changes) - len(wanted)
+            if not page.has_more or page.cursor == cursor:
+                break
+            cursor = page.cursor
+        log.info("feed_resynced", system=self.connector.system, since=since, changes=stats.changes, pages=stats.pages)
+        return stats
+
+    def _count(self, stats: PollStats, changes: list[NativeChange], outcomes: list[str | BaseException]) -> None:
+        """A page's outcomes into the stats and the metrics; wakes the dispatcher if it queued work."""
+        done = [str(o) for o in outcomes]
+        stats.pages += 1
+        stats.changes += len(changes)
+        for outcome in done:
+            stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
+            INBOUND.labels(self.connector.system, outcome).inc()
+        if self.on_deliveries is not None and any(o in ("created", "changed", "set_back") for o in done):
+            self.on_deliveries()
 
     async def _ingest(self, changes: list[NativeChange], policy: Policy) -> list[str | BaseException]:
         """One outcome (or failure) per change. The reports that change nothing but the links and

@@ -24,7 +24,7 @@ race on one. `--dry-run` reads and plans but writes nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -96,6 +96,26 @@ class _Applied:
     unchanged: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     deliveries: Counter[str] = field(default_factory=Counter)
+    targets: dict[str, list[str]] = field(default_factory=dict)  # record_id → systems it is sent to
+
+    def add(self, record_id: str, targets: list[str]) -> None:
+        self.expired.append(record_id)
+        self.targets[record_id] = sorted(targets)
+        self.deliveries.update(targets)
+
+
+def expired_line(record: CanonicalRecord, expiry: Expiry, targets: Sequence[str]) -> dict[str, Any]:
+    """One stopped (dry run: to be stopped) record, as `creditgw sweep --dry-run` lists it."""
+    facts = record.facts
+    return {
+        "record_id": record.record_id,
+        "category": facts.category.value,
+        "document_number": facts.document_number,
+        "authority_name": facts.authority_name,
+        "owner": expiry.system,
+        "last_day": expiry.last_day.isoformat() if expiry.last_day else None,
+        "targets": list(targets),
+    }
 
 
 async def sweep(
@@ -108,11 +128,13 @@ async def sweep(
     rulebook: Rulebook | None = None,
     batch: int = 500,
     dry_run: bool = False,
+    on_expired: Callable[[dict[str, Any]], None] | None = None,
 ) -> SweepReport:
     """Stop every published record whose owner's maximum period ended before `today` (Beijing date).
 
     `now` stamps the rows written (accepted_at, outbox times); decisions carry their own
     deterministic `decided_at`. Returns the report; metrics are updated unless `dry_run`.
+    `on_expired` is called with each record stopped (dry run: that would be), see expired_line().
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
@@ -128,6 +150,7 @@ async def sweep(
         after = report.last_record_id = page[-1].record_id
         due: list[tuple[Decision, Expiry]] = []
         copies: list[tuple[str, str, str]] = []  # (record, mirror, reason): a copy its rules withhold
+        records = {record.record_id: record for record in page}
         for record in page:
             if record.state.authoritative:
                 copies.extend(_withheld_copies(record, policy, book))
@@ -154,6 +177,10 @@ async def sweep(
             reasons = {e.record_id: e.withheld for _, e in due if e.withheld is not None}
             report.withheld.update(reasons[r] for r in applied.expired if r in reasons)
             report.expired += sum(1 for r in applied.expired if r not in reasons)
+            if on_expired is not None:
+                expiries = {expiry.record_id: expiry for _, expiry in due}
+                for record_id in applied.expired:
+                    on_expired(expired_line(records[record_id], expiries[record_id], applied.targets[record_id]))
             report.unchanged += applied.unchanged
             report.refused.update(applied.refused)
             report.deliveries.update(applied.deliveries)
@@ -225,10 +252,11 @@ def _apply(tx: Tx, *, decisions: Sequence[Decision], policy: Policy, now: dateti
         if result.outcome != Outcome.CHANGED.value:
             out.unchanged += 1
             continue
-        out.expired.append(decision.record_id)
         found = repo.get_repair(result.repair_id) if result.repair_id else None
-        if found is not None:
-            out.deliveries.update(t["target"] for t in found[1] if t["status"] == TargetProgress.PENDING)
+        out.add(
+            decision.record_id,
+            [t["target"] for t in found[1] if t["status"] == TargetProgress.PENDING] if found is not None else [],
+        )
     return out
 
 
@@ -245,8 +273,7 @@ def _preview(tx: Tx, *, decisions: Sequence[Decision], policy: Policy) -> _Appli
         if planned.outcome is not Outcome.CHANGED:
             out.unchanged += 1
             continue
-        out.expired.append(decision.record_id)
-        out.deliveries.update(d.system for d in planned.deliveries)
+        out.add(decision.record_id, [d.system for d in planned.deliveries])
     return out
 
 
