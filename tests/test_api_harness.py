@@ -9,6 +9,7 @@ scopes and authorities and returns a `SigningClient` that signs as it."""
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -211,6 +212,25 @@ async def open_harness(database_url: str, **settings: Any) -> AsyncIterator[Harn
             await other.session.close()  # their sessions only: the server is the first client's
         await client.close()
         await runtime.close()
+
+
+async def root_client(runtime: Runtime) -> SigningClient:
+    """A started client of `runtime`'s API that signs as a client with every scope, authority and
+    category, for tests of other things than authorisation (the runtime's settings need a secrets
+    key: `fast_settings` and `open_harness` set one)."""
+    key = runtime.settings.secrets_key
+    assert key is not None, "the runtime has no secrets key"
+    box = SecretBox.from_text(key.get_secret_value())
+    client_id = f"{ROOT}-{secrets.token_hex(4)}"
+    secret = await runtime.db.run(
+        lambda tx: ClientStore(tx, box).add(
+            client_id, name=ROOT, scopes=CLIENT_SCOPES, authorities=(ALL,), categories=(ALL,), now=NOW
+        )
+    )
+    client = SigningClient(TestServer(create_app(runtime)))
+    client.credentials = Credentials(client_id=client_id, secret=secret)
+    await client.start_server()
+    return client
 
 
 async def error_of(response: ClientResponse) -> dict[str, Any]:

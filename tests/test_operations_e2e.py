@@ -10,14 +10,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from gateway.api.app import create_app
 from gateway.domain.plan import Action, Decision
 from gateway.sandbox import record_id_of
 from gateway.store.database import now_utc
 from gateway.store.repo import Repo
 from gateway.sync.ingest import apply_event
+from tests.test_api_harness import root_client
 from tests.test_sync_end_to_end import CC, GS, Stack, _other_department_penalties, _started, stack
 
 __all__ = ["stack"]  # the fixture, shared with the end-to-end tests
@@ -27,8 +27,7 @@ _SLOW_RETRIES = {"retry_base_s": 600.0, "retry_max_s": 600.0}
 
 @pytest.fixture
 async def api(stack: Stack) -> AsyncIterator[TestClient[Any, Any]]:
-    client: TestClient[Any, Any] = TestClient(TestServer(create_app(stack.runtime)))
-    await client.start_server()
+    client = await root_client(stack.runtime)
     try:
         yield client
     finally:

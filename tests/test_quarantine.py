@@ -14,10 +14,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from adapters.base import NativeChange
-from gateway.api.app import create_app
 from gateway.domain.plan import Observation
 from gateway.observability import REGISTRY
 from gateway.quarantine import retry
@@ -28,6 +27,7 @@ from gateway.store.repo import Repo
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.registry import MAPPINGS
 from simulators import SYSTEMS, start_simulators
+from tests.test_api_harness import root_client
 from tests.test_sweep_end_to_end import eventually
 from tests.test_sync_end_to_end import fast_settings
 
@@ -71,8 +71,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
     urls = {s: sims.urls[s] for s in (CC, GS)}
     runtime = await Runtime.open(fast_settings(database_url), urls=urls)
     http = aiohttp.ClientSession()
-    api: TestClient[Any, Any] = TestClient(TestServer(create_app(runtime)))
-    await api.start_server()
+    api = await root_client(runtime)
     try:
         yield World(runtime, Sandbox(http, urls), http, api, urls, database_url)
     finally:

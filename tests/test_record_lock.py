@@ -22,6 +22,7 @@ import pytest
 
 from gateway.api.decisions import DecisionRequest, apply_batch, decide_alone
 from gateway.api.idempotency import StoredResponse
+from gateway.clients import ALL, Grant
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Action, Decision, Observation, Policy
 from gateway.store.database import Database, Tx, open_database
@@ -75,6 +76,7 @@ def _revoke(record_id: str) -> DecisionRequest:
         decision=decision,
         subject_code=None,
         source=SOURCE,
+        grant=Grant(client_id="c", authorities=frozenset({ALL}), categories=frozenset({ALL})),
         policy=POLICY,
         now=T0 + timedelta(hours=2),
         repair_id="rep_second",

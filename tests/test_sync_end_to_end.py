@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
 from adapters.base import NativeWrite, WriteResult
 from adapters.gsxt_gansu import GsxtGansuAdapter
@@ -28,6 +29,7 @@ from gateway.sync.connectors import build_connectors
 from gateway.sync.dlq import replay
 from gateway.sync.ingest import apply_event
 from simulators import start_simulators
+from tests.test_api_harness import SECRETS_KEY
 
 CC, GS = "creditchina_gansu", "gsxt_gansu"
 
@@ -74,6 +76,7 @@ def fast_settings(database_url: str, **overrides: Any) -> Settings:
         "max_attempts": 40,
         "reaper_interval_s": 0.2,
         "lease_s": 10.0,
+        "secrets_key": SecretStr(SECRETS_KEY),  # API clients' secrets (tests/test_api_harness.root_client)
     }
     values.update(overrides)
     return Settings(**values)
