@@ -214,7 +214,7 @@ def test_unsorted_input_raises(universe: list[str], data: st.DataObject) -> None
 
 def test_unsorted_input_says_where() -> None:
     rows = [Entry("b", "f", Publicity.PUBLISHED), Entry("a", "f", Publicity.PUBLISHED)]
-    with pytest.raises(UnsortedInput, match=r"mirror listing is not sorted by key .*row 1 has key 'a' after 'b'"):
+    with pytest.raises(UnsortedInput, match=r"mirror listing is not sorted by key .*key 'a' comes after 'b'"):
         run([], rows)
 
 

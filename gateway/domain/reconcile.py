@@ -95,40 +95,32 @@ class Finding:
 class UnsortedInput(ValueError):
     """A listing is not in key order: the diff cannot tell missing from misplaced."""
 
-    def __init__(self, side: Side, previous: str, key: str, position: int) -> None:
+    def __init__(self, side: Side, previous: str, key: str) -> None:
         super().__init__(
-            f"{side.value} listing is not sorted by key (UTF-8 byte order): row {position} has key"
-            f" {key!r} after {previous!r}"
+            f"{side.value} listing is not sorted by key (UTF-8 byte order): key {key!r} comes after {previous!r}"
         )
         self.side = side
         self.previous = previous
         self.key = key
-        self.position = position
 
 
-def _groups(entries: Iterable[Entry], side: Side, after: str | None) -> Iterator[tuple[Entry, int]]:
-    """(first row, row count) per key, checking the order. Rows at or below `after` are skipped
-    unchecked: they belong to the part of the run a checkpoint already covers."""
+def _rows(entries: Iterable[Entry], after: str | None) -> Iterator[Entry]:
+    """Rows at or below `after` are skipped unchecked: a checkpoint already covers them."""
     it = iter(entries)
-    if after is not None:
-        it = dropwhile(lambda e: e[0] <= after, it)
-    head = next(it, None)
-    if head is None:
-        return
-    head_key = head[0]
+    return it if after is None else dropwhile(lambda e: e[0] <= after, it)
+
+
+def _rest_of_group(head: Entry, ahead: Entry | None, rows: Iterator[Entry], side: Side) -> tuple[int, Entry | None]:
+    """Called when the row after `head` does not sort above it: counts the rows sharing `head`'s
+    key (duplicates), raises on a lower key; returns the count and the first row of the next key."""
     count = 1
-    position = 0
-    for entry in it:
-        position += 1
-        key = entry[0]
-        if key == head_key:
-            count += 1
-            continue
-        if key < head_key:
-            raise UnsortedInput(side, head_key, key, position)
-        yield head, count
-        head, head_key, count = entry, key, 1
-    yield head, count
+    key = head[0]
+    while ahead is not None and ahead[0] <= key:
+        if ahead[0] != key:
+            raise UnsortedInput(side, key, ahead[0])
+        count += 1
+        ahead = next(rows, None)
+    return count, ahead
 
 
 class Diff:
@@ -154,43 +146,74 @@ class Diff:
 
     def __iter__(self) -> Iterator[Finding]:
         owner_system = self.owner_system
-        owner_groups = _groups(self._owner, Side.OWNER, self.after)
-        mirror_groups = _groups(self._mirror, Side.MIRROR, self.after)
-        o = next(owner_groups, None)
-        m = next(mirror_groups, None)
+        owner_rows = _rows(self._owner, self.after)
+        mirror_rows = _rows(self._mirror, self.after)
+        # Each side: the current group's first row (o, m), its row count (oc, mc) and the row after
+        # the group (o_next, m_next). The order check is the `<=` against the row ahead.
+        o = next(owner_rows, None)
+        o_next = next(owner_rows, None)
+        oc = 1
+        if o is not None and o_next is not None and o_next[0] <= o[0]:
+            oc, o_next = _rest_of_group(o, o_next, owner_rows, Side.OWNER)
+        m = next(mirror_rows, None)
+        m_next = next(mirror_rows, None)
+        mc = 1
+        if m is not None and m_next is not None and m_next[0] <= m[0]:
+            mc, m_next = _rest_of_group(m, m_next, mirror_rows, Side.MIRROR)
         done = self.after  # the last key compared
-        # The hot loop: equal heads with equal fingerprint and state and no foreign stop are the
-        # common case (99.9 %) and cost one tuple comparison and two `next` calls.
+        # The hot loop, inlined on purpose (millions of rows, no call per row but `next`): equal
+        # keys with equal fingerprint, status and stopper, no duplicate and no foreign stop are the
+        # common case and cost a few comparisons.
         while o is not None and m is not None:
-            oe, oc = o
-            me, mc = m
-            ok = oe[0]
-            mk = me[0]
+            ok = o[0]
+            mk = m[0]
             if ok == mk:
                 done = ok
-                if oc == 1 and mc == 1 and oe[1:4] == me[1:4] and (oe[3] is None or oe[3] == owner_system):
-                    o = next(owner_groups, None)
-                    m = next(mirror_groups, None)
-                    continue
-                yield from self._emit(ok, self._compare(oe, oc, me, mc))
-                o = next(owner_groups, None)
-                m = next(mirror_groups, None)
+                if not (
+                    oc == 1
+                    and mc == 1
+                    and o[1] == m[1]
+                    and o[2] == m[2]
+                    and o[3] == m[3]
+                    and (o[3] is None or o[3] == owner_system)
+                ):
+                    yield from self._emit(ok, self._compare(o, oc, m, mc))
+                advance_owner = advance_mirror = True
             elif ok < mk:
                 done = ok
-                yield from self._emit(ok, self._one_side(oe, oc, Side.OWNER))
-                o = next(owner_groups, None)
+                yield from self._emit(ok, self._one_side(o, oc, Side.OWNER))
+                advance_owner, advance_mirror = True, False
             else:
                 done = mk
-                yield from self._emit(mk, self._one_side(me, mc, Side.MIRROR))
-                m = next(mirror_groups, None)
-        while o is not None:
-            done = o[0][0]
-            yield from self._emit(done, self._one_side(o[0], o[1], Side.OWNER))
-            o = next(owner_groups, None)
-        while m is not None:
-            done = m[0][0]
-            yield from self._emit(done, self._one_side(m[0], m[1], Side.MIRROR))
-            m = next(mirror_groups, None)
+                yield from self._emit(mk, self._one_side(m, mc, Side.MIRROR))
+                advance_owner, advance_mirror = False, True
+            if advance_owner:
+                o = o_next
+                oc = 1
+                if o is not None:
+                    o_next = next(owner_rows, None)
+                    if o_next is not None and o_next[0] <= o[0]:
+                        oc, o_next = _rest_of_group(o, o_next, owner_rows, Side.OWNER)
+            if advance_mirror:
+                m = m_next
+                mc = 1
+                if m is not None:
+                    m_next = next(mirror_rows, None)
+                    if m_next is not None and m_next[0] <= m[0]:
+                        mc, m_next = _rest_of_group(m, m_next, mirror_rows, Side.MIRROR)
+        # One side is exhausted: the rest of the other is missing in, or extra at, the mirror.
+        for side, head, count, ahead, rows in (
+            (Side.OWNER, o, oc, o_next, owner_rows),
+            (Side.MIRROR, m, mc, m_next, mirror_rows),
+        ):
+            while head is not None:
+                done = head[0]
+                yield from self._emit(done, self._one_side(head, count, side))
+                head, count = ahead, 1
+                if head is not None:
+                    ahead = next(rows, None)
+                    if ahead is not None and ahead[0] <= head[0]:
+                        count, ahead = _rest_of_group(head, ahead, rows, side)
         self.checkpoint = done
 
     def _emit(self, key: str, findings: list[Finding]) -> Iterator[Finding]:
