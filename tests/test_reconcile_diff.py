@@ -24,6 +24,7 @@ from gateway.domain.reconcile import (
     UnsortedInput,
     diff,
     entry_of,
+    with_values,
 )
 
 OWNER = "gsxt_gansu"
@@ -304,3 +305,16 @@ def test_mirrored_projection_leaves_out_what_mirrors_do_not_carry() -> None:
     assert mirrored_fingerprint(mirrored_values(a)) == mirrored_fingerprint(mirrored_values(b))
     assert mirrored_fingerprint((None,)) != mirrored_fingerprint(("None",))
     assert a.identity.key == "admin_penalty\x1f11620100MB1234567X\x1f兰市监罚〔2026〕12号"
+
+
+def test_rows_listed_without_values_get_their_fields_named_afterwards() -> None:
+    owner_values, mirror_values = ("2026-01-02", "1.5"), ("2026-01-02", "2")
+    owner = [Entry("a", mirrored_fingerprint(owner_values), Publicity.PUBLISHED)]
+    mirror = [Entry("a", mirrored_fingerprint(mirror_values), Publicity.PUBLISHED)]
+    (found,) = run(owner, mirror)
+    assert (found.kind, found.fields) == (FindingKind.FIELD_MISMATCH, ())
+    named = with_values(found, owner_values, mirror_values, FIELDS)
+    assert named.fields == (FieldDifference(name="fine_wan_yuan", owner="1.5", mirror="2"),)
+    assert named == replace(found, fields=named.fields)
+    with pytest.raises(ValueError, match="only a field mismatch"):
+        with_values(run(owner, [])[0], owner_values, mirror_values, FIELDS)

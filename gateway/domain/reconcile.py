@@ -21,7 +21,7 @@ the checkpoint in one transaction, or drop stored findings above the checkpoint 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from itertools import dropwhile
 from typing import NamedTuple
@@ -43,7 +43,9 @@ class Entry(NamedTuple):
     fingerprint: str  # mirrored_fingerprint(values)
     status: Publicity
     stopped_by: str | None = None  # the system that made the stop, when the listing says
-    values: tuple[str | None, ...] = ()  # the carried fields, in the order of Diff.fields
+    # The carried fields in the order of Diff.fields, or () when the listing leaves them out (then
+    # a field mismatch names no field until `with_values` fills them in from a read by key).
+    values: tuple[str | None, ...] = ()
 
 
 def entry_of(
@@ -290,11 +292,7 @@ class Diff:
                 self._finding(FindingKind.STATE_MISMATCH, key, owner_status=owner.status, mirror_status=mirror.status)
             )
         if owner.fingerprint != mirror.fingerprint:
-            differing = tuple(
-                FieldDifference(name=name, owner=ov, mirror=mv)
-                for name, ov, mv in zip(self.fields, owner.values, mirror.values, strict=False)
-                if ov != mv
-            )
+            differing = differing_fields(self.fields, owner.values, mirror.values)
             out.append(
                 self._finding(
                     FindingKind.FIELD_MISMATCH,
@@ -318,3 +316,30 @@ def diff(
     after: str | None = None,
 ) -> Diff:
     return Diff(owner, mirror, owner_system=owner_system, mirror_system=mirror_system, fields=fields, after=after)
+
+
+def differing_fields(
+    fields: tuple[str, ...], owner: tuple[str | None, ...], mirror: tuple[str | None, ...]
+) -> tuple[FieldDifference, ...]:
+    """The fields whose values differ; none when a side's row came without values."""
+    if not owner or not mirror:
+        return ()
+    return tuple(
+        FieldDifference(name=name, owner=ov, mirror=mv)
+        for name, ov, mv in zip(fields, owner, mirror, strict=True)
+        if ov != mv
+    )
+
+
+def with_values(
+    finding: Finding,
+    owner: tuple[str | None, ...],
+    mirror: tuple[str | None, ...],
+    fields: tuple[str, ...] = MIRRORED_FIELDS,
+) -> Finding:
+    """A field mismatch found on rows listed without their values (`Entry.values` empty: the cheap
+    listing, key + fingerprint + state), with the differing fields named once the two rows' values
+    have been read by key. Only differing rows need that second read."""
+    if finding.kind is not FindingKind.FIELD_MISMATCH:
+        raise ValueError(f"only a field mismatch names fields, not {finding.kind.value}")
+    return replace(finding, fields=differing_fields(fields, owner, mirror))
