@@ -125,6 +125,18 @@ def _rest_of_group(head: Entry, ahead: Entry | None, rows: Iterator[Entry], side
     return count, ahead
 
 
+def _group(head: Entry | None, rows: Iterator[Entry], side: Side) -> tuple[Entry | None, int, Entry | None]:
+    """The group starting at `head`: its first row, its row count, and the first row after it.
+    (The hot loop in `Diff.__iter__` does the same inline.)"""
+    if head is None:
+        return None, 1, None
+    ahead = next(rows, None)
+    if ahead is not None and ahead[0] <= head[0]:
+        count, ahead = _rest_of_group(head, ahead, rows, side)
+        return head, count, ahead
+    return head, 1, ahead
+
+
 class Diff:
     """Iterate it for the findings; read `checkpoint` between findings to save progress."""
 
@@ -152,16 +164,8 @@ class Diff:
         mirror_rows = _rows(self._mirror, self.after)
         # Each side: the current group's first row (o, m), its row count (oc, mc) and the row after
         # the group (o_next, m_next). The order check is the `<=` against the row ahead.
-        o = next(owner_rows, None)
-        o_next = next(owner_rows, None)
-        oc = 1
-        if o is not None and o_next is not None and o_next[0] <= o[0]:
-            oc, o_next = _rest_of_group(o, o_next, owner_rows, Side.OWNER)
-        m = next(mirror_rows, None)
-        m_next = next(mirror_rows, None)
-        mc = 1
-        if m is not None and m_next is not None and m_next[0] <= m[0]:
-            mc, m_next = _rest_of_group(m, m_next, mirror_rows, Side.MIRROR)
+        o, oc, o_next = _group(next(owner_rows, None), owner_rows, Side.OWNER)
+        m, mc, m_next = _group(next(mirror_rows, None), mirror_rows, Side.MIRROR)
         done = self.after  # the last key compared
         # The hot loop, inlined on purpose (millions of rows, no call per row but `next`): equal
         # keys with equal fingerprint, status and stopper, no duplicate and no foreign stop are the
@@ -211,11 +215,7 @@ class Diff:
             while head is not None:
                 done = head[0]
                 yield from self._emit(done, self._one_side(head, count, side))
-                head, count = ahead, 1
-                if head is not None:
-                    ahead = next(rows, None)
-                    if ahead is not None and ahead[0] <= head[0]:
-                        count, ahead = _rest_of_group(head, ahead, rows, side)
+                head, count, ahead = _group(ahead, rows, side)
         self.checkpoint = done
 
     def _emit(self, key: str, findings: list[Finding]) -> Iterator[Finding]:
