@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import queue
-import resource
 import subprocess
 import sys
 import threading
@@ -215,7 +214,6 @@ def memory_child(sizes: list[int], rate: float) -> dict[str, Any]:
                 "findings": found,
                 "wall_s": time.perf_counter() - wall,
                 "peak_rss_kib": status_kib("VmHWM"),
-                "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             }
         )
     return out
