@@ -35,7 +35,7 @@ from typing import Any
 
 from bench.report import json_line, machine, table, verdict
 from gateway.domain.model import Publicity, mirrored_fingerprint
-from gateway.domain.reconcile import Entry, Finding, FindingKind, diff, with_values
+from gateway.domain.reconcile import Diff, Entry, Finding, FindingKind, with_values
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_DSN = os.environ.get("CREDITGW_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -151,7 +151,7 @@ class Checker:
 
 def run_diff(owner: Any, mirror: Any, checker: Checker | None) -> int:
     findings = 0
-    for finding in diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR):
+    for finding in Diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR):
         findings += 1
         if checker is not None:
             checker.see(finding)
@@ -344,7 +344,7 @@ def ours_on_postgres(schemas: tuple[str, str], rate: float, diff_too: bool) -> d
     found = 0
     pending: list[Finding] = []
     with psycopg.connect(PG_DSN) as lookups:
-        for finding in diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR):
+        for finding in Diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR):
             found += 1
             if finding.kind is FindingKind.FIELD_MISMATCH:
                 pending.append(finding)

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import MIRRORED_FIELDS, Publicity, RecordFacts, mirrored_fingerprint, mirrored_values
 from gateway.domain.reconcile import (
+    Diff,
     Entry,
     FieldDifference,
     Finding,
     FindingKind,
     Side,
     UnsortedInput,
-    diff,
     entry_of,
     with_values,
 )
@@ -80,7 +80,7 @@ def reference(owner: list[Entry], mirror: list[Entry], fields: tuple[str, ...] =
 
 
 def run(owner: Iterable[Entry], mirror: Iterable[Entry], after: str | None = None) -> list[Finding]:
-    return list(diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR, fields=FIELDS, after=after))
+    return list(Diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR, fields=FIELDS, after=after))
 
 
 def precision_recall(found: list[Finding], expected: list[Finding]) -> dict[FindingKind, tuple[float, float]]:
@@ -159,7 +159,7 @@ def test_resume_from_checkpoint_reports_the_same_findings(
 ) -> None:
     owner, mirror = data
     full = run(owner, mirror)
-    first = diff(iter(owner), iter(mirror), owner_system=OWNER, mirror_system=MIRROR, fields=FIELDS)
+    first = Diff(iter(owner), iter(mirror), owner_system=OWNER, mirror_system=MIRROR, fields=FIELDS)
     taken: list[Finding] = []
     for finding in first:
         taken.append(finding)
@@ -183,7 +183,7 @@ def test_resume_from_checkpoint_reports_the_same_findings(
 @given(listings())
 def test_checkpoint_never_passes_an_unreported_finding(data: tuple[list[Entry], list[Entry]]) -> None:
     owner, mirror = data
-    run_ = diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR, fields=FIELDS)
+    run_ = Diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR, fields=FIELDS)
     full = run(owner, mirror)
     for seen, finding in enumerate(run_, start=1):
         cp = run_.checkpoint
@@ -283,7 +283,7 @@ def test_every_kind_on_canonical_facts() -> None:
         ],
         key=lambda e: e.key.encode(),
     )
-    found = list(diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR))
+    found = list(Diff(owner, mirror, owner_system=OWNER, mirror_system=MIRROR))
     by_kind = {(f.kind, f.key) for f in found}
     assert by_kind == {
         (FindingKind.MISSING_IN_MIRROR, moved.identity.key),

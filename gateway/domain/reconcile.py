@@ -12,7 +12,7 @@ sorted listing). A key lower than the one before it raises `UnsortedInput`: a me
 input would report records as missing and extra at once, so the run stops instead.
 
 **Checkpoints**: `Diff.checkpoint` is the last key whose findings have all been yielded. Findings
-come in key order; a run killed at any point resumes with `diff(…, after=checkpoint)` (the sources
+come in key order; a run killed at any point resumes with `Diff(…, after=checkpoint)` (the sources
 may start after the checkpoint too, or from the start: the diff skips what it has seen) and yields
 exactly the findings of an uninterrupted run whose key is above the checkpoint. Store findings and
 the checkpoint in one transaction, or drop stored findings above the checkpoint when resuming.
@@ -304,18 +304,6 @@ class Diff:
             )
         out += self._foreign_stops(key, owner, mirror)
         return out
-
-
-def diff(
-    owner: Iterable[Entry],
-    mirror: Iterable[Entry],
-    *,
-    owner_system: str,
-    mirror_system: str,
-    fields: tuple[str, ...] = MIRRORED_FIELDS,
-    after: str | None = None,
-) -> Diff:
-    return Diff(owner, mirror, owner_system=owner_system, mirror_system=mirror_system, fields=fields, after=after)
 
 
 def differing_fields(
