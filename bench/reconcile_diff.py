@@ -81,6 +81,11 @@ def divergence(i: int, rate: float) -> str | None:
     return KINDS[(h >> 20) % len(KINDS)]
 
 
+def _agreed(i: int) -> tuple[Publicity, str | None]:
+    """The state both sides agree on where nothing diverges: one record in ten stopped by its owner."""
+    return (Publicity.STOPPED, OWNER) if i % 10 == 3 else (Publicity.PUBLISHED, None)
+
+
 def owner_entries(n: int, rate: float) -> Iterator[Entry]:
     published, stopped = Publicity.PUBLISHED, Publicity.STOPPED
     for i in range(n):
@@ -89,11 +94,13 @@ def owner_entries(n: int, rate: float) -> Iterator[Entry]:
         kind = divergence(i, rate)
         if kind == "stopped_at_owner":
             yield Entry(key, _FPS[k], stopped, OWNER, _POOL[k])
-            continue
-        row = Entry(key, _FPS[k], published, None, _POOL[k])
-        yield row
-        if kind == "duplicate_owner":
+        elif kind in ("stopped_at_mirror", "foreign_stop"):
+            yield Entry(key, _FPS[k], published, None, _POOL[k])
+        else:
+            row = Entry(key, _FPS[k], *_agreed(i), _POOL[k])
             yield row
+            if kind == "duplicate_owner":
+                yield row
 
 
 def mirror_entries(n: int, rate: float) -> Iterator[Entry]:
@@ -103,17 +110,19 @@ def mirror_entries(n: int, rate: float) -> Iterator[Entry]:
         k = i & 63
         kind = divergence(i, rate)
         if kind is None:
-            yield Entry(key, _FPS[k], published, None, _POOL[k])
+            yield Entry(key, _FPS[k], *_agreed(i), _POOL[k])
         elif kind == "missing":
             pass
         elif kind == "stopped_at_mirror":
-            yield Entry(key, _FPS[k], stopped, OWNER, _POOL[k])
+            yield Entry(key, _FPS[k], stopped, OWNER, _POOL[k])  # the gateway relayed a stop never made
+        elif kind == "stopped_at_owner":
+            yield Entry(key, _FPS[k], published, None, _POOL[k])
         elif kind == "field":
-            yield Entry(key, _ALTERED_FPS[k], published, None, _ALTERED[k])
+            yield Entry(key, _ALTERED_FPS[k], *_agreed(i), _ALTERED[k])
         elif kind == "foreign_stop":
-            yield Entry(key, _FPS[k], stopped, MIRROR, _POOL[k])
+            yield Entry(key, _FPS[k], stopped, MIRROR, _POOL[k])  # 多头修复: the mirror stopped it itself
         else:
-            row = Entry(key, _FPS[k], published, None, _POOL[k])
+            row = Entry(key, _FPS[k], *_agreed(i), _POOL[k])
             yield row
             if kind == "duplicate_mirror":
                 yield row
