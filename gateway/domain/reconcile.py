@@ -16,6 +16,10 @@ come in key order; a run killed at any point resumes with `Diff(…, after=check
 may start after the checkpoint too, or from the start: the diff skips what it has seen) and yields
 exactly the findings of an uninterrupted run whose key is above the checkpoint. Store findings and
 the checkpoint in one transaction, or drop stored findings above the checkpoint when resuming.
+
+**Order of findings** (deterministic): by key; within a key, duplicates (owner's, then mirror's),
+then missing in / extra at the mirror, or else state mismatch then field mismatch, then foreign
+stops (多头修复; owner's listing, then mirror's). A duplicated key is diffed on its first row.
 """
 
 from __future__ import annotations
