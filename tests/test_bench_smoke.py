@@ -12,12 +12,15 @@ the measured window opens; the budgets and timeouts are generous, as what a slow
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import PG_DSN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,3 +88,31 @@ def test_benchmarks_run_in_a_tiny_configuration() -> None:
     assert e2e_doc["errors"] == 0
     assert set(e2e_doc["cpu_budget"]["spent_ms"]) == {"serve", "simulators", "client"}
     assert e2e_doc["cpu_budget"]["spent_ms"]["serve"] > 0 and e2e_doc["cpu_budget"]["over"] > 0
+
+
+@pytest.mark.postgres
+def test_reconcile_diff_benchmark_runs_in_a_tiny_configuration() -> None:
+    """In memory, the memory child, and our side on PostgreSQL (reladiff needs its own venv: left
+    out here). Correctness of what it found is checked; its speed is not."""
+    env = {**os.environ, "CREDITGW_BENCH_PG_DSN": PG_DSN}
+    args = ["--records", "3000", "--memory-records", "3000", "--rate", "0.02", "--repeat", "1", "--no-reladiff"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.reconcile_diff", *args, "--budget", "60"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    doc = _finish(proc)
+    assert doc["benchmark"] == "reconcile_diff"
+    memory = doc["in_memory"]
+    assert memory["wrong_findings"] == 0 and memory["recall_ok"] is True
+    assert all(memory["findings"][kind] > 0 for kind in memory["expected"]), memory["findings"]
+    assert [run["records"] for run in doc["memory"]["runs"]] == [300, 3000]
+    assert all(run["peak_rss_kib"] > 0 for run in doc["memory"]["runs"])
+    ours = doc["postgresql"]["ours"]
+    assert len(ours) == 1 and ours[0]["wrong_findings"] == 0 and ours[0]["recall_ok"] is True
+    assert doc["postgresql"]["select_only"]["rows"] == sum(memory["rows"].values())
+    assert set(doc["load_average"]) == {"start", "end"}

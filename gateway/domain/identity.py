@@ -40,9 +40,14 @@ class RecordIdentity:
         )
 
     @property
+    def key(self) -> str:
+        """The sort key of full listings: the three parts joined by U+001F (below every printable
+        character, so a shorter authority code sorts first). Order is the byte order of its UTF-8
+        encoding, which is also Python's code point order and PostgreSQL's `COLLATE "C"`."""
+        return f"{self.category}\x1f{self.authority_code}\x1f{self.document_number}"
+
+    @property
     def record_id(self) -> str:
         """Deterministic, so every replica and every re-ingest names the record the same way."""
-        digest = hashlib.sha256(
-            f"{self.category}\x1f{self.authority_code}\x1f{self.document_number}".encode()
-        ).hexdigest()
+        digest = hashlib.sha256(self.key.encode()).hexdigest()
         return f"rec_{digest[:24]}"

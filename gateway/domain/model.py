@@ -218,6 +218,38 @@ class RecordFacts:
         return cached
 
 
+# The fields a mirror must carry exactly as the owner has them (dates, amounts, reasons): what the
+# reconciliation diff compares. Names, free text and tiers are left out on purpose: mirrors
+# shorten or do not carry them (信用中国 has no publication date, GSXT no severity).
+MIRRORED_FIELDS: tuple[str, ...] = (
+    "decision_date",
+    "fine_wan_yuan",
+    "confiscation_wan_yuan",
+    "violation",
+    "listing_cause",
+)
+
+
+def mirrored_values(facts: RecordFacts, names: tuple[str, ...] = MIRRORED_FIELDS) -> tuple[str | None, ...]:
+    """The projection of `facts` on the fields a mirror must carry, as text (`to_json`'s forms)."""
+    out: list[str | None] = []
+    for name in names:
+        value = getattr(facts, name)
+        if value is None:
+            out.append(None)
+        elif isinstance(value, date):
+            out.append(value.isoformat())
+        else:
+            out.append(str(value))
+    return tuple(out)
+
+
+def mirrored_fingerprint(values: tuple[str | None, ...]) -> str:
+    """Digest of a projection (`mirrored_values`): equal exactly when every carried field is equal."""
+    payload = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True, kw_only=True)
 class PublicityState:
     """Canonical state of a record: a target state plus who decided it, when, at which version."""
