@@ -13,10 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.calendar_data import load_calendar
 from gateway.domain.categories import Category
-from gateway.domain.plan import Policy
+from gateway.domain.plan import FEED_CATCH_UP, Policy
 from gateway.domain.retry import RetryPolicy
 from gateway.domain.sla import SyncSla, beijing_date
-from gateway.observability import LEASES_REAPED, OUTBOX_DEPTH, OUTBOX_OLDEST_PENDING, SYNC_OVERDUE, get_logger
+from gateway.observability import (
+    LEASES_REAPED,
+    OUTBOX_DEPTH,
+    OUTBOX_OLDEST_PENDING,
+    SYNC_OVERDUE,
+    TARGET_MISMATCH,
+    get_logger,
+)
 from gateway.settings import Settings
 from gateway.store.database import Database, from_db_ts, now_utc, open_database
 from gateway.store.group import GroupCommitter
@@ -205,7 +212,11 @@ class Runtime:
         total = 0
         while True:
             removed = await self.committer.submit(
-                lambda tx: Repo(tx).purge_finished(before, batch) + Repo(tx).purge_inbox(before, batch)
+                lambda tx: (
+                    Repo(tx).purge_finished(before, batch)
+                    + Repo(tx).purge_inbox(before, batch)
+                    + Repo(tx).purge_writes(before, batch)
+                )
             )
             total += removed
             if removed == 0:
@@ -236,6 +247,19 @@ class Runtime:
         self._overdue_targets |= set(self.connectors) | set(counts)  # a target back to 0 is shown as 0
         for target in self._overdue_targets:
             SYNC_OVERDUE.labels(target).set(counts.get(target, 0))
+        await self.refresh_mismatches()
+
+    async def refresh_mismatches(self) -> dict[str, int]:
+        """Detection (docs/adr/0011): per system, records it was written and still shows otherwise
+        a feed catch-up window later. Returns the counts it exported."""
+        cutoff = self.clock() - FEED_CATCH_UP
+        rows = await self.db.run(lambda tx: Repo(tx).target_mismatches(cutoff), write=False)
+        counts = {row["system"]: int(row["n"]) for row in rows}
+        for system in set(self.connectors) | set(counts):
+            TARGET_MISMATCH.labels(system).set(counts.get(system, 0))
+            if counts.get(system):
+                log.warning("target_mismatch", system=system, records=counts[system])
+        return counts
 
     async def stop(self) -> None:
         self._stop.set()

@@ -34,6 +34,7 @@ from mappings.transforms import (
     parse_gsxt_ent_type,
     parse_uscc,
     read_fields,
+    reported_day,
     require,
     stop_day,
     text,
@@ -229,6 +230,7 @@ class GsxtGansuMapping:
             changed_at=change.changed_at,
             source_version=change.source_version,
             native_id=change.native_id,
+            decided_on=reported_day(row.get("remDate" if change.kind == TABLE_OPANOMALY else "stopDate")),
         )
 
     def to_write(
