@@ -266,9 +266,11 @@ FEED_CATCH_UP = timedelta(minutes=5)
 
 
 def _echo_of(link: LinkState | None, event: Observation, digest: str) -> SentWrite | None:
-    """The write of ours this report is the echo of: the oldest one the system has not been seen
-    to pass (its feed reports in order, so none older than the last one it reported) showing the
-    reported state, preferring one of the same content. None: the system's own change."""
+    """The write of ours this report is the echo of, if any (None: the system's own change).
+    Its feed reports in order, so once it reported our write vN no older write can echo any more:
+    the candidates are the writes newer than vN showing the reported state, oldest first (its
+    feed may skip writes, never go back), preferring one of the same content; else vN itself
+    (the same report read again)."""
     if link is None:
         return None
     writes = list(link.writes)
@@ -277,8 +279,8 @@ def _echo_of(link: LinkState | None, event: Observation, digest: str) -> SentWri
         writes.append(SentWrite(version=last, target=shows, digest=None))  # a link from before the history
     floor = link.confirmed_version or 0
     shown = sorted((w for w in writes if w.version >= floor and w.target == event.target), key=lambda w: w.version)
-    same = [w for w in shown if w.digest in (None, digest)]
-    chosen = same or shown
+    newer = [w for w in shown if w.version > floor]
+    chosen = [w for w in newer if w.digest in (None, digest)] or newer or shown
     return chosen[0] if chosen else None
 
 
