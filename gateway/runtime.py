@@ -118,6 +118,7 @@ class Runtime:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._overdue_targets: set[str] = set()
+        self._mismatches: dict[str, int] = {}
 
     @classmethod
     async def open(
@@ -257,8 +258,9 @@ class Runtime:
         counts = {row["system"]: int(row["n"]) for row in rows}
         for system in set(self.connectors) | set(counts):
             TARGET_MISMATCH.labels(system).set(counts.get(system, 0))
-            if counts.get(system):
-                log.warning("target_mismatch", system=system, records=counts[system])
+            if counts.get(system, 0) != self._mismatches.get(system, 0):  # logged when it moves, not every refresh
+                log.warning("target_mismatch", system=system, records=counts.get(system, 0))
+        self._mismatches = counts
         return counts
 
     async def stop(self) -> None:
