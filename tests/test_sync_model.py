@@ -289,6 +289,7 @@ SyncModel.TestCase.settings = settings(
     stateful_step_count=20,
     deadline=None,
     derandomize=True,  # the same examples on every run and machine
+    database=None,  # nothing remembered between runs: CI and a laptop run the same
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_sync_model = SyncModel.TestCase
