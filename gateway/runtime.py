@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from adapters.sms import SmsAdapter
     from gateway.reminders import ReminderReport
 
+# Detection reads every unreported write: once a minute is plenty for an alert that waits 10.
+MISMATCH_REFRESH = timedelta(seconds=60)
+
 log = get_logger("creditgw.runtime")
 
 
@@ -119,6 +122,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._overdue_targets: set[str] = set()
         self._mismatches: dict[str, int] = {}
+        self._mismatches_at: datetime | None = None
 
     @classmethod
     async def open(
@@ -248,7 +252,8 @@ class Runtime:
         self._overdue_targets |= set(self.connectors) | set(counts)  # a target back to 0 is shown as 0
         for target in self._overdue_targets:
             SYNC_OVERDUE.labels(target).set(counts.get(target, 0))
-        await self.refresh_mismatches()
+        if self._mismatches_at is None or self.clock() - self._mismatches_at >= MISMATCH_REFRESH:
+            await self.refresh_mismatches()
 
     async def refresh_mismatches(self) -> dict[str, int]:
         """Detection (docs/adr/0011): per system, records it was written and still shows otherwise
@@ -261,6 +266,7 @@ class Runtime:
             if counts.get(system, 0) != self._mismatches.get(system, 0):  # logged when it moves, not every refresh
                 log.warning("target_mismatch", system=system, records=counts.get(system, 0))
         self._mismatches = counts
+        self._mismatches_at = self.clock()
         return counts
 
     async def stop(self) -> None:

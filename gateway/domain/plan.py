@@ -15,7 +15,7 @@ The rules (DESIGN.md §4):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -265,7 +265,7 @@ def _told_by(source: str, record: CanonicalRecord, policy: Policy) -> tuple[str,
 FEED_CATCH_UP = timedelta(minutes=5)
 
 
-def _echo_of(link: LinkState | None, event: Observation, digest: str) -> SentWrite | None:
+def _echo_of(link: LinkState | None, event: Observation, digest: Callable[[], str]) -> SentWrite | None:
     """The write of ours this report is the echo of, if any (None: the system's own change).
     Its feed reports in order, so once it reported our write vN no older write can echo any more:
     the candidates are the writes newer than vN showing the reported state, oldest first (its
@@ -280,7 +280,10 @@ def _echo_of(link: LinkState | None, event: Observation, digest: str) -> SentWri
     floor = link.confirmed_version or 0
     shown = sorted((w for w in writes if w.version >= floor and w.target == event.target), key=lambda w: w.version)
     newer = [w for w in shown if w.version > floor]
-    chosen = [w for w in newer if w.digest in (None, digest)] or newer or shown
+    if len(newer) > 1:  # the content decides between them (computed only then: a digest costs)
+        content = digest()
+        newer = [w for w in newer if w.digest in (None, content)] or newer
+    chosen = newer or shown
     return chosen[0] if chosen else None
 
 
@@ -373,9 +376,9 @@ def _plan_observation(
     owner_speaks = policy.may_decide(event.source, event.facts)
     if current is None:
         return _first_sighting(event, owner_speaks, links, policy, seen)
-    echo = _echo_of(link, event, event.facts.overlay(current.facts).fingerprint())
-    if echo is not None:
-        seen = replace(seen, confirms=echo.version)
+    echo = _echo_of(link, event, lambda: event.facts.overlay(current.facts).fingerprint())
+    if echo is not None and link is not None and echo.version > (link.confirmed_version or 0):
+        seen = replace(seen, confirms=echo.version)  # the feed moved on: older writes can go
     if owner_speaks:
         return _owner_change(event, current, links, policy, seen, echo=echo is not None)
     return _mirror_report(event, current, link, policy, seen, echo=echo is not None)
