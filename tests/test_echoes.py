@@ -111,7 +111,7 @@ async def test_mirror_echo_of_an_intermediate_write_is_no_divergence(db: Databas
     assert echo_v3.outcome == "echo" and echo_v4.outcome == "unchanged"
     assert not [entry for entry in audit if entry[0] == "mirror_divergence"]
     assert pending == []  # no set-back write
-    assert history == [4]  # GSXT reported v4: the older writes can no longer echo and are gone
+    assert history == []  # GSXT reported v4: no write of ours awaits its echo any more
 
 
 async def test_a_2025_penalty_touched_later_takes_a_repair_decided_before_the_touch(db: Database) -> None:

@@ -276,7 +276,8 @@ def _echo_of(link: LinkState | None, event: Observation, digest: Callable[[], st
     writes = list(link.writes)
     last, shows = link.written_version, link.written_target
     if last is not None and shows is not None and all(w.version != last for w in writes):
-        writes.append(SentWrite(version=last, target=shows, digest=None))  # a link from before the history
+        # Our last acknowledged write, once reported (its row is gone) or from before the history.
+        writes.append(SentWrite(version=last, target=shows, digest=None))
     floor = link.confirmed_version or 0
     shown = sorted((w for w in writes if w.version >= floor and w.target == event.target), key=lambda w: w.version)
     newer = [w for w in shown if w.version > floor]

@@ -296,10 +296,12 @@ class Repo:
                 for record_id, seen in rows
             ],
         )
-        # The system reported our write of that version: its feed is past every older one.
+        # The system reported our write of that version: its feed is past every older one, and
+        # the link's written/confirmed columns stand for this one (plan._echo_of reads them), so
+        # the table keeps only writes still awaiting their echo (detection scans nothing else).
         confirmed = [(record_id, seen.system, seen.confirms) for record_id, seen in rows if seen.confirms]
         if confirmed:
-            self.tx.executemany("DELETE FROM writes WHERE record_id = ? AND system = ? AND version < ?", confirmed)
+            self.tx.executemany("DELETE FROM writes WHERE record_id = ? AND system = ? AND version <= ?", confirmed)
 
     def save_written(
         self,
