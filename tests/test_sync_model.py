@@ -120,11 +120,17 @@ class SyncModel(RuleBasedStateMachine):
         assert FACTS.decision_date is not None
         self.expected_at = start_of_beijing_day(FACTS.decision_date)  # dated by the decision, not the feed
 
-    @rule(seconds=st.sampled_from([0, 1, 2, 61]))
-    def tick(self, seconds: int) -> None:
-        """Time passes; past a lease, the reaper returns what a dead worker held."""
+    @rule(
+        seconds=st.sampled_from([0, 1, 2, 61]),
+        gsxt_operator=st.sampled_from([None, None, None, REPAIRED, PUBLISHED]),
+    )
+    def tick(self, seconds: int, gsxt_operator: TargetState | None) -> None:
+        """Time passes; past a lease, the reaper returns what a dead worker held. Meanwhile GSXT's
+        own operator may change the mirror's copy (多头修复)."""
         self.now += timedelta(seconds=seconds)
         self._tx(self._reap_now)
+        if gsxt_operator is not None:
+            self.gsxt_operator_acts(gsxt_operator)
 
     @rule(
         kind=st.sampled_from(["flip", "flip", "flip", Action.WITHDRAW, Action.REPAIR, Action.REVOKE_REPAIR]),
@@ -212,7 +218,6 @@ class SyncModel(RuleBasedStateMachine):
             self._tx(lambda tx: tx.scalar("SELECT COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'in_flight')"))
         )
 
-    @rule(state=st.sampled_from([REPAIRED, PUBLISHED]))
     def gsxt_operator_acts(self, state: TargetState) -> None:
         """多头修复: GSXT's own operator changes the mirror's copy. The gateway must set it back, and
         may name GSXT in the audit: it did act."""
@@ -307,3 +312,46 @@ SyncModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_sync_model = SyncModel.TestCase
+
+
+# ---- the sequences that found causes 1 and 4, replayed through the same model --------------------
+
+
+def _replay(steps: Any) -> None:
+    machine = SyncModel()
+    try:
+        machine.owner_publishes()
+        steps(machine)
+        machine.settle_and_check()
+    finally:
+        machine.teardown()
+
+
+def test_model_cause_1_owner_echo_of_v2_after_v3() -> None:
+    """A repair reaches 信用中国 30 s after it was decided; revoke_repair, dated between the two, is
+    accepted; then 信用中国's feed reports its echo of the repair."""
+
+    def steps(m: SyncModel) -> None:
+        m.decide(kind="flip", dated="now", lost=False)
+        m.dispatch(latency=30, outcomes=["ok", "ok"])
+        m.decide(kind="flip", dated="before_the_last_write", lost=False)
+        m.poll(system=CC, rows=2, again=None)
+
+    _replay(steps)
+
+
+def test_model_cause_4_mirror_echo_of_an_intermediate_write() -> None:
+    """GSXT reported our repair (v2); revoke_repair (v3) and repair (v4) reach it; its feed then
+    reports v3's echo, after v4, whose state it had already reported once."""
+
+    def steps(m: SyncModel) -> None:
+        m.decide(kind="flip", dated="now", lost=False)
+        m.dispatch(latency=2, outcomes=["ok", "ok"])
+        m.poll(system=GS, rows=1, again=None)
+        m.decide(kind="flip", dated="now", lost=False)
+        m.dispatch(latency=2, outcomes=["ok", "ok"])
+        m.decide(kind="flip", dated="now", lost=False)
+        m.dispatch(latency=2, outcomes=["ok", "ok"])
+        m.poll(system=GS, rows=1, again=None)
+
+    _replay(steps)
