@@ -141,6 +141,13 @@ SYNC_OVERDUE = Gauge(
     ["target"],
     registry=REGISTRY,
 )
+TARGET_MISMATCH = Gauge(
+    "creditgw_target_mismatch_records",
+    "Records whose last write a system acknowledged longer than the feed catch-up window ago without"
+    " reporting it back, while it still shows something other than the canonical state, by system.",
+    ["system"],
+    registry=REGISTRY,
+)
 
 # ---- repair reminders (gateway/reminders.py) --------------------------------------------------
 REMINDERS = Counter(

@@ -14,10 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.calendar_data import load_calendar
 from gateway.domain.categories import Category
-from gateway.domain.plan import Policy
+from gateway.domain.plan import FEED_CATCH_UP, Policy
 from gateway.domain.retry import RetryPolicy
 from gateway.domain.sla import SyncSla, beijing_date
-from gateway.observability import LEASES_REAPED, OUTBOX_DEPTH, OUTBOX_OLDEST_PENDING, SYNC_OVERDUE, get_logger
+from gateway.observability import (
+    LEASES_REAPED,
+    OUTBOX_DEPTH,
+    OUTBOX_OLDEST_PENDING,
+    SYNC_OVERDUE,
+    TARGET_MISMATCH,
+    get_logger,
+)
 from gateway.quarantine import refresh_gauge as refresh_quarantine_gauge
 from gateway.settings import Settings
 from gateway.store.database import Database, from_db_ts, now_utc, open_database
@@ -33,6 +40,9 @@ from gateway.sync.sweep import sweep as run_sweep
 if TYPE_CHECKING:
     from adapters.sms import SmsAdapter
     from gateway.reminders import ReminderReport
+
+# Detection reads every unreported write: once a minute is plenty for an alert that waits 10.
+MISMATCH_REFRESH = timedelta(seconds=60)
 
 log = get_logger("creditgw.runtime")
 
@@ -117,6 +127,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._overdue_targets: set[str] = set()
         self._quarantine_labels: set[tuple[str, str]] = set()
+        self._mismatches: dict[str, int] = {}
+        self._mismatches_at: datetime | None = None
 
     @classmethod
     async def open(
@@ -217,6 +229,7 @@ class Runtime:
                     Repo(tx).purge_finished(before, batch)
                     + Repo(tx).purge_inbox(before, batch)
                     + Repo(tx).purge_idempotency(keys_before, batch)
+                    + Repo(tx).purge_writes(before, batch)
                 )
             )
             total += removed
@@ -249,6 +262,22 @@ class Runtime:
         for target in self._overdue_targets:
             SYNC_OVERDUE.labels(target).set(counts.get(target, 0))
         await self.db.run(partial(refresh_quarantine_gauge, shown=self._quarantine_labels), write=False)
+        if self._mismatches_at is None or self.clock() - self._mismatches_at >= MISMATCH_REFRESH:
+            await self.refresh_mismatches()
+
+    async def refresh_mismatches(self) -> dict[str, int]:
+        """Detection (docs/adr/0011): per system, records it was written and still shows otherwise
+        a feed catch-up window later. Returns the counts it exported."""
+        cutoff = self.clock() - FEED_CATCH_UP
+        rows = await self.db.run(lambda tx: Repo(tx).target_mismatches(cutoff), write=False)
+        counts = {row["system"]: int(row["n"]) for row in rows}
+        for system in set(self.connectors) | set(counts):
+            TARGET_MISMATCH.labels(system).set(counts.get(system, 0))
+            if counts.get(system, 0) != self._mismatches.get(system, 0):  # logged when it moves, not every refresh
+                log.warning("target_mismatch", system=system, records=counts.get(system, 0))
+        self._mismatches = counts
+        self._mismatches_at = self.clock()
+        return counts
 
     async def stop(self) -> None:
         self._stop.set()

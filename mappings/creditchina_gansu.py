@@ -38,6 +38,7 @@ from mappings.transforms import (
     format_uscc,
     parse_uscc,
     read_fields,
+    reported_day,
     require,
     split_kinds,
     stop_date,
@@ -275,6 +276,7 @@ class CreditChinaGansuMapping:
             changed_at=change.changed_at,
             source_version=change.source_version,
             native_id=change.native_id,
+            decided_on=reported_day(row.get("ZZRQ")),
         )
 
     def to_write(

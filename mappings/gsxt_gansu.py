@@ -36,6 +36,7 @@ from mappings.transforms import (
     parse_gsxt_ent_type,
     parse_uscc,
     read_fields,
+    reported_day,
     require,
     stop_date,
     stop_day,
@@ -235,6 +236,7 @@ class GsxtGansuMapping:
             source_version=change.source_version,
             native_id=change.native_id,
             removal_reason=removal_reason,
+            decided_on=reported_day(row.get("remDate" if change.kind == TABLE_OPANOMALY else "stopDate")),
         )
 
     def to_write(

@@ -117,6 +117,15 @@ def real_date(raw: object) -> date | None:
     return value if isinstance(value, date) else None
 
 
+def reported_day(raw: object) -> date | None:
+    """A day a system gives beside a state (终止日期 ZZRQ, stopDate, remDate): it orders decisions
+    (plan.system_decided_at) and is never written back, so an unreadable one is simply unknown."""
+    try:
+        return real_date(raw)
+    except ValueError:
+        return None
+
+
 def format_slash_date(value: date | None) -> str | None:
     """信用中国: `yyyy/MM/dd`."""
     return value.strftime("%Y/%m/%d") if value is not None else None

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from gateway.domain.beijing import start_of_beijing_day
 from gateway.domain.model import StopReason, stopped
-from tests.conftest import T0, penalty_facts
+from tests.conftest import penalty_facts
 from tests.test_api_harness import NOW, Harness, error_of, open_harness, repair_body
 
 JSON = {"Content-Type": "application/json"}
@@ -45,7 +46,10 @@ def _cases(record_id: str, withdrawn_id: str, dead_id: int, pending_id: int, max
         return Case(name, "POST", "/v1/repairs", status, code, fld, body=repair_body(record_id, **overrides))
 
     unknown_record = "rec_" + "0" * 24
-    before_t0 = (T0 - timedelta(hours=1)).isoformat()
+    # The seeded record's state is dated by its decision date (docs/adr/0011), not the feed's time.
+    decided_on = penalty_facts().decision_date
+    assert decided_on is not None
+    before_decision = (start_of_beijing_day(decided_on) - timedelta(hours=1)).isoformat()
     replay = f"/v1/dead-letters/{dead_id}/replay"
     return [
         # POST /v1/repairs: transport and framing
@@ -244,7 +248,7 @@ def _cases(record_id: str, withdrawn_id: str, dead_id: int, pending_id: int, max
             "record",
             record={"category": "admin_penalty", "authority_code": "11620100MB00000001", "document_number": "x"},
         ),
-        repair("stale decision", 409, "stale_decision", "decided_at", decided_at=before_t0),
+        repair("stale decision", 409, "stale_decision", "decided_at", decided_at=before_decision),
         Case(
             "invalid transition",
             "POST",

@@ -201,7 +201,6 @@ def test_short_run_kills_serve_and_reads_every_system_back(short_run: dict[str, 
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=False, reason="ordering fixes of issue 9 (H1/H2) not merged yet")
 def test_short_run_loses_nothing(short_run: dict[str, Any]) -> None:
     doc = short_run
     assert doc["quiet"], doc["output"]

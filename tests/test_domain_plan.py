@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from gateway.domain.beijing import start_of_beijing_day
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import (
     PUBLISHED,
     CanonicalRecord,
     LinkState,
     PublicityState,
+    SentWrite,
     StopReason,
     TargetState,
     stopped,
@@ -188,10 +190,15 @@ def test_owner_content_change_is_a_new_version_delivered_to_mirrors() -> None:
 
 
 def test_owner_feed_behind_a_newer_api_decision_does_not_undo_it() -> None:
+    """The owner reported PUBLISHED; a repair accepted through the API is on its way to it; its
+    feed reports PUBLISHED again (a re-read, or a content edit), stamped after the decision. It
+    still shows what it showed: no decision of the owner, whatever the clocks say."""
     current = replace(record(REPAIRED), state=replace(record(REPAIRED).state, decided_at=T0 + timedelta(hours=1)))
-    result = plan(observed(CC, PUBLISHED, at_min=5), current, {}, POLICY)
+    links = {CC: LinkState(system=CC, seen_target=PUBLISHED, seen_source_version="0001")}
+    result = plan(observed(CC, PUBLISHED, at_min=90, version="0002"), current, links, POLICY)
     assert result.outcome is Outcome.STALE
-    assert result.deliveries == ()
+    assert result.deliveries == () and not result.changed
+    assert all(a.kind == "stale_ignored" for a in result.audit)
 
 
 def test_report_older_than_one_already_seen_from_that_source_is_stale() -> None:
@@ -236,15 +243,19 @@ def test_mirror_echo_of_our_write_is_recognised() -> None:
 
 def test_a_mirror_feed_behind_our_last_write_is_not_a_divergence() -> None:
     """We wrote PUBLISHED (v2), then REPAIRED (v3), both acknowledged, before the mirror's feed was
-    read: its feed now reports PUBLISHED, the echo of the first write. Until it reports our last
-    write, a different state is its feed catching up, not a 多头修复: no set-back, no accusation."""
+    read: its feed now reports PUBLISHED, the echo of the first write. It is recognised as that
+    write: the link moves to it, no set-back, no accusation."""
     acked = T0 + timedelta(minutes=1)
-    links = {GS: LinkState(system=GS, written_version=3, written_target=REPAIRED, written_at=acked)}
+    history = (
+        SentWrite(version=2, target=PUBLISHED, digest=penalty_facts().fingerprint(), acked_at=acked),
+        SentWrite(version=3, target=REPAIRED, digest=penalty_facts().fingerprint(), acked_at=acked),
+    )
+    links = {GS: LinkState(system=GS, written_version=3, written_target=REPAIRED, written_at=acked, writes=history)}
     current = record(REPAIRED, version=3)
     result = plan(observed(GS, PUBLISHED, at_min=0), current, links, POLICY)
-    assert result.outcome is Outcome.STALE
-    assert result.deliveries == () and not result.changed and result.seen is None
-    assert [a.kind for a in result.audit] == ["stale_ignored"]
+    assert result.outcome is Outcome.ECHO
+    assert result.deliveries == () and not result.changed and result.audit == ()
+    assert result.seen is not None and result.seen.target == PUBLISHED and result.seen.confirms == 2
 
 
 def test_once_the_mirror_reported_our_write_a_different_state_is_a_divergence() -> None:
@@ -369,3 +380,136 @@ def test_a_stand_in_field_gives_way_whichever_side_was_read_first() -> None:
     assert merged.violation == "未取得施工许可证擅自施工" and merged.stand_ins == frozenset()
     assert merged.content == "罚款"  # every other field: the owner's
     assert proper.overlay(legacy) == proper  # a stand-in never replaces the field itself
+
+
+# ---- echoes are recognised by what we wrote (issue 9 causes 1 and 4; docs/adr/0011) --------------
+
+FACTS_DIGEST = penalty_facts().fingerprint()
+
+
+def sent(version: int, target: TargetState, *, acked: bool = True) -> SentWrite:
+    return SentWrite(version=version, target=target, digest=FACTS_DIGEST, acked_at=T0 if acked else None)
+
+
+def test_owner_echo_of_our_earlier_write_never_reverts_a_newer_decision() -> None:
+    """Cause 1: REPAIRED (v2) was written to 信用中国 (the owner); revoke_repair (v3, decided before
+    the write arrived) was accepted; 信用中国's feed then reports its echo of v2, stamped by its own
+    clock after v3's decision time. An echo: no state change, no audit by 信用中国, no delivery."""
+    current = replace(record(PUBLISHED, version=3), state=replace(record(PUBLISHED).state, version=3, decided_by="api"))
+    links = {
+        CC: LinkState(
+            system=CC, written_version=2, written_target=REPAIRED, seen_target=PUBLISHED, writes=(sent(2, REPAIRED),)
+        ),
+        GS: LinkState(system=GS, written_version=2, written_target=REPAIRED, writes=(sent(2, REPAIRED),), queued=True),
+    }
+    result = plan(observed(CC, REPAIRED, at_min=60, version="0009"), current, links, POLICY)
+    assert result.outcome is Outcome.ECHO
+    assert not result.changed and result.deliveries == () and result.audit == ()
+    assert result.seen is not None and result.seen.confirms == 2 and result.seen.target == REPAIRED
+
+
+def test_an_owner_report_matching_none_of_our_writes_is_its_own_decision() -> None:
+    current = record(PUBLISHED, version=3)
+    links = {CC: LinkState(system=CC, seen_target=PUBLISHED, writes=(sent(2, PUBLISHED),))}
+    result = plan(observed(CC, REPAIRED, at_min=60, version="0009"), current, links, POLICY)
+    assert result.outcome is Outcome.CHANGED and result.audit[0].kind == "state_changed"
+    assert result.audit[0].actor == CC
+    assert [d.system for d in result.deliveries] == [GS]
+
+
+def test_an_owner_echo_with_new_content_keeps_the_state_and_takes_the_content() -> None:
+    current = record(PUBLISHED, version=3)
+    links = {CC: LinkState(system=CC, seen_target=PUBLISHED, writes=(sent(2, REPAIRED),))}
+    report = observed(CC, REPAIRED, version="0009")
+    report = replace(report, facts=replace(report.facts, content="更正后的内容"))
+    result = plan(report, current, links, POLICY)
+    assert result.outcome is Outcome.CHANGED and result.record is not None
+    assert result.record.state.target == PUBLISHED and result.record.facts.content == "更正后的内容"
+    assert [a.kind for a in result.audit] == ["facts_changed"]
+
+
+def test_mirror_echo_of_an_intermediate_write_is_no_divergence() -> None:
+    """Cause 4: we wrote REPAIRED (v2), PUBLISHED (v3), REPAIRED (v4) to GSXT; its feed reports
+    PUBLISHED after v4 was acknowledged. The clock-based rule remembered only v4 and called this a
+    多头修复 with a set-back once the report was stamped later than the catch-up window."""
+    current = record(REPAIRED, version=4)
+    history = (sent(2, REPAIRED), sent(3, PUBLISHED), sent(4, REPAIRED))
+    links = {GS: LinkState(system=GS, written_version=4, written_target=REPAIRED, written_at=T0, writes=history)}
+    result = plan(observed(GS, PUBLISHED, at_min=60, version="0009"), current, links, POLICY)
+    assert result.outcome is Outcome.ECHO
+    assert result.deliveries == () and not any(a.kind == "mirror_divergence" for a in result.audit)
+    assert result.seen is not None and result.seen.confirms == 3
+
+
+def test_a_write_the_mirror_reported_passing_is_no_longer_an_echo() -> None:
+    """Its feed reports in order: once it reported v3, a later report of v2's state is its own."""
+    current = record(REPAIRED, version=4)
+    history = (sent(3, PUBLISHED), sent(4, REPAIRED))
+    links = {
+        GS: LinkState(
+            system=GS,
+            written_version=4,
+            written_target=REPAIRED,
+            confirmed_version=4,
+            seen_target=REPAIRED,
+            writes=history,
+        )
+    }
+    result = plan(observed(GS, PUBLISHED, version="0010"), current, links, POLICY)
+    assert result.outcome is Outcome.SET_BACK and result.audit[-1].actor == GS
+
+
+def test_a_write_sent_but_not_yet_acknowledged_is_recognised_too() -> None:
+    """The system applied our write and its feed reported it before the acknowledgement was stored."""
+    current = record(PUBLISHED, version=3)
+    links = {GS: LinkState(system=GS, seen_target=PUBLISHED, writes=(sent(2, REPAIRED, acked=False),), queued=True)}
+    result = plan(observed(GS, REPAIRED, version="0009"), current, links, POLICY)
+    assert result.outcome is Outcome.ECHO and result.deliveries == ()
+
+
+def test_a_mirror_repeating_the_state_it_reported_is_no_divergence() -> None:
+    """GSXT showed PUBLISHED; a repair is on its way to it; its feed reports PUBLISHED again."""
+    current = record(REPAIRED, version=3)
+    links = {GS: LinkState(system=GS, seen_target=PUBLISHED, seen_source_version="0001", queued=True)}
+    result = plan(observed(GS, PUBLISHED, version="0002"), current, links, POLICY)
+    assert result.outcome is Outcome.STALE and result.deliveries == ()
+    assert not any(a.kind == "mirror_divergence" for a in result.audit)
+
+
+# ---- decisions are ordered by the systems' decision dates (issue 10 item 4) ----------------------
+
+
+def test_first_sighting_is_dated_by_the_decision_date_not_the_feed_change_time() -> None:
+    """A 2025 penalty whose 信用中国 row was touched in 2026: its state is dated 2025, so a repair
+    decided before the touch is not refused as stale."""
+    event = observed(CC, PUBLISHED)
+    event = replace(
+        event,
+        facts=replace(event.facts, decision_date=date(2025, 3, 10)),
+        changed_at=datetime(2026, 11, 20, 3, 0, tzinfo=UTC),
+    )
+    created = plan(event, None, {}, POLICY).record
+    assert created is not None
+    assert created.state.decided_at == start_of_beijing_day(date(2025, 3, 10))
+    repair = Decision(
+        record_id=created.record_id,
+        action=Action.REPAIR,
+        decided_at=datetime(2026, 10, 1, 2, 0, tzinfo=UTC),
+        decided_by="兰州市生态环境局",
+    )
+    assert plan(repair, created, {}, POLICY).outcome is Outcome.CHANGED
+
+
+def test_a_system_stop_is_dated_by_the_stop_day_it_gives() -> None:
+    event = replace(observed(CC, REPAIRED, version="0009"), decided_on=date(2026, 6, 1))
+    result = plan(event, record(PUBLISHED), {CC: LinkState(system=CC, seen_target=PUBLISHED)}, POLICY)
+    assert result.record is not None
+    assert result.record.state.decided_at == start_of_beijing_day(date(2026, 6, 1))
+
+
+def test_a_decision_older_than_another_decision_is_still_refused() -> None:
+    """The protection kept: decisions about one record apply in the order they were decided."""
+    current = replace(record(REPAIRED), state=replace(record(REPAIRED).state, decided_at=T0 + timedelta(hours=2)))
+    with pytest.raises(DecisionRefused) as refused:
+        plan(decision(Action.REVOKE_REPAIR, at_min=60), current, {}, POLICY)
+    assert refused.value.code == "stale_decision"

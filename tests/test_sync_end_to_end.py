@@ -19,7 +19,8 @@ from pydantic import SecretStr
 from adapters.base import NativeWrite, WriteResult
 from adapters.gsxt_gansu import GsxtGansuAdapter
 from gateway.demo import wait_until_agreed
-from gateway.domain.plan import Action, Decision
+from gateway.domain.plan import FEED_CATCH_UP, Action, Decision
+from gateway.observability import REGISTRY
 from gateway.runtime import Runtime
 from gateway.sandbox import Sandbox, record_id_of
 from gateway.settings import Settings
@@ -358,3 +359,36 @@ async def test_deliveries_to_creditchina_share_one_call_and_a_refused_row_dies_a
     assert dead.dead_context["code"] == "03" and dead.dead_context["line"] in (1, 2, 3, 4)  # its row in the batch
     done = {item.record_id for item in await stack.outbox(OutboxStatus.DONE, CC)}
     assert {repaired[0], repaired[1], repaired[3]} <= done
+
+
+async def test_a_write_a_system_never_reports_back_is_detected(stack: Stack) -> None:
+    """Detection (docs/adr/0011): once a feed had its catch-up window to report our write and the
+    system still shows something else, the record is counted per system
+    (creditgw_target_mismatch_records); the feeds' echoes of the writes clear it."""
+    stack.runtime.start(dispatch=True, poll=False)  # the feeds are read only when the test says so
+    for poller in stack.runtime.pollers.values():
+        await poller.poll_once()
+    assert await stack.agreed() == []
+    [row] = await _other_department_penalties(stack, 1)
+    record_id = str(record_id_of(CC, row))
+    decision = Decision(record_id=record_id, action=Action.REPAIR, decided_at=now_utc(), decided_by="兰州市生态环境局")
+    policy = stack.runtime.policy
+    await stack.runtime.db.run(
+        lambda tx: apply_event(tx, decision, source="api:test", change_key=None, policy=policy, now=now_utc())
+    )
+    stack.runtime.dispatcher.wake()
+    assert await stack.agreed(expect={record_id: "stopped:repaired"}) == []  # both acknowledged the write
+
+    assert await stack.runtime.refresh_mismatches() == {}  # inside the catch-up window
+    real_clock = stack.runtime.clock
+    stack.runtime.clock = lambda: real_clock() + FEED_CATCH_UP + timedelta(seconds=1)
+    assert await stack.runtime.refresh_mismatches() == {CC: 1, GS: 1}
+    assert REGISTRY.get_sample_value("creditgw_target_mismatch_records", {"system": GS}) == 1
+
+    for poller in stack.runtime.pollers.values():  # their feeds report our writes: echoes
+        await poller.poll_once()
+    assert await stack.runtime.refresh_mismatches() == {}
+    assert REGISTRY.get_sample_value("creditgw_target_mismatch_records", {"system": GS}) == 0
+    audit = await stack.runtime.db.run(lambda tx: Repo(tx).audit_of(record_id), write=False)
+    accusing = {"state_changed", "facts_changed", "mirror_divergence", "unowned_divergence"}
+    assert [a["kind"] for a in audit if a["actor"] in (CC, GS) and a["kind"] in accusing] == []

@@ -269,6 +269,16 @@ class CanonicalRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SentWrite:
+    """One of our writes to a system, kept while its echo can still arrive (docs/adr/0011)."""
+
+    version: int
+    target: TargetState
+    digest: str | None  # fingerprint of the facts the write carried (None: not known)
+    acked_at: datetime | None = None  # None: sent, not (yet) acknowledged
+
+
+@dataclass(frozen=True, kw_only=True)
 class LinkState:
     """What the gateway knows of one system's copy of a record."""
 
@@ -280,3 +290,6 @@ class LinkState:
     seen_target: TargetState | None = None  # last state its change feed reported
     seen_source_version: str | None = None  # sortable position of that report in its feed
     queued: bool = False  # a delivery to this system is pending or in flight
+    # The newest of our writes the system has reported back (its feed is past the older ones).
+    confirmed_version: int | None = None
+    writes: tuple[SentWrite, ...] = ()  # our writes not older than the confirmed one, oldest first

@@ -8,19 +8,22 @@ The rules (DESIGN.md §4):
 - an action must fit the record's category (a penalty is repaired, a list entry removed);
 - a change seen only in a mirror is a divergence: audited, and the mirror is set back, unless the
   mirror is configured as a repair window for that category;
-- the mirror reporting what we wrote to it is an echo and causes nothing;
+- a system reporting one of our own writes is an echo: it moves what we know the system shows,
+  never the canonical state (docs/adr/0011-echoes-are-recognised-by-what-we-wrote.md);
+- a system reporting the state it reported before has decided nothing new;
 - per source, a report older than one already seen is stale and ignored; a decision older than
-  the current state's is refused.
+  the current state's (by the systems' decision dates, never a feed's change time) is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from gateway.domain.beijing import start_of_beijing_day
 from gateway.domain.categories import Category, System
 from gateway.domain.model import (
     PUBLISHED,
@@ -29,6 +32,7 @@ from gateway.domain.model import (
     Publicity,
     PublicityState,
     RecordFacts,
+    SentWrite,
     StopReason,
     TargetState,
     state_fits,
@@ -93,6 +97,8 @@ class Observation:
     native_id: str | None = None
     # 经营异常名录: the 移出原因 code of a removal, checked against the 列入原因 (gateway.domain.intake).
     removal_reason: str | None = None
+    # The day the system says a stopped state was decided (终止日期 / stopDate / remDate), if given.
+    decided_on: date | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +162,7 @@ class SeenUpdate:
     native_id: str | None
     target: TargetState
     source_version: str
+    confirms: int | None = None  # the report is the echo of our write of this version
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -363,20 +370,51 @@ def _told_by(source: str, record: CanonicalRecord, policy: Policy) -> tuple[str,
     return policy.decision_targets(record.facts)  # never an owner that takes no writes
 
 
-# How long after a write acknowledged by a system its feed may still report what it showed before
-# (poll interval, feed lag, and the two clocks' skew: the report is stamped by the system's clock,
-# the acknowledgement by ours). A different state reported later than this is a divergence even if
-# the system never reported our write (a write that changes nothing creates no feed item).
+# How long after a write acknowledged by a system its feed may take to report it (poll interval and
+# feed lag). Longer than this, a system still showing something else is a mismatch that detection
+# reports (Repo.target_mismatches, creditgw_target_mismatch_records); echoes are recognised by
+# what we wrote, never by this window (docs/adr/0011).
 FEED_CATCH_UP = timedelta(minutes=5)
 
 
-def _feed_behind_our_write(link: LinkState, event: Observation) -> bool:
-    return (
-        link.written_target is not None
-        and link.written_at is not None
-        and link.seen_target != link.written_target
-        and event.changed_at <= link.written_at + FEED_CATCH_UP
-    )
+def _echo_of(link: LinkState | None, event: Observation, digest: Callable[[], str]) -> SentWrite | None:
+    """The write of ours this report is the echo of, if any (None: the system's own change).
+    Its feed reports in order, so once it reported our write vN no older write can echo any more:
+    the candidates are the writes newer than vN showing the reported state, oldest first (its
+    feed may skip writes, never go back), preferring one of the same content; else vN itself
+    (the same report read again)."""
+    if link is None:
+        return None
+    writes = list(link.writes)
+    last, shows = link.written_version, link.written_target
+    if last is not None and shows is not None and all(w.version != last for w in writes):
+        # Our last acknowledged write, once reported (its row is gone) or from before the history.
+        writes.append(SentWrite(version=last, target=shows, digest=None))
+    floor = link.confirmed_version or 0
+    shown = sorted((w for w in writes if w.version >= floor and w.target == event.target), key=lambda w: w.version)
+    newer = [w for w in shown if w.version > floor]
+    if len(newer) > 1:  # the content decides between them (computed only then: a digest costs)
+        content = digest()
+        newer = [w for w in newer if w.digest in (None, content)] or newer
+    chosen = newer or shown
+    return chosen[0] if chosen else None
+
+
+def _repeats_itself(link: LinkState | None, event: Observation) -> bool:
+    """The system reports the state it reported last: a re-read or a change of content only; it
+    decided nothing about publicity (what it shows is not yet what was decided since)."""
+    return link is not None and link.seen_target == event.target
+
+
+def system_decided_at(event: Observation) -> datetime:
+    """When the system says the reported state was decided, to order decisions by: the stop or
+    removal day it gives for a stopped record, the decision (listing) day for a published one. The
+    feed's change time only when it gives no day at all (issue 10 item 4)."""
+    if event.target.status is Publicity.STOPPED:
+        day = event.decided_on
+    else:
+        day = event.facts.decision_date or event.facts.publication_date
+    return start_of_beijing_day(day) if day is not None else event.changed_at
 
 
 def _plan_decision(
@@ -458,9 +496,12 @@ def _plan_observation(
     owner_speaks = policy.may_decide(event.source, event.facts)
     if current is None:
         return _first_sighting(event, owner_speaks, links, policy, seen)
+    echo = _echo_of(link, event, lambda: event.facts.overlay(current.facts).fingerprint())
+    if echo is not None and link is not None and echo.version > (link.confirmed_version or 0):
+        seen = replace(seen, confirms=echo.version)  # the feed moved on: older writes can go
     if owner_speaks:
-        return _owner_change(event, current, links, policy, seen)
-    return _mirror_report(event, current, link, policy, seen)
+        return _owner_change(event, current, links, policy, seen, echo=echo is not None)
+    return _mirror_report(event, current, link, policy, seen, echo=echo is not None)
 
 
 def _first_sighting(
@@ -473,7 +514,7 @@ def _first_sighting(
             target=event.target,
             version=1,
             decided_by=event.source,
-            decided_at=event.changed_at,
+            decided_at=system_decided_at(event),
             authoritative=owner_speaks,
         ),
     )
@@ -497,34 +538,43 @@ def _owner_change(
     links: Mapping[str, LinkState],
     policy: Policy,
     seen: SeenUpdate,
+    *,
+    echo: bool,
 ) -> Plan:
     state = current.state
     facts = event.facts.overlay(current.facts)  # the owner's content, gaps kept from what others know
-    same_state = state.target == event.target
     # Equal fields are equal content; only unequal ones need the digest (a re-read is mostly equal).
     same_facts = facts == current.facts or current.facts.fingerprint() == facts.fingerprint()
+    target = event.target
+    if state.authoritative and target != state.target and (echo or _repeats_itself(links.get(event.source), event)):
+        # Not a decision of the owner: the echo of one of our earlier writes, or the state it showed
+        # before a newer decision (accepted through the API) reached it. That decision is on its
+        # way to the owner; the report must not undo it (issue 9, cause 1). Its content still counts.
+        if same_facts:
+            if echo:
+                return Plan(outcome=Outcome.ECHO, record=current, changed=False, seen=seen)
+            behind = AuditEntry(
+                kind="stale_ignored",
+                actor=event.source,
+                before=state.target,
+                after=event.target,
+                detail={"reason": "still shows the state it reported before", "source_version": event.source_version},
+            )
+            return Plan(outcome=Outcome.STALE, record=current, changed=False, audit=(behind,), seen=seen)
+        target = state.target
+    same_state = state.target == target
     if same_state and same_facts and state.authoritative:
         return Plan(outcome=Outcome.UNCHANGED, record=current, changed=False, seen=seen)
-    if state.authoritative and event.changed_at < state.decided_at and not same_state:
-        # The owner's feed is behind a newer decision (e.g. one accepted through the API): that
-        # decision is on its way to the owner; the old report must not undo it.
-        stale = AuditEntry(
-            kind="stale_ignored",
-            actor=event.source,
-            before=state.target,
-            after=event.target,
-            detail={"changed_at": event.changed_at.isoformat(), "state_at": state.decided_at.isoformat()},
-        )
-        return Plan(outcome=Outcome.STALE, record=current, changed=False, audit=(stale,), seen=seen)
     version = state.version + 1
+    kept = same_state and state.authoritative  # new content only: the state keeps who decided it, and when
     new = CanonicalRecord(
         record_id=current.record_id,
         facts=facts,
         state=PublicityState(
-            target=event.target,
+            target=target,
             version=version,
-            decided_by=event.source,
-            decided_at=max(event.changed_at, state.decided_at) if same_state else event.changed_at,
+            decided_by=state.decided_by if kept else event.source,
+            decided_at=state.decided_at if kept else system_decided_at(event),
         ),
     )
     audit = AuditEntry(
@@ -532,12 +582,13 @@ def _owner_change(
         actor=event.source,
         before=state.target,
         before_version=state.version,
-        after=event.target,
+        after=target,
         after_version=version,
     )
     # The owner already shows the new state: record that as written so we never push it back.
     owner_links = dict(links)
-    owner_links[event.source] = LinkState(system=event.source, written_version=version, written_target=event.target)
+    if target == event.target:
+        owner_links[event.source] = LinkState(system=event.source, written_version=version, written_target=target)
     told = _told_by(event.source, new, policy)
     if state.authoritative:
         deliveries = _fan_out(new, owner_links, told, skip=event.source)
@@ -559,6 +610,8 @@ def _mirror_report(
     link: LinkState | None,
     policy: Policy,
     seen: SeenUpdate,
+    *,
+    echo: bool,
 ) -> Plan:
     state = current.state
     # The mirror may know what the owner's system does not carry (GSXT's publication date):
@@ -570,21 +623,20 @@ def _mirror_report(
         notes = (AuditEntry(kind="facts_completed", actor=event.source),)
     if event.target == state.target:
         return Plan(outcome=Outcome.UNCHANGED, record=current, changed=bool(notes), audit=notes, seen=seen)
-    if link is not None and link.written_target == event.target:
-        # What we wrote earlier, reported back; a newer delivery is already queued or done.
+    if echo:
+        # What we wrote earlier, reported back after a newer write (issue 9, cause 4): its feed is
+        # catching up; the newer delivery is queued or done. No divergence, no set-back.
         return Plan(outcome=Outcome.ECHO, record=current, changed=bool(notes), audit=notes, seen=seen)
-    if link is not None and _feed_behind_our_write(link, event):
-        # The system has not yet reported the state we last wrote to it, and this report is not
-        # clearly later than that write: its feed is catching up on an earlier state (typically
-        # the echo of an earlier write of ours), not a change of its own. Once it has reported
-        # our write, a different state is a divergence again.
+    if _repeats_itself(link, event):
+        # The state it reported before (a re-read, or content only): a newer write is on its way
+        # to it, or was set back already; it did nothing new.
         behind = AuditEntry(
             kind="stale_ignored",
             actor=event.source,
             after=event.target,
-            detail={"reason": "reported before our last write", "source_version": event.source_version},
+            detail={"reason": "still shows the state it reported before", "source_version": event.source_version},
         )
-        return Plan(outcome=Outcome.STALE, record=current, changed=bool(notes), audit=(*notes, behind))
+        return Plan(outcome=Outcome.STALE, record=current, changed=bool(notes), audit=(*notes, behind), seen=seen)
     if _withheld(current, event.source):
         # The mirror does not show what its rules do not publish: right, and never set back.
         return Plan(outcome=Outcome.UNCHANGED, record=current, changed=bool(notes), audit=notes, seen=seen)

@@ -19,6 +19,7 @@ from gateway.domain.model import (
     Publicity,
     PublicityState,
     RecordFacts,
+    SentWrite,
     StopReason,
     TargetState,
 )
@@ -288,6 +289,15 @@ class Repo:
         links: dict[str, dict[str, LinkState]] = {}
         for row in self.tx.all(f"SELECT * FROM links WHERE record_id IN ({marks})", tuple(record_ids)):
             links.setdefault(row["record_id"], {})[row["system"]] = link_from_row(row)
+        # Our writes each system may still echo (docs/adr/0011): the rows are few per record.
+        sent: dict[tuple[str, str], list[SentWrite]] = {}
+        for row in self.tx.all(
+            f"SELECT * FROM writes WHERE record_id IN ({marks}) ORDER BY record_id, system, version", tuple(record_ids)
+        ):
+            sent.setdefault((row["record_id"], row["system"]), []).append(sent_write_from_row(row))
+        for (record_id, system), writes in sent.items():
+            of_record = links.setdefault(record_id, {})
+            of_record[system] = replace(of_record.get(system) or LinkState(system=system), writes=tuple(writes))
         lock = " FOR UPDATE" if lock_queue and self._pg else ""
         # SQLite, left to itself, searches outbox_due by status: every queued row of every record,
         # so a backlog made each decision O(backlog). `+status` keeps it on outbox_record_target
@@ -321,7 +331,9 @@ class Repo:
         )
         self.tx.executemany(
             "UPDATE links SET native_id = COALESCE(?, native_id), seen_status = ?, seen_reason = ?,"
-            " seen_source_version = ?, seen_at = ? WHERE record_id = ? AND system = ?",
+            " seen_source_version = ?, seen_at = ?,"
+            " confirmed_version = CASE WHEN ? > COALESCE(confirmed_version, 0) THEN ? ELSE confirmed_version END"
+            " WHERE record_id = ? AND system = ?",
             [
                 (
                     seen.native_id,
@@ -329,12 +341,20 @@ class Repo:
                     _reason(seen.target),
                     seen.source_version,
                     now,
+                    seen.confirms or 0,
+                    seen.confirms,
                     record_id,
                     seen.system,
                 )
                 for record_id, seen in rows
             ],
         )
+        # The system reported our write of that version: its feed is past every older one, and
+        # the link's written/confirmed columns stand for this one (plan._echo_of reads them), so
+        # the table keeps only writes still awaiting their echo (detection scans nothing else).
+        confirmed = [(record_id, seen.system, seen.confirms) for record_id, seen in rows if seen.confirms]
+        if confirmed:
+            self.tx.executemany("DELETE FROM writes WHERE record_id = ? AND system = ? AND version <= ?", confirmed)
 
     def save_written(
         self,
@@ -483,7 +503,23 @@ class Repo:
         self.set_targets_progress(
             [(i.repair_id, i.target, TargetProgress.IN_FLIGHT, i.id) for i in items if i.repair_id], now
         )
+        self.record_sent([i.id for i in items], now)
         return items
+
+    def record_sent(self, outbox_ids: Sequence[int], now: datetime) -> None:
+        """Remember what these deliveries make their systems show, before they are sent: the
+        system may apply a write and report it before its acknowledgement is recorded, or a crash
+        may lose the acknowledgement (docs/adr/0011). The digest is of the facts the dispatcher
+        builds the write from (it reads the record in the same transaction)."""
+        if not outbox_ids:
+            return
+        self.tx.execute(
+            "INSERT INTO writes (record_id, system, version, status, reason, digest, sent_at)"
+            " SELECT o.record_id, o.target, o.version, o.state_status, o.state_reason, r.facts_fingerprint, ?"
+            f" FROM outbox o JOIN records r ON r.record_id = o.record_id WHERE o.id IN ({_marks(len(outbox_ids))})"
+            " ON CONFLICT (record_id, system, version) DO NOTHING",
+            (now, *outbox_ids),
+        )
 
     def _leave_flight(
         self, item_id: int, owner: str | None, new_status: str, sets: str, params: tuple[Any, ...]
@@ -520,6 +556,10 @@ class Repo:
         kept_ids = {int(row["id"]) for row in rows}
         kept = [(item, native_id) for item, native_id in done if item.id in kept_ids]
         self.save_written_many([(i.record_id, i.target, i.version, i.state, native_id) for i, native_id in kept], now)
+        self.tx.executemany(
+            "UPDATE writes SET acked_at = ? WHERE record_id = ? AND system = ? AND version = ?",
+            [(now, i.record_id, i.target, i.version) for i, _ in kept],
+        )
         self.set_targets_progress(
             [(i.repair_id, i.target, TargetProgress.DELIVERED, i.id) for i, _ in kept if i.repair_id], now
         )
@@ -616,6 +656,39 @@ class Repo:
             "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('done', 'superseded')"
             " AND COALESCE(finished_at, updated_at) < ? ORDER BY id LIMIT ?)",
             (before, limit),
+        )
+
+    def purge_writes(self, before: datetime, limit: int) -> int:
+        """Retention of the write history: writes sent before `before` whose echo no longer
+        matters: the system reported back this write or a newer one, or a newer write of ours was
+        acknowledged since. The last write a system has not reported stays, however old: detection
+        (`target_mismatches`) keeps counting it while the system shows something else."""
+        return self.tx.execute(
+            "DELETE FROM writes WHERE (record_id, system, version) IN (SELECT w.record_id, w.system, w.version"
+            " FROM writes w LEFT JOIN links l ON l.record_id = w.record_id AND l.system = w.system"
+            " WHERE w.sent_at < ? AND (l.record_id IS NULL OR w.version < COALESCE(l.written_version, 0)"
+            " OR w.version <= COALESCE(l.confirmed_version, 0)) LIMIT ?)",
+            (before, limit),
+        )
+
+    def target_mismatches(self, acked_before: datetime) -> list[Row]:
+        """Detection, per system: records whose last write the system acknowledged before
+        `acked_before` (the feed's catch-up window ago) and has not reported back, while what it
+        last reported differs from the canonical state and nothing is queued to it. Whatever the
+        cause (a lost write, a feed that skipped it, a report taken for an echo wrongly), such a
+        record must not stay silent."""
+        return self.tx.all(
+            "SELECT w.system AS system, COUNT(*) AS n FROM writes w"
+            " JOIN links l ON l.record_id = w.record_id AND l.system = w.system"
+            " JOIN records r ON r.record_id = w.record_id"
+            " WHERE w.acked_at < ? AND w.version = l.written_version"
+            " AND w.version > COALESCE(l.confirmed_version, 0) AND r.authoritative = 1"
+            " AND (l.seen_status IS NULL OR l.seen_status <> r.status"
+            " OR COALESCE(l.seen_reason, '') <> COALESCE(r.reason, ''))"
+            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = w.record_id AND o.target = w.system"
+            " AND o.status IN ('pending', 'in_flight'))"
+            " GROUP BY w.system",
+            (acked_before,),
         )
 
     def purge_inbox(self, before: datetime, limit: int) -> int:
@@ -1182,7 +1255,7 @@ def _marks(n: int) -> str:
 _COUNTABLE = frozenset(
     {"records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "cursors", "idempotency"}
     | {"clients", "client_secrets", "nonces", "call_audit"}  # 0009
-    | {"reminders", "quarantine"}
+    | {"reminders", "quarantine", "writes"}
 )
 
 
@@ -1239,4 +1312,13 @@ def link_from_row(row: Row) -> LinkState:
         written_at=from_db_ts(row["written_at"]),
         seen_target=_target(row["seen_status"], row["seen_reason"]),
         seen_source_version=row["seen_source_version"],
+        confirmed_version=row["confirmed_version"],
+    )
+
+
+def sent_write_from_row(row: Row) -> SentWrite:
+    target = _target(row["status"], row["reason"])
+    assert target is not None
+    return SentWrite(
+        version=int(row["version"]), target=target, digest=row["digest"], acked_at=from_db_ts(row["acked_at"])
     )

@@ -85,6 +85,7 @@ TABLES: tuple[Table, ...] = (
             _c("seen_reason", "text", True),
             _c("seen_source_version", "text", True),
             _c("seen_at", "ts", True),
+            _c("confirmed_version", "int", True),  # 0004: the newest of our writes it reported back
         ),
         ("record_id", "system"),
     ),
@@ -316,6 +317,25 @@ TABLES: tuple[Table, ...] = (
         ),
         ("id",),
         (Index("call_audit_client", ("client_id", "id")),),
+    ),
+)
+
+# ---- the history of our own writes (migration 0004; docs/adr/0011) ----
+TABLES += (
+    Table(
+        "writes",
+        (
+            _c("record_id", "text"),
+            _c("system", "text"),
+            _c("version", "int"),
+            _c("status", "text"),
+            _c("reason", "text", True),
+            _c("digest", "text"),
+            _c("sent_at", "ts"),
+            _c("acked_at", "ts", True),
+        ),
+        ("record_id", "system", "version"),
+        (Index("writes_sent_at", ("sent_at",)),),
     ),
 )
 
