@@ -20,8 +20,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from adapters.base import NativeChange
 from adapters.http import SECRET_NAMES
+from gateway.contract import NativeChange, SystemMapping, UnmappableRow
 from gateway.domain.intake import refusal
 from gateway.domain.plan import Observation, Policy
 from gateway.observability import QUARANTINE_OPEN, QUARANTINED, get_logger
@@ -29,7 +29,6 @@ from gateway.store.database import Row, Tx, from_db_ts
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo
 from gateway.sync.ingest import apply_event
-from mappings.base import SystemMapping, UnmappableRow
 
 log = get_logger("creditgw.quarantine")
 

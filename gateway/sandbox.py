@@ -13,9 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from adapters.base import NativeChange
+from gateway.contract import NativeChange, UnmappableRow
 from gateway.domain.model import TargetState
-from mappings.base import UnmappableRow
 from mappings.registry import MAPPINGS
 
 # 移出原因 that pairs with each 列入原因 on the 经营异常名录 (domain.md §3.1).

@@ -21,11 +21,10 @@ from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
-from adapters.base import NativeChange, NativeWrite
+from gateway.contract import NativeChange, NativeWrite, UnmappableRow
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType, System, classify_authority
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
-from mappings.base import UnmappableRow
 from mappings.transforms import (
     FieldTable,
     NotWritable,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mappings.base import SystemMapping
+from gateway.contract import SystemMapping
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.gsxt_gansu import GsxtGansuMapping
 

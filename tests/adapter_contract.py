@@ -21,13 +21,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.base import NativeChange, NativeWrite, SystemAdapter
 from adapters.http import FieldRejected, InCallRetry
+from gateway.contract import NativeChange, NativeWrite, SystemAdapter, SystemMapping
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
 from gateway.domain.retry import PermanentError, RateLimitedError, RetryableError
-from mappings.base import SystemMapping
 
 # Short waits so the fault tests stay fast; the policy's shape is what is under test.
 FAST_RETRY = InCallRetry(attempts=3, multiplier=0.01, max_wait=0.05, jitter=0.01, retry_after_cap=2.0)

@@ -11,17 +11,16 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.base import SystemAdapter
 from adapters.creditchina_gansu import CreditChinaGansuAdapter, cursor_second
 from adapters.creditchina_gansu import soap as client_soap
 from adapters.http import FieldRejected, InCallRetry
+from gateway.contract import SystemAdapter, SystemMapping
 from gateway.domain.beijing import BEIJING
 from gateway.domain.model import PUBLISHED
 from gateway.domain.retry import PermanentError, RetryableError
-from mappings.base import SystemMapping
+from gateway.feedtime import parse_beijing_timestamp
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.gsxt_gansu import GsxtGansuMapping
-from mappings.transforms import parse_beijing_timestamp
 from simulators.creditchina_gansu import CreditChinaConfig, create_app
 from simulators.world import build_world, gsxt_gansu_records
 from tests.adapter_contract import FAST_RETRY, AdapterContract, Harness, contract_facts, drain

@@ -10,14 +10,13 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.base import NativeWrite, SystemAdapter
 from adapters.creditchina_gansu import change_from_row
 from adapters.gsxt_gansu import GsxtGansuAdapter
 from adapters.http import InCallRetry
+from gateway.contract import NativeWrite, SystemAdapter, SystemMapping
 from gateway.domain.categories import AuthorityDomain, SubjectType
 from gateway.domain.model import PUBLISHED
 from gateway.domain.retry import PermanentError, RetryableError
-from mappings.base import SystemMapping
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.gsxt_gansu import GsxtGansuMapping
 from simulators.gsxt_gansu import GsxtConfig, create_app

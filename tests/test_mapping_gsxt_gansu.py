@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from adapters.base import NativeChange, NativeWrite
 from adapters.creditchina_gansu import change_from_row
 from adapters.gsxt_gansu import change_from_item, dumps
+from gateway.contract import NativeChange, NativeWrite, UnmappableRow
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
-from mappings.base import UnmappableRow
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.gsxt_gansu import GsxtGansuMapping
 from mappings.transforms import NotWritable

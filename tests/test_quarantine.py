@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from adapters.base import NativeChange
+from gateway.contract import NativeChange
 from gateway.domain.plan import Observation
 from gateway.observability import REGISTRY
 from gateway.quarantine import retry

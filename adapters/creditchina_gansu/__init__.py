@@ -28,11 +28,11 @@ from email.utils import parsedate_to_datetime
 
 import structlog
 
-from adapters.base import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from adapters.creditchina_gansu import soap
 from adapters.http import FieldRejected, HttpClient, InCallRetry, log_context
+from gateway.contract import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from gateway.domain.retry import DeliveryError, PermanentError, RetryableError
-from mappings.transforms import format_sjc, parse_beijing_timestamp, sjc_source_version
+from gateway.feedtime import format_sjc, parse_beijing_timestamp, sjc_source_version
 
 AUTH_PATH = "/service/AuthService"
 PULL_PATH = "/service/RepairResultService"

@@ -26,11 +26,11 @@ from typing import Any
 
 import structlog
 
-from adapters.base import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from adapters.http import FieldRejected, HttpClient, HttpResponse, InCallRetry, log_context
+from gateway.contract import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from gateway.domain.beijing import BEIJING
 from gateway.domain.retry import DeliveryError, PermanentError, RetryableError
-from mappings.transforms import parse_beijing_timestamp, seq_source_version
+from gateway.feedtime import parse_beijing_timestamp, seq_source_version
 
 SAVE_PATH = "/api/otherpunish/save"
 CHANGES_PATH = "/api/changes"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.base import SystemAdapter
+from gateway.contract import SystemAdapter, SystemMapping
 from gateway.settings import Settings
-from mappings.base import SystemMapping
 
 
 @dataclass(frozen=True)
