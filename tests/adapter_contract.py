@@ -26,8 +26,12 @@ from adapters.http import FieldRejected, InCallRetry
 from gateway.contract import NativeChange, NativeWrite, SystemAdapter, SystemMapping
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
-from gateway.domain.plan import Observation
+from gateway.domain.plan import Observation, Policy
 from gateway.domain.retry import PermanentError, RateLimitedError, RetryableError
+from gateway.store.database import Database
+from gateway.store.group import GroupCommitter
+from gateway.sync.connectors import Connector
+from gateway.sync.poller import Poller
 
 # Short waits so the fault tests stay fast; the policy's shape is what is under test.
 FAST_RETRY = InCallRetry(attempts=3, multiplier=0.01, max_wait=0.05, jitter=0.01, retry_after_cap=2.0)
@@ -402,6 +406,43 @@ class AdapterContract:
         for kind, pages in clean.items():
             faulted = await listing(adapter, kind, page_size=5)
             assert [[row.row for row in page] for page in faulted] == [[row.row for row in page] for page in pages]
+
+    # --- through the store (SQLite and PostgreSQL) --------------------------------------------
+
+    async def test_the_feed_ingested_agrees_with_the_listing(self, harness: Harness, db: Database) -> None:
+        """The poller reads the whole feed into the store; what the store then says this system
+        shows (links.seen_*) is what the full listing maps to, record by record."""
+        adapter = harness.make()
+        facts = contract_facts(60)
+        await adapter.write(harness.write_for(facts))
+        await adapter.write(harness.write_for(facts, stopped(StopReason.REPAIRED)))
+        committer = GroupCommitter(db)
+        try:
+            connector = Connector(harness.system, adapter, harness.mapping, page_size=25)
+            poller = Poller(committer, connector, Policy(enabled_systems=frozenset({harness.system})))
+            for _ in range(200):
+                if not (await poller.poll_once()).changes:
+                    break
+            else:
+                raise AssertionError("the feed did not end")
+            rows = await db.run(
+                lambda tx: tx.all(
+                    "SELECT record_id, seen_status, seen_reason FROM links WHERE system = ?", (harness.system,)
+                ),
+                write=False,
+            )
+        finally:
+            await committer.close()
+        stored = {row["record_id"]: (row["seen_status"], row["seen_reason"]) for row in rows}
+        listed_rows = [
+            row for kind in harness.listing_kinds for page in await listing(adapter, kind, page_size=50) for row in page
+        ]
+        listed = {
+            o.facts.record_id: (o.target.status.value, o.target.reason.value if o.target.reason else None)
+            for o in observations(harness.mapping, listed_rows)
+        }
+        assert listed and stored == listed
+        assert stored[facts.record_id] == ("stopped", StopReason.REPAIRED.value)
 
 
 def listed_changes(listed: Mapping[tuple[str, str | None], Mapping[str, Any]]) -> list[NativeChange]:
