@@ -164,20 +164,7 @@ class GsxtGansuAdapter(SystemAdapter):
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
         size = max(1, min(page_size, self._page_size))
         data = await self._call(CHANGES_PATH, {"cursor": cursor or "", "pageSize": size})
-        if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
-            raise RetryableError(f"{self.system} changes: answer without items", code="bad_answer")
-        changes: dict[str, NativeChange] = {}
-        for item in data["items"]:
-            try:
-                change = change_from_item(item, self._native_id_fields)
-            except (ValueError, AttributeError) as exc:
-                # A feed item without seq/table/time has no place in the feed: a GSXT defect that
-                # only reconciliation can surface. Skip it loudly rather than stall the feed.
-                self._log.error("change_item_unusable", reason=str(exc))
-                continue
-            changes.setdefault(change.change_key, change)
-        # Items are promised in seq order; a shuffled page is put back in order.
-        ordered = sorted(changes.values(), key=lambda change: change.source_version)
+        ordered = self._items(data, "changes")
         next_cursor = data.get("nextCursor")
         new_cursor = next_cursor if isinstance(next_cursor, str) and next_cursor else (cursor or "")
         has_more = bool(data.get("hasMore"))
@@ -193,21 +180,28 @@ class GsxtGansuAdapter(SystemAdapter):
         after = ""
         while True:
             data = await self._call(RECORDS_PATH, {"table": kind, "after": after, "pageSize": size})
-            if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
-                raise RetryableError(f"{self.system} records: answer without items", code="bad_answer")
-            rows: dict[str, NativeChange] = {}
-            for item in data["items"]:
-                try:
-                    change = change_from_item(item, self._native_id_fields)
-                except (ValueError, AttributeError) as exc:
-                    self._log.error("listing_item_unusable", reason=str(exc))
-                    continue
-                rows.setdefault(change.change_key, change)
-            yield ListingPage(rows=sorted(rows.values(), key=lambda change: change.source_version))
+            yield ListingPage(rows=self._items(data, "records"))
             next_after = data.get("nextAfter")
             if not data.get("hasMore") or not isinstance(next_after, str) or next_after in ("", after):
                 return
             after = next_after
+
+    def _items(self, data: Any, what: str) -> list[NativeChange]:
+        """The items of a feed or listing page, each once, in seq order (a shuffled page is put
+        back in order)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
+            raise RetryableError(f"{self.system} {what}: answer without items", code="bad_answer")
+        changes: dict[str, NativeChange] = {}
+        for item in data["items"]:
+            try:
+                change = change_from_item(item, self._native_id_fields)
+            except (ValueError, AttributeError) as exc:
+                # An item without seq/table/time has no place in the feed: a GSXT defect that
+                # only reconciliation can surface. Skip it loudly rather than stall the feed.
+                self._log.error("change_item_unusable", reason=str(exc), call=what)
+                continue
+            changes.setdefault(change.change_key, change)
+        return sorted(changes.values(), key=lambda change: change.source_version)
 
     # --- signed calls -------------------------------------------------------------------------
 

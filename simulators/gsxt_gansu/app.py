@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -128,21 +129,16 @@ class GsxtSimulator:
         return json_response(answer)
 
     async def changes(self, request: web.Request) -> web.Response:
-        operation = "changes"
-        try:
-            body = await self._signed_body(request)
-            answer = _ok(self._changes_page(body))
-        except GsxtError as error:
-            self.stats.request(operation, error.err_code)
-            return json_response(error.body(), status=error.status)
-        self.stats.request(operation, "ok")
-        return json_response(answer)
+        return await self._read_call(request, "changes", self._changes_page)
 
     async def records(self, request: web.Request) -> web.Response:
-        operation = "records"
+        return await self._read_call(request, "records", self._records_page)
+
+    async def _read_call(
+        self, request: web.Request, operation: str, page: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> web.Response:
         try:
-            body = await self._signed_body(request)
-            answer = _ok(self._records_page(body))
+            answer = _ok(page(await self._signed_body(request)))
         except GsxtError as error:
             self.stats.request(operation, error.err_code)
             return json_response(error.body(), status=error.status)
