@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from gateway.runtime import Runtime
 from gateway.settings import OperatorError, Settings
+from gateway.store.database import Database
 from gateway.sync.connectors import MAPPINGS, SPECS, build_connectors
 
 
@@ -36,3 +40,19 @@ async def test_build_connectors_reads_the_registry_and_the_systems_settings() ->
 def test_an_unknown_system_is_one_clear_operator_error() -> None:
     with pytest.raises(OperatorError, match=r"no connector for system 'court'.*known: creditchina_gansu, gsxt_gansu"):
         build_connectors(Settings(systems=["court"]))
+
+
+async def test_a_connectors_calls_in_flight_is_its_lane_limit_unless_the_operator_sets_one(db: Database) -> None:
+    settings = Settings(dispatch_concurrency=8, dispatch_target_concurrency={"gsxt_gansu": 2})
+    built = build_connectors(settings)
+    connectors = {name: replace(c, calls_in_flight=3) for name, c in built.items()}
+    runtime = Runtime(settings, db, connectors)
+    try:
+        slots = runtime.dispatcher._slots  # the lanes' semaphores
+        assert slots["creditchina_gansu"]._value == 3  # the connector's own limit
+        assert slots["gsxt_gansu"]._value == 2  # the operator's setting wins
+    finally:
+        await runtime.committer.close()  # the database is the fixture's to close
+        for connector in connectors.values():
+            await connector.adapter.close()
+        await runtime.sms.close()
