@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import aiohttp
@@ -122,8 +123,9 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
-# Values never to show in an excerpt: credentials, signatures, tokens and personal ID numbers
-# (an answer may echo a row). Element and JSON-member names, case-insensitive.
+# Values never to show in an excerpt: credentials, signatures and tokens. Element and JSON-member
+# names, case-insensitive. A connector adds the columns of its rows that hold personal ID numbers
+# (an answer may echo a row): that is its mapping's knowledge, given to the client as data.
 SECRET_NAMES = (
     "token",
     "password",
@@ -131,27 +133,31 @@ SECRET_NAMES = (
     "secret",
     "sign",
     "appSecret",
-    "CF_XDR_ZJHM",
-    "CF_FR_ZJHM",
-    "CF_XDR_SFZ",
-)
-_NAMES = "|".join(SECRET_NAMES)
-_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(rf"<({_NAMES})>.*?</\1>", re.IGNORECASE | re.DOTALL), r"<\1>***</\1>"),
-    (
-        re.compile(rf"&lt;({_NAMES})&gt;.*?&lt;/\1&gt;", re.IGNORECASE | re.DOTALL),
-        r"&lt;\1&gt;***&lt;/\1&gt;",
-    ),
-    (re.compile(rf'"({_NAMES})"\s*:\s*"(?:[^"\\]|\\.)*"', re.IGNORECASE), r'"\1": "***"'),
-    (re.compile(rf"\b({_NAMES})=[^&\s]*", re.IGNORECASE), r"\1=***"),
 )
 EXCERPT_LIMIT = 500
 
 
-def excerpt(body: bytes | str, *, secrets: tuple[str, ...] = (), limit: int = EXCERPT_LIMIT) -> str:
-    """A body for logs and dead letters: secrets removed, then cut to `limit` characters."""
+@lru_cache(maxsize=32)
+def _scrubbers(names: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], str], ...]:
+    alternatives = "|".join(re.escape(name) for name in (*SECRET_NAMES, *names))
+    return (
+        (re.compile(rf"<({alternatives})>.*?</\1>", re.IGNORECASE | re.DOTALL), r"<\1>***</\1>"),
+        (
+            re.compile(rf"&lt;({alternatives})&gt;.*?&lt;/\1&gt;", re.IGNORECASE | re.DOTALL),
+            r"&lt;\1&gt;***&lt;/\1&gt;",
+        ),
+        (re.compile(rf'"({alternatives})"\s*:\s*"(?:[^"\\]|\\.)*"', re.IGNORECASE), r'"\1": "***"'),
+        (re.compile(rf"\b({alternatives})=[^&\s]*", re.IGNORECASE), r"\1=***"),
+    )
+
+
+def excerpt(
+    body: bytes | str, *, secrets: tuple[str, ...] = (), names: tuple[str, ...] = (), limit: int = EXCERPT_LIMIT
+) -> str:
+    """A body for logs and dead letters: secrets (and the values of `names`, besides SECRET_NAMES)
+    removed, then cut to `limit` characters."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    for pattern, replacement in _SCRUBBERS:
+    for pattern, replacement in _scrubbers(names):
         text = pattern.sub(replacement, text)
     for secret in secrets:
         if secret:
@@ -193,8 +199,10 @@ class HttpClient:
         timeout: float,
         retry: InCallRetry | None = None,
         status_classes: Mapping[int, type[DeliveryError]] = STATUS_CLASSES,
+        secret_fields: Sequence[str] = (),
     ) -> None:
         self.system = system
+        self._secret_fields = tuple(secret_fields)
         self.base_url = base_url.rstrip("/")
         self.retry = retry or InCallRetry()
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -209,7 +217,7 @@ class HttpClient:
             self._secrets.append(value)
 
     def excerpt(self, body: bytes | str) -> str:
-        return excerpt(body, secrets=tuple(self._secrets))
+        return excerpt(body, secrets=tuple(self._secrets), names=self._secret_fields)
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

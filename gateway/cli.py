@@ -433,7 +433,7 @@ async def _quarantine(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.store.database import now_utc, open_database
     from gateway.store.group import GroupCommitter
     from gateway.store.migrate import migrate
-    from mappings.registry import MAPPINGS
+    from gateway.sync.connectors import MAPPINGS
 
     db = open_database(settings.database_url)
     await migrate(db)

@@ -20,16 +20,16 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from adapters.base import NativeChange
 from adapters.http import SECRET_NAMES
+from gateway.contract import NativeChange, SystemMapping, UnmappableRow
 from gateway.domain.intake import refusal
 from gateway.domain.plan import Observation, Policy
 from gateway.observability import QUARANTINE_OPEN, QUARANTINED, get_logger
 from gateway.store.database import Row, Tx, from_db_ts
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo
+from gateway.sync.connectors import SPECS
 from gateway.sync.ingest import apply_event
-from mappings.base import SystemMapping, UnmappableRow
 
 log = get_logger("creditgw.quarantine")
 
@@ -39,7 +39,16 @@ UNMAPPABLE = "unmappable"
 # Row members whose values are never kept: what adapters scrub from excerpts (credentials, the
 # 双公示 ID-number columns) and the ID numbers of the GSXT and list schemas (domain.md §3.1 CerNO,
 # §4.2 identi_id, lists.md legal_repre_id).
-_MASKED_NAMES = frozenset(name.lower() for name in (*SECRET_NAMES, "CerNO", "identi_id", "legal_repre_id", "appKey"))
+_MASKED_NAMES = frozenset(
+    name.lower()
+    for name in (
+        *SECRET_NAMES,
+        *(column for spec in SPECS.values() for column in spec.masked_fields),
+        "identi_id",
+        "legal_repre_id",
+        "appKey",
+    )
+)
 # A 居民身份证号码 anywhere else in a value (GB 11643: 6-digit region, birth date, sequence, check).
 _ID18 = re.compile(
     r"(?<![0-9A-Za-z])([1-9]\d{5})((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx])(?![0-9A-Za-z])"

@@ -113,7 +113,11 @@ class Runtime:
             lease_s=settings.lease_s,
             batch=settings.dispatch_batch,
             concurrency=settings.dispatch_concurrency,
-            target_concurrency=settings.dispatch_target_concurrency,
+            # A connector's own limit, unless the operator set one.
+            target_concurrency={
+                **{name: c.calls_in_flight for name, c in connectors.items() if c.calls_in_flight is not None},
+                **settings.dispatch_target_concurrency,
+            },
             idle_s=settings.dispatch_idle_s,
             clock=clock,
         )

@@ -13,31 +13,30 @@ from typing import Any
 
 import aiohttp
 
-from adapters.base import NativeChange
+from gateway.contract import NativeChange, UnmappableRow
 from gateway.domain.model import TargetState
-from mappings.base import UnmappableRow
-from mappings.registry import MAPPINGS
+from gateway.sync.connectors import MAPPINGS, SPECS
 
 # 移出原因 that pairs with each 列入原因 on the 经营异常名录 (domain.md §3.1).
 REMOVAL_FOR_CAUSE = {"1": "1", "2": "2", "3": "3", "4": "5"}
 
 
-def row_kind(row: Mapping[str, Any]) -> str:
-    """信用中国 rows carry ROWTYPE, GSXT records their table."""
-    return str(row.get("ROWTYPE") or row.get("table") or "")
+def row_kind(system: str, row: Mapping[str, Any]) -> str:
+    """The row's kind, from the member its connector names (信用中国 ROWTYPE, GSXT table)."""
+    return str(row.get(SPECS[system].kind_field) or "")
 
 
 def record_id_of(system: str, row: Mapping[str, Any]) -> str | None:
-    observation = MAPPINGS[system].to_observation(_as_change(row))
+    observation = MAPPINGS[system].to_observation(_as_change(system, row))
     return observation.facts.record_id if observation else None
 
 
-def _as_change(row: Mapping[str, Any]) -> NativeChange:
+def _as_change(system: str, row: Mapping[str, Any]) -> NativeChange:
     return NativeChange(
         change_key="sandbox",
         source_version="",
         changed_at=datetime.now(UTC),
-        kind=row_kind(row),
+        kind=row_kind(system, row),
         native_id=None,
         row=row,
     )
@@ -82,7 +81,7 @@ class Sandbox:
             view: dict[str, TargetState] = {}
             for row in await self.records(system):
                 try:
-                    observation = MAPPINGS[system].to_observation(_as_change(row))
+                    observation = MAPPINGS[system].to_observation(_as_change(system, row))
                 except UnmappableRow:
                     continue  # no record to the gateway either: it keeps such a row in quarantine
                 if observation is not None:

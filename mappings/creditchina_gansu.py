@@ -25,11 +25,10 @@ from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
-from adapters.base import NativeChange, NativeWrite
+from gateway.contract import NativeChange, NativeWrite, UnmappableRow
 from gateway.domain.categories import Category, SubjectType, System, classify_authority
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
-from mappings.base import UnmappableRow
 from mappings.transforms import (
     FieldTable,
     NotWritable,
@@ -49,6 +48,10 @@ from mappings.transforms import (
 
 ROWTYPE_PENALTY = "CF"
 ROWTYPE_ABNORMAL = "YC"
+# Columns holding personal ID numbers: never shown in logs or dead letters (the connector gives
+# them to the adapter, which scrubs them from answer excerpts).
+PERSONAL_ID_FIELDS = ("CF_XDR_ZJHM", "CF_FR_ZJHM", "CF_XDR_SFZ")
+KIND_FIELD = "ROWTYPE"  # the column naming a row's kind (CF, YC, …)
 
 # Current 双公示 generation. The subject code (CF_XDR_SHXYM) is handled beside the table: its
 # reading depends on the subject type and yields two canonical fields (code, checksum flag).

@@ -21,11 +21,10 @@ from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
-from adapters.base import NativeChange, NativeWrite
+from gateway.contract import NativeChange, NativeWrite, UnmappableRow
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType, System, classify_authority
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
-from mappings.base import UnmappableRow
 from mappings.transforms import (
     FieldTable,
     NotWritable,
@@ -47,6 +46,14 @@ from mappings.transforms import (
 TABLE_PUNISH = "punish"
 TABLE_OTHERPUNISH = "otherpunish"
 TABLE_OPANOMALY = "opanomaly"
+KIND_FIELD = "table"  # the member naming a record's table where records are listed together
+PERSONAL_ID_FIELDS = ("CerNO",)  # 证件号码 of natural persons (domain.md §3.1): never shown in logs
+# Each table's own id column: the adapter names a change's native id by it (ConnectorSpec).
+NATIVE_ID_FIELDS: Mapping[str, str] = {
+    TABLE_PUNISH: "caseId",
+    TABLE_OTHERPUNISH: "caseId",
+    TABLE_OPANOMALY: "busExcList",
+}
 
 # punish and otherpunish share their fields. Handled beside the table: the subject code (uniSCID,
 # two canonical fields: code and checksum flag) and entType (written from type and code together).

@@ -14,18 +14,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from gateway.contract import UnmappableRow
 from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import SubjectType
 from gateway.domain.identity import normalise_code
 from gateway.domain.model import Severity, TargetState
 from gateway.domain.retry import PermanentError
 from gateway.domain.uscc import PLACEHOLDER, check
-from mappings.base import UnmappableRow
 
 # Beijing time. China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact
 # for every timestamp these systems produce; no tz database needed.
@@ -362,29 +362,6 @@ def require(values: Mapping[str, Any], fields: Mapping[str, str]) -> None:
             raise UnmappableRow(f"{native} is required", field=native)
 
 
-# ---------------------------------------------------------------------------------------------
-# Feed timestamps and source versions (shared with the adapters)
-
-_TIMESTAMP = re.compile(r"(\d{4})([/-])(\d{2})\2(\d{2}) (\d{2}):(\d{2}):(\d{2})")
-
-
-def parse_beijing_timestamp(raw: str) -> datetime:
-    """`yyyy/MM/dd HH:mm:ss` (SJC) or `yyyy-MM-dd HH:mm:ss` (GSXT updateTime), Beijing time →
-    aware UTC datetime. ValueError when malformed."""
-    match = _TIMESTAMP.fullmatch(raw.strip())
-    if not match:
-        raise ValueError(f"not a timestamp: {raw!r}")
-    y, mo, d, h, mi, s = (int(match[i]) for i in (1, 3, 4, 5, 6, 7))
-    return datetime(y, mo, d, h, mi, s, tzinfo=BEIJING).astimezone(UTC)
-
-
-def format_sjc(moment: datetime) -> str:
-    """An aware datetime as 信用中国's `yyyy/MM/dd HH:mm:ss` in Beijing time."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(BEIJING).strftime("%Y/%m/%d %H:%M:%S")
-
-
 def beijing_today() -> date:
     """Today's date in Gansu."""
     return datetime.now(BEIJING).date()
@@ -405,19 +382,3 @@ def stop_day(target: TargetState, decided_at: datetime | None, today: Callable[[
     if target.on is not None:
         return target.on
     return decided_at.astimezone(BEIJING).date() if decided_at is not None else today()
-
-
-def sjc_source_version(raw: str) -> str:
-    """ISO 8601 in Beijing time. The offset is the same on every value, so text order is time
-    order, and the value still reads like the SJC an operator sees on the platform."""
-    return parse_beijing_timestamp(raw).astimezone(BEIJING).isoformat()
-
-
-SEQ_WIDTH = 20  # int64 has 19 digits
-
-
-def seq_source_version(seq: int) -> str:
-    """Zero-padded so text order is numeric order."""
-    if seq < 0:
-        raise ValueError(f"negative seq: {seq}")
-    return f"{seq:0{SEQ_WIDTH}d}"

@@ -5,7 +5,8 @@ start that system's simulator and return a `Harness` that builds adapters and sp
 simulator's admin API. Every test here then proves the adapter against the other side's own
 implementation of docs/protocols.md: writes show in the change feed, resends are harmless, faults
 come out as the right failure classes, the cursor never goes back, nothing is lost, and every
-seeded row maps.
+seeded row maps; the full listing pages to its end, holds each row once, and equals what the change
+feed says (latest item per row); every category the system takes gets written through the contract.
 """
 
 from __future__ import annotations
@@ -13,21 +14,24 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
-from datetime import date
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.base import NativeChange, NativeWrite, SystemAdapter
 from adapters.http import FieldRejected, InCallRetry
+from gateway.contract import NativeChange, NativeWrite, SystemAdapter, SystemMapping
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
-from gateway.domain.plan import Observation
+from gateway.domain.plan import Observation, Policy
 from gateway.domain.retry import PermanentError, RateLimitedError, RetryableError
-from mappings.base import SystemMapping
+from gateway.store.database import Database
+from gateway.store.group import GroupCommitter
+from gateway.sync.connectors import Connector
+from gateway.sync.poller import Poller
 
 # Short waits so the fault tests stay fast; the policy's shape is what is under test.
 FAST_RETRY = InCallRetry(attempts=3, multiplier=0.01, max_wait=0.05, jitter=0.01, retry_after_cap=2.0)
@@ -52,11 +56,37 @@ def contract_facts(index: int) -> RecordFacts:
     )
 
 
+def contract_abnormal_facts(index: int) -> RecordFacts:
+    """A fresh 经营异常名录 entry of a company (信用中国 mirrors GSXT's list)."""
+    return RecordFacts(
+        category=Category.ABNORMAL_OPERATIONS,
+        authority_name="兰州市城关区市场监督管理局",
+        authority_code="11620102MB1234567X",
+        document_number=f"兰城市监异〔2026〕9{index:03d}号",
+        authority_domain=AuthorityDomain.MARKET_REGULATION,
+        subject_name="兰州恒达商贸有限公司",
+        subject_type=SubjectType.LEGAL_ENTITY,
+        subject_code="91620102MA72ABCD94",
+        subject_code_checksum_ok=True,
+        decision_date=date(2026, 3, 1),
+        listing_cause="4",
+    )
+
+
+# One facts factory per category: fresh, distinct records (by index) the category's writers accept.
+CONTRACT_FACTS: Mapping[Category, Callable[[int], RecordFacts]] = {
+    Category.ADMIN_PENALTY: contract_facts,
+    Category.ABNORMAL_OPERATIONS: contract_abnormal_facts,
+}
+
+
 class Harness(ABC):
     """One running simulator plus the adapter factory for it."""
 
     system: ClassVar[str]
     secrets: tuple[str, ...] = ()  # credentials that must never show in an error's context
+    categories: ClassVar[tuple[Category, ...]] = (Category.ADMIN_PENALTY,)  # written by the gateway
+    listing_kinds: ClassVar[tuple[str, ...]] = ()  # row kinds (tables, row types) the system lists
 
     def __init__(self, server: TestServer, admin: aiohttp.ClientSession) -> None:
         self.server = server
@@ -133,6 +163,25 @@ async def drain(
         if not page.has_more:
             return cursor, changes, cursors
     raise AssertionError(f"feed not drained after {max_calls} calls")
+
+
+async def listing(adapter: SystemAdapter, kind: str, page_size: int = 500) -> list[list[NativeChange]]:
+    """Every page of a full listing; fails if it does not end."""
+    pages: list[list[NativeChange]] = []
+    async for page in adapter.list_all(kind, page_size):
+        pages.append(page.rows)
+        assert len(pages) <= 10_000, f"the listing of {kind} does not end"
+    return pages
+
+
+def latest_by_row(changes: Sequence[NativeChange]) -> dict[tuple[str, str | None], NativeChange]:
+    """The feed folded: each row's latest item (by source version)."""
+    latest: dict[tuple[str, str | None], NativeChange] = {}
+    for change in changes:
+        key = (change.kind, change.native_id)
+        if key not in latest or latest[key].source_version < change.source_version:
+            latest[key] = change
+    return latest
 
 
 def observations(mapping: SystemMapping, changes: Sequence[NativeChange]) -> list[Observation]:
@@ -303,3 +352,111 @@ class AdapterContract:
         mapped = observations(harness.mapping, changes)  # raises UnmappableRow on any bad row
         assert len({o.facts.record_id for o in mapped}) == len({c.native_id for c in changes})
         assert {o.target for o in mapped} == {PUBLISHED}
+
+    # --- every category -----------------------------------------------------------------------
+
+    async def test_every_category_written_shows_in_the_feed_and_the_listing(self, harness: Harness) -> None:
+        adapter = harness.make()
+        cursor, _, _ = await drain(adapter)
+        written = [CONTRACT_FACTS[category](40 + n) for n, category in enumerate(harness.categories)]
+        writes = [harness.write_for(facts) for facts in written]
+        for write in writes:
+            await adapter.write(write)
+        _, changes, _ = await drain(adapter, cursor)
+        listed = [row for kind in {w.kind for w in writes} for page in await listing(adapter, kind) for row in page]
+        for facts in written:
+            assert of_record(harness.mapping, changes, facts)[-1].target == PUBLISHED, facts.category
+            assert [o.target for o in of_record(harness.mapping, listed, facts)] == [PUBLISHED], facts.category
+
+    # --- full listing -------------------------------------------------------------------------
+
+    async def test_listing_pages_end_and_hold_each_row_once(self, harness: Harness) -> None:
+        adapter = harness.make()
+        assert harness.listing_kinds
+        for kind in harness.listing_kinds:
+            pages = await listing(adapter, kind, page_size=7)
+            rows = [row for page in pages for row in page]
+            assert all(len(page) <= 7 for page in pages)
+            assert all(row.kind == kind and row.native_id for row in rows)
+            assert len({row.native_id for row in rows}) == len(rows), f"a {kind} row was listed twice"
+
+    async def test_listing_equals_the_union_of_the_change_feed(self, harness: Harness) -> None:
+        adapter = harness.make()
+        # Some history first: a record written, then stopped (two feed items, one row).
+        facts = contract_facts(50)
+        await adapter.write(harness.write_for(facts))
+        await adapter.write(harness.write_for(facts, stopped(StopReason.REPAIRED)))
+        _, changes, _ = await drain(adapter, None, page_size=50)
+        feed = {key: dict(change.row) for key, change in latest_by_row(changes).items()}
+        listed = {
+            (row.kind, row.native_id): dict(row.row)
+            for kind in harness.listing_kinds
+            for page in await listing(adapter, kind, page_size=50)
+            for row in page
+        }
+        assert listed and listed == feed
+        assert [o.target for o in of_record(harness.mapping, listed_changes(listed), facts)] == [
+            stopped(StopReason.REPAIRED)
+        ]
+
+    async def test_listing_under_faults_is_the_same_listing(self, harness: Harness) -> None:
+        adapter = harness.make()
+        clean = {kind: await listing(adapter, kind, page_size=5) for kind in harness.listing_kinds}
+        await harness.faults(duplicate_pages=1.0, out_of_order=1.0)
+        for kind, pages in clean.items():
+            faulted = await listing(adapter, kind, page_size=5)
+            assert [[row.row for row in page] for page in faulted] == [[row.row for row in page] for page in pages]
+
+    # --- through the store (SQLite and PostgreSQL) --------------------------------------------
+
+    async def test_the_feed_ingested_agrees_with_the_listing(self, harness: Harness, db: Database) -> None:
+        """The poller reads the whole feed into the store; what the store then says this system
+        shows (links.seen_*) is what the full listing maps to, record by record."""
+        adapter = harness.make()
+        facts = contract_facts(60)
+        await adapter.write(harness.write_for(facts))
+        await adapter.write(harness.write_for(facts, stopped(StopReason.REPAIRED)))
+        committer = GroupCommitter(db)
+        try:
+            connector = Connector(harness.system, adapter, harness.mapping, page_size=25)
+            poller = Poller(committer, connector, Policy(enabled_systems=frozenset({harness.system})))
+            for _ in range(200):
+                if not (await poller.poll_once()).changes:
+                    break
+            else:
+                raise AssertionError("the feed did not end")
+            rows = await db.run(
+                lambda tx: tx.all(
+                    "SELECT record_id, seen_status, seen_reason FROM links WHERE system = ?", (harness.system,)
+                ),
+                write=False,
+            )
+        finally:
+            await committer.close()
+        stored = {row["record_id"]: (row["seen_status"], row["seen_reason"]) for row in rows}
+        listed_rows = [
+            row for kind in harness.listing_kinds for page in await listing(adapter, kind, page_size=50) for row in page
+        ]
+        listed = {
+            o.facts.record_id: (o.target.status.value, o.target.reason.value if o.target.reason else None)
+            for o in observations(harness.mapping, listed_rows)
+        }
+        assert listed and stored == listed
+        assert stored[facts.record_id] == ("stopped", StopReason.REPAIRED.value)
+
+
+def listed_changes(listed: Mapping[tuple[str, str | None], Mapping[str, Any]]) -> list[NativeChange]:
+    return [
+        NativeChange(
+            change_key=f"list:{kind}:{native_id}",
+            source_version="",
+            changed_at=LISTED_AT,
+            kind=kind,
+            native_id=native_id,
+            row=row,
+        )
+        for (kind, native_id), row in listed.items()
+    ]
+
+
+LISTED_AT = datetime(2026, 1, 1, tzinfo=UTC)

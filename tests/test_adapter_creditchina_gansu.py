@@ -11,17 +11,17 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.base import SystemAdapter
 from adapters.creditchina_gansu import CreditChinaGansuAdapter, cursor_second
 from adapters.creditchina_gansu import soap as client_soap
 from adapters.http import FieldRejected, InCallRetry
+from gateway.contract import SystemAdapter, SystemMapping
 from gateway.domain.beijing import BEIJING
+from gateway.domain.categories import Category
 from gateway.domain.model import PUBLISHED
 from gateway.domain.retry import PermanentError, RetryableError
-from mappings.base import SystemMapping
-from mappings.creditchina_gansu import CreditChinaGansuMapping
+from gateway.feedtime import parse_beijing_timestamp
+from mappings.creditchina_gansu import PERSONAL_ID_FIELDS, CreditChinaGansuMapping
 from mappings.gsxt_gansu import GsxtGansuMapping
-from mappings.transforms import parse_beijing_timestamp
 from simulators.creditchina_gansu import CreditChinaConfig, create_app
 from simulators.world import build_world, gsxt_gansu_records
 from tests.adapter_contract import FAST_RETRY, AdapterContract, Harness, contract_facts, drain
@@ -32,6 +32,8 @@ CONFIG = CreditChinaConfig(username="gw-user", password="gw-pass-Secret1")
 class CreditChinaHarness(Harness):
     system = "creditchina_gansu"
     secrets = (CONFIG.password,)
+    categories = (Category.ADMIN_PENALTY, Category.ABNORMAL_OPERATIONS)
+    listing_kinds = ("CF", "YC")
     _mapping = CreditChinaGansuMapping()
 
     def build(self, *, timeout: float, page_size: int, retry: InCallRetry) -> SystemAdapter:
@@ -42,6 +44,7 @@ class CreditChinaHarness(Harness):
             timeout=timeout,
             page_size=min(page_size, 500),
             retry=retry,
+            secret_fields=PERSONAL_ID_FIELDS,
         )
 
     @property

@@ -10,16 +10,15 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.base import NativeWrite, SystemAdapter
 from adapters.creditchina_gansu import change_from_row
 from adapters.gsxt_gansu import GsxtGansuAdapter
 from adapters.http import InCallRetry
+from gateway.contract import NativeWrite, SystemAdapter, SystemMapping
 from gateway.domain.categories import AuthorityDomain, SubjectType
 from gateway.domain.model import PUBLISHED
 from gateway.domain.retry import PermanentError, RetryableError
-from mappings.base import SystemMapping
 from mappings.creditchina_gansu import CreditChinaGansuMapping
-from mappings.gsxt_gansu import GsxtGansuMapping
+from mappings.gsxt_gansu import NATIVE_ID_FIELDS, GsxtGansuMapping
 from simulators.gsxt_gansu import GsxtConfig, create_app
 from simulators.gsxt_gansu.store import decode_cursor
 from simulators.world import build_world, creditchina_gansu_rows
@@ -31,6 +30,7 @@ APP_KEY, SECRET = "creditgw-test", "gsxt-Secret-42"
 class GsxtHarness(Harness):
     system = "gsxt_gansu"
     secrets = (SECRET,)
+    listing_kinds = ("punish", "otherpunish", "opanomaly")
     _mapping = GsxtGansuMapping()
 
     def build(self, *, timeout: float, page_size: int, retry: InCallRetry) -> SystemAdapter:
@@ -41,6 +41,7 @@ class GsxtHarness(Harness):
             timeout=timeout,
             page_size=page_size,
             retry=retry,
+            native_id_fields=NATIVE_ID_FIELDS,
         )
 
     @property

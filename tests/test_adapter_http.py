@@ -14,6 +14,7 @@ from adapters.http import (
     status_class,
 )
 from gateway.domain.retry import PermanentError, RateLimitedError, RetryableError
+from mappings.creditchina_gansu import PERSONAL_ID_FIELDS
 
 
 @pytest.mark.parametrize(
@@ -64,7 +65,7 @@ def test_excerpts_lose_secrets_and_id_numbers() -> None:
         "&lt;CF_XDR_ZJHM&gt;620102199001011234&lt;/CF_XDR_ZJHM&gt;"
         '{"appKey": "k", "sign": "0cc175b9c0f1b6a831c399e269772661", "secret": "s\\"x"} token=t0k&x=1'
     )
-    text = excerpt(body, secrets=("my-literal-secret",))
+    text = excerpt(body, secrets=("my-literal-secret",), names=PERSONAL_ID_FIELDS)
     for secret in (
         "abc123",
         ">pw<",
@@ -76,6 +77,8 @@ def test_excerpts_lose_secrets_and_id_numbers() -> None:
         assert secret not in text
     assert "<code>03</code>" in text and '"appKey": "k"' in text
     assert excerpt("x my-literal-secret y", secrets=("my-literal-secret",)) == "x *** y"
+    # Row columns are the connector's knowledge: without them the transport scrubs credentials only.
+    assert "620102199001011234" in excerpt(body)
 
 
 def test_excerpts_are_cut() -> None:

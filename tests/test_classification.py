@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from adapters.base import NativeChange
+from gateway.contract import NativeChange, UnmappableRow
 from gateway.domain.model import PUBLISHED, RecordFacts, Severity
 from gateway.domain.rules import awaiting_tier, evaluate, tier_applies
 from gateway.observability import REGISTRY
-from mappings.base import UnmappableRow
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from simulators.creditchina_gansu.columns import CF_CURRENT
 from simulators.creditchina_gansu.validation import validate_row

@@ -106,9 +106,8 @@ def test_personal_id_numbers_and_secrets_are_masked() -> None:
 
 
 def test_a_mapping_error_quoting_an_id_number_is_masked_too() -> None:
-    from adapters.base import NativeChange
+    from gateway.contract import NativeChange, UnmappableRow
     from gateway.quarantine import Problem, examine
-    from mappings.base import UnmappableRow
 
     class Quoting:
         system = CC

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from defusedxml import ElementTree as SafeET
 
-from adapters.base import NativeChange, NativeWrite
 from adapters.creditchina_gansu import change_from_row, row_digest
+from gateway.contract import NativeChange, NativeWrite, UnmappableRow
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
-from mappings.base import UnmappableRow
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.transforms import NotWritable
 

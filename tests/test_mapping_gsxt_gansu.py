@@ -12,15 +12,14 @@ from typing import Any
 
 import pytest
 
-from adapters.base import NativeChange, NativeWrite
 from adapters.creditchina_gansu import change_from_row
 from adapters.gsxt_gansu import change_from_item, dumps
+from gateway.contract import NativeChange, NativeWrite, UnmappableRow
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
-from mappings.base import UnmappableRow
 from mappings.creditchina_gansu import CreditChinaGansuMapping
-from mappings.gsxt_gansu import GsxtGansuMapping
+from mappings.gsxt_gansu import NATIVE_ID_FIELDS, GsxtGansuMapping
 from mappings.transforms import NotWritable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "native"
@@ -35,7 +34,7 @@ def load_item(name: str) -> dict[str, Any]:
 
 
 def observe(name: str) -> Observation:
-    observation = GSXT.to_observation(change_from_item(load_item(name)))
+    observation = GSXT.to_observation(change_from_item(load_item(name), NATIVE_ID_FIELDS))
     assert observation is not None
     return observation
 
@@ -166,13 +165,13 @@ def test_samples_map_to_the_expected_facts_and_state(name: str) -> None:
 
 
 def test_observation_positions_come_from_the_feed() -> None:
-    change = change_from_item(load_item("punish_published.json"))
+    change = change_from_item(load_item("punish_published.json"), NATIVE_ID_FIELDS)
     observation = observe("punish_published.json")
     assert change.change_key == "seq:118"
     assert observation.source_version == "00000000000000000118"
     assert observation.changed_at.isoformat() == "2024-05-28T02:12:45+00:00"
     assert observation.native_id == "5b0c8f2e9d7a4c1e8f3a2b6d9e0c7a14"
-    anomaly = change_from_item(load_item("opanomaly_listed.json"))
+    anomaly = change_from_item(load_item("opanomaly_listed.json"), NATIVE_ID_FIELDS)
     assert anomaly.native_id == "8f14e45f-ceea-467a-9d6b-1c0b8d3e2a71"
 
 

@@ -7,28 +7,25 @@ from decimal import Decimal
 
 import pytest
 
+from gateway.contract import UnmappableRow
 from gateway.domain.categories import SubjectType
-from mappings.base import UnmappableRow
+from gateway.feedtime import format_sjc, parse_beijing_timestamp, seq_source_version, sjc_source_version
 from mappings.transforms import (
     DateSentinel,
     canonical_decimal,
     format_dash_date,
     format_gsxt_ent_type,
-    format_sjc,
     format_slash_date,
     format_subject_type,
     format_uscc,
     format_wan_yuan,
     join_kinds,
-    parse_beijing_timestamp,
     parse_date,
     parse_subject_type,
     parse_uscc,
     parse_wan_yuan,
     read_fields,
     real_date,
-    seq_source_version,
-    sjc_source_version,
     split_kinds,
 )
 

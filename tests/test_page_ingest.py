@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from adapters.base import ChangePage, NativeChange
+from gateway.contract import ChangePage, NativeChange, UnmappableRow
 from gateway.domain.model import PUBLISHED, StopReason, stopped
 from gateway.domain.plan import Action, Decision, Observation, Policy
 from gateway.store.database import Database, Tx
@@ -20,7 +20,6 @@ from gateway.store.repo import Repo
 from gateway.sync.connectors import Connector
 from gateway.sync.ingest import apply_event, apply_reports
 from gateway.sync.poller import Poller
-from mappings.base import UnmappableRow
 from tests.conftest import T0, penalty_facts
 from tests.rows import dump_rows
 

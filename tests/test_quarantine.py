@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from adapters.base import NativeChange
+from gateway.contract import NativeChange
 from gateway.domain.plan import Observation
 from gateway.observability import REGISTRY
 from gateway.quarantine import retry
@@ -24,8 +24,8 @@ from gateway.runtime import Runtime
 from gateway.sandbox import Sandbox, record_id_of
 from gateway.store.database import now_utc
 from gateway.store.repo import Repo
+from gateway.sync.connectors import MAPPINGS
 from mappings.creditchina_gansu import CreditChinaGansuMapping
-from mappings.registry import MAPPINGS
 from simulators import SYSTEMS, start_simulators
 from tests.test_api_harness import root_client
 from tests.test_sweep_end_to_end import eventually

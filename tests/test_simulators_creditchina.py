@@ -480,3 +480,32 @@ def test_the_pull_order_follows_every_change_of_sjc() -> None:
     assert store.all() == everything and len(everything) == len(store)
     for since in (start, start + timedelta(seconds=150), start + timedelta(seconds=399), start + timedelta(days=1)):
         assert store.changed_since(since) == [r for r in everything if r.sjc >= since]
+
+
+# --- full listing (queryRows) ------------------------------------------------------------------
+
+
+async def test_query_rows_lists_one_rowtype_by_id_and_refuses_bad_parameters(client: Client) -> None:
+    token = await login(client)
+    everything = rows_of(await pull(client, token, "1970/01/01 00:00:00", size=500))
+    listed: list[dict[str, str]] = []
+    after = "0"
+    while True:
+        result = await soap_call(client, REPAIR, "queryRows", TOKEN=token, ROWTYPE="CF", afterId=after, pageSize="6")
+        assert result.findtext("code") == "00"
+        page = rows_of(result)
+        assert len(page) <= 6
+        listed += page
+        if result.findtext("more") != "1":
+            break
+        after = page[-1]["ID"]
+    ids = [int(row["ID"]) for row in listed]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert listed == sorted((row for row in everything if row["ROWTYPE"] == "CF"), key=lambda row: int(row["ID"]))
+    for params, field in (
+        ({"ROWTYPE": "ZZ", "afterId": "0", "pageSize": "5"}, "ROWTYPE"),
+        ({"ROWTYPE": "CF", "afterId": "-1", "pageSize": "5"}, "afterId"),
+        ({"ROWTYPE": "CF", "afterId": "0", "pageSize": "501"}, "pageSize"),
+    ):
+        result = await soap_call(client, REPAIR, "queryRows", TOKEN=token, **params)
+        assert (result.findtext("code"), result.findtext("field")) == ("03", field)

@@ -337,3 +337,39 @@ async def test_admin_load_stats_and_reset(client: Client, clock: ManualClock) ->
     assert status == 200 and reset == {"reset": True, "records": SEED_ITEMS}
     assert len(await records(client, "?published=1")) == SEED_ITEMS
     assert len((await changes(client, clock, ""))["items"]) == SEED_ITEMS
+
+
+# --- full listing (/api/records) ---------------------------------------------------------------
+
+
+async def listing_page(client: Client, clock: ManualClock, table: str, after: str, size: int) -> dict[str, Any]:
+    status, body = await post(client, "/api/records", signed(clock, {"table": table, "after": after, "pageSize": size}))
+    assert status == 200 and body["result"] == 1, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def test_records_list_a_table_by_key_each_as_its_latest_feed_item(client: Client, clock: ManualClock) -> None:
+    assert (await save(client, clock, "r-1", otherpunish()))[0] == 200  # lands, then audited: two items
+    feed = (await changes(client, clock, ""))["items"]
+    latest = {(i["record"]["penDecNo"], i["record"]["judAuthCode"]): i for i in feed if i["table"] == "otherpunish"}
+    listed, after = [], ""
+    while True:
+        page = await listing_page(client, clock, "otherpunish", after, 4)
+        assert len(page["items"]) <= 4
+        listed += page["items"]
+        if not page["hasMore"]:
+            break
+        after = page["nextAfter"]
+    keys = [(i["record"]["penDecNo"], i["record"]["judAuthCode"]) for i in listed]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert {key: item for key, item in zip(keys, listed, strict=True)} == latest
+
+
+async def test_records_refuse_an_unknown_table_or_position(client: Client, clock: ManualClock) -> None:
+    status, body = await post(client, "/api/records", signed(clock, {"table": "nope", "after": "", "pageSize": 5}))
+    assert (status, body["errCode"], body["field"]) == (200, "2001", "table")
+    status, body = await post(client, "/api/records", signed(clock, {"table": "punish", "after": "x!", "pageSize": 5}))
+    assert (status, body["errCode"], body["field"]) == (200, "2001", "after")
+    status, body = await post(client, "/api/records", signed(clock, {"table": "punish", "after": "", "pageSize": 0}))
+    assert (status, body["errCode"]) == (200, "2003")

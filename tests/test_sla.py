@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.base import NativeWrite, WriteResult
 from gateway.calendar_data import load_calendar, package_arrangements
+from gateway.contract import NativeWrite, WriteResult
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Action, Decision, Observation
 from gateway.domain.sla import BEIJING, SyncSla, beijing_date, missed, standing, start_of_beijing_day

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.base import NativeChange
+from gateway.contract import NativeChange
 from gateway.domain.categories import AuthorityDomain, Category
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.runtime import Runtime

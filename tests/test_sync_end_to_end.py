@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from adapters.base import NativeWrite, WriteResult
 from adapters.gsxt_gansu import GsxtGansuAdapter
+from gateway.contract import NativeWrite, WriteResult
 from gateway.demo import wait_until_agreed
 from gateway.domain.plan import FEED_CATCH_UP, Action, Decision
 from gateway.observability import REGISTRY

@@ -21,18 +21,18 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import structlog
 
-from adapters.base import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from adapters.creditchina_gansu import soap
 from adapters.http import FieldRejected, HttpClient, InCallRetry, log_context
+from gateway.contract import ChangePage, ListingPage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from gateway.domain.retry import DeliveryError, PermanentError, RetryableError
-from mappings.transforms import format_sjc, parse_beijing_timestamp, sjc_source_version
+from gateway.feedtime import format_sjc, parse_beijing_timestamp, sjc_source_version
 
 AUTH_PATH = "/service/AuthService"
 PULL_PATH = "/service/RepairResultService"
@@ -167,13 +167,17 @@ class CreditChinaGansuAdapter(SystemAdapter):
         page_size: int = 200,
         retry: InCallRetry | None = None,
         settled_after: timedelta = SETTLED_AFTER,
+        secret_fields: Sequence[str] = (),
     ) -> None:
         self._settled_after = settled_after
         self._platform_now: datetime | None = None  # from the Date header of the last answer
         self._username = username
         self._password = password
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._http = HttpClient(system=self.system, base_url=base_url, timeout=timeout, retry=retry)
+        # secret_fields: the row columns holding ID numbers (the mapping's data, given by the connector).
+        self._http = HttpClient(
+            system=self.system, base_url=base_url, timeout=timeout, retry=retry, secret_fields=secret_fields
+        )
         self._http.add_secret(password)
         self._token: str | None = None
         self._token_renew_at = 0.0  # time.monotonic() after which the token is renewed first
@@ -300,6 +304,25 @@ class CreditChinaGansuAdapter(SystemAdapter):
         say = self._log.info if ordered else self._log.debug
         say("changes_fetched", since=since_text, changes=len(ordered), pages=page_no)
         return ChangePage(changes=ordered, cursor=new_cursor, has_more=more)
+
+    # --- full listing -------------------------------------------------------------------------
+
+    async def list_all(self, kind: str, page_size: int) -> AsyncIterator[ListingPage]:
+        """Every row of ROWTYPE `kind` the platform holds, by ID (queryRows: keyed by ID, so a row
+        changing during the listing is neither skipped nor read twice)."""
+        size = max(1, min(page_size, self._page_size))
+        after = 0
+        while True:
+            result = await self._call(
+                PULL_PATH, "queryRows", [("ROWTYPE", kind), ("afterId", str(after)), ("pageSize", str(size))]
+            )
+            by_id = {change.native_id: change for change in self._page_changes(result.rows)}
+            rows = sorted(by_id.values(), key=lambda change: _int(change.native_id, default=0))
+            yield ListingPage(rows=rows)
+            last = max((_int(change.native_id, default=0) for change in rows), default=after)
+            if result.values.get("more") != "1" or last <= after:
+                return
+            after = last
 
     def _page_changes(self, rows: Sequence[Mapping[str, str]]) -> list[NativeChange]:
         page: list[NativeChange] = []

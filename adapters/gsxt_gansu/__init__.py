@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -26,14 +26,15 @@ from typing import Any
 
 import structlog
 
-from adapters.base import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from adapters.http import FieldRejected, HttpClient, HttpResponse, InCallRetry, log_context
+from gateway.contract import ChangePage, ListingPage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from gateway.domain.beijing import BEIJING
 from gateway.domain.retry import DeliveryError, PermanentError, RetryableError
-from mappings.transforms import parse_beijing_timestamp, seq_source_version
+from gateway.feedtime import parse_beijing_timestamp, seq_source_version
 
 SAVE_PATH = "/api/otherpunish/save"
 CHANGES_PATH = "/api/changes"
+RECORDS_PATH = "/api/records"
 WRITABLE_KIND = "otherpunish"
 MAX_PAGE_SIZE = 1000  # protocol limit of /api/changes
 MAX_CLOCK_SKEW_S = 300.0  # GSXT refuses a requestTime further than this from its clock
@@ -55,8 +56,9 @@ ERR_CODE_CLASSES: Mapping[str, type[DeliveryError]] = {
 log = structlog.get_logger(__name__)
 
 
-def change_from_item(item: Mapping[str, Any]) -> NativeChange:
-    """A change-feed item as a NativeChange. ValueError when seq, table or updateTime is missing."""
+def change_from_item(item: Mapping[str, Any], native_id_fields: Mapping[str, str] | None = None) -> NativeChange:
+    """A change-feed item as a NativeChange. ValueError when seq, table or updateTime is missing.
+    `native_id_fields` names each table's id column (the mapping's data, given by the connector)."""
     seq = item.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool):
         raise ValueError(f"item without an integer seq: {seq!r}")
@@ -66,7 +68,8 @@ def change_from_item(item: Mapping[str, Any]) -> NativeChange:
     record = item.get("record")
     if not isinstance(record, Mapping):
         raise ValueError(f"item {seq} without a record")
-    native_id = record.get("busExcList") if table == "opanomaly" else record.get("caseId")
+    id_field = (native_id_fields or {}).get(table)
+    native_id = record.get(id_field) if id_field else None
     return NativeChange(
         change_key=f"seq:{seq}",
         source_version=seq_source_version(seq),
@@ -117,7 +120,9 @@ class GsxtGansuAdapter(SystemAdapter):
         page_size: int = 500,
         clock: Callable[[], datetime] | None = None,
         retry: InCallRetry | None = None,
+        native_id_fields: Mapping[str, str] | None = None,
     ) -> None:
+        self._native_id_fields = dict(native_id_fields or {})
         self._app_key = app_key
         self._secret = secret
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -159,26 +164,44 @@ class GsxtGansuAdapter(SystemAdapter):
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
         size = max(1, min(page_size, self._page_size))
         data = await self._call(CHANGES_PATH, {"cursor": cursor or "", "pageSize": size})
-        if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
-            raise RetryableError(f"{self.system} changes: answer without items", code="bad_answer")
-        changes: dict[str, NativeChange] = {}
-        for item in data["items"]:
-            try:
-                change = change_from_item(item)
-            except (ValueError, AttributeError) as exc:
-                # A feed item without seq/table/time has no place in the feed: a GSXT defect that
-                # only reconciliation can surface. Skip it loudly rather than stall the feed.
-                self._log.error("change_item_unusable", reason=str(exc))
-                continue
-            changes.setdefault(change.change_key, change)
-        # Items are promised in seq order; a shuffled page is put back in order.
-        ordered = sorted(changes.values(), key=lambda change: change.source_version)
+        ordered = self._items(data, "changes")
         next_cursor = data.get("nextCursor")
         new_cursor = next_cursor if isinstance(next_cursor, str) and next_cursor else (cursor or "")
         has_more = bool(data.get("hasMore"))
         # An empty poll (every poll_interval_s, per system) is debug; one that found changes is info.
         (self._log.info if ordered else self._log.debug)("changes_fetched", changes=len(ordered), has_more=has_more)
         return ChangePage(changes=ordered, cursor=new_cursor, has_more=has_more)
+
+    # --- full listing -------------------------------------------------------------------------
+
+    async def list_all(self, kind: str, page_size: int) -> AsyncIterator[ListingPage]:
+        """Every record of table `kind`, in business-key order, each as its latest feed item."""
+        size = max(1, min(page_size, self._page_size))
+        after = ""
+        while True:
+            data = await self._call(RECORDS_PATH, {"table": kind, "after": after, "pageSize": size})
+            yield ListingPage(rows=self._items(data, "records"))
+            next_after = data.get("nextAfter")
+            if not data.get("hasMore") or not isinstance(next_after, str) or next_after in ("", after):
+                return
+            after = next_after
+
+    def _items(self, data: Any, what: str) -> list[NativeChange]:
+        """The items of a feed or listing page, each once, in seq order (a shuffled page is put
+        back in order)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
+            raise RetryableError(f"{self.system} {what}: answer without items", code="bad_answer")
+        changes: dict[str, NativeChange] = {}
+        for item in data["items"]:
+            try:
+                change = change_from_item(item, self._native_id_fields)
+            except (ValueError, AttributeError) as exc:
+                # An item without seq/table/time has no place in the feed: a GSXT defect that
+                # only reconciliation can surface. Skip it loudly rather than stall the feed.
+                self._log.error("change_item_unusable", reason=str(exc), call=what)
+                continue
+            changes.setdefault(change.change_key, change)
+        return sorted(changes.values(), key=lambda change: change.source_version)
 
     # --- signed calls -------------------------------------------------------------------------
 

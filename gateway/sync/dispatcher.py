@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from adapters.base import NativeWrite, WriteResult
+from gateway.contract import NativeWrite, WriteResult
 from gateway.domain.model import CanonicalRecord
 from gateway.domain.retry import (
     DeliveryError,

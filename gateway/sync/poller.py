@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from adapters.base import NativeChange
+from gateway.contract import NativeChange
 from gateway.domain.plan import Observation, Policy, owed_after_first_read
 from gateway.domain.retry import DeliveryError
 from gateway.observability import INBOUND, POLL_ERRORS, get_logger

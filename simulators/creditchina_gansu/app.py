@@ -43,10 +43,11 @@ SERVICES = {
     "/service/AuthService": ("login",),
     "/service/PenaltyWebService": ("importPenalyXml",),
     "/service/AbnormalWebService": ("importAbnormalXml",),
-    "/service/RepairResultService": ("queryChangedRows",),
+    "/service/RepairResultService": ("queryChangedRows", "queryRows"),
     "/service/CreditListService": ("importCreditListXml",),
 }
 _IMPORT_KINDS = {"importPenalyXml": CF_CURRENT, "importAbnormalXml": YC, "importCreditListXml": MD}
+ROWTYPES = tuple(kind.rowtype for kind in (CF_CURRENT, YC, MD))  # queryRows lists one of them
 
 
 @dataclass(kw_only=True)
@@ -104,6 +105,8 @@ class CreditChinaSimulator:
             document = soap.result(BAD_TOKEN, "TOKEN 缺失、无效或已过期", line="", field="")
         elif call.operation == "queryChangedRows":
             document = self._query(call.params)
+        elif call.operation == "queryRows":
+            document = self._list(call.params)
         else:
             document = self._import(_IMPORT_KINDS[call.operation], call.params)
         return self._answer(call.operation, document)
@@ -205,6 +208,26 @@ class CreditChinaSimulator:
         document = soap.result(OK, "成功", total=str(len(matching)), pageNo=str(page_no))
         # <ROWDATA> goes before <msg> so the document reads code, total, pageNo, ROWDATA, msg.
         document.insert(3, soap.rowdata(rendered))
+        return document
+
+    def _list(self, params: dict[str, str]) -> ET.Element:
+        rowtype = params.get("ROWTYPE", "")
+        if rowtype not in ROWTYPES:
+            return soap.result(INVALID_ROW, f"ROWTYPE 应为 {'、'.join(ROWTYPES)}", line="", field="ROWTYPE")
+        after_text = params.get("afterId", "") or "0"
+        if not after_text.isascii() or not after_text.isdigit():
+            return soap.result(INVALID_ROW, "afterId 应为非负整数", line="", field="afterId")
+        page_size = _positive_int(params.get("pageSize", str(self.config.default_page_size)))
+        if page_size is None or page_size > self.config.max_page_size:
+            message = f"pageSize 应为 1-{self.config.max_page_size}"
+            return soap.result(INVALID_ROW, message, line="", field="pageSize")
+        page, more = self.store.rows_after_id(rowtype, int(after_text), page_size)
+        rendered = [row.render() for row in page]
+        if self.faults.duplicate_page():
+            rendered = rendered + rendered
+        rendered = self.faults.maybe_shuffle(rendered)
+        document = soap.result(OK, "成功", more="1" if more else "0")
+        document.insert(2, soap.rowdata(rendered))
         return document
 
     # --- fault hooks --------------------------------------------------------------------------

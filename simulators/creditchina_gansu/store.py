@@ -61,6 +61,7 @@ class RowStore:
         self._rows: dict[Key, StoredRow] = {}
         self._next_id = 1
         self._order: list[tuple[datetime, int, Key]] = []  # sorted; one entry per row
+        self._by_id: dict[int, Key] = {}  # in ID order (IDs only grow, rows are never deleted)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -74,6 +75,20 @@ class RowStore:
     def changed_since(self, since: datetime) -> list[StoredRow]:
         start = bisect.bisect_left(self._order, (since,))
         return [self._rows[key] for _, _, key in self._order[start:]]
+
+    def rows_after_id(self, rowtype: str, after: int, limit: int) -> tuple[list[StoredRow], bool]:
+        """Up to `limit` rows of `rowtype` with an ID above `after`, in ID order, and whether more
+        follow (queryRows: a listing keyed by ID stays exact while rows change under it)."""
+        ids = list(self._by_id)
+        page: list[StoredRow] = []
+        for position in range(bisect.bisect_right(ids, after), len(ids)):
+            row = self._rows[self._by_id[ids[position]]]
+            if row.kind.rowtype != rowtype:
+                continue
+            if len(page) == limit:
+                return page, True
+            page.append(row)
+        return page, False
 
     def _stamp(self, key: Key, stored: StoredRow, sjc: datetime) -> None:
         """Move a row to its new place in pull order (a change stamps "now": usually the end)."""
@@ -94,6 +109,7 @@ class RowStore:
             stored = StoredRow(id=self._next_id, kind=kind, values=normalise(kind, row), sjc=stamp)
             self._next_id += 1
             self._rows[key] = stored
+            self._by_id[stored.id] = key
             bisect.insort(self._order, (stamp, stored.id, key))
             return stored, True
         values = dict(stored.values)
@@ -123,6 +139,7 @@ class RowStore:
 
     def load_seed(self, rows: Iterable[tuple[RowKind, Mapping[str, str], datetime]]) -> None:
         self._rows.clear()
+        self._by_id.clear()
         self._order.clear()
         self._next_id = 1
         for kind, row, sjc in rows:

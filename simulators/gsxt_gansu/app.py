@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from simulators.expiring import Expiring
 from simulators.faults import DEFAULT_FAULT_SEED, FaultState
 from simulators.formats import DASH_DATE
 from simulators.gsxt_gansu import serious, signing
-from simulators.gsxt_gansu.store import GsxtStore, decode_cursor, encode_cursor
+from simulators.gsxt_gansu.store import GsxtStore, decode_after, decode_cursor, encode_after, encode_cursor
 from simulators.gsxt_gansu.tables import (
     AMOUNT_FIELDS,
     FIELDS,
@@ -128,15 +129,38 @@ class GsxtSimulator:
         return json_response(answer)
 
     async def changes(self, request: web.Request) -> web.Response:
-        operation = "changes"
+        return await self._read_call(request, "changes", self._changes_page)
+
+    async def records(self, request: web.Request) -> web.Response:
+        return await self._read_call(request, "records", self._records_page)
+
+    async def _read_call(
+        self, request: web.Request, operation: str, page: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> web.Response:
         try:
-            body = await self._signed_body(request)
-            answer = _ok(self._changes_page(body))
+            answer = _ok(page(await self._signed_body(request)))
         except GsxtError as error:
             self.stats.request(operation, error.err_code)
             return json_response(error.body(), status=error.status)
         self.stats.request(operation, "ok")
         return json_response(answer)
+
+    def _records_page(self, body: dict[str, Any]) -> dict[str, Any]:
+        table = body.get("table")
+        if table not in TABLES:
+            raise GsxtError(INVALID, f"table must be one of {', '.join(TABLES)}", "table")
+        token = body.get("after", "")
+        after = None if token == "" else decode_after(token) if isinstance(token, str) else None
+        if token != "" and after is None:
+            raise GsxtError(INVALID, "after is not one this server issued", "after")
+        size = body.get("pageSize", self.config.default_page_size)
+        limit = self.config.max_page_size
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= limit:
+            raise GsxtError(BAD_PAGE_SIZE, f"pageSize must be 1-{limit}", "pageSize")
+        items, has_more = self.store.listing_after(table, after, size)
+        next_after = encode_after(key_of(table, items[-1].record)) if items else token
+        shown = self.faults.maybe_shuffle(items)
+        return {"items": [item.to_json() for item in shown], "nextAfter": next_after, "hasMore": has_more}
 
     async def _signed_body(self, request: web.Request) -> dict[str, Any]:
         try:
@@ -351,6 +375,7 @@ def create_app(config: GsxtConfig | None = None) -> web.Application:
     post = {
         "/api/otherpunish/save": simulator.otherpunish_save,
         "/api/changes": simulator.changes,
+        "/api/records": simulator.records,
         "/admin/load": simulator.admin_load,
         "/admin/repair": simulator.admin_repair,
         "/admin/audit": simulator.admin_audit,

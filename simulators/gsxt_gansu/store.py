@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +52,7 @@ class GsxtStore:
     def __init__(self) -> None:
         self._tables: dict[str, dict[Key, dict[str, Any]]] = {table: {} for table in TABLES}
         self.feed: list[ChangeItem] = []
+        self._last: dict[tuple[str, Key], ChangeItem] = {}  # each record's latest feed item
 
     def __len__(self) -> int:
         return sum(len(records) for records in self._tables.values())
@@ -81,8 +83,16 @@ class GsxtStore:
         if now is not None:
             new["updateTime"] = dash_stamp(now)
         self._tables[table][key] = new
-        self.feed.append(ChangeItem(len(self.feed) + 1, table, str(new["updateTime"]), dict(new)))
+        item = ChangeItem(len(self.feed) + 1, table, str(new["updateTime"]), dict(new))
+        self.feed.append(item)
+        self._last[(table, key)] = item
         return True
+
+    def listing_after(self, table: str, after: Key | None, limit: int) -> tuple[list[ChangeItem], bool]:
+        """Up to `limit` records of `table` after business key `after`, in key order, each as its
+        latest feed item, and whether more follow (/api/records: exact while records change)."""
+        keys = sorted(key for key in self._tables[table] if after is None or key > after)
+        return [self._last[(table, key)] for key in keys[:limit]], len(keys) > limit
 
     def items_after(self, seq: int, limit: int) -> list[ChangeItem]:
         return self.feed[seq : seq + limit]  # seq n sits at index n - 1
@@ -96,6 +106,7 @@ class GsxtStore:
         for records in self._tables.values():
             records.clear()
         self.feed.clear()
+        self._last.clear()
         seed = [(str(r["updateTime"]), table, r) for table, records in tables.items() for r in records]
         for _time, table, record in sorted(seed, key=lambda entry: entry[0]):
             self.put(table, record, None)
@@ -103,3 +114,18 @@ class GsxtStore:
 
 def _without_time(record: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in record.items() if name != "updateTime"}
+
+
+def encode_after(key: Key) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key), ensure_ascii=False).encode()).decode()
+
+
+def decode_after(token: str) -> Key | None:
+    """The business key a listing token stands after; None for a token we never issued."""
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(part, str) for part in value)):
+        return None
+    return (value[0], value[1])

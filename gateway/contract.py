@@ -1,24 +1,29 @@
-"""The adapter contract: one class per external system, speaking its own transport.
+"""The connector contract: the neutral shapes between transport (adapters) and fields (mappings).
 
-An adapter moves native rows: it reads the system's change feed and writes rows to it, handling
-auth, paging, in-call retries and the classification of failures into the `DeliveryError`
-hierarchy (gateway.domain.retry). It does no field mapping (that is `mappings/<system>.py`).
+Adapters and mappings both import this module; it imports neither (tests/test_connector_isolation.py).
+
+An adapter moves native rows: it reads the system's change feed, lists everything the system
+currently holds, and writes rows to it, handling auth, paging, in-call retries and the
+classification of failures into the `DeliveryError` hierarchy (gateway.domain.retry). It does no
+field mapping. A mapping turns native rows into canonical facts and state and back; it does no I/O.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
+from gateway.domain.model import RecordFacts, TargetState
+from gateway.domain.plan import Observation
 from gateway.domain.retry import DeliveryError
 
 
 @dataclass(frozen=True, kw_only=True)
 class NativeChange:
-    """One item of a system's change feed, still in the system's own format."""
+    """One item of a system's change feed (or listing), still in the system's own format."""
 
     change_key: str  # unique per change within the system (inbox de-duplication)
     source_version: str  # sortable position in the feed, compared per record to spot stale reports
@@ -33,6 +38,13 @@ class ChangePage:
     changes: list[NativeChange]
     cursor: str  # persist once `changes` are durably ingested; feed the next call with it
     has_more: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListingPage:
+    """One page of a full listing: rows the system holds now, each in its current state."""
+
+    rows: list[NativeChange]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +64,7 @@ class WriteResult:
 
 
 class SystemAdapter(ABC):
-    """Base class of every adapter. Subclasses set `system` and implement the three methods."""
+    """Base class of every adapter. Subclasses set `system` and implement the abstract methods."""
 
     system: ClassVar[str]
     # Rows one write call can carry. Above 1, the dispatcher hands the adapter several deliveries
@@ -69,6 +81,12 @@ class SystemAdapter(ABC):
         some before it; a re-read filters them). Default: the beginning of the feed (None), for
         feeds whose cursor is opaque."""
         return None
+
+    def list_all(self, kind: str, page_size: int) -> AsyncIterator[ListingPage]:
+        """Everything the system holds now of one row kind (a category's table or row type), page
+        by page, each row once in its current state; memory stays one page whatever the size.
+        Raise a `DeliveryError` subclass on failure. Default: the system offers no listing."""
+        raise NotImplementedError(f"{self.system} offers no full listing")
 
     @abstractmethod
     async def write(self, write: NativeWrite) -> WriteResult:
@@ -87,3 +105,31 @@ class SystemAdapter(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Release the client session."""
+
+
+class UnmappableRow(ValueError):
+    """A native row that cannot become a canonical record; `field` names the culprit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class SystemMapping(Protocol):
+    """A system's native rows ⇄ canonical facts and state. Pure, no I/O."""
+
+    system: str
+
+    def to_observation(self, change: NativeChange) -> Observation | None:
+        """None for rows the gateway does not track (e.g. not yet audited on GSXT)."""
+
+    def to_write(
+        self,
+        facts: RecordFacts,
+        target: TargetState,
+        *,
+        idempotency_key: str,
+        decided_at: datetime | None = None,
+    ) -> NativeWrite:
+        """The native row that sets this system's copy of the record to `target`; `decided_at`
+        (when the state was decided) dates a stop."""
