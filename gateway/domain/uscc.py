@@ -14,6 +14,8 @@ CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {c: i for i, c in enumerate(CHARSET)}
 WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _SHAPE = re.compile(rf"^[{CHARSET}]{{18}}$")
+# The shape as a caller may write it in a URL: ASCII, either case (JSON Schema, for the API document).
+PATH_PATTERN = "^[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{18}$"
 # Stand-in used for individual businesses without a code; it fails the checksum by design.
 PLACEHOLDER = "00000000000000000X"
 
