@@ -250,8 +250,11 @@ ROUTES: tuple[RouteSpec, ...] = (
         path_params=(
             PathParam(
                 name="uscc",
-                description="统一社会信用代码 (case-insensitive; a failed check character is flagged, not refused).",
-                schema={"type": "string", "pattern": uscc.PATH_PATTERN},
+                description=(
+                    "统一社会信用代码 (case-insensitive, full-width accepted; a failed check character is flagged, "
+                    "not refused)."
+                ),
+                schema={"type": "string", "pattern": uscc.INPUT_PATTERN},
             ),
         ),
         responses={200: Reply(description="The subject's records.", model=SubjectRecords)},
@@ -386,7 +389,10 @@ ROUTES: tuple[RouteSpec, ...] = (
         errors={
             **_POST_ERRORS,
             404: "`dead_letter_not_found` (unknown, or no longer dead)",
-            422: ("`invalid_parameter`, `invalid_body`, `unknown_field`, `validation_error`, `idempotency_key_reused`"),
+            422: (
+                "`invalid_parameter` (also: options both in the query and in a body), `invalid_body`, `unknown_field`, "
+                "`validation_error`, `idempotency_key_reused`"
+            ),
         },
     ),
     RouteSpec(
