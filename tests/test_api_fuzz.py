@@ -20,15 +20,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from jsonschema import Draft202012Validator
 from schemathesis import GenerationMode
-from yarl import URL
-from schemathesis.core import NOT_SET
 from schemathesis.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -37,9 +37,14 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core import NOT_SET
+from yarl import URL
 
+from gateway.api.inputs import MAX_ID
+from gateway.api.openapi import build_openapi
+from gateway.domain import uscc
 from gateway.signing import Credentials, sign_headers
-from tests.test_api_harness import Harness, open_harness
+from tests.test_api_harness import Harness, error_of, open_harness, repair_body
 
 EXAMPLES = int(os.environ.get("CREDITGW_FUZZ_EXAMPLES", "40"))
 SIGNATURE_HEADERS = frozenset({"X-Client-Id", "X-Timestamp", "X-Nonce", "X-Signature-Algorithm", "X-Signature"})
@@ -203,3 +208,80 @@ async def _seed(api: Harness) -> None:
     """A published record with a dead letter, so reads and replays have something to find."""
     await api.seed()
     await api.dead_letter()
+
+
+def _valid(document: dict[str, Any], name: str, instance: Any) -> bool:
+    """`instance` against components/schemas/`name`, its refs resolved in the document."""
+    schema = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).is_valid(instance)
+
+
+def _parameter(document: dict[str, Any], path: str, method: str, name: str) -> dict[str, Any]:
+    for param in document["paths"][path][method]["parameters"]:
+        param = document["components"]["parameters"][param["$ref"].rsplit("/", 1)[1]] if "$ref" in param else param
+        if param["name"] == name:
+            return dict(param)
+    raise AssertionError(f"{method} {path} has no parameter {name}")
+
+
+def test_the_document_states_what_the_server_enforces() -> None:
+    """Each gap the fuzzer (or issue 14) found, stated in the document."""
+    document = build_openapi()
+    ids = (("/v1/dead-letters/{id}", "get"), ("/v1/dead-letters/{id}/replay", "post"), ("/v1/quarantine/{id}", "get"))
+    for path, method in ids:
+        assert _parameter(document, path, method, "id")["schema"] == {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_ID,
+        }
+    code = _parameter(document, "/v1/subjects/{uscc}/records", "get", "uscc")["schema"]
+    assert code == {"type": "string", "pattern": uscc.INPUT_PATTERN}
+    assert _parameter(document, "/v1/records", "get", "subject")["schema"]["pattern"] == uscc.INPUT_PATTERN
+    # The server replaces an unusable X-Request-Id rather than refusing the request.
+    assert _parameter(document, "/livez", "get", "X-Request-Id")["schema"] == {"type": "string"}
+    for name in ("dry_run", "force"):
+        assert "not both" in _parameter(document, "/v1/dead-letters/{id}/replay", "post", name)["description"]
+    assert "never with options in the query" in document["components"]["schemas"]["ReplayOptions"]["description"]
+
+    record_id = "rec_" + "0" * 24
+    identity = {"category": "admin_penalty", "authority_code": "11620100MB0000000X", "document_number": "1"}
+    body = {"action": "repair", "decided_at": "2026-05-01T10:00:00+00:00", "decided_by": "兰州市生态环境局"}
+    assert _valid(document, "RepairRequest", {**body, "record": {"record_id": record_id}})
+    assert _valid(document, "RepairRequest", {**body, "record": {**identity, "record_id": None}})
+    assert _valid(
+        document, "RepairRequest", {**body, "record": identity, "subject_code": " ９１６２０１０２ma72abcd94 "}
+    )
+    assert not _valid(document, "RepairRequest", [])  # the body is an object
+    assert not _valid(
+        document, "RepairRequest", {**body, "record": {"record_id": record_id, "category": "admin_penalty"}}
+    )
+    assert not _valid(document, "RepairRequest", {**body, "record": {"record_id": None}})
+    assert not _valid(document, "RepairRequest", {**body, "record": {**identity, "authority_code": "123"}})
+    assert not _valid(document, "RepairRequest", {**body, "record": identity, "subject_code": "9162010"})
+    assert not _valid(document, "RepairRequest", {**body, "record": identity, "decided_by": "   "})
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "𝟗𝟏𝟔𝟐𝟎𝟏𝟎𝟐MA72ABCD94",  # mathematical digits: NFKC makes them a code, the document does not
+        "91620102MA72ABCD94\t",  # a tab is not one of the spaces the document allows
+    ],
+)
+async def test_a_code_outside_the_documented_pattern_is_refused(database_url: str, code: str) -> None:
+    async with open_harness(database_url) as api:
+        await api.seed()
+        before = await api.snapshot()
+        response = await api.client.get(f"/v1/subjects/{quote(code)}/records")
+        assert response.status == 422, await response.text()
+        assert (await error_of(response))["code"] == "invalid_uscc"
+        listing = await api.client.get("/v1/records", params={"subject": code})
+        assert (listing.status, (await error_of(listing))["field"]) == (422, "subject")
+        refused = await api.post_repair(repair_body(await api.seed(), subject_code=code))
+        assert (refused.status, (await error_of(refused))["code"]) == (422, "invalid_uscc")
+        assert await api.snapshot() == before
+        # The forms the document allows still name the subject.
+        for allowed in ("91620102ma72abcd94", " ９１６２０１０２ＭＡ７２ＡＢＣＤ９４ "):
+            found = await api.client.get(f"/v1/subjects/{quote(allowed)}/records")
+            assert found.status == 200, await found.text()
+            assert len((await found.json())["records"]) == 1
