@@ -46,7 +46,7 @@ from gateway.domain import uscc
 from gateway.signing import Credentials, sign_headers
 from tests.test_api_harness import Harness, error_of, open_harness, repair_body
 
-EXAMPLES = int(os.environ.get("CREDITGW_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("CREDITGW_FUZZ_EXAMPLES", "30"))
 SIGNATURE_HEADERS = frozenset({"X-Client-Id", "X-Timestamp", "X-Nonce", "X-Signature-Algorithm", "X-Signature"})
 # Operations that take nothing but the optional X-Request-Id (any string): no negative data exists.
 # getRecord and getRepair: their path id is any string (an unknown one is a 404).
