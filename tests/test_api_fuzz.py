@@ -44,7 +44,7 @@ from gateway.api.inputs import MAX_ID
 from gateway.api.openapi import build_openapi
 from gateway.domain import uscc
 from gateway.signing import Credentials, sign_headers
-from tests.test_api_harness import Harness, error_of, open_harness, repair_body
+from tests.test_api_harness import SUBJECT, Harness, error_of, open_harness, repair_body
 
 EXAMPLES = int(os.environ.get("CREDITGW_FUZZ_EXAMPLES", "30"))
 SIGNATURE_HEADERS = frozenset({"X-Client-Id", "X-Timestamp", "X-Nonce", "X-Signature-Algorithm", "X-Signature"})
@@ -102,6 +102,15 @@ MALFORMED = frozenset(
     }
 )
 
+# Parameters well formed per the document that the server may still refuse with `invalid_parameter`
+# for what they mean: (operation, field).
+REFUSED_FOR_MEANING = frozenset(
+    {
+        ("listRepairs", "after"),  # an opaque cursor: the document gives its alphabet, not its positions
+        ("getRecordEligibility", "system"),  # a system that does not publish this record
+    }
+)
+
 
 def refused_as_malformed(case: schemathesis.Case, response: requests.Response) -> None:
     """A request the document calls valid must not be refused as malformed: the document would
@@ -114,9 +123,8 @@ def refused_as_malformed(case: schemathesis.Case, response: requests.Response) -
     both = (
         case.operation.definition.raw["operationId"] == "replayDeadLetter" and case.query and case.body is not NOT_SET
     )
-    # A cursor is opaque: the document gives its alphabet, not which values name a position.
-    cursor = case.operation.definition.raw["operationId"] == "listRepairs" and response.json()["field"] == "after"
-    assert code not in MALFORMED or both or cursor, (
+    meaning = (case.operation.definition.raw["operationId"], response.json()["field"]) in REFUSED_FOR_MEANING
+    assert code not in MALFORMED or both or meaning, (
         f"valid per the document, refused as {code} ({response.text}): {case.as_curl_command()}"
     )
 
@@ -132,7 +140,13 @@ class Tally:
     nothing_invalid: set[str] = field(default_factory=set)
 
 
-def fuzz(base_url: str, credentials: Credentials, database_digest: Callable[[], str], tally: Tally) -> None:
+def fuzz(
+    base_url: str,
+    credentials: Credentials,
+    database_digest: Callable[[], str],
+    tally: Tally,
+    known: dict[str, dict[str, Any]],
+) -> None:
     """Runs in a worker thread while the server's event loop serves (and answers `database_digest`)."""
     session = requests.Session()
     session.auth = Signer(credentials)
@@ -144,6 +158,13 @@ def fuzz(base_url: str, credentials: Credentials, database_digest: Callable[[], 
     def examples(operation: Any, mode: GenerationMode) -> Callable[[], None]:
         checks = [*CHECKS, negative_data_rejection] if mode == GenerationMode.NEGATIVE else CHECKS
 
+        strategy = operation.as_strategy(generation_mode=mode)
+        # Random ids find nothing: half the cases name what exists (the seeded record, dead letter,
+        # subject), so answers, writes and replays are fuzzed too, not only 404s.
+        prefix = next((p for p in known if operation.path.startswith(p)), None)
+        if prefix is not None and mode == GenerationMode.POSITIVE:
+            strategy = strategy | operation.as_strategy(generation_mode=mode, path_parameters=known[prefix])
+
         @settings(
             max_examples=EXAMPLES,
             deadline=None,
@@ -152,7 +173,7 @@ def fuzz(base_url: str, credentials: Credentials, database_digest: Callable[[], 
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
-        @given(case=operation.as_strategy(generation_mode=mode))
+        @given(case=strategy)
         def one(case: schemathesis.Case) -> None:
             response = case.call(base_url=base_url, session=session, timeout=60)
             tally.cases += 1
@@ -185,7 +206,7 @@ def fuzz(base_url: str, credentials: Credentials, database_digest: Callable[[], 
 async def test_fuzzed_requests_get_documented_answers_and_refusals_change_nothing(database_url: str) -> None:
     # No rate limit in the way: thousands of calls from one client.
     async with open_harness(database_url, rate_per_s=100_000, rate_burst=100_000) as api:
-        await _seed(api)
+        known = await _seed(api)
         loop = asyncio.get_running_loop()
 
         def database_digest() -> str:
@@ -195,7 +216,7 @@ async def test_fuzzed_requests_get_documented_answers_and_refusals_change_nothin
         assert credentials is not None
         tally = Tally()
         base_url = str(api.client.make_url("")).rstrip("/")
-        await asyncio.to_thread(fuzz, base_url, credentials, database_digest, tally)
+        await asyncio.to_thread(fuzz, base_url, credentials, database_digest, tally, known)
         # A few thousand cases across both databases; refusals and answers both reached.
         assert tally.cases >= EXAMPLES * 10, tally
         assert any(status < 300 for status in tally.statuses), tally
@@ -204,10 +225,16 @@ async def test_fuzzed_requests_get_documented_answers_and_refusals_change_nothin
         print(f"fuzz: {tally.cases} cases, statuses {dict(sorted(tally.statuses.items()))}")
 
 
-async def _seed(api: Harness) -> None:
-    """A published record with a dead letter, so reads and replays have something to find."""
-    await api.seed()
-    await api.dead_letter()
+async def _seed(api: Harness) -> dict[str, dict[str, Any]]:
+    """A published record with a dead letter, so reads and replays have something to find: the
+    path parameters that name them, by path prefix."""
+    record_id = await api.seed()
+    dead = await api.dead_letter()
+    return {
+        "/v1/records/{id}": {"id": record_id},
+        "/v1/dead-letters/{id}": {"id": dead},
+        "/v1/subjects/{uscc}": {"uscc": SUBJECT},
+    }
 
 
 def _valid(document: dict[str, Any], name: str, instance: Any) -> bool:
