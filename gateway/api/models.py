@@ -32,16 +32,21 @@ from gateway.domain.rules import Clock, Confidence
 
 RECORD_ID_PATTERN = r"^rec_[0-9a-f]{24}$"
 
-NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Spaces around are dropped, so a blank text is refused: the pattern says it needs a non-space.
+NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S")]
 DecisionAction = Literal["repair", "revoke_repair", "withdraw", "remove"]
 ProgressStatus = Literal["pending", "in_flight", "retrying", "delivered", "dead", "superseded", "in_sync"]
+
+
+# The document states the shape checked_uscc() enforces (its 422 is `invalid_uscc`, not a pattern error).
+USCC_SCHEMA: dict[str, Any] = {"pattern": uscc.INPUT_PATTERN}
 
 
 def checked_uscc(value: str) -> uscc.UsccCheck:
     """A well-formed 统一社会信用代码 or a 422 `invalid_uscc`; a failed check character is only
     flagged (some legally valid pilot codes fail it, domain.md §6)."""
     checked = uscc.check(value)
-    if not checked.well_formed:
+    if not checked.well_formed or re.fullmatch(uscc.INPUT_PATTERN, value) is None:
         raise PydanticCustomError(
             "invalid_uscc",
             "not a well-formed 统一社会信用代码 (18 characters: digits and capital letters except I O S V Z)",
@@ -59,16 +64,31 @@ class RecordRef(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # Exactly one form: a null counts as absent, so each form says the other's fields are null.
             "oneOf": [
-                {"required": ["record_id"]},
-                {"required": ["category", "authority_code", "document_number"]},
+                {
+                    "required": ["record_id"],
+                    "properties": {
+                        "record_id": {"type": "string"},
+                        **{name: {"type": "null"} for name in ("category", "authority_code", "document_number")},
+                    },
+                },
+                {
+                    "required": ["category", "authority_code", "document_number"],
+                    "properties": {
+                        "record_id": {"type": "null"},
+                        **{name: {"type": "string"} for name in ("category", "authority_code", "document_number")},
+                    },
+                },
             ]
         },
     )
 
     record_id: str | None = Field(None, pattern=RECORD_ID_PATTERN)
     category: Category | None = None
-    authority_code: Annotated[str, StringConstraints(max_length=64, pattern=r"\S")] | None = None
+    authority_code: Annotated[str, StringConstraints(max_length=64, pattern=r"\S")] | None = Field(
+        None, json_schema_extra=USCC_SCHEMA
+    )
     document_number: Annotated[str, StringConstraints(max_length=200, pattern=r"\S")] | None = None
 
     @field_validator("authority_code")
@@ -105,7 +125,9 @@ class RepairRequest(BaseModel):
     decided_at: AwareDatetime = Field(description="When the owner decided; ISO-8601 with a UTC offset.")
     decided_by: Annotated[NonBlank, StringConstraints(max_length=200)]
     subject_code: str | None = Field(
-        None, description="统一社会信用代码 of the subject, checked against the record when given."
+        None,
+        description="统一社会信用代码 of the subject, checked against the record when given.",
+        json_schema_extra=USCC_SCHEMA,
     )
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
 
@@ -136,8 +158,12 @@ class AwaitingClassificationQuery(BaseModel):
     limit: int = Field(100, ge=1, le=500)
 
 
+# OpenAPI cannot relate a query to a body: the rule is in words on both (the server refuses both: 422).
+_NOT_BOTH = "Give options in the query or in a JSON body, not both (422 `invalid_parameter`)."
+
+
 class ReplayOptions(BaseModel):
-    """Options of a dead-letter replay, as a JSON body (strict booleans)."""
+    """Options of a dead-letter replay, as a JSON body (strict booleans); never with options in the query."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -150,8 +176,8 @@ class ReplayQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dry_run: bool = False
-    force: bool = False
+    dry_run: bool = Field(False, description=f"Only report what would happen. {_NOT_BOTH}")
+    force: bool = Field(False, description=f"Replay even past the loop guard (max_replays). {_NOT_BOTH}")
 
 
 class DeadLetterQuery(BaseModel):
@@ -192,7 +218,9 @@ class RecordQuery(BaseModel):
         None, description="`published`, `stopped`, or `stopped:<reason>` (repaired, expired, withdrawn, removed)."
     )
     subject: str | None = Field(
-        None, description="统一社会信用代码 of the subject (normalised like the path of subjects)."
+        None,
+        description="统一社会信用代码 of the subject (normalised like the path of subjects).",
+        json_schema_extra=USCC_SCHEMA,
     )
     updated_since: AwareDatetime | None = Field(None, description="Only records changed at or after this time.")
     after: str | None = Field(
@@ -222,7 +250,9 @@ class RepairQuery(BaseModel):
         None, description="Only repairs with a target in this progress status (with `target`: that target's)."
     )
     accepted_since: AwareDatetime | None = Field(None, description="Only repairs accepted at or after this time.")
-    after: str | None = Field(None, description="Opaque cursor: `next_after` of the previous page.")
+    after: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]+$", description="Opaque cursor: `next_after` of the previous page."
+    )
     limit: int = Field(100, ge=1, le=PAGE_LIMIT)
 
 

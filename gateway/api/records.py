@@ -140,8 +140,9 @@ def _subject_record(
 
 
 async def get_subject_records(request: web.Request) -> web.Response:
-    checked = uscc.check(request.match_info["uscc"])  # normalises: full-width, case, spaces
-    if not checked.well_formed:
+    raw = request.match_info["uscc"]
+    checked = uscc.check(raw)  # normalises: full-width, case, spaces
+    if not checked.well_formed or re.fullmatch(uscc.INPUT_PATTERN, raw) is None:
         raise ApiError(422, "invalid_uscc", "not a well-formed 统一社会信用代码", field="uscc")
 
     def read(tx: Tx) -> tuple[list[tuple[CanonicalRecord, dict[str, LinkState]]], bool]:

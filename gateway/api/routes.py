@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from gateway.api import classification, dead_letters, health, notice, quarantine, records, repairs, rules
 from gateway.api.errors import Handler
+from gateway.api.inputs import MAX_ID
 from gateway.api.models import (
     AwaitingClassificationPage,
     AwaitingClassificationQuery,
@@ -43,6 +44,7 @@ from gateway.api.models import (
     SubjectRecords,
 )
 from gateway.clients import Scope
+from gateway.domain import uscc
 from gateway.domain.categories import Category
 
 
@@ -89,7 +91,9 @@ _POST_ERRORS = {
     415: "`unsupported_media_type`",
 }
 
-_ID = PathParam(name="id", description="Dead letter id (outbox id).", schema={"type": "integer", "minimum": 1})
+# Ids are BIGINT: a larger number is refused (422) before it reaches the driver.
+_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_ID = PathParam(name="id", description="Dead letter id (outbox id).", schema=_ID_SCHEMA)
 _CATEGORY = PathParam(
     name="category",
     description="Record category (seed 附件1).",
@@ -246,8 +250,11 @@ ROUTES: tuple[RouteSpec, ...] = (
         path_params=(
             PathParam(
                 name="uscc",
-                description=("统一社会信用代码 (case-insensitive; a failed check character is flagged, not refused)."),
-                schema={"type": "string"},
+                description=(
+                    "统一社会信用代码 (case-insensitive, full-width accepted; a failed check character is flagged, "
+                    "not refused)."
+                ),
+                schema={"type": "string", "pattern": uscc.INPUT_PATTERN},
             ),
         ),
         responses={200: Reply(description="The subject's records.", model=SubjectRecords)},
@@ -382,7 +389,10 @@ ROUTES: tuple[RouteSpec, ...] = (
         errors={
             **_POST_ERRORS,
             404: "`dead_letter_not_found` (unknown, or no longer dead)",
-            422: ("`invalid_parameter`, `invalid_body`, `unknown_field`, `validation_error`, `idempotency_key_reused`"),
+            422: (
+                "`invalid_parameter` (also: options both in the query and in a body), `invalid_body`, `unknown_field`, "
+                "`validation_error`, `idempotency_key_reused`"
+            ),
         },
     ),
     RouteSpec(
@@ -411,7 +421,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         summary="One quarantined change, with the whole change as read (masked)",
         scope=Scope.ADMIN_QUARANTINE,
         tag="quarantine",
-        path_params=(PathParam(name="id", description="Quarantine id.", schema={"type": "integer", "minimum": 1}),),
+        path_params=(PathParam(name="id", description="Quarantine id.", schema=_ID_SCHEMA),),
         responses={200: Reply(description="The quarantined change.", model=QuarantineDetail)},
         errors={404: "`quarantine_not_found`", 422: "`invalid_parameter`"},
     ),

@@ -14,6 +14,19 @@ CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {c: i for i, c in enumerate(CHARSET)}
 WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _SHAPE = re.compile(rf"^[{CHARSET}]{{18}}$")
+
+
+def _fullwidth(c: str) -> str:
+    return chr(ord(c) + 0xFEE0)
+
+
+# What the API takes from a caller (path, query, body), as a JSON Schema pattern the document
+# states and the API checks: the 18 characters in either case, half- or full-width (as typed by
+# hand), with spaces around. normalise() would take more (any NFKC form): the API does not.
+_INPUT_CHARS = "".join(
+    sorted({f(c) for c in CHARSET for f in (str, str.lower, _fullwidth, lambda c: _fullwidth(c.lower()))})
+)
+INPUT_PATTERN = f"^[ \u3000]*[{_INPUT_CHARS}]{{18}}[ \u3000]*$"
 # Stand-in used for individual businesses without a code; it fails the checksum by design.
 PLACEHOLDER = "00000000000000000X"
 
