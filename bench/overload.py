@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ import aiohttp
 
 from bench.crash import CRASH_SETTINGS, wait_polling
 from bench.databases import BACKENDS, fresh_database
-from bench.end_to_end import bench_client, serve_argv
+from bench.end_to_end import bench_client, serve_argv, serve_env
 from bench.gateway_client import GatewayClient
 from bench.probe import StoreProbe
 from bench.processes import LOCALHOST, free_port, rss_kib, run_bounded, spawn
@@ -51,15 +49,12 @@ async def run(args: argparse.Namespace) -> int:
                 await load_creditchina(session, sandbox.urls[CREDITCHINA], pool)
                 key = new_key()
                 credentials = await bench_client(url, key, read=True)
-                env = {
+                settings = {
                     **CRASH_SETTINGS,
                     "CREDITGW_LOG_LEVEL": "WARNING",
-                    "CREDITGW_SECRETS_KEY": key,
-                    "CREDITGW_DATABASE_URL": url,
-                    "CREDITGW_CREDITCHINA_GANSU__URL": sandbox.urls[CREDITCHINA],
-                    "CREDITGW_GSXT_GANSU__URL": sandbox.urls[GSXT],
                     "CREDITGW_OVERLOAD_OUTBOX_PENDING": str(args.bound),
                 }
+                env = serve_env(settings, key=key, database_url=url, urls=sandbox.urls)
                 port = free_port()
                 probe = StoreProbe(url)
                 view = SystemsView(session, sandbox.urls)
@@ -134,15 +129,8 @@ async def drive(
             gateway = GatewayClient(own, credentials=credentials, base_url=base)
             while queue and time.monotonic() < deadline:
                 record = queue.pop()
-                body = {
-                    "record": {"record_id": record.record_id},
-                    "action": "repair",
-                    "decided_at": datetime.now(UTC).isoformat(),
-                    "decided_by": record.authority.name,
-                }
-                answer = await gateway.submit_repair(
-                    json.dumps(body, ensure_ascii=False).encode(), idempotency_key=f"overload-{record.record_id}"
-                )
+                key = f"overload-{record.record_id}"
+                answer = await gateway.submit_repair(record.decision("repair"), idempotency_key=key)
                 statuses[f"{answer.status} {answer.code}".strip()] += 1
                 if answer.status == 202:
                     acknowledged.append(record.record_id)

@@ -14,7 +14,6 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from aiohttp.test_utils import TestClient
 
 from bench.crash import CRASH_SETTINGS
 from bench.databases import fresh_database
-from bench.end_to_end import bench_client, serve_argv
+from bench.end_to_end import bench_client, serve_argv, serve_env
 from bench.gateway_client import GatewayClient
 from bench.processes import LOCALHOST, free_port, spawn
 from bench.records import penalties
@@ -313,13 +312,7 @@ async def test_sigterm_drains_serve_under_load_and_loses_nothing_acknowledged(ba
                 await load_creditchina(session, sandbox.urls[CREDITCHINA], pool)
                 key = new_key()
                 credentials = await bench_client(url, key, read=True)
-                env = {
-                    **DRAIN_SETTINGS,
-                    "CREDITGW_SECRETS_KEY": key,
-                    "CREDITGW_DATABASE_URL": url,
-                    "CREDITGW_CREDITCHINA_GANSU__URL": sandbox.urls[CREDITCHINA],
-                    "CREDITGW_GSXT_GANSU__URL": sandbox.urls[GSXT],
-                }
+                env = serve_env(DRAIN_SETTINGS, key=key, database_url=url, urls=sandbox.urls)
                 view = SystemsView(session, sandbox.urls)
                 await _drain_run(work_dir, env, url, credentials, pool, view)
     finally:
@@ -355,16 +348,8 @@ async def _drain_run(
                     client = GatewayClient(own, credentials=credentials, base_url=base)
                     while queue:
                         record = queue.pop()
-                        body = {
-                            "record": {"record_id": record.record_id},
-                            "action": "repair",
-                            "decided_at": datetime.now(UTC).isoformat(),
-                            "decided_by": record.authority.name,
-                        }
                         idem = f"drain-{record.record_id}"
-                        answer = await client.submit_repair(
-                            json.dumps(body, ensure_ascii=False).encode(), idempotency_key=idem
-                        )
+                        answer = await client.submit_repair(record.decision("repair"), idempotency_key=idem)
                         answers.append((answer.status, answer.code))
                         if answer.status == 202:
                             acknowledged[record.record_id] = idem
