@@ -47,7 +47,7 @@ import aiohttp
 
 from bench.crash_check import API, OPERATOR_SEQUENCES, SEQUENCES, Findings, Observed, RecordRun, Sent, judge
 from bench.databases import BACKENDS, fresh_database, postgres_available
-from bench.end_to_end import SERVE_SETTINGS, bench_client, serve_argv
+from bench.end_to_end import SERVE_SETTINGS, bench_client, serve_argv, serve_env
 from bench.gateway_client import GatewayClient
 from bench.probe import StoreProbe
 from bench.processes import LOCALHOST, Child, free_port, run_bounded, spawn
@@ -424,13 +424,7 @@ async def _run(
     await load_creditchina(session, sandbox.urls[CREDITCHINA], pool)
     key = new_key()
     credentials = await bench_client(url, key, read=True)
-    env = {
-        **CRASH_SETTINGS,
-        "CREDITGW_SECRETS_KEY": key,
-        "CREDITGW_DATABASE_URL": url,
-        "CREDITGW_CREDITCHINA_GANSU__URL": sandbox.urls[CREDITCHINA],
-        "CREDITGW_GSXT_GANSU__URL": sandbox.urls[GSXT],
-    }
+    env = serve_env(CRASH_SETTINGS, key=key, database_url=url, urls=sandbox.urls)
     client = GatewayClient(session, credentials=credentials)
     lives = ServeLives(env, work_dir, client)
     probe = StoreProbe(url)

@@ -29,7 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -192,6 +192,17 @@ async def drained(probe: StoreProbe, used: Sequence[SyntheticPenalty], timeout_s
     drain_s = time.monotonic() - started
     timings = await probe.repair_timings([r.record_id for r in used], source=SOURCE)
     return Delivered(timings=timings, drain_s=drain_s)
+
+
+def serve_env(settings: Mapping[str, str], *, key: str, database_url: str, urls: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a `serve` child: `settings`, the secrets key, the database and the simulators."""
+    return {
+        **settings,
+        "CREDITGW_SECRETS_KEY": key,
+        "CREDITGW_DATABASE_URL": database_url,
+        "CREDITGW_CREDITCHINA_GANSU__URL": urls[CREDITCHINA],
+        "CREDITGW_GSXT_GANSU__URL": urls[GSXT],
+    }
 
 
 def serve_argv(port: int) -> list[str]:
@@ -406,14 +417,12 @@ async def run(options: Options) -> int:
                 port = free_port()
                 key = new_key()
                 credentials = await bench_client(url, key)
-                env = {
-                    **SERVE_SETTINGS,
-                    "CREDITGW_SECRETS_KEY": key,
-                    "CREDITGW_LOG_LEVEL": options.log_level,
-                    "CREDITGW_DATABASE_URL": url,
-                    "CREDITGW_CREDITCHINA_GANSU__URL": sandbox.urls[CREDITCHINA],
-                    "CREDITGW_GSXT_GANSU__URL": sandbox.urls[GSXT],
-                }
+                env = serve_env(
+                    {**SERVE_SETTINGS, "CREDITGW_LOG_LEVEL": options.log_level},
+                    key=key,
+                    database_url=url,
+                    urls=sandbox.urls,
+                )
                 async with spawn("creditgw-serve", serve_argv(port), log_dir=work_dir, env=env) as serve:
                     await serve.wait_for(r"creditgw listening on", timeout_s=60)
                     probe = StoreProbe(url)

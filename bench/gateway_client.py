@@ -27,6 +27,7 @@ class Answer:
     body: bytes
     replayed: bool = False
     error: str = ""  # why there was no answer
+    retry_after_s: float | None = None  # the Retry-After header of a refusal (429, 503)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -65,6 +66,7 @@ class GatewayClient:
                     status=resp.status,
                     body=await resp.read(),
                     replayed=resp.headers.get(REPLAYED_HEADER) == "true",
+                    retry_after_s=float(resp.headers["Retry-After"]) if "Retry-After" in resp.headers else None,
                 )
         except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
             return Answer(status=None, body=b"", error=f"{type(exc).__name__}: {exc}")

@@ -72,6 +72,8 @@ class _AnswerAtOnce:
 
         self._answer = StoredResponse(status=202, body=json.dumps({"outcome": "changed"}), replayed=False)
 
+    queued = 0  # nothing ever waits (the API's shedding reads it)
+
     async def submit(self, item: object) -> object:
         return self._answer
 

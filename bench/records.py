@@ -10,8 +10,9 @@ never meet the simulators' seed world (numbers 1–400).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
@@ -106,6 +107,16 @@ class SyntheticPenalty:
     @property
     def record_id(self) -> str:
         return RecordIdentity.of(Category.ADMIN_PENALTY, self.authority.code, self.document_number).record_id
+
+    def decision(self, action: str, decided_at: datetime | None = None) -> bytes:
+        """The body of a POST /v1/repairs about this record, decided by its authority (now by default)."""
+        body = {
+            "record": {"record_id": self.record_id},
+            "action": action,
+            "decided_at": (decided_at or datetime.now(UTC)).isoformat(),
+            "decided_by": self.authority.name,
+        }
+        return json.dumps(body, ensure_ascii=False).encode()
 
     def facts(self) -> RecordFacts:
         """As the gateway knows the record after reading it from 信用中国."""

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.observability import configure_logging, get_logger
 from gateway.settings import OperatorError, Settings, load_settings, redact_url
 from gateway.store.database import Tx
 from gateway.store.repo import OutboxItem, Repo
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from gateway.runtime import Runtime
 
 log = get_logger("creditgw.cli")
 
@@ -647,6 +653,26 @@ def _dead_json(item: Any) -> dict[str, Any]:
     }
 
 
+async def _drain(runtime: Runtime, runner: web.AppRunner, deadline: float) -> None:
+    """SIGTERM: refuse new work at once (/readyz and /v1/ writes answer 503), keep listening for
+    shutdown_delay_s so load balancers notice, let the requests being served finish, close the
+    listener and kept-alive connections, then let deliveries finish within what is left of the
+    grace period (the rest release their leases in Runtime.stop)."""
+    from gateway.api.pressure import SERVING
+
+    loop = asyncio.get_running_loop()
+    settings = runtime.settings
+    runtime.pressure.draining = True
+    log.info("draining", grace_s=settings.shutdown_grace_s, delay_s=settings.shutdown_delay_s)
+    await asyncio.sleep(max(0.0, min(settings.shutdown_delay_s, deadline - loop.time())))
+    serving = runner.app[SERVING]
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(serving.idle(), timeout=max(0.0, deadline - loop.time()))
+    await runner.cleanup()  # requests still running now (past the grace) are cancelled
+    await runtime.stop(grace_s=deadline - loop.time())
+    log.info("stopping", requests_cut=serving.count)
+
+
 async def _serve(settings: Settings, *, simulate: bool) -> int:
     from aiohttp import web
     from pydantic import SecretStr
@@ -681,7 +707,9 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
     if settings.require_signature and settings.secrets_key is None:
         # Not fatal (probes and metrics still answer), but every /v1/ call will be refused.
         log.warning("no_secrets_key", hint="set CREDITGW_SECRETS_KEY (creditgw clients key); /v1/ calls get 401")
-    runner = web.AppRunner(create_app(runtime), access_log=None)
+    # The drain (_drain) waits for requests itself; what is still running when the listener closes
+    # is past the grace period and is cut short.
+    runner = web.AppRunner(create_app(runtime), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
     try:
@@ -704,8 +732,7 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("stopping")
-    await runner.cleanup()
+    await _drain(runtime, runner, loop.time() + settings.shutdown_grace_s)
     await runtime.close()
     if simulators is not None:
         await simulators.close()

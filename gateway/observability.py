@@ -84,6 +84,17 @@ RATE_LIMITED = Counter(
     "API requests refused 429 by a client's rate limit (no client label: ids stay out of labels).",
     registry=REGISTRY,
 )
+SHED = Counter(
+    "creditgw_shed_total",
+    "API requests refused 503 before any work: overloaded, shutting_down or database_unavailable.",
+    ["reason"],
+    registry=REGISTRY,
+)
+DATABASE_UP = Gauge(
+    "creditgw_database_up",
+    "1 while the database answers the pressure check, 0 while it is unreachable.",
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Histogram(
     "creditgw_http_request_duration_seconds",
     "API request latency by route template, method and status class.",

@@ -18,6 +18,7 @@ from gateway.domain.plan import FEED_CATCH_UP, Policy
 from gateway.domain.retry import RetryPolicy
 from gateway.domain.sla import SyncSla, beijing_date
 from gateway.observability import (
+    DATABASE_UP,
     LEASES_REAPED,
     OUTBOX_DEPTH,
     OUTBOX_OLDEST_PENDING,
@@ -25,14 +26,15 @@ from gateway.observability import (
     TARGET_MISMATCH,
     get_logger,
 )
+from gateway.pressure import Outage, Pressure
 from gateway.quarantine import refresh_gauge as refresh_quarantine_gauge
 from gateway.settings import Settings
-from gateway.store.database import Database, from_db_ts, now_utc, open_database
+from gateway.store.database import Database, StoreUnavailable, from_db_ts, now_utc, open_database
 from gateway.store.group import GroupCommitter
 from gateway.store.migrate import migrate
 from gateway.store.repo import Repo
 from gateway.sync.connectors import Connector, build_connectors
-from gateway.sync.dispatcher import Dispatcher, reap_expired_leases
+from gateway.sync.dispatcher import Dispatcher, reap_expired_leases, release_leases
 from gateway.sync.poller import Poller
 from gateway.sync.sweep import SweepReport
 from gateway.sync.sweep import sweep as run_sweep
@@ -127,6 +129,8 @@ class Runtime:
             )
             for name, c in connectors.items()
         }
+        self.pressure = Pressure(settings)
+        self._pressure_outage = Outage("pressure")
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._overdue_targets: set[str] = set()
@@ -143,7 +147,7 @@ class Runtime:
         connectors: dict[str, Connector] | None = None,
         run_migrations: bool = True,
     ) -> Runtime:
-        db = open_database(settings.database_url)
+        db = open_database(settings.database_url, wait_s=settings.database_wait_s)
         if run_migrations:
             await migrate(db)
         return cls(
@@ -174,15 +178,47 @@ class Runtime:
             for name, poller in self.pollers.items():
                 spawn(f"poller-{name}", poller.run(self._stop, self.settings.poll_interval_s))
         spawn("gauges", self._every(5.0, self.refresh_gauges))
+        spawn("pressure", self._watch_pressure())
 
-    async def _every(self, interval_s: float, job: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    async def check_pressure(self) -> None:
+        """Read the backlog the API sheds on; a database that does not answer is marked down (the
+        API refuses at once instead of each request waiting for a connection) until it answers."""
+        try:
+            pending = await self.db.run(lambda tx: Repo(tx).pending_count(), write=False)
+        except StoreUnavailable as exc:
+            self.pressure.database_up = False
+            DATABASE_UP.set(0)
+            self._pressure_outage.failed(exc, self.settings.pressure_interval_s)
+            return
+        self.pressure.outbox_pending = pending
+        self.pressure.database_up = True
+        DATABASE_UP.set(1)
+        self._pressure_outage.succeeded()
+
+    async def _watch_pressure(self) -> None:
+        # Not backed off: it is what notices the database is back, so it keeps its pace.
         while not self._stop.is_set():
             try:
-                await job()
+                await self.check_pressure()
             except Exception:
-                log.exception("periodic_job_failed", job=getattr(job, "__name__", "job"))
+                log.exception("pressure_check_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=interval_s)
+                await asyncio.wait_for(self._stop.wait(), timeout=self.settings.pressure_interval_s)
+
+    async def _every(self, interval_s: float, job: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        name = getattr(job, "__name__", "job")
+        outage = Outage(name, max_s=max(30.0, interval_s))
+        while not self._stop.is_set():
+            wait_s = interval_s
+            try:
+                await job()
+                outage.succeeded()
+            except StoreUnavailable as exc:
+                wait_s = min(interval_s, outage.failed(exc, 1.0))  # back soon, quietly
+            except Exception:
+                log.exception("periodic_job_failed", job=name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=wait_s)
 
     async def reap(self) -> int:
         count = await reap_expired_leases(self.committer, now=self.clock())
@@ -283,18 +319,30 @@ class Runtime:
         self._mismatches_at = self.clock()
         return counts
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace_s: float | None = None) -> None:
+        """Stop the loops; work in flight gets `grace_s` (default: shutdown_grace_s) to finish."""
         self._stop.set()
         if self._tasks:
             # A call to a hanging system would hold shutdown for its whole timeout: after the grace
-            # period it is cancelled; its delivery stays leased and comes back when the lease ends.
-            _, late = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_s)
+            # period it is cancelled, and the leases it held are released below.
+            grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
+            _, late = await asyncio.wait(self._tasks, timeout=max(0.0, grace))
             for task in late:
                 log.warning("shutdown_cancelled_task", task=task.get_name())
                 task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._tasks:
+            # Deliveries this process leased and did not finish go back to pending now, for another
+            # replica or the next start, instead of waiting out their lease.
+            try:
+                released = await release_leases(self.committer, self.owner, now=self.clock())
+            except Exception as exc:  # a lost database: the leases run out on their own
+                log.warning("leases_not_released", error=str(exc)[:200])
+            else:
+                if released:
+                    log.info("leases_released", count=released)
         self._tasks.clear()
 
     async def close(self) -> None:

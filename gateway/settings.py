@@ -178,9 +178,24 @@ class Settings(BaseSettings):
 
     # Pollers.
     poll_interval_s: float = 2.0
-    # On shutdown, work still running (a call to a hanging system) gets this long to finish; then
-    # it is cancelled and its lease brings the delivery back (reaper).
-    shutdown_grace_s: float = Field(10.0, ge=0)
+    # SIGTERM to `serve` (README "Operating it"): /readyz turns 503 and /v1/ writes are refused at
+    # once; for shutdown_delay_s the listener stays open (load balancers see the 503), then
+    # in-flight requests and deliveries get what is left of shutdown_grace_s to finish; work still
+    # running then is cancelled and its deliveries' leases are released. The whole drain takes at
+    # most shutdown_grace_s.
+    shutdown_grace_s: float = Field(20.0, ge=0)
+    shutdown_delay_s: float = Field(2.0, ge=0)
+
+    # Overload (README "Operating it"): /v1/ writes are shed with 503 `overloaded` + Retry-After
+    # while more deliveries are pending than overload_outbox_pending (read every
+    # pressure_interval_s), or more units wait for a commit than overload_commit_queue; 0: no bound.
+    overload_outbox_pending: int = Field(50_000, ge=0)
+    overload_commit_queue: int = Field(2_000, ge=0)
+    overload_retry_after_s: int = Field(2, ge=1)
+    pressure_interval_s: float = Field(1.0, gt=0)
+    # PostgreSQL: how long a statement waits for a connection before the caller hears 503
+    # `database_unavailable` (a lost database answers within seconds, not the pool's 30 s).
+    database_wait_s: float = Field(5.0, gt=0)
 
     # Expiry sweep (gateway/sync/sweep.py): stops publicity when the owner's maximum period ends.
     # `serve` runs it every sweep_interval_s; `creditgw sweep` runs it once (for cron).

@@ -16,6 +16,7 @@ from gateway.api.idempotency import InFlight
 from gateway.api.keys import DECISIONS, IN_FLIGHT, OPENAPI_DOCUMENT, RUNTIME
 from gateway.api.observe import observe_middleware
 from gateway.api.openapi import load_document
+from gateway.api.pressure import SERVING, Serving, pressure_middleware
 from gateway.api.routes import ROUTES
 from gateway.runtime import Runtime
 
@@ -25,12 +26,14 @@ def create_app(runtime: Runtime) -> web.Application:
         # Outermost first: observe sees the final status of every request (errors included);
         # errors turn anything below into the JSON error shape, authentication failures too;
         # auth checks signature, rate and the route's scope before any handler runs.
-        middlewares=[observe_middleware, error_middleware, auth_middleware],
+        # pressure sheds before auth spends any work (overload, drain, a database that is away).
+        middlewares=[observe_middleware, error_middleware, pressure_middleware, auth_middleware],
         # aiohttp refuses larger bodies itself (413) even when they arrive chunked.
         client_max_size=runtime.settings.max_body_bytes,
     )
     app[RUNTIME] = runtime
     app[IN_FLIGHT] = InFlight()
+    app[SERVING] = Serving()
     app[DECISIONS] = decision_bulk(runtime.committer, max_batch=runtime.settings.group_commit_max)
     app[GATEKEEPER] = Gatekeeper(runtime)
     app.on_cleanup.append(close_gatekeeper)

@@ -11,6 +11,7 @@ from gateway.api.errors import ApiError, json_response
 from gateway.api.keys import OPENAPI_DOCUMENT, RUNTIME
 from gateway.api.models import Liveness, Readiness
 from gateway.observability import REGISTRY, get_logger
+from gateway.pressure import SHUTTING_DOWN
 from gateway.store.migrate import available, schema_version
 
 log = get_logger("creditgw.api.health")
@@ -26,7 +27,10 @@ async def livez(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready for traffic: the database answers and its schema is at least what this code expects."""
-    db = request.app[RUNTIME].db
+    runtime = request.app[RUNTIME]
+    if runtime.pressure.draining:  # at once on SIGTERM: load balancers stop sending here
+        raise ApiError(503, SHUTTING_DOWN, "the gateway is shutting down")
+    db = runtime.db
     try:
         version = await asyncio.wait_for(schema_version(db), timeout=READY_TIMEOUT_S)
     except Exception as exc:

@@ -129,6 +129,9 @@ def _errors(route: RouteSpec) -> dict[str, dict[str, Any]]:
             filter(None, (errors.get(403), "`scope_denied`, `authority_denied`, `category_denied`"))
         )
         errors[429] = "`rate_limited` (header Retry-After)"
+    if route.path.startswith("/v1/"):  # gateway/api/pressure.py, before any work
+        shed = "`overloaded`, `shutting_down`, " if route.method != "GET" else ""
+        errors[503] = f"{shed}`database_unavailable` (header Retry-After)"
     out = {
         str(status): {
             "description": f"Error: {codes}.",

@@ -444,7 +444,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         summary="Readiness: the database answers and its schema is migrated",
         tag="operations",
         responses={200: Reply(description="Ready.", model=Readiness)},
-        errors={503: "`database_unavailable`, `schema_not_migrated`"},
+        errors={503: "`database_unavailable`, `schema_not_migrated`, `shutting_down`"},
     ),
     RouteSpec(
         method="GET",

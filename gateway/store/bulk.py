@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from gateway.observability import get_logger
-from gateway.store.database import Tx
+from gateway.store.database import StoreUnavailable, Tx
 from gateway.store.group import GroupCommitter
 
 I = TypeVar("I")  # noqa: E741 - the item type, as in the module docstring
@@ -51,6 +51,11 @@ class Bulk(Generic[I, R]):
         self._queue: deque[tuple[I, asyncio.Future[R]]] = deque()
         self._drains: set[asyncio.Task[None]] = set()
         self._draining = 0
+
+    @property
+    def queued(self) -> int:
+        """Items waiting to be batched."""
+        return len(self._queue)
 
     async def submit(self, item: I) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -81,6 +86,8 @@ class Bulk(Generic[I, R]):
         results: Sequence[R | BaseException | None]
         try:
             results = await self.committer.submit(lambda tx: self._run_bulk(tx, items), gathered=True)
+        except StoreUnavailable as exc:  # alone they would fail the same way, one wait each
+            results = [exc] * len(batch)
         except Exception as exc:
             log.warning("bulk_failed", bulk=self.name, items=len(batch), error=str(exc)[:200])
             results = [ALONE] * len(batch)

@@ -8,6 +8,7 @@ named statement identical on both backends (docs/adr/0001-sync-drivers-on-thread
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
 import threading
@@ -54,6 +55,11 @@ class Deadlock(TransientStoreError):
 
 class DatabaseUnavailable(StoreError):
     """The database cannot be reached or does not exist (at startup): nothing a retry will fix."""
+
+
+class StoreUnavailable(StoreError):
+    """The database stopped answering while running (connection lost or refused, no connection
+    within the wait, SQLite file gone or its disk failing): the API answers 503, loops back off."""
 
 
 class UniqueViolation(StoreError):
@@ -144,6 +150,10 @@ class Dialect(ABC):
 sqlite3.register_adapter(datetime, to_db_ts)
 
 
+# What SQLite says when its file or its disk is gone, rather than about a statement.
+_SQLITE_LOST = ("disk I/O error", "unable to open database file", "database disk image is malformed", "disk is full")
+
+
 class SqliteDialect(Dialect):
     name = "sqlite"
 
@@ -159,6 +169,8 @@ class SqliteDialect(Dialect):
     def translate(self, exc: Exception) -> Exception:
         if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
             return UniqueViolation(str(exc))
+        if isinstance(exc, sqlite3.OperationalError) and any(m in str(exc) for m in _SQLITE_LOST):
+            return StoreUnavailable(str(exc))
         if isinstance(exc, sqlite3.Error):
             return StoreError(str(exc))
         return exc
@@ -190,12 +202,27 @@ class PostgresDialect(Dialect):
 
         if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
             return Deadlock(str(exc))
+        if _connection_lost(exc):
+            return StoreUnavailable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         if isinstance(exc, psycopg.errors.UniqueViolation):
             diag = getattr(exc, "diag", None)
             return UniqueViolation(str(exc), getattr(diag, "constraint_name", None))
         if isinstance(exc, psycopg.Error):
             return StoreError(str(exc))
         return exc
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """psycopg's own connection failures (no SQLSTATE), a closed connection, and the server's
+    classes 08 (connection exception) and 57P (shut down, cannot connect now)."""
+    import psycopg
+
+    if isinstance(exc, psycopg.InterfaceError):
+        return True
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith(("08", "57P"))
 
 
 class Database(ABC):
@@ -225,10 +252,14 @@ class SqliteDatabase(Database):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file when opened
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            # Reopened after the file went away: never create a new, empty database in its place.
+            target = self.path if self._identity is None else f"{self.path.resolve().as_uri()}?mode=rw"
+            uri = self._identity is not None
+            conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=30, uri=uri)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             # FULL: an acknowledged repair survives a power loss too; NORMAL in WAL mode may drop
@@ -243,11 +274,32 @@ class SqliteDatabase(Database):
             # per decision; measured (in-process, batches of 16) 10 % less wall time per decision.
             conn.execute("PRAGMA wal_autocheckpoint=10000")
             self._conn = conn
+            stat = os.stat(self.path)
+            self._identity = (stat.st_dev, stat.st_ino)
+        else:
+            self._check_file()
         return self._conn
+
+    def _check_file(self) -> None:
+        """A deleted or replaced database file is not an error to SQLite: the open connection goes
+        on writing to the unlinked file, and whatever it commits is lost. One stat per transaction
+        refuses that instead; the connection is reopened once the file is back (a restore)."""
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            stat = None
+        if stat is None or (stat.st_dev, stat.st_ino) != self._identity:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            raise StoreUnavailable(f"the database file {self.path} is gone or was replaced")
 
     def _run_sync(self, fn: Callable[[Tx], T], write: bool) -> T:
         with self._lock:
-            conn = self._connection()
+            try:
+                conn = self._connection()
+            except sqlite3.Error as exc:
+                raise self.dialect.translate(exc) from exc
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 result = fn(Tx(conn, self.dialect))
@@ -273,7 +325,7 @@ class SqliteDatabase(Database):
 
 
 class PostgresDatabase(Database):
-    def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
+    def __init__(self, dsn: str, *, pool_size: int = 8, wait_s: float = 5.0) -> None:
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
@@ -286,14 +338,27 @@ class PostgresDatabase(Database):
             dsn,
             min_size=1,
             max_size=pool_size,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": max(1, round(wait_s))},
+            # A connection the server dropped (a restart) is found out before it is handed out.
+            check=ConnectionPool.check_connection,
+            # Without a connection after `wait_s` the caller hears StoreUnavailable (an API 503
+            # within seconds) instead of waiting the pool's default 30 s.
+            timeout=wait_s,
             open=True,
         )
         self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pg")
 
     def _run_sync(self, fn: Callable[[Tx], T], write: bool) -> T:
-        with self._pool.connection() as conn, conn.transaction():
-            return fn(Tx(conn, self.dialect))
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                return fn(Tx(conn, self.dialect))
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"no database connection: {exc}") from exc
+        except psycopg.Error as exc:  # raised outside a statement: connecting, COMMIT on a lost connection
+            raise self.dialect.translate(exc) from exc
 
     async def run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
         loop = asyncio.get_running_loop()
@@ -317,7 +382,7 @@ def _probe(dsn: str) -> None:
         raise DatabaseUnavailable(reason) from exc
 
 
-def open_database(url: str, *, pool_size: int = 8) -> Database:
+def open_database(url: str, *, pool_size: int = 8, wait_s: float = 5.0) -> Database:
     """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `postgresql://…`."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
@@ -326,7 +391,7 @@ def open_database(url: str, *, pool_size: int = 8) -> Database:
             raise ValueError(f"sqlite URL needs a file path: {url!r}")
         return SqliteDatabase(Path(path))
     if parsed.scheme in ("postgresql", "postgres"):
-        return PostgresDatabase(url, pool_size=pool_size)
+        return PostgresDatabase(url, pool_size=pool_size, wait_s=wait_s)
     raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
 
 

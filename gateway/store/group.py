@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gateway.observability import get_logger
-from gateway.store.database import Database, Deadlock, TransientStoreError, Tx
+from gateway.store.database import Database, Deadlock, StoreUnavailable, TransientStoreError, Tx
 
 T = TypeVar("T")
 _Unit = tuple[Callable[[Tx], Any], asyncio.Future[Any], bool]  # (work, its caller's future, gathered)
@@ -80,6 +80,11 @@ class GroupCommitter:
         try:
             await self.db.run(_all)
         except Exception as exc:
+            if isinstance(exc, StoreUnavailable):
+                # No unit can succeed alone either: everyone hears it now, not one wait per unit.
+                for _, future, _ in batch:
+                    _resolve(future, False, exc)
+                return
             if len(batch) == 1:
                 if isinstance(exc, TransientStoreError) and attempt < _TRANSIENT_ATTEMPTS:
                     await self._commit(batch, attempt + 1)  # lost a race with another batch: again
@@ -93,6 +98,11 @@ class GroupCommitter:
             return
         for (ok, value), (_, future, _) in zip(outcomes, batch, strict=True):
             _resolve(future, ok, value)
+
+    @property
+    def queued(self) -> int:
+        """Units waiting for a batch (the commit queue the API sheds on)."""
+        return self._queue.qsize()
 
     async def close(self) -> None:
         """Commit what is queued, then stop."""

@@ -620,6 +620,17 @@ class Repo:
         )
         return [OutboxItem.from_row(r) for r in rows]
 
+    def leased_by(self, owner: str, limit: int = 500) -> list[OutboxItem]:
+        """Deliveries `owner` holds the lease of (released when it shuts down)."""
+        rows = self.tx.all(
+            "SELECT * FROM outbox WHERE status = 'in_flight' AND lease_owner = ? ORDER BY id LIMIT ?", (owner, limit)
+        )
+        return [OutboxItem.from_row(r) for r in rows]
+
+    def pending_count(self) -> int:
+        """Deliveries waiting to be sent (the backlog the API sheds on; a partial index covers it)."""
+        return int(self.tx.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'") or 0)
+
     def get_outbox(self, item_id: int) -> OutboxItem | None:
         row = self.tx.one("SELECT * FROM outbox WHERE id = ?", (item_id,))
         return None if row is None else OutboxItem.from_row(row)

@@ -31,8 +31,9 @@ from gateway.domain.retry import (
 )
 from gateway.domain.sla import missed
 from gateway.observability import DELIVERIES, DELIVERY_LATENCY, LAST_SUCCESS, SYNC_DEADLINE_MISSED, get_logger
+from gateway.pressure import Outage
 from gateway.store.bulk import Bulk
-from gateway.store.database import Tx, now_utc
+from gateway.store.database import StoreUnavailable, Tx, now_utc
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import OutboxItem, Repo
 from gateway.sync.connectors import Connector
@@ -93,17 +94,22 @@ class Dispatcher:
     async def _lane(self, stop: asyncio.Event, target: str | None) -> None:
         wake = asyncio.Event()
         self._wakes.append(wake)
+        outage = Outage(f"dispatch-{target or 'orphans'}", max_s=10.0)
         try:
             while not stop.is_set():
                 wake.clear()  # before the claim, so a wake during it is not lost
+                wait_s = self.idle_s
                 try:
                     handled = await self.run_once(target) if target is not None else await self._orphans()
+                    outage.succeeded()
+                except StoreUnavailable as exc:
+                    handled, wait_s = 0, outage.failed(exc, self.idle_s)  # quiet, backing off
                 except Exception:
                     log.exception("dispatch_cycle_failed", target=target)
                     handled = 0
                 if handled == 0:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), timeout=self.idle_s)
+                        await asyncio.wait_for(stop.wait() if outage.failures else wake.wait(), timeout=wait_s)
         finally:
             self._wakes.remove(wake)
 
@@ -274,6 +280,19 @@ class Dispatcher:
 
 def _bound(item: OutboxItem) -> Any:
     return log.bind(record_id=item.record_id, target=item.target, version=item.version, attempt=item.attempts)
+
+
+async def release_leases(committer: GroupCommitter, owner: str, *, now: datetime) -> int:
+    """Return the deliveries `owner` still leases to pending (it is shutting down)."""
+
+    def _release(tx: Tx) -> int:
+        repo = Repo(tx)
+        return sum(
+            repo.reschedule(item, owner, now, "released: its worker shut down before finishing", now)
+            for item in repo.leased_by(owner)
+        )
+
+    return await committer.submit(_release)
 
 
 async def reap_expired_leases(committer: GroupCommitter, *, now: datetime) -> int:

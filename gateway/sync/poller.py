@@ -17,8 +17,9 @@ from gateway.contract import NativeChange
 from gateway.domain.plan import Observation, Policy, owed_after_first_read
 from gateway.domain.retry import DeliveryError
 from gateway.observability import INBOUND, POLL_ERRORS, get_logger
+from gateway.pressure import Outage
 from gateway.quarantine import Problem, examine, quarantine
-from gateway.store.database import Tx, now_utc
+from gateway.store.database import StoreUnavailable, Tx, now_utc
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import FIRST_READ_FEED, Repo
 from gateway.sync.connectors import Connector
@@ -252,9 +253,14 @@ class Poller:
         return result.outcome
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
+        outage = Outage(f"poller-{self.connector.system}")
         while not stop.is_set():
+            wait_s = interval_s
             try:
                 await self.poll_once()
+                outage.succeeded()
+            except StoreUnavailable as exc:
+                wait_s = max(interval_s, outage.failed(exc, interval_s))  # quiet, backing off
             except DeliveryError as exc:
                 POLL_ERRORS.labels(self.connector.system).inc()
                 log.warning("poll_failed", system=self.connector.system, kind=exc.kind.value, error=exc.message)
@@ -262,4 +268,4 @@ class Poller:
                 POLL_ERRORS.labels(self.connector.system).inc()
                 log.exception("poll_failed", system=self.connector.system)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                await asyncio.wait_for(stop.wait(), timeout=wait_s)
