@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from simulators.civil_affairs.fixtures import CIVIL_AFFAIRS_ROWS
-from simulators.lists.base import Record, Removal, add_years
+from simulators.lists.base import Record, Removal, add_years, malformed_date, missing_field
 from simulators.lists.files import FileDropConfig, FileDropSimulator, create_file_app, iso_date, shown_in_snapshot
 
 FIELDS = (
@@ -46,16 +46,14 @@ class CivilAffairsDialect:
         return [dict(row) for row in CIVIL_AFFAIRS_ROWS]
 
     def problem(self, record: Any) -> tuple[str, str] | None:
-        for name in REQUIRED:
-            if not isinstance(record.get(name), str) or not record[name]:
-                return name, f"{name} is required"
+        if found := missing_field(record, REQUIRED):
+            return found
         if record["名单类型"] not in LIST_KINDS:
             return "名单类型", "名单类型 must be 活动异常名录 or 严重违法失信名单"
         if record["状态"] not in (LISTED, REMOVED):
             return "状态", "状态 must be 在列 or 已移出"
-        for name in ("列入日期", "移出日期"):
-            if record.get(name) and iso_date(record[name]) is None:
-                return name, f"{name} must be yyyy-MM-dd in the register"
+        if found := malformed_date(record, ("列入日期", "移出日期"), iso_date, "yyyy-MM-dd in the register"):
+            return found
         return None
 
     def is_published(self, record: Any) -> bool:

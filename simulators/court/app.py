@@ -16,7 +16,7 @@ from simulators.admin import AdminError, json_response
 from simulators.clock import Clock, SystemClock
 from simulators.court.fixtures import COURT_ROWS
 from simulators.faults import DEFAULT_FAULT_SEED
-from simulators.lists.base import EXPIRY, Record, Removal, add_years
+from simulators.lists.base import EXPIRY, Record, Removal, add_years, malformed_date, missing_field
 from simulators.lists.http import HttpListSimulator, build_app
 
 FIELDS = (
@@ -68,14 +68,14 @@ class CourtDialect:
         return [dict(row) for row in COURT_ROWS]
 
     def problem(self, record: Any) -> tuple[str, str] | None:
-        for name in ("dishonest_id", "executed_nm", "executed_nature", "executed_court", "case_no", "publish_dt"):
-            if not isinstance(record.get(name), str) or not record[name]:
-                return name, f"{name} is required"
+        if found := missing_field(
+            record, ("dishonest_id", "executed_nm", "executed_nature", "executed_court", "case_no", "publish_dt")
+        ):
+            return found
         if record["executed_nature"] not in NATURES:
             return "executed_nature", "executed_nature must be 自然人 or 法人或其他组织"
-        for name in ("fil_dt", "publish_dt"):
-            if record.get(name) and parse_court_date(record[name]) is None:
-                return name, f"{name} must be yyyy-M-d"
+        if found := malformed_date(record, ("fil_dt", "publish_dt"), parse_court_date, "yyyy-M-d"):
+            return found
         identity = record.get("identi_id") or ""
         if record["executed_nature"] == "自然人" and not _MASKED_ID.fullmatch(identity):
             # The court publishes a natural person's ID number only masked.

@@ -17,7 +17,7 @@ from simulators.admin import json_response
 from simulators.clock import BEIJING, Clock, SystemClock
 from simulators.emergency.fixtures import EMERGENCY_ROWS
 from simulators.faults import DEFAULT_FAULT_SEED
-from simulators.lists.base import EXPIRY, Record, Removal, add_years
+from simulators.lists.base import EXPIRY, Record, Removal, add_years, malformed_date, missing_field
 from simulators.lists.http import HttpListSimulator, build_app
 
 FIELDS = (
@@ -65,16 +65,14 @@ class EmergencyDialect:
         return [dict(row) for row in EMERGENCY_ROWS]
 
     def problem(self, record: Any) -> tuple[str, str] | None:
-        for name in ("jlid", "dwmc", "ztlx", "cfjdswh", "rdjg", "lrrq", "glqxz", "zt"):
-            if not isinstance(record.get(name), str) or not record[name]:
-                return name, f"{name} is required"
+        if found := missing_field(record, ("jlid", "dwmc", "ztlx", "cfjdswh", "rdjg", "lrrq", "glqxz", "zt")):
+            return found
         if record["ztlx"] not in SUBJECT_KINDS:
             return "ztlx", "ztlx must be 1, 2 or 3"
         if record["zt"] not in STATES:
             return "zt", "zt must be 10, 21, 22 or 30"
-        for name in ("lrrq", "glqxz", "ycrq"):
-            if record.get(name) and parse_emergency_date(record[name]) is None:
-                return name, f"{name} must be yyyy/MM/dd"
+        if found := malformed_date(record, ("lrrq", "glqxz", "ycrq"), parse_emergency_date, "yyyy/MM/dd"):
+            return found
         if record["ztlx"] == "3" and not _MASKED_ID.fullmatch(record.get("zjhm") or ""):
             return "zjhm", "a person's zjhm is published masked (6204**********3317)"
         if record["ztlx"] != "3" and not record.get("tyshxydm"):

@@ -103,6 +103,24 @@ class ListDialect(Protocol):
         ...
 
 
+def missing_field(record: Mapping[str, Any], names: Iterable[str]) -> tuple[str, str] | None:
+    """A dialect's `problem` for the first of `names` the record lacks (absent, not text, empty)."""
+    for name in names:
+        if not isinstance(record.get(name), str) or not record[name]:
+            return name, f"{name} is required"
+    return None
+
+
+def malformed_date(
+    record: Mapping[str, Any], names: Iterable[str], parse: Callable[[str], object | None], form: str
+) -> tuple[str, str] | None:
+    """A dialect's `problem` for the first of `names` present but not a date in its `form`."""
+    for name in names:
+        if record.get(name) and parse(record[name]) is None:
+            return name, f"{name} must be {form}"
+    return None
+
+
 def add_years(day: date, years: int) -> date:
     """The same calendar day `years` later (29 Feb -> 28 Feb)."""
     try:

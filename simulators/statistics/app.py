@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from simulators.clock import BEIJING
-from simulators.lists.base import Record, Removal
+from simulators.lists.base import Record, Removal, malformed_date, missing_field
 from simulators.lists.files import FileDropConfig, FileDropSimulator, create_file_app, iso_date, shown_in_snapshot
 from simulators.statistics.fixtures import STATISTICS_ROWS
 
@@ -41,12 +41,14 @@ class StatisticsDialect:
         return [dict(row) for row in STATISTICS_ROWS]
 
     def problem(self, record: Any) -> tuple[str, str] | None:
-        for name in ("企业名称", "统一社会信用代码", "认定机关", "认定文书编号", "认定日期", "公示截止日期", "状态"):
-            if not isinstance(record.get(name), str) or not record[name]:
-                return name, f"{name} is required"
-        for name in ("认定日期", "公示截止日期", "移出日期"):
-            if record.get(name) and iso_date(record[name]) is None:
-                return name, f"{name} must be yyyy-MM-dd in the register"
+        if found := missing_field(
+            record, ("企业名称", "统一社会信用代码", "认定机关", "认定文书编号", "认定日期", "公示截止日期", "状态")
+        ):
+            return found
+        if found := malformed_date(
+            record, ("认定日期", "公示截止日期", "移出日期"), iso_date, "yyyy-MM-dd in the register"
+        ):
+            return found
         if record["状态"] not in (LISTED, REMOVED):
             return "状态", "状态 must be 公示中 or 已移出"
         if record["状态"] == REMOVED and not record.get("移出日期"):

@@ -15,7 +15,7 @@ from defusedxml.common import DefusedXmlException
 
 from simulators.clock import BEIJING, Clock, SystemClock
 from simulators.faults import DEFAULT_FAULT_SEED
-from simulators.lists.base import Record, Removal, add_years
+from simulators.lists.base import Record, Removal, add_years, malformed_date, missing_field
 from simulators.lists.http import HttpListSimulator, build_app
 from simulators.tax.fixtures import TAX_ROWS
 
@@ -68,14 +68,12 @@ class TaxDialect:
         return [dict(row) for row in TAX_ROWS]
 
     def problem(self, record: Any) -> tuple[str, str] | None:
-        for name in ("xh", "tax_nm", "tax_no", "qdwsh", "swjg_mc", "entry_tm"):
-            if not isinstance(record.get(name), str) or not record[name]:
-                return name, f"{name} is required"
+        if found := missing_field(record, ("xh", "tax_nm", "tax_no", "qdwsh", "swjg_mc", "entry_tm")):
+            return found
         if not record["xh"].isdigit():
             return "xh", "xh must be digits"
-        for name in ("entry_tm", "remove_tm"):
-            if record.get(name) and parse_tax_day(record[name]) is None:
-                return name, f"{name} must be yyyyMMdd"
+        if found := malformed_date(record, ("entry_tm", "remove_tm"), parse_tax_day, "yyyyMMdd"):
+            return found
         if record.get("gxsj") and parse_tax_stamp(record["gxsj"]) is None:
             return "gxsj", "gxsj must be yyyyMMddHHmmss"
         identity = record.get("legal_repre_id") or ""
