@@ -686,7 +686,11 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
     try:
         ssl_context = server_ssl_context(settings)
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        return _fail("invalid_tls", f"cannot load the TLS certificate, key or CA bundle: {exc}")
+        # Like the port in use below: one line naming the settings and what to do.
+        raise OperatorError(
+            f"cannot load the TLS certificate, key or CA bundle (CREDITGW_TLS_CERT_FILE, CREDITGW_TLS_KEY_FILE,"
+            f" CREDITGW_TLS_CLIENT_CA_FILE): {exc}; fix the files or the settings"
+        ) from None
     if simulate and settings.secrets_key is None:
         settings.secrets_key = SecretStr(new_key())  # this process only: the sandbox client below
     simulators = None

@@ -274,3 +274,12 @@ def test_serve_with_simulators_answers_and_stops_on_sigterm(tmp_path: Path) -> N
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+def test_unreadable_tls_files_are_one_clear_line(tmp_path: Path) -> None:
+    env = {
+        "CREDITGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}",
+        "CREDITGW_TLS_CERT_FILE": str(tmp_path / "absent.pem"),
+        "CREDITGW_TLS_KEY_FILE": str(tmp_path / "absent.key"),
+    }
+    _one_clear_line(creditgw("serve", cwd=tmp_path, env=env, timeout=120), "CREDITGW_TLS_CERT_FILE", "TLS")
