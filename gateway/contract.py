@@ -70,6 +70,9 @@ class SystemAdapter(ABC):
     # Rows one write call can carry. Above 1, the dispatcher hands the adapter several deliveries
     # at once through `write_many` (信用中国's intake takes 100 rows per call).
     max_rows_per_write: ClassVar[int] = 1
+    # False for a system the gateway only reads (a list authority that decides and publishes in its
+    # own system): the plan never targets it and its `write` refuses (PermanentError).
+    takes_writes: ClassVar[bool] = True
 
     @abstractmethod
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:

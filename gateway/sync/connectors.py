@@ -42,6 +42,10 @@ class ConnectorSpec:
     def rows_per_write(self) -> int:
         return self.adapter_class.max_rows_per_write
 
+    @property
+    def takes_writes(self) -> bool:
+        return self.adapter_class.takes_writes
+
     def settings_of(self, settings: Settings) -> Any:
         return getattr(settings, self.name)
 
