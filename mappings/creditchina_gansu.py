@@ -1,8 +1,14 @@
 """信用中国（甘肃） rows ⇄ canonical facts and state (docs/protocols.md §1, domain.md §2).
 
-Two row types come out of the pull: `CF` penalties, in either the current 双公示 generation or the
-legacy v1 generation (old front-end imports), and `YC` abnormal-list rows. Both generations are
-read; the current generation is always written.
+Three row types come out of the pull: `CF` penalties, in either the current 双公示 generation or the
+legacy v1 generation (old front-end imports), `YC` abnormal-list rows, and `MD` list entries (the
+seven lists 信用中国 mirrors from their owners: the six list authorities and GSXT's 严重违法失信名单).
+Both penalty generations are read; the current generation is always written.
+
+An `MD` row carries its owner's identity verbatim: `MD_JLBH` is the record's document number as the
+owner's mapping made it (案号, 确定文书文号, `RDWSH#DXBH`, …) and `MD_RDJGDM` its authority code (a
+统一社会信用代码, a 法院代码, or the authority's name where the owner names it only), so the mirror's
+row maps to the same RecordIdentity as the owner's.
 
 What a round trip through this system cannot carry (to_observation(to_write(facts)) loses it):
 - `publication_date`: 信用中国 has no publication-date column (its period counts from CF_JDRQ);
@@ -15,7 +21,10 @@ What a round trip through this system cannot carry (to_observation(to_write(fact
   market-regulation authority whose name carries none of the markers comes back as OTHER;
 - on `YC` rows: penalty kinds, amounts and content (the row has no such columns);
 - on `CF` rows: `listing_cause`;
-- the subject code of a natural person (never read: that column may hold an ID number there).
+- the subject code of a natural person (never read: that column may hold an ID number there);
+- on `MD` rows: penalty kinds, amounts, content, listing cause, publication date, severity, and the
+  owner's removal reason text (`MD_YCYY`: the canonical state carries the removal, not its wording);
+  `MD_WSH` is written (the decision's number: `MD_JLBH` up to a `#`) but not read back.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from datetime import date, datetime
 from typing import Any
 
 from gateway.contract import NativeChange, NativeWrite, UnmappableRow
-from gateway.domain.categories import Category, SubjectType, System, classify_authority
+from gateway.domain.categories import AuthorityDomain, Category, SubjectType, System, classify_authority
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
 from mappings.transforms import (
@@ -48,9 +57,10 @@ from mappings.transforms import (
 
 ROWTYPE_PENALTY = "CF"
 ROWTYPE_ABNORMAL = "YC"
+ROWTYPE_LIST = "MD"
 # Columns holding personal ID numbers: never shown in logs or dead letters (the connector gives
 # them to the adapter, which scrubs them from answer excerpts).
-PERSONAL_ID_FIELDS = ("CF_XDR_ZJHM", "CF_FR_ZJHM", "CF_XDR_SFZ")
+PERSONAL_ID_FIELDS = ("CF_XDR_ZJHM", "CF_FR_ZJHM", "CF_XDR_SFZ", "MD_ZJHM")
 KIND_FIELD = "ROWTYPE"  # the column naming a row's kind (CF, YC, …)
 
 # Current 双公示 generation. The subject code (CF_XDR_SHXYM) is handled beside the table: its
@@ -120,7 +130,46 @@ ABNORMAL_REQUIRED = {
 }
 ABNORMAL_SUBJECT_CODE = "YC_TYSHXYDM"
 
-# Status columns of both row kinds (protocols.md §1). ZZYY is the reason publicity ended.
+# List entries (docs/protocols.md §1 "List rows"). Identity columns are read as text, verbatim:
+# RecordIdentity normalises them, and the owner's mapping chose their form.
+LIST_FIELDS: FieldTable = (
+    ("document_number", "MD_JLBH", "text"),
+    ("subject_name", "MD_DXMC", "text"),
+    ("subject_type", "MD_DXLB", "subject_type"),
+    ("violation", "MD_LRYY", "text"),
+    ("legal_basis", "MD_LRYJ", "text"),
+    ("authority_name", "MD_RDJG", "text"),
+    ("authority_code", "MD_RDJGDM", "text"),
+    ("decision_date", "MD_LRRQ", "date_slash"),
+)
+LIST_REQUIRED = {
+    "document_number": "MD_JLBH",
+    "subject_name": "MD_DXMC",
+    "subject_type": "MD_DXLB",
+    "authority_name": "MD_RDJG",
+    "authority_code": "MD_RDJGDM",
+}
+# The intake also requires 列入事由 and 列入日期 on a push (a row loaded by an operator may lack them).
+LIST_WRITE_REQUIRED = {**LIST_REQUIRED, "violation": "MD_LRYY", "decision_date": "MD_LRRQ"}
+LIST_SUBJECT_CODE = "MD_TYSHXYDM"
+LIST_MASKED_ID = "MD_ZJHM"
+LIST_DECISION_NUMBER = "MD_WSH"
+LIST_REMOVAL_DATE = "MD_YCRQ"
+LIST_REMOVAL_REASON = "MD_YCYY"
+LIST_CATEGORY_COLUMN = "MD_MDLB"
+# 名单类别 (MD_MDLB) of each list category. 经营异常名录 keeps its own row type (YC).
+MDLB_BY_CATEGORY: Mapping[Category, str] = {
+    Category.COURT_DISHONEST: "01",
+    Category.TAX_MAJOR_VIOLATION: "02",
+    Category.WAGE_ARREARS: "03",
+    Category.WORK_SAFETY: "04",
+    Category.STATISTICS_SERIOUS: "05",
+    Category.SOCIAL_ORG_SERIOUS: "06",
+    Category.SAMR_SERIOUS: "07",
+}
+CATEGORY_BY_MDLB: Mapping[str, Category] = {code: category for category, code in MDLB_BY_CATEGORY.items()}
+
+# Status columns of all row kinds (protocols.md §1). ZZYY is the reason publicity ended.
 STOP_REASON_BY_ZZYY = {
     "01": StopReason.REPAIRED,  # 信用修复
     "02": StopReason.EXPIRED,  # 公示期满
@@ -239,6 +288,74 @@ def abnormal_facts(row: Mapping[str, Any]) -> RecordFacts:
     )
 
 
+def is_masked(id_number: str) -> bool:
+    """Masked as the owners mask (6201**********1234, 620502************): some digits starred. A
+    value without a star is taken as whole, whether or not its check digit holds."""
+    return "*" in id_number
+
+
+def list_facts(row: Mapping[str, Any]) -> RecordFacts:
+    mdlb = text(row.get(LIST_CATEGORY_COLUMN))
+    if mdlb is None or mdlb not in CATEGORY_BY_MDLB:
+        raise UnmappableRow(f"{LIST_CATEGORY_COLUMN}: unknown 名单类别 {mdlb!r}", field=LIST_CATEGORY_COLUMN)
+    category = CATEGORY_BY_MDLB[mdlb]
+    values = read_fields(row, LIST_FIELDS)
+    require(values, LIST_REQUIRED)
+    masked = text(row.get(LIST_MASKED_ID))
+    if values["subject_type"] is SubjectType.NATURAL_PERSON:
+        # A person has no 统一社会信用代码; the ID number stays as the owner masked it. A full one
+        # here would be a leak to contain, never to store or pass on.
+        if masked is not None and not is_masked(masked):
+            raise UnmappableRow(f"{LIST_MASKED_ID}: an unmasked ID number", field=LIST_MASKED_ID)
+        subject = parse_uscc(None, field=LIST_SUBJECT_CODE)
+    else:
+        masked = None
+        subject = parse_uscc(row.get(LIST_SUBJECT_CODE), field=LIST_SUBJECT_CODE)
+    # The SAMR serious list is market regulation's by definition (GSXT reads it the same way).
+    domain = (
+        AuthorityDomain.MARKET_REGULATION
+        if category is Category.SAMR_SERIOUS
+        else classify_authority(values["authority_name"])
+    )
+    return RecordFacts(
+        category=category,
+        authority_domain=domain,
+        subject_code=subject.code,
+        subject_code_checksum_ok=subject.checksum_ok,
+        subject_id_masked=masked,
+        **values,
+    )
+
+
+def list_row(facts: RecordFacts, target: TargetState, stop: date) -> dict[str, Any]:
+    """The whole MD row of a list entry: content, identity verbatim, and the removal as the status
+    columns plus 移出日期 (cleared on a restore: the push merges, so an old date must be emptied)."""
+    values = _canonical_values(facts)
+    missing = next(
+        (native for canonical, native in LIST_WRITE_REQUIRED.items() if values.get(canonical) in (None, "")), None
+    )
+    if missing is not None:
+        raise NotWritable(f"a 信用中国 list entry needs {missing}", field=missing)
+    row = write_fields(values, LIST_FIELDS)
+    row[LIST_CATEGORY_COLUMN] = MDLB_BY_CATEGORY[facts.category]
+    row[LIST_DECISION_NUMBER] = facts.document_number.split("#", 1)[0]
+    if facts.subject_type is SubjectType.NATURAL_PERSON:
+        masked = facts.subject_id_masked
+        if masked is not None and not is_masked(masked):
+            raise NotWritable("an unmasked ID number is never written", field=LIST_MASKED_ID)
+        row[LIST_MASKED_ID] = masked or ""
+    else:
+        subject_code = format_uscc(facts.subject_code, facts.subject_type)
+        if subject_code is not None:
+            row[LIST_SUBJECT_CODE] = subject_code
+    state = write_state(target, stop_date=stop)
+    row.update(state)
+    row[LIST_REMOVAL_DATE] = state["ZZRQ"]
+    if target.reason is None:
+        row[LIST_REMOVAL_REASON] = ""
+    return row
+
+
 def _canonical_values(facts: RecordFacts) -> dict[str, Any]:
     return {f.name: getattr(facts, f.name) for f in fields(facts)}
 
@@ -267,6 +384,8 @@ class CreditChinaGansuMapping:
             facts = penalty_facts(row)
         elif kind == ROWTYPE_ABNORMAL:
             facts = abnormal_facts(row)
+        elif kind == ROWTYPE_LIST:
+            facts = list_facts(row)
         else:
             raise UnmappableRow(f"ROWTYPE: unknown row type {kind!r}", field="ROWTYPE")
         target = read_state(row)
@@ -292,6 +411,14 @@ class CreditChinaGansuMapping:
     ) -> NativeWrite:
         """A current-generation row. The intake has no idempotency keys (upserts make resends
         harmless); the key is kept on the NativeWrite for logs only."""
+        if facts.category in MDLB_BY_CATEGORY:
+            row = list_row(facts, target, stop_day(target, decided_at, self._today))
+            return NativeWrite(
+                kind=ROWTYPE_LIST,
+                row=row,
+                business_key=business_key(ROWTYPE_LIST, facts),
+                idempotency_key=idempotency_key,
+            )
         values = _canonical_values(facts)
         if facts.category is Category.ADMIN_PENALTY:
             kind = ROWTYPE_PENALTY

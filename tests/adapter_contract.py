@@ -73,10 +73,136 @@ def contract_abnormal_facts(index: int) -> RecordFacts:
     )
 
 
+def contract_court_facts(index: int) -> RecordFacts:
+    """A fresh 失信被执行人 entry of a person (court: 执行法院 code + 案号 as typed, full-width; ID masked)."""
+    return RecordFacts(
+        category=Category.COURT_DISHONEST,
+        authority_name="兰州市城关区人民法院",
+        authority_code="A20",
+        document_number=f"（２０２６）甘０１０２执９{index:03d}号",
+        authority_domain=AuthorityDomain.OTHER,
+        subject_name="王某某",
+        subject_type=SubjectType.NATURAL_PERSON,
+        subject_id_masked="6201**********1234",
+        decision_date=date(2026, 2, 3),
+        violation="有履行能力而拒不履行生效法律文书确定义务",
+    )
+
+
+def contract_tax_facts(index: int) -> RecordFacts:
+    """A fresh 重大税收违法失信主体 of a company (the 税务机关 has no code in its rows: its name keys it)."""
+    return RecordFacts(
+        category=Category.TAX_MAJOR_VIOLATION,
+        authority_name="国家税务总局兰州市税务局第一稽查局",
+        authority_code="国家税务总局兰州市税务局第一稽查局",
+        document_number=f"兰税一稽罚〔2026〕9{index:03d}号",
+        authority_domain=AuthorityDomain.OTHER,
+        subject_name="兰州恒达商贸有限公司",
+        subject_type=SubjectType.LEGAL_ENTITY,
+        subject_code="91620102MA72ABCD94",
+        subject_code_checksum_ok=True,
+        decision_date=date(2026, 1, 20),
+        violation="虚开增值税专用发票",
+    )
+
+
+def contract_wage_facts(index: int) -> RecordFacts:
+    """A fresh 拖欠农民工工资 entry of a unit (one 认定决定书 lists several objects: `RDWSH#DXBH`)."""
+    return RecordFacts(
+        category=Category.WAGE_ARREARS,
+        authority_name="甘肃省人力资源和社会保障厅",
+        authority_code="11620000MA72RN0959",
+        document_number=f"甘人社认〔2026〕9{index:03d}号#DX2026{index:04d}",
+        authority_domain=AuthorityDomain.OTHER,
+        subject_name="甘肃某建筑劳务有限公司",
+        subject_type=SubjectType.LEGAL_ENTITY,
+        subject_code="91620102MA72QY550X",
+        subject_code_checksum_ok=True,
+        decision_date=date(2026, 2, 10),
+        violation="拖欠农民工工资数额达到认定拒不支付劳动报酬罪数额标准",
+    )
+
+
+def contract_work_safety_facts(index: int) -> RecordFacts:
+    """A fresh 安全生产严重失信主体 (a producing unit)."""
+    return RecordFacts(
+        category=Category.WORK_SAFETY,
+        authority_name="甘肃省应急管理厅",
+        authority_code="11620000MA72YJ092R",
+        document_number=f"JL2026{index:05d}",
+        authority_domain=AuthorityDomain.OTHER,
+        subject_name="兰州恒达商贸有限公司",
+        subject_type=SubjectType.LEGAL_ENTITY,
+        subject_code="91620102MA72ABCD94",
+        subject_code_checksum_ok=True,
+        decision_date=date(2026, 1, 5),
+        violation="发生较大生产安全事故，性质恶劣",
+        legal_basis="《安全生产严重失信主体名单管理办法》第五条",
+    )
+
+
+def contract_statistics_facts(index: int) -> RecordFacts:
+    """A fresh 统计严重失信企业 (the bureau names its 认定机关 only)."""
+    return RecordFacts(
+        category=Category.STATISTICS_SERIOUS,
+        authority_name="甘肃省统计局",
+        authority_code="甘肃省统计局",
+        document_number=f"甘统认〔2026〕9{index:03d}号",
+        authority_domain=AuthorityDomain.OTHER,
+        subject_name="甘肃某建筑劳务有限公司",
+        subject_type=SubjectType.LEGAL_ENTITY,
+        subject_code="91620102MA72QY550X",
+        subject_code_checksum_ok=True,
+        decision_date=date(2026, 3, 2),
+        violation="提供不真实统计资料",
+    )
+
+
+def contract_social_org_facts(index: int) -> RecordFacts:
+    """A fresh 社会组织严重违法失信名单 entry (a 民办非企业单位, USCC prefix 5)."""
+    return RecordFacts(
+        category=Category.SOCIAL_ORG_SERIOUS,
+        authority_name="兰州市民政局",
+        authority_code="兰州市民政局",
+        document_number=f"兰民失〔2026〕9{index:03d}号",
+        authority_domain=AuthorityDomain.OTHER,
+        subject_name="兰州市某职业培训学校",
+        subject_type=SubjectType.LEGAL_ENTITY,
+        subject_code="52620100MJ72AB123C",
+        subject_code_checksum_ok=True,
+        decision_date=date(2026, 2, 25),
+        violation="被列入活动异常名录满2年",
+    )
+
+
+def contract_samr_serious_facts(index: int) -> RecordFacts:
+    """A fresh 市场监督管理严重违法失信名单 entry (GSXT's own; 信用中国 mirrors it)."""
+    return RecordFacts(
+        category=Category.SAMR_SERIOUS,
+        authority_name="甘肃省市场监督管理局",
+        authority_code="11620000MB1785432K",
+        document_number=f"甘市监严列〔2026〕9{index:03d}号",
+        authority_domain=AuthorityDomain.MARKET_REGULATION,
+        subject_name="兰州恒达商贸有限公司",
+        subject_type=SubjectType.LEGAL_ENTITY,
+        subject_code="91620102MA72ABCD94",
+        subject_code_checksum_ok=True,
+        decision_date=date(2026, 1, 12),
+        violation="被列入异常名录届满3年仍未履行相关义务的",
+    )
+
+
 # One facts factory per category: fresh, distinct records (by index) the category's writers accept.
 CONTRACT_FACTS: Mapping[Category, Callable[[int], RecordFacts]] = {
     Category.ADMIN_PENALTY: contract_facts,
     Category.ABNORMAL_OPERATIONS: contract_abnormal_facts,
+    Category.COURT_DISHONEST: contract_court_facts,
+    Category.TAX_MAJOR_VIOLATION: contract_tax_facts,
+    Category.WAGE_ARREARS: contract_wage_facts,
+    Category.WORK_SAFETY: contract_work_safety_facts,
+    Category.STATISTICS_SERIOUS: contract_statistics_facts,
+    Category.SOCIAL_ORG_SERIOUS: contract_social_org_facts,
+    Category.SAMR_SERIOUS: contract_samr_serious_facts,
 }
 
 

@@ -32,8 +32,8 @@ CONFIG = CreditChinaConfig(username="gw-user", password="gw-pass-Secret1")
 class CreditChinaHarness(Harness):
     system = "creditchina_gansu"
     secrets = (CONFIG.password,)
-    categories = (Category.ADMIN_PENALTY, Category.ABNORMAL_OPERATIONS)
-    listing_kinds = ("CF", "YC")
+    categories = tuple(Category)  # 信用中国 mirrors every category (lists as MD rows)
+    listing_kinds = ("CF", "YC", "MD")
     _mapping = CreditChinaGansuMapping()
 
     def build(self, *, timeout: float, page_size: int, retry: InCallRetry) -> SystemAdapter:

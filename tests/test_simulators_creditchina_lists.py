@@ -88,3 +88,15 @@ async def test_operators_repair_and_load_list_entries(client: Client) -> None:
     assert body["changed"] is True and body["record"]["GSZT"] == "0" and body["record"]["ZZYY"] == "04"
     response = await client.post("/admin/repair", json={**key, "MD_JLBH": "nope"})
     assert response.status == 404 and (await response.json())["field"] == "MD_JLBH"
+
+
+async def test_the_deciding_authority_is_keyed_as_its_owner_identifies_it(client: Client) -> None:
+    """A court's 法院代码 or a bureau's name (owners without codes) key the row as well as a USCC."""
+    assert (await push(client, court_entry(MD_RDJGDM="A20")))["code"] == "00"
+    tax = court_entry(
+        MD_MDLB="02", MD_RDJG="国家税务总局兰州市税务局第一稽查局", MD_RDJGDM="国家税务总局兰州市税务局第一稽查局"
+    )
+    assert (await push(client, tax))["code"] == "00"
+    response = await client.get("/admin/records")
+    keys = {r["MD_RDJGDM"] for r in (await response.json())["records"] if r["ROWTYPE"] == "MD"}
+    assert keys == {"A20", "国家税务总局兰州市税务局第一稽查局"}

@@ -1,6 +1,7 @@
 """信用中国（甘肃） adapter: SOAP intake with token login, timestamp pull (docs/protocols.md §1).
 
-- Writes push one `<ROW>` per call to PenaltyWebService (`CF`) or AbnormalWebService (`YC`). The
+- Writes push `<ROW>`s to PenaltyWebService (`CF`), AbnormalWebService (`YC`) or
+  CreditListService (`MD`, list entries mirrored from their owners). The
   intake has no idempotency keys; a push is an upsert on the business key and an unchanged resend
   changes nothing, so a retry is harmless.
 - The token is fetched on first use, renewed shortly before `expiresIn` runs out, and renewed
@@ -40,6 +41,7 @@ PULL_PATH = "/service/RepairResultService"
 WRITE_SERVICES: Mapping[str, tuple[str, str]] = {
     "CF": ("/service/PenaltyWebService", "importPenalyXml"),
     "YC": ("/service/AbnormalWebService", "importAbnormalXml"),
+    "MD": ("/service/CreditListService", "importCreditListXml"),
 }
 
 START_CURSOR = "1970/01/01 00:00:00"

@@ -108,6 +108,9 @@ class RecordFacts:
     subject_type: SubjectType
     subject_code: str | None = None  # 统一社会信用代码; natural persons have none here
     subject_code_checksum_ok: bool | None = None  # flagged, never rejected (domain.md §6)
+    # A natural person's ID number exactly as the list's owner masks it (6201**********1234), so the
+    # mirrors show what the owner shows; never unmasked, never a key (lists-common §3).
+    subject_id_masked: str | None = None
     decision_date: date | None = None
     publication_date: date | None = None
     penalty_kinds: tuple[str, ...] = ()
@@ -148,6 +151,8 @@ class RecordFacts:
             raw["stand_ins"] = sorted(self.stand_ins)
         else:  # absent when empty: the content digest of every record without one stays as it was
             del raw["stand_ins"]
+        if self.subject_id_masked is None:  # likewise
+            del raw["subject_id_masked"]
         for key in ("decision_date", "publication_date"):
             raw[key] = raw[key].isoformat() if raw[key] else None
         for key in ("fine_wan_yuan", "confiscation_wan_yuan"):
@@ -175,6 +180,7 @@ class RecordFacts:
             subject_type=SubjectType(raw["subject_type"]),
             subject_code=raw.get("subject_code"),
             subject_code_checksum_ok=raw.get("subject_code_checksum_ok"),
+            subject_id_masked=raw.get("subject_id_masked"),
             decision_date=_date(raw.get("decision_date")),
             publication_date=_date(raw.get("publication_date")),
             penalty_kinds=tuple(raw.get("penalty_kinds") or ()),

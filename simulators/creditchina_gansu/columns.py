@@ -67,7 +67,9 @@ MD = RowKind(
     ),
     key=("MD_JLBH", "MD_RDJGDM"),
     required=("MD_MDLB", "MD_JLBH", "MD_DXMC", "MD_DXLB", "MD_LRYY", "MD_RDJG", "MD_RDJGDM", "MD_LRRQ"),
-    uscc_columns=("MD_TYSHXYDM", "MD_RDJGDM"),
+    # MD_RDJGDM identifies the deciding authority as its owner does (a 统一社会信用代码, a court's
+    # 法院代码, or the name where the owner names it only): checked as a USCC only when it is one.
+    uscc_columns=("MD_TYSHXYDM",),
     date_columns=("MD_LRRQ", "MD_YXQZ", "MD_YCRQ"),
 )  # fmt: skip
 # 名单类别 (MD_MDLB): the nine categories' lists, by owner.
