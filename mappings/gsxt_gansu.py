@@ -1,8 +1,9 @@
 """GSXT（甘肃） records ⇄ canonical facts and state (docs/protocols.md §2, domain.md §3).
 
-Three tables come out of the change feed: `punish` (SAMR's own penalties, GSXT is their system of
+Four tables come out of the change feed: `punish` (SAMR's own penalties, GSXT is their system of
 record), `otherpunish` (other departments' penalties collected under an enterprise; the only table
-the gateway writes) and `opanomaly` (经营异常名录, GSXT is its system of record).
+the gateway writes), `opanomaly` (经营异常名录) and `seriousillegal` (市场监督管理严重违法失信名单,
+SAMR Order 44; protocols.md §2a), both lists GSXT's own.
 
 What a round trip through this system cannot carry (to_observation(to_write(facts)) loses it):
 - `publication_date`: GSXT sets `pubDate` itself when it audits a record; it is read, never written;
@@ -11,7 +12,9 @@ What a round trip through this system cannot carry (to_observation(to_write(fact
   the violation, gateway/domain/rules/sectors.py);
 - `authority_domain`: not a field; `otherpunish` re-derives it from `judAuth` (classify_authority);
 - 农专社 reads as a legal entity; it is written back as 农专社 only because its code says so (`93…`);
-- natural persons: GSXT never shows them, so they are never written (NotWritable).
+- natural persons: GSXT never shows them, so they are never written (NotWritable);
+- `seriousillegal`: no entType (a `92…` code reads as an individual business, any other as a legal
+  entity: the code's structure, not a guess), and the removal's reason text (`remExcpresRea`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from mappings.transforms import (
 TABLE_PUNISH = "punish"
 TABLE_OTHERPUNISH = "otherpunish"
 TABLE_OPANOMALY = "opanomaly"
+TABLE_SERIOUS = "seriousillegal"
 KIND_FIELD = "table"  # the member naming a record's table where records are listed together
 PERSONAL_ID_FIELDS = ("CerNO",)  # 证件号码 of natural persons (domain.md §3.1): never shown in logs
 # Each table's own id column: the adapter names a change's native id by it (ConnectorSpec).
@@ -53,6 +57,7 @@ NATIVE_ID_FIELDS: Mapping[str, str] = {
     TABLE_PUNISH: "caseId",
     TABLE_OTHERPUNISH: "caseId",
     TABLE_OPANOMALY: "busExcList",
+    TABLE_SERIOUS: "illCompId",
 }
 
 # punish and otherpunish share their fields. Handled beside the table: the subject code (uniSCID,
@@ -96,6 +101,16 @@ OPANOMALY_REQUIRED = {
     "authority_name": "decOrg",
     "authority_code": "decOrgCode",
 }
+
+SERIOUS_FIELDS: FieldTable = (
+    ("subject_name", "entName", "text"),
+    ("violation", "serILLRea", "text"),
+    ("decision_date", "abnTime", "date_dash"),
+    ("authority_name", "decOrg", "text"),
+    ("authority_code", "decOrgCode", "code"),
+    ("document_number", "penDecNo", "text"),
+)
+SERIOUS_REQUIRED = OPANOMALY_REQUIRED
 
 # punish / otherpunish publicity (protocols.md §2)
 PUB_FLAG_PUBLISHED = "1"
@@ -158,6 +173,50 @@ def opanomaly_state(row: Mapping[str, Any]) -> TargetState:
             return stopped(StopReason.EXPIRED, stop_date(row, "remDate"))
         return stopped(StopReason.REMOVED, stop_date(row, "remDate"))
     raise UnmappableRow(f"isMove: unknown value {is_move!r}", field="isMove")
+
+
+# seriousillegal: isMove "0" listed, "1" 移出 (the row stays). remType says how (protocols.md §2a):
+# "1" the 3 years ran out (expiry), "3" the penalty it rested on was revoked (the listing falls with
+# it: withdrawn), "2" credit repair and "4" deregistration are removals. A removal without a
+# remType is still a removal, never a guessed reason.
+SERIOUS_STOP_BY_REM_TYPE = {
+    "1": StopReason.EXPIRED,
+    "2": StopReason.REMOVED,
+    "3": StopReason.WITHDRAWN,
+    "4": StopReason.REMOVED,
+}
+
+
+def serious_state(row: Mapping[str, Any]) -> TargetState:
+    is_move = text(row.get("isMove"))
+    if is_move == IS_MOVE_LISTED:
+        return PUBLISHED
+    if is_move != IS_MOVE_REMOVED:
+        raise UnmappableRow(f"isMove: unknown value {is_move!r}", field="isMove")
+    rem_type = text(row.get("remType"))
+    if rem_type is None:
+        return stopped(StopReason.REMOVED, stop_date(row, "remDate"))
+    if rem_type not in SERIOUS_STOP_BY_REM_TYPE:
+        raise UnmappableRow(f"remType: unknown value {rem_type!r}", field="remType")
+    return stopped(SERIOUS_STOP_BY_REM_TYPE[rem_type], stop_date(row, "remDate"))
+
+
+def serious_facts(row: Mapping[str, Any]) -> RecordFacts:
+    values = read_fields(row, SERIOUS_FIELDS)
+    require(values, SERIOUS_REQUIRED)
+    subject = parse_uscc(row.get(SUBJECT_CODE), field=SUBJECT_CODE)
+    if subject.code is None:
+        raise UnmappableRow(f"{SUBJECT_CODE} is required", field=SUBJECT_CODE)
+    # GB 32100 positions 1–2 `92`: an individual business registered by market regulation.
+    kind = SubjectType.INDIVIDUAL_BUSINESS if subject.code.startswith("92") else SubjectType.LEGAL_ENTITY
+    return RecordFacts(
+        category=Category.SAMR_SERIOUS,
+        authority_domain=AuthorityDomain.MARKET_REGULATION,
+        subject_type=kind,
+        subject_code=subject.code,
+        subject_code_checksum_ok=subject.checksum_ok,
+        **values,
+    )
 
 
 def penalty_facts(row: Mapping[str, Any], *, table: str) -> RecordFacts:
@@ -225,6 +284,9 @@ class GsxtGansuMapping:
             target: TargetState | None = opanomaly_state(row)
             if text(row.get("isMove")) == IS_MOVE_REMOVED:
                 removal_reason = text(row.get("remExcpres"))  # its pairing is checked (gateway.domain.intake)
+        elif change.kind == TABLE_SERIOUS:
+            facts = serious_facts(row)
+            target = serious_state(row)
         elif change.kind in (TABLE_PUNISH, TABLE_OTHERPUNISH):
             if change.kind == TABLE_OTHERPUNISH and text(row.get("auditState")) != AUDIT_STATE_APPROVED:
                 # Awaiting audit or refused: content GSXT does not publish, not a publicity state.
@@ -243,7 +305,9 @@ class GsxtGansuMapping:
             source_version=change.source_version,
             native_id=change.native_id,
             removal_reason=removal_reason,
-            decided_on=reported_day(row.get("remDate" if change.kind == TABLE_OPANOMALY else "stopDate")),
+            decided_on=reported_day(
+                row.get("remDate" if change.kind in (TABLE_OPANOMALY, TABLE_SERIOUS) else "stopDate")
+            ),
         )
 
     def to_write(

@@ -30,7 +30,7 @@ APP_KEY, SECRET = "creditgw-test", "gsxt-Secret-42"
 class GsxtHarness(Harness):
     system = "gsxt_gansu"
     secrets = (SECRET,)
-    listing_kinds = ("punish", "otherpunish", "opanomaly")
+    listing_kinds = ("punish", "otherpunish", "opanomaly", "seriousillegal")
     _mapping = GsxtGansuMapping()
 
     def build(self, *, timeout: float, page_size: int, retry: InCallRetry) -> SystemAdapter:
