@@ -33,7 +33,7 @@ from gateway.store.database import Database, StoreUnavailable, from_db_ts, now_u
 from gateway.store.group import GroupCommitter
 from gateway.store.migrate import migrate
 from gateway.store.repo import Repo
-from gateway.sync.connectors import Connector, build_connectors
+from gateway.sync.connectors import SPECS, Connector, build_connectors
 from gateway.sync.dispatcher import Dispatcher, reap_expired_leases, release_leases
 from gateway.sync.poller import Poller
 from gateway.sync.sweep import SweepReport
@@ -54,6 +54,7 @@ def policy_from(settings: Settings, systems: set[str], sla: SyncSla | None = Non
         repair_windows={Category(k): frozenset(v) for k, v in settings.repair_windows.items()},
         enabled_systems=frozenset(systems),
         self_deciding_owners=frozenset(settings.self_deciding_owners),
+        read_only=frozenset(name for name in systems if name in SPECS and not SPECS[name].takes_writes),
         sla=sla,
     )
 

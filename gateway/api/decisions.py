@@ -61,6 +61,7 @@ _REFUSED = {
     "invalid_transition": (409, "action"),
     "stale_decision": (409, "decided_at"),
     "decided_in_owner_system": (409, "record"),
+    "owner_decides_in_its_own_system": (409, "record"),  # the owner takes no writes (ADR 0028)
     "action_not_for_category": (422, "action"),
 }
 

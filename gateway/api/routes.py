@@ -126,7 +126,11 @@ ROUTES: tuple[RouteSpec, ...] = (
         errors={
             **_POST_ERRORS,
             404: "`record_not_found`",
-            409: "`request_in_flight`, `invalid_transition`, `stale_decision`, `decided_in_owner_system`",
+            409: (
+                "`request_in_flight`, `invalid_transition`, `stale_decision`, `decided_in_owner_system`,"
+                " `owner_decides_in_its_own_system` (the record's owner takes no writes: it records the removal in"
+                " its own system and the gateway mirrors it)"
+            ),
             422: (
                 "`invalid_body`, `unknown_field`, `validation_error`, `invalid_uscc` (`subject_code`, "
                 "`record.authority_code`), `subject_mismatch`, `action_not_for_category` (`action`: e.g. `remove` on "

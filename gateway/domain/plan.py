@@ -187,6 +187,11 @@ class Policy:
     # which the law decides (docs/adr/0007-expiry-by-the-owners-rules.md); no decision is ever
     # delivered to them: they stop their own records, and their feed then reports it.
     self_deciding_owners: frozenset[str] = frozenset()
+    # Systems that take no writes at all (`SystemAdapter.takes_writes` False: the list authorities,
+    # which decide and publish in their own systems, 谁认定、谁修复): never the target of any
+    # delivery, and a decision about a record they own is refused outright, expiry included: they
+    # signal their removals and expiries in their own feeds (docs/adr/0028).
+    read_only: frozenset[str] = frozenset()
     # The sync deadline given to every repair's targets (None: no deadlines are recorded).
     sla: SyncSla | None = None
     # Systems whose change feed the gateway has not yet read through once (go-live): what they
@@ -198,13 +203,17 @@ class Policy:
         return system == facts.owner or system in self.repair_windows.get(facts.category, frozenset())
 
     def decision_targets(self, facts: RecordFacts) -> tuple[str, ...]:
-        """Who receives a decision: every publisher, except an owner that decides only in itself."""
+        """Who receives a decision: every publisher, except an owner that decides only in itself
+        and any system that takes no writes."""
         owner = str(facts.owner)
         skip = owner if owner in self.self_deciding_owners else None
-        return tuple(s for s in self.publishers(facts) if s != skip)
+        return tuple(s for s in self.publishers(facts) if s != skip and s not in self.read_only)
 
     def mirrors(self, facts: RecordFacts) -> tuple[str, ...]:
-        return self._enabled(tuple(str(m) for m in facts.mirrors))
+        return tuple(s for s in self._enabled(tuple(str(m) for m in facts.mirrors)) if s not in self.read_only)
+
+    def takes_writes(self, system: str) -> bool:
+        return system not in self.read_only
 
     def publishers(self, facts: RecordFacts) -> tuple[str, ...]:
         """Every system that shows the record: its owner first, then the mirrors."""
@@ -429,6 +438,12 @@ def _plan_decision(
             "action_not_for_category", f"{event.action.value} does not apply to {category.value} records ({allowed})"
         )
     owner = str(current.facts.owner)
+    if owner in policy.read_only:
+        raise DecisionRefused(
+            "owner_decides_in_its_own_system",
+            f"{category.value} records are decided by their owner {owner}, which takes no writes: that"
+            " authority records the removal in its own system and the gateway mirrors it from its feed",
+        )
     if owner in policy.self_deciding_owners and event.action is not Action.EXPIRE:
         raise DecisionRefused(
             "decided_in_owner_system",
@@ -646,6 +661,16 @@ def _mirror_report(
         return Plan(
             outcome=Outcome.PROVISIONAL, record=current, changed=bool(notes), audit=(*notes, divergence), seen=seen
         )
+    if not policy.takes_writes(event.source):
+        # A system the gateway cannot write shows another state: audited, never written to.
+        divergence = AuditEntry(
+            kind="mirror_divergence",
+            actor=event.source,
+            before=event.target,
+            after=state.target,
+            detail={"owner": str(current.facts.owner), "takes_writes": "false"},
+        )
+        return Plan(outcome=Outcome.UNCHANGED, record=current, changed=True, audit=(*notes, divergence), seen=seen)
     # 多头修复: the mirror changed a record it does not own. Audit and set it back; a new version
     # gives the correction its own idempotency key (the mirror may remember the old one).
     version = state.version + 1

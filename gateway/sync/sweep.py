@@ -11,6 +11,9 @@ Per page of published records (keyset by record_id, `sweep_batch` at a time, nev
    trail, the repair's progress rows (with their sync deadline) and the outbox deliveries commit
    together, and the dispatcher delivers them like any other decision (reason `expired`).
 
+Records whose owner takes no writes (the list authorities) are skipped and counted
+(`owner_signals_expiry`): their feeds signal expiry, and the mirrors follow that signal (ADR 0028).
+
 A published record that its owner's rules do not publish at all (警告 only, Order 36 轻微) is
 stopped the same way on the day the sweep finds it, and counted apart (`withheld`, by reason). A
 mirror's published copy of a record only the mirror's rules withhold is stopped on that mirror
@@ -51,6 +54,7 @@ from gateway.sync.ingest import apply_event, persist
 
 log = get_logger("creditgw.sweep")
 
+OWNER_SIGNALS_EXPIRY = "owner_signals_expiry"  # skipped: the owner takes no writes and ends its own lists
 SWEEP_SOURCE = SWEEP_ACTOR  # the repairs' `source`: the gateway itself, on the law's behalf
 
 
@@ -156,6 +160,11 @@ async def sweep(
                 copies.extend(_withheld_copies(record, policy, book))
             if record.facts.severity is None and record.facts.category is Category.ADMIN_PENALTY:
                 report.awaiting_classification += bool(awaiting_tier(record.facts, rulebook=book))
+            if not policy.takes_writes(str(record.facts.owner)):
+                # A list authority signals its own expiries (court 期限届满, hrss YCLX 01, …) and may
+                # have extended the period: its feed stops the mirrors, never our count (ADR 0028).
+                report.skipped[OWNER_SIGNALS_EXPIRY] += 1
+                continue
             expiry = expiry_of(record.facts, rulebook=book)
             if expiry.skip_reason is not None and expiry.withheld is None:
                 report.skipped[expiry.skip_reason] += 1
