@@ -644,8 +644,10 @@ SAMR_SERIOUS_LIST = ListRegime(
         ),
     ),
     in_force_from=Sourced(value=date(2021, 9, 1), source="domain.md §1 (总局令第44号, 2021)", confidence=R),
-    maximum=Sourced(value=YEARS_3, source="总局令第44号 (domain.md §3.2, §5.4)", confidence=R),
-    early_after=Sourced(value=YEAR_1, source="总局令第44号 (domain.md §3.2, §5.4)", confidence=R),
+    # lists.md §6: 3 years from listing, then GSXT removes it automatically (remType 1); early removal
+    # after ≥ 1 year (remType 2).
+    maximum=Sourced(value=YEARS_3, source="总局令第44号 (lists.md §6, domain.md §3.2, §5.4)", confidence=R),
+    early_after=Sourced(value=YEAR_1, source="总局令第44号 (lists.md §6, domain.md §3.2, §5.4)", confidence=R),
 )
 
 
@@ -809,9 +811,11 @@ WORK_SAFETY_LIST = ListRegime(
         source="应急管理部令第11号 (domain.md §5.4: Shanxi implementation [V], national article [R])",
         confidence=R,
     ),
+    # lists.md §3: early removal once listed ≥ 12 months [V Shanxi rule]; at the 3 years the deciding
+    # unit itself removes the subject and stops publication (its feed's zt 21 is the signal).
     early_after=Sourced(
         value=Period.of_months(12),
-        source="应急管理部令第11号 (domain.md §5.4: Shanxi implementation [V], national article [R])",
+        source="应急管理部令第11号 (lists.md §3, domain.md §5.4: Shanxi implementation [V], national article [R])",
         confidence=R,
     ),
 )
@@ -857,7 +861,11 @@ STATISTICS_LIST = ListRegime(
         ),
     ),
     maximum=Sourced(value=YEARS_3, source="国家统计局令第35号 (domain.md §5.4: likely 3 years)", confidence=R),
-    early_after=Sourced(value=YEAR_1, source="国家统计局令第35号 (issue #3 brief; not in domain.md)", confidence=R),
+    # lists.md §4: 35号令 "3 years from 认定; repair possible after a minimum time (1 year [R])"; the
+    # 2019 rule's 1 year / 6 months is the older regime (note above), not applied to 35号令 listings.
+    early_after=Sourced(
+        value=YEAR_1, source="国家统计局令第35号 (lists.md §4: 1 year [R]; confirm against the text)", confidence=R
+    ),
 )
 
 SOCIAL_ORG_LIST = ListRegime(
