@@ -1,5 +1,9 @@
 """`creditgw demo`: embedded SQLite + in-process simulators. Seeds, repairs on both sides, waits
-until every system agrees, prints what happened. Exit 0 only if everything converged."""
+until every system agrees, prints what happened, and reports per category of 附件1 (owner → every
+mirror: records, in agreement or not). Exit 0 only if everything converged.
+
+A category whose owner has no connector in this build is left out of the comparison and the report
+says so; it is never counted as agreeing."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from pydantic import SecretStr
 
 from gateway.clients import Scope, add_sandbox_client, new_key
 from gateway.domain.agreement import Disagreement, disagreements
+from gateway.domain.categories import CATEGORY_LABELS, AuthorityDomain, Category, SubjectType, mirrors_of, owner_of
 from gateway.domain.model import CanonicalRecord
 from gateway.runtime import Runtime
 from gateway.sandbox import REMOVAL_FOR_CAUSE, Sandbox, record_id_of
@@ -25,9 +30,69 @@ from gateway.settings import Settings
 from gateway.signing import Credentials, sign_headers
 from gateway.store.database import Row, Tx
 from gateway.store.repo import Repo, record_from_row
+from gateway.sync.connectors import SPECS
 
 DEMO_DB = Path("var/demo.db")
 CC, GS = "creditchina_gansu", "gsxt_gansu"
+
+
+@dataclass
+class CategoryReport:
+    """One category of 附件1 in the demo: its owner(s), mirrors, and how many of its records every
+    system shows as the canonical state says."""
+
+    category: str
+    label: str
+    owners: list[str]
+    mirrors: list[str]
+    connected: bool  # every owner of the category has a connector in this run
+    records: int = 0
+    agreeing: int = 0
+    disagreeing: int = 0
+    note: str = ""
+
+    @property
+    def agrees(self) -> bool:
+        return self.connected and self.records > 0 and self.disagreeing == 0
+
+
+def category_owners(category: Category) -> tuple[list[str], list[str]]:
+    """The systems that own and that mirror a category's records (enterprises': GSXT shows no
+    natural persons), from the ownership table."""
+    domains = (AuthorityDomain.MARKET_REGULATION, AuthorityDomain.OTHER)
+    owners = dict.fromkeys(owner_of(category, d).value for d in domains)
+    mirrors = dict.fromkeys(m.value for d in domains for m in mirrors_of(category, d, SubjectType.LEGAL_ENTITY))
+    return list(owners), [m for m in mirrors if m not in owners or category is Category.ADMIN_PENALTY]
+
+
+def category_reports(
+    records: list[CanonicalRecord], remaining: list[Disagreement], connected: set[str]
+) -> list[CategoryReport]:
+    """Per category, in 附件1's order: the records the owners' feeds gave, and those that some
+    system shows otherwise than the canonical state (each record counted once)."""
+    off = {d.record_id for d in remaining}
+    reports = []
+    for category in Category:
+        owners, mirrors = category_owners(category)
+        missing = [o for o in owners if o not in connected]
+        report = CategoryReport(
+            category=category.value,
+            label=CATEGORY_LABELS[category],
+            owners=owners,
+            mirrors=mirrors,
+            connected=not missing,
+        )
+        if missing:
+            report.note = f"left out: no connector for {', '.join(missing)} in this build"
+        else:
+            mine = [r for r in records if r.facts.category is category and r.state.authoritative]
+            report.records = len(mine)
+            report.disagreeing = sum(1 for r in mine if r.record_id in off)
+            report.agreeing = report.records - report.disagreeing
+            if not mine:
+                report.note = "no records: nothing to compare"
+        reports.append(report)
+    return reports
 
 
 @dataclass
@@ -60,7 +125,9 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
         }
     )
     started = time.monotonic()
-    sims = await start_simulators()
+    sims = await start_simulators(configs=demo_simulator_configs())
+    # Every system this build has a connector for and a simulator of takes part.
+    demo_settings = demo_settings.model_copy(update={"systems": [n for n in SPECS if n in sims.urls]})
     runtime = await Runtime.open(demo_settings, urls=dict(sims.urls))
     runner, api_url = await _start_api(runtime)
     try:
@@ -77,11 +144,19 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
                 _say(as_json, f"  started: {scenario.name} (on {scenario.started_on})")
             remaining = await wait_until_agreed(runtime, sandbox, timeout_s)
             await _fill_outcomes(runtime, sandbox, scenarios)
-            converged = not remaining and all(set(s.seen.values()) == {s.expected} for s in scenarios)
+            categories = category_reports(await _records(runtime), remaining, set(runtime.connectors))
+            included = [c for c in categories if c.connected]
+            converged = (
+                not remaining
+                and all(set(s.seen.values()) == {s.expected} for s in scenarios)
+                and all(c.agrees for c in included)
+            )
             summary = {
                 "converged": converged,
                 "records": await _count_records(runtime),
                 "disagreements": [d.label for d in remaining],
+                "categories": [{**asdict(c), "agrees": c.agrees} for c in categories],
+                "left_out": [c.category for c in categories if not c.connected],
                 "scenarios": [asdict(s) for s in scenarios],
                 "seconds": round(time.monotonic() - started, 2),
             }
@@ -91,6 +166,13 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
         await runner.cleanup()
         await runtime.close()
         await sims.close()
+
+
+def demo_simulator_configs() -> dict[str, Any]:
+    """Simulator configurations of the demo: GSXT seeds its 严重违法失信名单 too."""
+    from simulators.gsxt_gansu import GsxtConfig
+
+    return {GS: GsxtConfig(serious_list=True)}
 
 
 def _say(as_json: bool, line: str) -> None:
@@ -218,7 +300,16 @@ async def _perform_repairs(
             raise RuntimeError(f"the API refused the demo repair: {answer}")
     decided.repair_id = answer["repair_id"]
 
-    # 5. 多头修复: 信用中国 stops a SAMR penalty it does not own → audited and set back.
+    # 5. SAMR removes an enterprise from the 严重违法失信名单 early (信用修复, remType 2) → 信用中国's
+    #    list row (MD) stops publication with 移出名单.
+    serious = [r for r in gs_rows if r["table"] == "seriousillegal"]
+    if serious:
+        listed = serious[0]
+        payload = {"table": "seriousillegal", "penDecNo": listed["penDecNo"], "decOrgCode": listed["decOrgCode"]}
+        await sandbox.repair(GS, {**payload, "remType": "2"})
+        scenario("GSXT removes a 严重违法失信名单 entry early", GS, "stopped:removed", GS, listed)
+
+    # 6. 多头修复: 信用中国 stops a SAMR penalty it does not own → audited and set back.
     rogue = next(r for r in cc_rows if r.get("ROWTYPE") == "CF" and r.get("CF_WSH") == punish[1]["penDecNo"])
     await sandbox.repair(CC, {"CF_WSH": rogue["CF_WSH"], "CF_CFJGDM": rogue["CF_CFJGDM"], "ZZYY": "01"})
     scenario("信用中国 repairs a SAMR penalty it does not own", CC, "published", CC, rogue)
@@ -265,6 +356,16 @@ def _print_summary(summary: Mapping[str, Any], as_json: bool) -> None:
             print(f"    {system:<18} shows {seen}{timing}")
         if s["audit"]:
             print(f"    audit: {'; '.join(s['audit'])}")
+    print()
+    print("per category (owner → mirrors):")
+    for c in summary["categories"]:
+        route = f"{', '.join(c['owners'])} → {', '.join(c['mirrors']) or '(no mirror)'}"
+        if not c["connected"]:
+            print(f"  {c['category']:<20} {route:<48} {c['note']}")
+            continue
+        verdict = "agree" if c["agrees"] else "DO NOT AGREE"
+        counts = f"{c['records']} records, {c['agreeing']} in agreement, {c['disagreeing']} not"
+        print(f"  {c['category']:<20} {route:<48} {counts}: {verdict}{'  (' + c['note'] + ')' if c['note'] else ''}")
     print()
     state = "CONVERGED: every system agrees" if summary["converged"] else "NOT CONVERGED"
     print(f"{state} ({summary['records']} records, {summary['seconds']} s)")

@@ -50,7 +50,19 @@ def test_demo_converges_and_prints_a_json_summary_last(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["converged"] is True and summary["disagreements"] == []
-    assert len(summary["scenarios"]) == 5
+    assert len(summary["scenarios"]) >= 6
+    # Per category of 附件1: each one the build connects agrees, with records; the others are
+    # reported as left out, never as agreeing.
+    categories = {c["category"]: c for c in summary["categories"]}
+    assert len(categories) == 9
+    for category in categories.values():
+        if category["connected"]:
+            assert category["agrees"] and category["records"] > 0 and category["disagreeing"] == 0, category
+        else:
+            assert not category["agrees"] and category["note"].startswith("left out"), category
+    assert set(summary["left_out"]) == {c for c, v in categories.items() if not v["connected"]}
+    for connected in ("admin_penalty", "abnormal_operations", "samr_serious"):
+        assert categories[connected]["connected"], connected
     assert (tmp_path / "var" / "demo.db").exists()  # the embedded default: a SQLite file
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gateway.domain.model import CanonicalRecord, TargetState
+from gateway.domain.model import CanonicalRecord, Publicity, TargetState
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +30,10 @@ def disagreements(
     """Every (record, system) where a system that should show the record shows another state.
 
     `views[system][record_id]` is what that system shows; `publishers[record_id]` the systems that
-    must show it. Records only a mirror has reported (not authoritative) are not judged.
+    must show it. Records only a mirror has reported (not authoritative) are not judged. A system
+    that does not hold a stopped record at all agrees with it: it publishes nothing (a mirror that
+    never held a list entry removed before go-live is sent no stop, plan._first_fan_out; the court
+    deletes what it removes).
     """
     out = []
     for record in records:
@@ -41,6 +44,8 @@ def disagreements(
             if view is None:
                 continue  # not a system we can see
             found = view.get(record.record_id)
+            if found is None and record.state.target.status is Publicity.STOPPED:
+                continue
             if found != record.state.target:
                 out.append(
                     Disagreement(record_id=record.record_id, system=system, expected=record.state.target, found=found)
