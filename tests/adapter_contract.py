@@ -99,6 +99,10 @@ class Harness(ABC):
     takes_writes: ClassVar[bool] = True  # False: a system the gateway only reads (its faults hit reads)
     listing_drops_removed: ClassVar[bool] = False  # True: a removed row leaves the listing (court)
     busy_codes: ClassVar[tuple[str, ...]] = ("99", "3001")  # the system's own "busy, retry" answers
+    # True for a system read with GET: aiohttp sends an idempotent request once more on a fresh
+    # connection when a kept-alive one was closed under it (RFC 9112 §9.3.1), so a reset can be
+    # met twice per in-call attempt.
+    idempotent_reads: ClassVar[bool] = False
 
     def __init__(self, server: TestServer, admin: aiohttp.ClientSession) -> None:
         self.server = server
@@ -508,7 +512,11 @@ class HttpFaultContract(_HarnessFixture):
         await harness.faults(reset_rate=1.0)
         with pytest.raises(RetryableError):
             await harness.touch(adapter, 7)
-        assert await harness.injected("reset") == FAST_RETRY.attempts
+        resets = await harness.injected("reset")
+        if harness.idempotent_reads and not harness.takes_writes:
+            assert FAST_RETRY.attempts <= resets <= 2 * FAST_RETRY.attempts
+        else:
+            assert resets == FAST_RETRY.attempts
 
     async def test_hang_times_out_as_retryable(self, harness: Harness) -> None:
         adapter = harness.make(timeout=0.3)
