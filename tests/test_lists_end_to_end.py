@@ -129,3 +129,51 @@ async def test_emergency_rows_a_removal_without_a_reason_and_its_revocation(data
         assert await stack.read_feed() == 1
         restored = (await stack.records())[unit]
         assert restored.state.target == PUBLISHED and restored.state.decided_by == "emergency"
+
+
+async def test_rows_the_mappings_cannot_read_go_to_quarantine_and_the_feed_goes_on(database_url: str) -> None:
+    """An early removal without its 移出日期 (emergency) and a tax removal dated before the entry
+    are loadable in the authorities' systems but cannot be mapped: each lands in the quarantine
+    with the field, the masked ID number stays masked, and the rows after them are read."""
+    async with list_stack(database_url, "emergency", emergency.create_app) as stack:
+        await stack.read_feed()
+        undated = {
+            "jlid": "YJ2026009901",
+            "dwmc": "韩某",
+            "ztlx": "3",
+            "zjhm": "6204**********3317",
+            "cfjdswh": "（甘）应急罚〔2026〕99号",
+            "rdjg": "甘肃省应急管理厅",
+            "rdjgdm": "11620000MA72YJ092R",
+            "lrrq": "2025/01/02",
+            "glqxz": "2028/01/01",
+            "zt": "22",
+            "ycrq": "",
+        }
+        fine = {**undated, "jlid": "YJ2026009902", "cfjdswh": "（甘）应急罚〔2026〕98号", "zt": "10"}
+        await stack.admin("POST", "/admin/load", {"records": [undated, fine]})
+        assert await stack.read_feed() == 2
+        quarantined = await stack.runtime.db.run(
+            lambda tx: tx.all("SELECT system, field, status, raw FROM quarantine"), write=False
+        )
+        assert [(q["system"], q["field"], q["status"]) for q in quarantined] == [("emergency", "ycrq", "open")]
+        assert "3317" not in quarantined[0]["raw"]  # the masked zjhm is not even kept masked
+        assert record_id_of("emergency", fine) in await stack.records()
+
+    async with list_stack(database_url, "tax", tax.create_app) as stack:
+        await stack.read_feed()
+        backwards = {
+            "xh": "90",
+            "tax_nm": "兰州示例倒签有限公司",
+            "tax_no": "91620102MA72CT0140",
+            "qdwsh": "兰税稽罚〔2026〕90号",
+            "swjg_mc": "国家税务总局兰州市税务局稽查局",
+            "entry_tm": "20260301",
+            "remove_tm": "20260201",
+        }
+        await stack.admin("POST", "/admin/load", {"records": [backwards]})
+        await stack.read_feed()
+        quarantined = await stack.runtime.db.run(
+            lambda tx: tx.all("SELECT field FROM quarantine WHERE system = 'tax'"), write=False
+        )
+        assert [q["field"] for q in quarantined] == ["remove_tm"]
