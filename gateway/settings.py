@@ -35,6 +35,39 @@ class GsxtSettings(BaseModel):
     page_size: int = 500
 
 
+# --- the HTTP list authorities, which the gateway only reads (docs/protocols.md §6a, §7, §9) ---
+
+
+class CourtSettings(BaseModel):
+    """省法院 失信被执行人 (read only): JSON, bearer token from clientId/clientSecret."""
+
+    url: str = "http://127.0.0.1:8604"
+    client_id: str = "creditgw"
+    client_secret: SecretStr = SecretStr("court-secret")
+    timeout_s: float = 10.0
+    page_size: int = Field(100, ge=1, le=100)  # the court's limit
+
+
+class TaxSettings(BaseModel):
+    """省税务局 重大税收违法失信主体 (read only): SOAP 1.1, WS-Security UsernameToken."""
+
+    url: str = "http://127.0.0.1:8605"
+    username: str = "creditgw"
+    password: SecretStr = SecretStr("tax-secret")
+    timeout_s: float = 10.0
+    page_size: int = Field(200, ge=1, le=200)  # the bureau's limit (hs)
+
+
+class EmergencySettings(BaseModel):
+    """省应急厅 安全生产严重失信主体 (read only): JSON GET signed with HMAC-SHA256."""
+
+    url: str = "http://127.0.0.1:8607"
+    app_key: str = "creditgw"
+    secret: SecretStr = SecretStr("yjt-secret")
+    timeout_s: float = 10.0
+    page_size: int = Field(200, ge=1, le=200)  # the department's limit
+
+
 class SmsSettings(BaseModel):
     """The SMS service of the 全省信用修复协同系统 (reminders; docs/protocols.md §5)."""
 
@@ -148,6 +181,10 @@ class Settings(BaseSettings):
     systems: list[str] = ["creditchina_gansu", "gsxt_gansu"]
     creditchina_gansu: CreditChinaSettings = CreditChinaSettings()
     gsxt_gansu: GsxtSettings = GsxtSettings()
+    # List authorities read by the gateway (enable them in CREDITGW_SYSTEMS).
+    court: CourtSettings = CourtSettings()
+    tax: TaxSettings = TaxSettings()
+    emergency: EmergencySettings = EmergencySettings()
     # Systems allowed to act for a category's owner (e.g. {"admin_penalty": ["creditchina_gansu"]}).
     repair_windows: dict[str, list[str]] = {}
     # Owners that decide only inside their own system: GSXT takes no writes to its own penalties

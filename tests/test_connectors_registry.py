@@ -13,7 +13,7 @@ from gateway.sync.connectors import MAPPINGS, SPECS, build_connectors
 
 
 def test_every_spec_agrees_with_its_adapter_mapping_and_settings() -> None:
-    assert set(SPECS) == {"creditchina_gansu", "gsxt_gansu"}
+    assert {"creditchina_gansu", "gsxt_gansu", "court", "tax", "emergency"} <= set(SPECS)
     for name, spec in SPECS.items():
         assert spec.name == name == spec.adapter_class.system == spec.mapping.system
         # The settings model is the one Settings declares under the system's name (CREDITGW_<NAME>__…).
@@ -21,6 +21,8 @@ def test_every_spec_agrees_with_its_adapter_mapping_and_settings() -> None:
         assert MAPPINGS[name] is spec.mapping
     assert SPECS["creditchina_gansu"].rows_per_write == 100  # the intake's protocol limit
     assert SPECS["gsxt_gansu"].rows_per_write == 1
+    # The list authorities decide in their own systems: the gateway only reads them.
+    assert [SPECS[name].takes_writes for name in ("court", "tax", "emergency")] == [False, False, False]
 
 
 async def test_build_connectors_reads_the_registry_and_the_systems_settings() -> None:
@@ -38,8 +40,8 @@ async def test_build_connectors_reads_the_registry_and_the_systems_settings() ->
 
 
 def test_an_unknown_system_is_one_clear_operator_error() -> None:
-    with pytest.raises(OperatorError, match=r"no connector for system 'court'.*known: creditchina_gansu, gsxt_gansu"):
-        build_connectors(Settings(systems=["court"]))
+    with pytest.raises(OperatorError, match=r"no connector for system 'nonesuch'.*known: .*creditchina_gansu"):
+        build_connectors(Settings(systems=["nonesuch"]))
 
 
 async def test_a_connectors_calls_in_flight_is_its_lane_limit_unless_the_operator_sets_one(db: Database) -> None:

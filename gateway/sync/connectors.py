@@ -14,11 +14,22 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from adapters.court import CourtAdapter
 from adapters.creditchina_gansu import CreditChinaGansuAdapter
+from adapters.emergency import EmergencyAdapter
 from adapters.gsxt_gansu import GsxtGansuAdapter
+from adapters.tax import TaxAdapter
 from gateway.contract import SystemAdapter, SystemMapping
-from gateway.settings import CreditChinaSettings, GsxtSettings, OperatorError, Settings
-from mappings import creditchina_gansu, gsxt_gansu
+from gateway.settings import (
+    CourtSettings,
+    CreditChinaSettings,
+    EmergencySettings,
+    GsxtSettings,
+    OperatorError,
+    Settings,
+    TaxSettings,
+)
+from mappings import court, creditchina_gansu, emergency, gsxt_gansu, tax
 
 # (the system's settings, its base URL) → a new adapter
 AdapterFactory = Callable[[Any, str], SystemAdapter]
@@ -72,6 +83,74 @@ def _gsxt(gs: GsxtSettings, url: str) -> SystemAdapter:
     )
 
 
+# --- the HTTP list authorities, which the gateway only reads (docs/protocols.md §6a, §7, §9) ---
+
+
+def _court(settings: CourtSettings, url: str) -> SystemAdapter:
+    return CourtAdapter(
+        base_url=url,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+        timeout=settings.timeout_s,
+        page_size=settings.page_size,
+        secret_fields=court.PERSONAL_ID_FIELDS,
+    )
+
+
+def _tax(settings: TaxSettings, url: str) -> SystemAdapter:
+    return TaxAdapter(
+        base_url=url,
+        username=settings.username,
+        password=settings.password.get_secret_value(),
+        key_fields=tax.KEY_FIELDS,
+        timeout=settings.timeout_s,
+        page_size=settings.page_size,
+        secret_fields=tax.PERSONAL_ID_FIELDS,
+    )
+
+
+def _emergency(settings: EmergencySettings, url: str) -> SystemAdapter:
+    return EmergencyAdapter(
+        base_url=url,
+        app_key=settings.app_key,
+        secret=settings.secret.get_secret_value(),
+        timeout=settings.timeout_s,
+        page_size=settings.page_size,
+        secret_fields=emergency.PERSONAL_ID_FIELDS,
+    )
+
+
+HTTP_LIST_SPECS = (
+    ConnectorSpec(
+        name="court",
+        settings_model=CourtSettings,
+        adapter=_court,
+        adapter_class=CourtAdapter,
+        mapping=court.CourtMapping(),
+        kind_field=court.KIND_FIELD,
+        masked_fields=court.PERSONAL_ID_FIELDS,
+    ),
+    ConnectorSpec(
+        name="tax",
+        settings_model=TaxSettings,
+        adapter=_tax,
+        adapter_class=TaxAdapter,
+        mapping=tax.TaxMapping(),
+        kind_field=tax.KIND_FIELD,
+        masked_fields=tax.PERSONAL_ID_FIELDS,
+    ),
+    ConnectorSpec(
+        name="emergency",
+        settings_model=EmergencySettings,
+        adapter=_emergency,
+        adapter_class=EmergencyAdapter,
+        mapping=emergency.EmergencyMapping(),
+        kind_field=emergency.KIND_FIELD,
+        masked_fields=emergency.PERSONAL_ID_FIELDS,
+    ),
+)
+
+
 SPECS: Mapping[str, ConnectorSpec] = {
     spec.name: spec
     for spec in (
@@ -93,6 +172,7 @@ SPECS: Mapping[str, ConnectorSpec] = {
             kind_field=gsxt_gansu.KIND_FIELD,
             masked_fields=gsxt_gansu.PERSONAL_ID_FIELDS,
         ),
+        *HTTP_LIST_SPECS,
     )
 }
 # Mappings hold no state, so one instance per system serves all.
