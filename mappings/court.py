@@ -24,7 +24,7 @@ from gateway.contract import NativeChange, NativeWrite, UnmappableRow
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType, System
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
-from mappings.transforms import FieldTable, NotWritable, parse_uscc, read_fields, require, stop_date, text
+from mappings.transforms import FieldTable, NotWritable, masked_id, parse_uscc, read_fields, require, stop_date, text
 
 KIND_FIELD = ""  # the court's rows name no kind: it has one list
 PERSONAL_ID_FIELDS = ("identi_id",)
@@ -60,6 +60,14 @@ DELETE_REASONS = frozenset("1234567")
 PERIOD_OVER = "7"
 
 
+def masked_id_of(row: Mapping[str, Any], subject_type: SubjectType) -> str | None:
+    """A person's ID number as the source masked it (mirrored masked on 信用中国; an unmasked one
+    is refused to the quarantine). Units have none."""
+    if subject_type is not SubjectType.NATURAL_PERSON:
+        return None
+    return masked_id(row.get(PERSONAL_ID_FIELDS[0]), field=PERSONAL_ID_FIELDS[0])
+
+
 def subject_of(row: Mapping[str, Any]) -> tuple[SubjectType, str | None, bool | None]:
     nature = text(row.get(NATURE))
     if nature == NATURAL_PERSON:
@@ -80,6 +88,7 @@ def facts_of(row: Mapping[str, Any]) -> RecordFacts:
         subject_type=subject_type,
         subject_code=subject_code,
         subject_code_checksum_ok=checksum_ok,
+        subject_id_masked=masked_id_of(row, subject_type),
         **values,
     )
 

@@ -44,6 +44,7 @@ from mappings.transforms import (
     beijing_today,
     format_slash_date,
     format_uscc,
+    masked_id,
     parse_uscc,
     read_fields,
     reported_day,
@@ -301,15 +302,13 @@ def list_facts(row: Mapping[str, Any]) -> RecordFacts:
     category = CATEGORY_BY_MDLB[mdlb]
     values = read_fields(row, LIST_FIELDS)
     require(values, LIST_REQUIRED)
-    masked = text(row.get(LIST_MASKED_ID))
+    masked = None
     if values["subject_type"] is SubjectType.NATURAL_PERSON:
         # A person has no 统一社会信用代码; the ID number stays as the owner masked it. A full one
         # here would be a leak to contain, never to store or pass on.
-        if masked is not None and not is_masked(masked):
-            raise UnmappableRow(f"{LIST_MASKED_ID}: an unmasked ID number", field=LIST_MASKED_ID)
+        masked = masked_id(row.get(LIST_MASKED_ID), field=LIST_MASKED_ID)
         subject = parse_uscc(None, field=LIST_SUBJECT_CODE)
     else:
-        masked = None
         subject = parse_uscc(row.get(LIST_SUBJECT_CODE), field=LIST_SUBJECT_CODE)
     # The SAMR serious list is market regulation's by definition (GSXT reads it the same way).
     domain = (

@@ -304,6 +304,16 @@ def format_uscc(value: str | None, subject_type: SubjectType) -> str | None:
     return value
 
 
+def masked_id(raw: object, *, field: str) -> str | None:
+    """A natural person's ID number exactly as its source masked it (6201**********1234,
+    620502************): carried so mirrors show what the owner shows, never unmasked. A value
+    without a `*` is taken as whole and refused (UnmappableRow: quarantined, never stored)."""
+    value = text(raw)
+    if value is not None and "*" not in value:
+        raise UnmappableRow(f"{field}: an ID number that is not masked", field=field)
+    return value
+
+
 # ---------------------------------------------------------------------------------------------
 # Field tables
 

@@ -4,6 +4,7 @@ deletion without a reason)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
@@ -155,12 +156,15 @@ async def test_full_width_case_numbers_are_one_identity_with_half_width(court: C
     assert full_width.facts.decision_date == date(2025, 1, 27)  # publish_dt 2025-1-27, unpadded
 
 
-async def test_natural_persons_keep_no_id_number_and_codes_are_folded(court: CourtHarness) -> None:
+async def test_natural_persons_keep_their_id_number_masked_as_given_and_codes_are_folded(court: CourtHarness) -> None:
     seen = await _seed_observations(court)
-    for dishonest_id in ("620100003", "620100004"):  # masked 4+10+4 and 6+12
+    rows = {r["dishonest_id"]: r for r in (await court.admin("GET", "/admin/records"))["records"]}
+    for dishonest_id, shape in (("620100003", r"\d{4}\*{10}\d{4}"), ("620100004", r"\d{6}\*{12}")):
         person = seen[dishonest_id].facts
         assert person.subject_type is SubjectType.NATURAL_PERSON and person.subject_code is None
-        assert "*" not in repr(person.to_json())  # the masked number is nowhere in the record
+        # Exactly as the court masked it (mirrored masked on 信用中国; ADR 0028), never unmasked.
+        assert person.subject_id_masked == rows[dishonest_id]["identi_id"]
+        assert re.fullmatch(shape, person.subject_id_masked or ""), person.subject_id_masked
     assert seen["620100004"].facts.subject_name == "𠮷某"
     lower = seen["620100005"].facts
     assert lower.subject_code == "91620502MA72TX0183" and lower.subject_type is SubjectType.LEGAL_ENTITY

@@ -125,7 +125,9 @@ async def test_every_fixture_row_maps_as_the_department_states_it(emergency: Eme
     assert lower.subject_code == "91620802MA72YJ025R"
     person = seen["YJ2025000103"].facts  # type: ignore[union-attr]
     assert person.subject_type is SubjectType.NATURAL_PERSON and person.subject_code is None
-    assert "*" not in repr(person.to_json())  # the masked zjhm is not carried
+    # Kept exactly as the department masked it (mirrored masked on 信用中国; ADR 0028), never more.
+    assert person.subject_id_masked is not None and "*" in person.subject_id_masked
+    assert person.to_json()["subject_id_masked"] == person.subject_id_masked
     removed = seen["YJ2024000077"]  # zt 22 with an empty ycyy: a removal all the same
     assert removed is not None and removed.target == stopped(StopReason.REMOVED, date(2025, 6, 20))
     assert removed.target.on == date(2025, 6, 20) and removed.decided_on == date(2025, 6, 20)

@@ -138,3 +138,36 @@ def test_a_list_entry_without_its_listing_reason_or_date_is_not_writable() -> No
 
 def _now() -> datetime:
     return datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+
+
+async def test_a_court_person_s_masked_id_reaches_the_mirror_as_the_court_masked_it(
+    creditchina: CreditChinaHarness,
+) -> None:
+    """Over both simulators: the court's own rows (two mask widths) → the court mapping → an MD row
+    信用中国 accepts → read back, the number exactly as the court published it."""
+    from mappings.court import CourtMapping
+    from simulators.court import create_app as create_court
+
+    court = TestServer(create_court(None))
+    await court.start_server()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(str(court.make_url("/admin/records"))) as response:
+            rows = (await response.json())["records"]
+        people = [r for r in rows if r["identi_id"]]
+        assert {len(r["identi_id"]) for r in people} == {18}
+        adapter = creditchina.make()
+        cursor, _, _ = await drain(adapter)
+        for row in people:
+            change = NativeChange(
+                change_key="c", source_version="1", changed_at=_now(), kind="", native_id="1", row=row
+            )
+            observation = CourtMapping().to_observation(change)
+            assert observation is not None and observation.facts.subject_id_masked == row["identi_id"]
+            await adapter.write(MAPPING.to_write(observation.facts, PUBLISHED, idempotency_key=row["identi_id"]))
+            _, changes, _ = await drain(adapter, cursor)
+            [mirrored] = of_record(MAPPING, changes, observation.facts)
+            assert mirrored.facts.subject_id_masked == row["identi_id"]
+            # Everything but the publication date, which 信用中国 has no column for (the mapping's docstring).
+            assert mirrored.facts == replace(observation.facts, publication_date=None)
+    finally:
+        await court.close()
