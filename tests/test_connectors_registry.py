@@ -13,7 +13,7 @@ from gateway.sync.connectors import MAPPINGS, SPECS, build_connectors
 
 
 def test_every_spec_agrees_with_its_adapter_mapping_and_settings() -> None:
-    assert set(SPECS) == {"creditchina_gansu", "gsxt_gansu"}
+    assert set(SPECS) == {"creditchina_gansu", "gsxt_gansu", "statistics", "civil_affairs"}
     for name, spec in SPECS.items():
         assert spec.name == name == spec.adapter_class.system == spec.mapping.system
         # The settings model is the one Settings declares under the system's name (CREDITGW_<NAME>__…).
@@ -21,6 +21,7 @@ def test_every_spec_agrees_with_its_adapter_mapping_and_settings() -> None:
         assert MAPPINGS[name] is spec.mapping
     assert SPECS["creditchina_gansu"].rows_per_write == 100  # the intake's protocol limit
     assert SPECS["gsxt_gansu"].rows_per_write == 1
+    assert not SPECS["statistics"].takes_writes and not SPECS["civil_affairs"].takes_writes
 
 
 async def test_build_connectors_reads_the_registry_and_the_systems_settings() -> None:
@@ -38,7 +39,10 @@ async def test_build_connectors_reads_the_registry_and_the_systems_settings() ->
 
 
 def test_an_unknown_system_is_one_clear_operator_error() -> None:
-    with pytest.raises(OperatorError, match=r"no connector for system 'court'.*known: creditchina_gansu, gsxt_gansu"):
+    with pytest.raises(
+        OperatorError,
+        match=r"no connector for system 'court'.*known: civil_affairs, creditchina_gansu, gsxt_gansu, statistics",
+    ):
         build_connectors(Settings(systems=["court"]))
 
 
