@@ -6,6 +6,8 @@ refused visibly), and a restart that takes nothing twice."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -43,9 +45,7 @@ def statistics_adapter(drop: Path, state: Path, **options: Any) -> StatisticsAda
         state_dir=state,
         key_fields=statistics.KEY_FIELDS,
         default_kind=statistics.LIST_KIND,
-        scan_interval_s=0,
-        settle_s=0,
-        **options,
+        **{"scan_interval_s": 0, "settle_s": 0, **options},
     )
 
 
@@ -55,9 +55,7 @@ def civil_adapter(drop: Path, state: Path, **options: Any) -> CivilAffairsAdapte
         state_dir=state,
         key_fields=civil_affairs.KEY_FIELDS,
         kind_field=civil_affairs.KIND_FIELD,
-        scan_interval_s=0,
-        settle_s=0,
-        **options,
+        **{"scan_interval_s": 0, "settle_s": 0, **options},
     )
 
 
@@ -434,3 +432,24 @@ def test_utf8_is_told_from_gb18030() -> None:
     assert looks_like_utf8(text.encode("utf-8")[:-5])  # a sample cut inside a character
     assert not looks_like_utf8(text.encode("gb18030"))
     assert not looks_like_utf8(b"a,b\r\n")
+
+
+async def test_a_file_modified_within_the_settle_time_waits_for_the_next_scan(civil_drop: Drop) -> None:
+    waiting = civil_adapter(civil_drop.drop, civil_drop.state / "other", settle_s=3600)
+    try:
+        [uploaded] = (await civil_drop.sim.admin("GET", "/admin/files"))["files"]
+        assert (await waiting.fetch_changes(None, 10)).changes == [] and await waiting.files() == []
+        hour_ago = time.time() - 7200
+        os.utime(civil_drop.drop / uploaded["name"], (hour_ago, hour_ago))
+        assert len((await waiting.fetch_changes(None, 10)).changes) == 4
+    finally:
+        await waiting.close()
+
+
+async def test_foreign_and_dot_files_are_ignored(civil_drop: Drop) -> None:
+    (civil_drop.drop / ".MZT_SHZZ_SXMD_20261126100000_0009.csv.part").write_bytes(b"half")
+    (civil_drop.drop / "README.txt").write_text("drop directory of the 民政厅")
+    (civil_drop.drop / "TJJ_YZSXQY_20261126100000_0001.xlsx").write_bytes(b"not ours")
+    await civil_drop.changes()
+    assert [f.name for f in await civil_drop.adapter.files()] == ["MZT_SHZZ_SXMD_20261126090000_0001.csv"]
+    assert await civil_drop.adapter.held() == []
