@@ -18,7 +18,10 @@ import pytest
 from gateway.domain.categories import Category
 from gateway.domain.identity import RecordIdentity
 from gateway.runtime import Runtime
+from gateway.sandbox import simulator_configs
+from gateway.settings import Settings
 from gateway.store.repo import Repo
+from gateway.sync.connectors import build_connectors
 from simulators.civil_affairs import CivilAffairsConfig
 from simulators.clock import BEIJING, ManualClock
 from simulators.runner import SYSTEMS, start_simulators
@@ -119,3 +122,23 @@ async def test_snapshots_become_records_and_bad_files_are_quarantined(stack: Sta
     assert "refused: the file is UTF-8, not GB18030 as agreed" in quarantined[0]["message"]
     assert "incomplete: not a complete .xlsx" in quarantined[1]["message"]
     assert await stack.poll() == {"statistics": {}, "civil_affairs": {}}  # nothing again
+
+
+async def test_the_sandbox_starts_the_departments_on_the_drop_directories_the_adapters_read(tmp_path: Path) -> None:
+    own = {"state_dir": tmp_path / "state", "settle_s": 0}
+    settings = Settings(
+        systems=list(DEPARTMENTS),
+        statistics={"drop_dir": tmp_path / "tjj", **own},
+        civil_affairs={"drop_dir": tmp_path / "mzt", **own},
+    )
+    configs = simulator_configs(settings)  # what `serve --simulate` starts them with
+    async with start_simulators(systems={name: SYSTEMS[name] for name in DEPARTMENTS}, configs=configs) as sims:
+        connectors = build_connectors(settings, dict(sims.urls))
+        try:
+            for name, connector in connectors.items():
+                page = await connector.adapter.fetch_changes(None, 100)
+                assert len(page.changes) == 4, name  # the department's upload at start, read
+            assert all(path.name.startswith("TJJ_YZSXQY_") for path in (tmp_path / "tjj").iterdir())
+        finally:
+            for connector in connectors.values():
+                await connector.adapter.close()
