@@ -696,9 +696,10 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
     simulators = None
     urls: dict[str, str] | None = None
     if simulate:
+        from gateway.sandbox import simulator_configs
         from simulators import start_simulators
 
-        simulators = await start_simulators()
+        simulators = await start_simulators(configs=simulator_configs(settings))
         urls = dict(simulators.urls)
         for name, url in urls.items():
             print(f"simulator {name} {url}", flush=True)

@@ -187,6 +187,20 @@ QUARANTINE_OPEN = Gauge(
     ["system", "reason"],
     registry=REGISTRY,
 )
+# File-drop transports (adapters/filedrop.py, docs/adr/0027): every file taken, by outcome
+# (processed, duplicate, refused, incomplete), and the files held back because they are incomplete.
+FILEDROP_FILES = Counter(
+    "creditgw_filedrop_files_total",
+    "Files taken from a system's drop directory, by system and outcome.",
+    ["system", "outcome"],
+    registry=REGISTRY,
+)
+FILEDROP_HELD = Gauge(
+    "creditgw_filedrop_files_held",
+    "Files in a system's drop directory held back because they do not parse as a whole (yet).",
+    ["system"],
+    registry=REGISTRY,
+)
 
 
 def mask_personal_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:

@@ -15,6 +15,7 @@ import aiohttp
 
 from gateway.contract import NativeChange, UnmappableRow
 from gateway.domain.model import TargetState
+from gateway.settings import Settings
 from gateway.sync.connectors import MAPPINGS, SPECS
 
 # 移出原因 that pairs with each 列入原因 on the 经营异常名录 (domain.md §3.1).
@@ -24,6 +25,18 @@ REMOVAL_FOR_CAUSE = {"1": "1", "2": "2", "3": "3", "4": "5"}
 def row_kind(system: str, row: Mapping[str, Any]) -> str:
     """The row's kind, from the member its connector names (信用中国 ROWTYPE, GSXT table)."""
     return str(row.get(SPECS[system].kind_field) or "")
+
+
+def simulator_configs(settings: Settings) -> dict[str, Any]:
+    """Configs for `serve --simulate`: the file-drop departments upload into the drop directories
+    the gateway's adapters read (CREDITGW_STATISTICS__DROP_DIR, CREDITGW_CIVIL_AFFAIRS__DROP_DIR)."""
+    from simulators.civil_affairs import CivilAffairsConfig
+    from simulators.statistics import StatisticsConfig
+
+    return {
+        "statistics": StatisticsConfig(drop_dir=settings.statistics.drop_dir),
+        "civil_affairs": CivilAffairsConfig(drop_dir=settings.civil_affairs.drop_dir),
+    }
 
 
 def record_id_of(system: str, row: Mapping[str, Any]) -> str | None:

@@ -68,6 +68,35 @@ class EmergencySettings(BaseModel):
     page_size: int = Field(default=200, ge=1, le=200)  # the department's limit
 
 
+class FileDropSettings(BaseModel):
+    """A department that drops full snapshots of its list in a directory (docs/protocols.md §10–§11,
+    docs/adr/0027). The adapter keeps what it took in `<state_dir>/<system>.sqlite3`."""
+
+    drop_dir: Path
+    state_dir: Path = Path("var/filedrop")
+    scan_interval_s: float = Field(default=60.0, ge=0)  # the directory is listed at most this often
+    settle_s: float = Field(default=5.0, ge=0)  # a file modified more recently is left for the next scan
+    hold_limit_s: float = Field(default=3600.0, gt=0)  # an incomplete file is given up (quarantined) after this
+    page_size: int = Field(default=500, ge=1)
+
+    @property
+    def url(self) -> str:
+        """Where the system is, for the connector registry: the drop directory as a file: URL."""
+        return self.drop_dir.absolute().as_uri()
+
+
+class StatisticsSettings(FileDropSettings):
+    """省统计局 统计严重失信企业 (.xlsx)."""
+
+    drop_dir: Path = Path("var/drop/statistics")
+
+
+class CivilAffairsSettings(FileDropSettings):
+    """省民政厅 社会组织严重违法失信名单 (GB18030 CSV)."""
+
+    drop_dir: Path = Path("var/drop/civil_affairs")
+
+
 class SmsSettings(BaseModel):
     """The SMS service of the 全省信用修复协同系统 (reminders; docs/protocols.md §5)."""
 
@@ -185,6 +214,9 @@ class Settings(BaseSettings):
     court: CourtSettings = CourtSettings()
     tax: TaxSettings = TaxSettings()
     emergency: EmergencySettings = EmergencySettings()
+    # File-drop list departments (CREDITGW_STATISTICS__DROP_DIR, CREDITGW_CIVIL_AFFAIRS__STATE_DIR, …).
+    statistics: StatisticsSettings = StatisticsSettings()
+    civil_affairs: CivilAffairsSettings = CivilAffairsSettings()
     # Systems allowed to act for a category's owner (e.g. {"admin_penalty": ["creditchina_gansu"]}).
     repair_windows: dict[str, list[str]] = {}
     # Owners that decide only inside their own system: GSXT takes no writes to its own penalties

@@ -392,3 +392,30 @@ def stop_day(target: TargetState, decided_at: datetime | None, today: Callable[[
     if target.on is not None:
         return target.on
     return decided_at.astimezone(BEIJING).date() if decided_at is not None else today()
+
+
+# ---------------------------------------------------------------------------------------------
+# The list departments' own date forms (docs/protocols.md §10–§11)
+
+_CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
+_DOTTED_DATE = re.compile(r"(\d{4})\.(\d{1,2})\.(\d{1,2})")
+
+
+def list_date(raw: object) -> date | None:
+    """`yyyy年M月d日` (the templates' text dates), `yyyy.MM.dd` (统计 移出日期), or any form
+    `real_date` reads (a spreadsheet date cell arrives as `yyyy-MM-dd`). ValueError when malformed."""
+    value = text(raw)
+    if value is None:
+        return None
+    match = _CN_DATE.fullmatch(value) or _DOTTED_DATE.fullmatch(value)
+    if match:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    return real_date(value)
+
+
+def list_date_of(row: Mapping[str, Any], field: str) -> date | None:
+    """`list_date` of a row's field; UnmappableRow naming the field when malformed."""
+    try:
+        return list_date(row.get(field))
+    except ValueError as exc:
+        raise UnmappableRow(f"{field}: {exc}", field=field) from exc

@@ -13,7 +13,7 @@ from gateway.sync.connectors import MAPPINGS, SPECS, build_connectors
 
 
 def test_every_spec_agrees_with_its_adapter_mapping_and_settings() -> None:
-    assert {"creditchina_gansu", "gsxt_gansu", "court", "tax", "emergency"} <= set(SPECS)
+    assert {"creditchina_gansu", "gsxt_gansu", "court", "tax", "emergency", "statistics", "civil_affairs"} <= set(SPECS)
     for name, spec in SPECS.items():
         assert spec.name == name == spec.adapter_class.system == spec.mapping.system
         # The settings model is the one Settings declares under the system's name (CREDITGW_<NAME>__…).
@@ -23,6 +23,7 @@ def test_every_spec_agrees_with_its_adapter_mapping_and_settings() -> None:
     assert SPECS["gsxt_gansu"].rows_per_write == 1
     # The list authorities decide in their own systems: the gateway only reads them.
     assert [SPECS[name].takes_writes for name in ("court", "tax", "emergency")] == [False, False, False]
+    assert not SPECS["statistics"].takes_writes and not SPECS["civil_affairs"].takes_writes
 
 
 async def test_build_connectors_reads_the_registry_and_the_systems_settings() -> None:
@@ -40,7 +41,9 @@ async def test_build_connectors_reads_the_registry_and_the_systems_settings() ->
 
 
 def test_an_unknown_system_is_one_clear_operator_error() -> None:
-    with pytest.raises(OperatorError, match=r"no connector for system 'nonesuch'.*known: .*creditchina_gansu"):
+    with pytest.raises(
+        OperatorError, match=r"no connector for system 'nonesuch'.*known: civil_affairs, court, creditchina_gansu"
+    ):
         build_connectors(Settings(systems=["nonesuch"]))
 
 

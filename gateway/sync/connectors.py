@@ -14,22 +14,27 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from adapters.civil_affairs import CivilAffairsAdapter
 from adapters.court import CourtAdapter
 from adapters.creditchina_gansu import CreditChinaGansuAdapter
 from adapters.emergency import EmergencyAdapter
 from adapters.gsxt_gansu import GsxtGansuAdapter
+from adapters.statistics import StatisticsAdapter
 from adapters.tax import TaxAdapter
 from gateway.contract import SystemAdapter, SystemMapping
 from gateway.settings import (
+    CivilAffairsSettings,
     CourtSettings,
     CreditChinaSettings,
     EmergencySettings,
+    FileDropSettings,
     GsxtSettings,
     OperatorError,
     Settings,
+    StatisticsSettings,
     TaxSettings,
 )
-from mappings import court, creditchina_gansu, emergency, gsxt_gansu, tax
+from mappings import civil_affairs, court, creditchina_gansu, emergency, gsxt_gansu, statistics, tax
 
 # (the system's settings, its base URL) → a new adapter
 AdapterFactory = Callable[[Any, str], SystemAdapter]
@@ -151,6 +156,30 @@ HTTP_LIST_SPECS = (
 )
 
 
+# File-drop departments (docs/adr/0027): the "URL" is ignored. The drop directory is a setting, and
+# the sandbox starts the simulators on that same directory (gateway/cli.py `serve --simulate`).
+def _file_drop_options(fd: FileDropSettings) -> dict[str, Any]:
+    return {
+        "drop_dir": fd.drop_dir,
+        "state_dir": fd.state_dir,
+        "scan_interval_s": fd.scan_interval_s,
+        "settle_s": fd.settle_s,
+        "hold_limit_s": fd.hold_limit_s,
+    }
+
+
+def _statistics(st: StatisticsSettings, _url: str) -> SystemAdapter:
+    return StatisticsAdapter(
+        key_fields=statistics.KEY_FIELDS, default_kind=statistics.LIST_KIND, **_file_drop_options(st)
+    )
+
+
+def _civil_affairs(ca: CivilAffairsSettings, _url: str) -> SystemAdapter:
+    return CivilAffairsAdapter(
+        key_fields=civil_affairs.KEY_FIELDS, kind_field=civil_affairs.KIND_FIELD, **_file_drop_options(ca)
+    )
+
+
 SPECS: Mapping[str, ConnectorSpec] = {
     spec.name: spec
     for spec in (
@@ -173,6 +202,24 @@ SPECS: Mapping[str, ConnectorSpec] = {
             masked_fields=gsxt_gansu.PERSONAL_ID_FIELDS,
         ),
         *HTTP_LIST_SPECS,
+        ConnectorSpec(
+            name="statistics",
+            settings_model=StatisticsSettings,
+            adapter=_statistics,
+            adapter_class=StatisticsAdapter,
+            mapping=statistics.StatisticsMapping(),
+            kind_field=statistics.KIND_FIELD,
+            masked_fields=statistics.PERSONAL_ID_FIELDS,
+        ),
+        ConnectorSpec(
+            name="civil_affairs",
+            settings_model=CivilAffairsSettings,
+            adapter=_civil_affairs,
+            adapter_class=CivilAffairsAdapter,
+            mapping=civil_affairs.CivilAffairsMapping(),
+            kind_field=civil_affairs.KIND_FIELD,
+            masked_fields=civil_affairs.PERSONAL_ID_FIELDS,
+        ),
     )
 }
 # Mappings hold no state, so one instance per system serves all.
