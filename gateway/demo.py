@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -25,7 +27,7 @@ from gateway.domain.agreement import Disagreement, disagreements
 from gateway.domain.categories import CATEGORY_LABELS, AuthorityDomain, Category, SubjectType, mirrors_of, owner_of
 from gateway.domain.model import CanonicalRecord
 from gateway.runtime import Runtime
-from gateway.sandbox import REMOVAL_FOR_CAUSE, Sandbox, record_id_of
+from gateway.sandbox import REMOVAL_FOR_CAUSE, Sandbox, record_id_of, simulator_configs
 from gateway.settings import Settings
 from gateway.signing import Credentials, sign_headers
 from gateway.store.database import Row, Tx
@@ -125,10 +127,18 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
         }
     )
     started = time.monotonic()
-    sims = await start_simulators(configs=demo_simulator_configs())
+    # The file-drop departments upload into directories of this run, which their adapters read at once.
+    drops = Path(tempfile.mkdtemp(prefix="creditgw-demo-"))
+    demo_settings = demo_settings.model_copy(update=file_drop_settings(drops))
+    sims = await start_simulators(configs=demo_simulator_configs(demo_settings))
     # Every system this build has a connector for and a simulator of takes part.
     demo_settings = demo_settings.model_copy(update={"systems": [n for n in SPECS if n in sims.urls]})
-    runtime = await Runtime.open(demo_settings, urls=dict(sims.urls))
+    try:
+        runtime = await Runtime.open(demo_settings, urls=dict(sims.urls))
+    except BaseException:
+        await sims.close()
+        shutil.rmtree(drops, ignore_errors=True)
+        raise
     runner, api_url = await _start_api(runtime)
     try:
         async with aiohttp.ClientSession() as http:
@@ -166,13 +176,26 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
         await runner.cleanup()
         await runtime.close()
         await sims.close()
+        shutil.rmtree(drops, ignore_errors=True)
 
 
-def demo_simulator_configs() -> dict[str, Any]:
-    """Simulator configurations of the demo: GSXT seeds its 严重违法失信名单 too."""
+def demo_simulator_configs(settings: Settings) -> dict[str, Any]:
+    """Simulator configurations of the demo: GSXT seeds its 严重违法失信名单 too; the file-drop
+    departments upload where the adapters read (as `serve --simulate`)."""
     from simulators.gsxt_gansu import GsxtConfig
 
-    return {GS: GsxtConfig(serious_list=True)}
+    return {**simulator_configs(settings), GS: GsxtConfig(serious_list=True)}
+
+
+def file_drop_settings(root: Path) -> dict[str, Any]:
+    """The file-drop systems' settings for a demo run: drop and state directories under `root`,
+    files taken as soon as they are complete (no scan interval, no settle time)."""
+    update: dict[str, Any] = {}
+    for name in ("statistics", "civil_affairs"):
+        model = SPECS[name].settings_model if name in SPECS else None
+        if model is not None:
+            update[name] = model(drop_dir=root / name, state_dir=root / "state", scan_interval_s=0, settle_s=0)
+    return update
 
 
 def _say(as_json: bool, line: str) -> None:
