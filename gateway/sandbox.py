@@ -42,6 +42,17 @@ def _as_change(system: str, row: Mapping[str, Any]) -> NativeChange:
     )
 
 
+async def simulated_frontdb(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    """Where a simulated 前置库 keeps its table (`GET /admin/info`: host, port, user, database,
+    table), for the sandbox to configure the adapter with; RuntimeError when MariaDB is missing.
+    The adapter itself is configured by settings and never asks the simulator."""
+    async with http.get(f"{url}/admin/info") as resp:
+        info = dict(await resp.json())
+    if resp.status != 200 or not info.get("available"):
+        raise RuntimeError(f"the simulated 前置库 at {url} has no database: {info.get('error') or info}")
+    return {name: info[name] for name in ("host", "port", "user", "database", "table")}
+
+
 class Sandbox:
     def __init__(self, http: aiohttp.ClientSession, urls: Mapping[str, str]) -> None:
         self.http = http

@@ -13,7 +13,7 @@ from gateway.sync.connectors import MAPPINGS, SPECS, build_connectors
 
 
 def test_every_spec_agrees_with_its_adapter_mapping_and_settings() -> None:
-    assert set(SPECS) == {"creditchina_gansu", "gsxt_gansu"}
+    assert set(SPECS) == {"creditchina_gansu", "gsxt_gansu", "hrss"}
     for name, spec in SPECS.items():
         assert spec.name == name == spec.adapter_class.system == spec.mapping.system
         # The settings model is the one Settings declares under the system's name (CREDITGW_<NAME>__…).

@@ -15,10 +15,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from adapters.creditchina_gansu import CreditChinaGansuAdapter
+from adapters.frontdb import FrontDbAddress, FrontDbLimits
 from adapters.gsxt_gansu import GsxtGansuAdapter
+from adapters.hrss import HrssAdapter
 from gateway.contract import SystemAdapter, SystemMapping
-from gateway.settings import CreditChinaSettings, GsxtSettings, OperatorError, Settings
-from mappings import creditchina_gansu, gsxt_gansu
+from gateway.settings import CreditChinaSettings, GsxtSettings, HrssSettings, OperatorError, Settings
+from mappings import creditchina_gansu, gsxt_gansu, hrss
 
 # (the system's settings, its base URL) → a new adapter
 AdapterFactory = Callable[[Any, str], SystemAdapter]
@@ -72,6 +74,28 @@ def _gsxt(gs: GsxtSettings, url: str) -> SystemAdapter:
     )
 
 
+def _hrss(settings: HrssSettings, _url: str) -> SystemAdapter:
+    """The 前置库 is reached by SQL at host/port/database, not by a URL (the simulator's URL serves
+    only its admin API)."""
+    return HrssAdapter(
+        address=FrontDbAddress(
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=settings.password.get_secret_value(),
+            database=settings.database,
+        ),
+        table=settings.table,
+        limits=FrontDbLimits(
+            statement_timeout_s=settings.statement_timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
+            pool_size=settings.pool_size,
+        ),
+        page_size=settings.page_size,
+        kind=hrss.KIND,
+    )
+
+
 SPECS: Mapping[str, ConnectorSpec] = {
     spec.name: spec
     for spec in (
@@ -92,6 +116,15 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=gsxt_gansu.GsxtGansuMapping(),
             kind_field=gsxt_gansu.KIND_FIELD,
             masked_fields=gsxt_gansu.PERSONAL_ID_FIELDS,
+        ),
+        ConnectorSpec(
+            name="hrss",
+            settings_model=HrssSettings,
+            adapter=_hrss,
+            adapter_class=HrssAdapter,
+            mapping=hrss.HrssMapping(),
+            kind_field=hrss.KIND_FIELD,
+            masked_fields=hrss.PERSONAL_ID_FIELDS,
         ),
     )
 }
@@ -120,6 +153,6 @@ def build_connectors(settings: Settings, urls: dict[str, str] | None = None) -> 
                 f" (known: {', '.join(sorted(SPECS))}); fix the environment variable"
             )
         own = spec.settings_of(settings)
-        adapter = spec.adapter(own, urls.get(system, own.url))
+        adapter = spec.adapter(own, urls.get(system, getattr(own, "url", "")))  # a 前置库 has no URL
         connectors[system] = Connector(system, adapter, spec.mapping, own.page_size, spec.calls_in_flight)
     return connectors
