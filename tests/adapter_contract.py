@@ -1,12 +1,21 @@
 """The adapter contract, run against the real simulators on 127.0.0.1 (STYLE.md §6, §8).
 
-Subclass `AdapterContract` once per adapter and override its one factory fixture, `harness`, to
-start that system's simulator and return a `Harness` that builds adapters and speaks the
-simulator's admin API. Every test here then proves the adapter against the other side's own
-implementation of docs/protocols.md: writes show in the change feed, resends are harmless, faults
-come out as the right failure classes, the cursor never goes back, nothing is lost, and every
-seeded row maps; the full listing pages to its end, holds each row once, and equals what the change
-feed says (latest item per row); every category the system takes gets written through the contract.
+Three mixins, each with one factory fixture, `harness`, that a subclass overrides to start that
+system's simulator and return a `Harness` that builds adapters and speaks the simulator's admin API:
+
+- `FeedContract`, for every system the gateway reads: the change feed pages to its end, the cursor
+  never goes back and nothing is lost, every seeded row maps, a removal made by the system's own
+  operator shows in the feed and the listing as a stopped state, the full listing holds each row
+  once and equals the change feed folded (latest item per row), and the feed ingested by the poller
+  agrees with the listing on both databases. Reads only: rows come and go through the admin API.
+- `WriteContract`, for a system the gateway writes to: writes and state changes show in the feed,
+  resends are harmless, a refused key is a permanent failure with context, every category the
+  system takes gets written.
+- `HttpFaultContract`, for an HTTP system: 5xx, Retry-After, reset, hang and busy come out as the
+  right failure classes, no secret is in an error, an expired token is renewed transparently.
+
+`AdapterContract` is all three (信用中国, GSXT). The list authorities, which the gateway only reads,
+take `FeedContract` (plus `HttpFaultContract` for the HTTP ones).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from aiohttp.test_utils import TestServer
 from adapters.http import FieldRejected, InCallRetry
 from gateway.contract import NativeChange, NativeWrite, SystemAdapter, SystemMapping
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType
-from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
+from gateway.domain.model import PUBLISHED, Publicity, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation, Policy
 from gateway.domain.retry import PermanentError, RateLimitedError, RetryableError
 from gateway.store.database import Database
@@ -87,6 +96,9 @@ class Harness(ABC):
     secrets: tuple[str, ...] = ()  # credentials that must never show in an error's context
     categories: ClassVar[tuple[Category, ...]] = (Category.ADMIN_PENALTY,)  # written by the gateway
     listing_kinds: ClassVar[tuple[str, ...]] = ()  # row kinds (tables, row types) the system lists
+    takes_writes: ClassVar[bool] = True  # False: a system the gateway only reads (its faults hit reads)
+    listing_drops_removed: ClassVar[bool] = False  # True: a removed row leaves the listing (court)
+    busy_codes: ClassVar[tuple[str, ...]] = ("99", "3001")  # the system's own "busy, retry" answers
 
     def __init__(self, server: TestServer, admin: aiohttp.ClientSession) -> None:
         self.server = server
@@ -112,9 +124,35 @@ class Harness(ABC):
     def business_key_label(self, facts: RecordFacts) -> str:
         """The simulator's stats label of a record's business key."""
 
+    @abstractmethod
+    async def seed_native(self, count: int, start: int) -> list[str]:
+        """Load `count` fresh native rows, distinct by `start + i`, through the admin API, as the
+        system's own operators list them; their business-key labels as `/admin/stats` names them."""
+
+    @abstractmethod
+    async def remove_native(self, label: str) -> None:
+        """Make the system signal the removal of the row `label` (its own way), via the admin API."""
+
+    @abstractmethod
+    def native_label(self, change: NativeChange) -> str:
+        """The business-key label (as `/admin/stats` names it) of a feed item or listed row."""
+
     async def expire_tokens(self) -> bool:
         """Expire every session token; False when the system has none."""
         return False
+
+    async def disorder(self) -> bool:
+        """Make the system repeat and shuffle what it serves; False when it has no such knob."""
+        await self.faults(duplicate_pages=1.0, out_of_order=1.0)
+        return True
+
+    async def touch(self, adapter: SystemAdapter, index: int) -> None:
+        """One call the gateway makes to the system, for the fault tests: a write of a fresh record
+        where the system takes writes, else a read of the feed's first page."""
+        if self.takes_writes:
+            await adapter.write(self.write_for(contract_facts(index)))
+        else:
+            await adapter.fetch_changes(None, 5)
 
     # --- shared -------------------------------------------------------------------------------
 
@@ -193,15 +231,149 @@ def of_record(mapping: SystemMapping, changes: Sequence[NativeChange], facts: Re
     return [o for o in observations(mapping, changes) if o.facts.record_id == facts.record_id]
 
 
-class AdapterContract:
-    """Subclass per adapter; override `harness`."""
-
+class _HarnessFixture:
     @pytest.fixture
     async def harness(self) -> AsyncIterator[Harness]:
         raise NotImplementedError("subclasses start their simulator here")
         yield  # pragma: no cover
 
-    # --- writes and the feed ------------------------------------------------------------------
+
+class FeedContract(_HarnessFixture):
+    """What every system the gateway reads must do, with reads only (rows appear and go away
+    through the simulator's admin API, as the system's own operators make them): the feed pages to
+    its end, never skips and never goes back; every row maps; a removal shows in the feed and the
+    listing as a stopped state; the listing holds each row once and is the feed folded; what the
+    poller ingests into the store agrees with the listing on SQLite and PostgreSQL."""
+
+    async def test_cursor_never_goes_back_and_nothing_is_lost(self, harness: Harness) -> None:
+        adapter = harness.make()
+        start, _, _ = await drain(adapter)
+        seeded = await harness.seed_native(5, start=20)
+        assert len(set(seeded)) == 5
+        await harness.disorder()
+        _, changes, cursors = await drain(adapter, start, page_size=2)
+        positions = [harness.cursor_position(c) for c in [start or "", *cursors]]
+        assert positions == sorted(positions), "the cursor went backwards"
+        mapped = {harness.native_label(change) for change in changes if harness.mapping.to_observation(change)}
+        assert set(seeded) <= mapped
+
+    async def test_every_seeded_row_maps(self, harness: Harness) -> None:
+        """The test that catches mapping bugs against the other side's own fixtures."""
+        adapter = harness.make()
+        _, changes, _ = await drain(adapter, None, page_size=7)
+        assert changes
+        mapped = observations(harness.mapping, changes)  # raises UnmappableRow on any bad row
+        assert len({o.facts.record_id for o in mapped}) == len({c.native_id for c in changes})
+        assert PUBLISHED in {o.target for o in mapped}
+
+    async def test_a_removal_shows_in_the_feed_and_the_listing(self, harness: Harness) -> None:
+        adapter = harness.make()
+        (label,) = await harness.seed_native(1, start=70)
+        cursor, before, _ = await drain(adapter)
+        assert [target_of(harness, c) for c in before if harness.native_label(c) == label][-1:] == [PUBLISHED]
+        await harness.remove_native(label)
+        _, changes, _ = await drain(adapter, cursor)
+        mine = [change for change in changes if harness.native_label(change) == label]
+        assert mine, "the removal did not come through the feed"
+        removed = target_of(harness, mine[-1])
+        assert removed.status is Publicity.STOPPED and removed.reason is not None
+        listed = [
+            row
+            for kind in harness.listing_kinds
+            for page in await listing(adapter, kind)
+            for row in page
+            if harness.native_label(row) == label
+        ]
+        if harness.listing_drops_removed:
+            assert listed == [], "a removed row is still listed"
+        else:
+            assert [target_of(harness, row) for row in listed] == [removed]
+
+    async def test_listing_pages_end_and_hold_each_row_once(self, harness: Harness) -> None:
+        adapter = harness.make()
+        assert harness.listing_kinds
+        await harness.seed_native(3, start=30)
+        for kind in harness.listing_kinds:
+            pages = await listing(adapter, kind, page_size=7)
+            rows = [row for page in pages for row in page]
+            assert all(len(page) <= 7 for page in pages)
+            assert all(row.kind == kind and row.native_id for row in rows)
+            assert len({row.native_id for row in rows}) == len(rows), f"a {kind} row was listed twice"
+
+    async def test_listing_equals_the_union_of_the_change_feed(self, harness: Harness) -> None:
+        adapter = harness.make()
+        # Some history first: rows listed, one of them then removed (two feed items, one row).
+        first, *_ = await harness.seed_native(3, start=50)
+        await harness.remove_native(first)
+        _, changes, _ = await drain(adapter, None, page_size=50)
+        folded = latest_by_row(changes)
+        feed = {key: dict(change.row) for key, change in folded.items()}
+        listed = {
+            (row.kind, row.native_id): dict(row.row)
+            for kind in harness.listing_kinds
+            for page in await listing(adapter, kind, page_size=50)
+            for row in page
+        }
+        assert listed and listed == {key: feed[key] for key in listed}
+        unlisted = feed.keys() - listed.keys()
+        if not harness.listing_drops_removed:
+            assert unlisted == set()
+        assert all(target_of(harness, folded[key]).status is Publicity.STOPPED for key in unlisted)
+        (removed,) = [change for change in folded.values() if harness.native_label(change) == first]
+        assert target_of(harness, removed).status is Publicity.STOPPED
+
+    async def test_listing_under_faults_is_the_same_listing(self, harness: Harness) -> None:
+        adapter = harness.make()
+        clean = {kind: await listing(adapter, kind, page_size=5) for kind in harness.listing_kinds}
+        await harness.disorder()
+        for kind, pages in clean.items():
+            faulted = await listing(adapter, kind, page_size=5)
+            assert [[row.row for row in page] for page in faulted] == [[row.row for row in page] for page in pages]
+
+    async def test_the_feed_ingested_agrees_with_the_listing(self, harness: Harness, db: Database) -> None:
+        """The poller reads the whole feed into the store; what the store then says this system
+        shows (links.seen_*) is what the full listing maps to, record by record (a row the system
+        drops from its listing when it removes it is stopped in the store)."""
+        adapter = harness.make()
+        (label, *_) = await harness.seed_native(2, start=60)
+        await harness.remove_native(label)
+        committer = GroupCommitter(db)
+        try:
+            connector = Connector(harness.system, adapter, harness.mapping, page_size=25)
+            poller = Poller(committer, connector, Policy(enabled_systems=frozenset({harness.system})))
+            for _ in range(200):
+                if not (await poller.poll_once()).changes:
+                    break
+            else:
+                raise AssertionError("the feed did not end")
+            rows = await db.run(
+                lambda tx: tx.all(
+                    "SELECT record_id, seen_status, seen_reason FROM links WHERE system = ?", (harness.system,)
+                ),
+                write=False,
+            )
+        finally:
+            await committer.close()
+        stored = {row["record_id"]: (row["seen_status"], row["seen_reason"]) for row in rows}
+        listed_rows = [
+            row for kind in harness.listing_kinds for page in await listing(adapter, kind, page_size=50) for row in page
+        ]
+        listed = {o.facts.record_id: state_pair(o.target) for o in observations(harness.mapping, listed_rows)}
+        assert listed and {record: stored.get(record) for record in listed} == listed
+        unlisted = stored.keys() - listed.keys()
+        if not harness.listing_drops_removed:
+            assert unlisted == set()
+        assert all(stored[record][0] == Publicity.STOPPED.value for record in unlisted)
+        _, changes, _ = await drain(adapter)
+        (removed,) = {o.facts.record_id: o for o in of_label(harness, changes, label)}.values()
+        assert stored[removed.facts.record_id] == state_pair(removed.target)
+        assert removed.target.status is Publicity.STOPPED
+
+
+class WriteContract(_HarnessFixture):
+    """What a system the gateway writes to must do: writes and state changes come back through the
+    feed, resends are harmless, a refused row is a permanent failure naming its field, and every
+    category the system takes is written."""
 
     async def test_write_shows_in_the_change_feed(self, harness: Harness) -> None:
         adapter = harness.make()
@@ -239,62 +411,6 @@ class AdapterContract:
         assert [c.change_key for c in again if c.change_key not in known] == []
         assert (await harness.stats())["writes"][label] == applied
 
-    # --- failures -----------------------------------------------------------------------------
-
-    async def test_server_errors_are_retried_in_call_then_retryable(self, harness: Harness) -> None:
-        adapter = harness.make()
-        await harness.faults(error_rate=1.0, error_status=503)
-        with pytest.raises(RetryableError) as caught:
-            await adapter.write(harness.write_for(contract_facts(4)))
-        assert caught.value.status == 503
-        assert await harness.injected("http_503") == FAST_RETRY.attempts
-
-    async def test_short_retry_after_is_waited_out_in_call(self, harness: Harness) -> None:
-        adapter = harness.make()
-        await harness.faults(rate_limit_rate=1.0, retry_after_s=1)
-
-        async def lift_after_first_refusal() -> None:
-            while await harness.injected("http_429") == 0:
-                await asyncio.sleep(0.02)
-            await harness.clear_faults()
-
-        started = time.monotonic()
-        lifting = asyncio.create_task(lift_after_first_refusal())
-        await adapter.write(harness.write_for(contract_facts(5)))
-        await lifting
-        assert time.monotonic() - started >= 0.9  # it waited as told
-
-    async def test_long_retry_after_goes_back_to_the_caller_at_once(self, harness: Harness) -> None:
-        adapter = harness.make()
-        await harness.faults(rate_limit_rate=1.0, retry_after_s=120)
-        with pytest.raises(RateLimitedError) as caught:
-            await adapter.write(harness.write_for(contract_facts(6)))
-        assert caught.value.retry_after == 120
-        assert caught.value.status == 429
-        assert await harness.injected("http_429") == 1
-
-    async def test_connection_reset_is_retryable(self, harness: Harness) -> None:
-        adapter = harness.make()
-        await harness.faults(reset_rate=1.0)
-        with pytest.raises(RetryableError):
-            await adapter.write(harness.write_for(contract_facts(7)))
-        assert await harness.injected("reset") == FAST_RETRY.attempts
-
-    async def test_hang_times_out_as_retryable(self, harness: Harness) -> None:
-        adapter = harness.make(timeout=0.3)
-        await harness.faults(hang_rate=1.0, hang_s=5)
-        started = time.monotonic()
-        with pytest.raises(RetryableError):
-            await adapter.write(harness.write_for(contract_facts(8)))
-        assert time.monotonic() - started < 3.0
-
-    async def test_busy_is_retryable(self, harness: Harness) -> None:
-        adapter = harness.make()
-        await harness.faults(busy_rate=1.0)
-        with pytest.raises(RetryableError) as caught:
-            await adapter.write(harness.write_for(contract_facts(9)))
-        assert caught.value.code in ("99", "3001")
-
     async def test_rejected_key_is_permanent_with_context(self, harness: Harness) -> None:
         adapter = harness.make()
         facts = contract_facts(10)
@@ -308,7 +424,7 @@ class AdapterContract:
         assert context["kind"] == "permanent" and context["field"] == error.field
         assert context["code"] and context["body_excerpt"]
 
-    async def test_failures_carry_no_secrets(self, harness: Harness) -> None:
+    async def test_rejections_carry_no_secrets(self, harness: Harness) -> None:
         adapter = harness.make()
         await harness.faults(reject_keys=[contract_facts(11).document_number])
         with pytest.raises(PermanentError) as caught:
@@ -318,71 +434,8 @@ class AdapterContract:
         for secret in harness.secrets:
             assert secret not in text
 
-    # --- the feed under faults ----------------------------------------------------------------
-
-    async def test_cursor_never_goes_back_and_nothing_is_lost(self, harness: Harness) -> None:
+    async def test_the_written_listing_equals_the_union_of_the_change_feed(self, harness: Harness) -> None:
         adapter = harness.make()
-        start, _, _ = await drain(adapter)
-        written = [contract_facts(20 + i) for i in range(5)]
-        for facts in written:
-            await adapter.write(harness.write_for(facts))
-        await harness.faults(duplicate_pages=1.0, out_of_order=1.0)
-        _, changes, cursors = await drain(adapter, start, page_size=2)
-        positions = [harness.cursor_position(c) for c in [start or "", *cursors]]
-        assert positions == sorted(positions), "the cursor went backwards"
-        seen = {o.facts.record_id for o in observations(harness.mapping, changes)}
-        assert {facts.record_id for facts in written} <= seen
-
-    async def test_token_expiry_is_handled_transparently(self, harness: Harness) -> None:
-        adapter = harness.make()
-        await adapter.write(harness.write_for(contract_facts(30)))
-        if not await harness.expire_tokens():
-            pytest.skip(f"{harness.system} has no session tokens")
-        await adapter.write(harness.write_for(contract_facts(31)))
-        cursor, _, _ = await drain(adapter)
-        assert cursor
-
-    # --- the other side's world ---------------------------------------------------------------
-
-    async def test_every_seeded_row_maps(self, harness: Harness) -> None:
-        """The test that catches mapping bugs against the other side's own fixtures."""
-        adapter = harness.make()
-        _, changes, _ = await drain(adapter, None, page_size=7)
-        assert changes
-        mapped = observations(harness.mapping, changes)  # raises UnmappableRow on any bad row
-        assert len({o.facts.record_id for o in mapped}) == len({c.native_id for c in changes})
-        assert {o.target for o in mapped} == {PUBLISHED}
-
-    # --- every category -----------------------------------------------------------------------
-
-    async def test_every_category_written_shows_in_the_feed_and_the_listing(self, harness: Harness) -> None:
-        adapter = harness.make()
-        cursor, _, _ = await drain(adapter)
-        written = [CONTRACT_FACTS[category](40 + n) for n, category in enumerate(harness.categories)]
-        writes = [harness.write_for(facts) for facts in written]
-        for write in writes:
-            await adapter.write(write)
-        _, changes, _ = await drain(adapter, cursor)
-        listed = [row for kind in {w.kind for w in writes} for page in await listing(adapter, kind) for row in page]
-        for facts in written:
-            assert of_record(harness.mapping, changes, facts)[-1].target == PUBLISHED, facts.category
-            assert [o.target for o in of_record(harness.mapping, listed, facts)] == [PUBLISHED], facts.category
-
-    # --- full listing -------------------------------------------------------------------------
-
-    async def test_listing_pages_end_and_hold_each_row_once(self, harness: Harness) -> None:
-        adapter = harness.make()
-        assert harness.listing_kinds
-        for kind in harness.listing_kinds:
-            pages = await listing(adapter, kind, page_size=7)
-            rows = [row for page in pages for row in page]
-            assert all(len(page) <= 7 for page in pages)
-            assert all(row.kind == kind and row.native_id for row in rows)
-            assert len({row.native_id for row in rows}) == len(rows), f"a {kind} row was listed twice"
-
-    async def test_listing_equals_the_union_of_the_change_feed(self, harness: Harness) -> None:
-        adapter = harness.make()
-        # Some history first: a record written, then stopped (two feed items, one row).
         facts = contract_facts(50)
         await adapter.write(harness.write_for(facts))
         await adapter.write(harness.write_for(facts, stopped(StopReason.REPAIRED)))
@@ -399,50 +452,117 @@ class AdapterContract:
             stopped(StopReason.REPAIRED)
         ]
 
-    async def test_listing_under_faults_is_the_same_listing(self, harness: Harness) -> None:
+    async def test_every_category_written_shows_in_the_feed_and_the_listing(self, harness: Harness) -> None:
         adapter = harness.make()
-        clean = {kind: await listing(adapter, kind, page_size=5) for kind in harness.listing_kinds}
-        await harness.faults(duplicate_pages=1.0, out_of_order=1.0)
-        for kind, pages in clean.items():
-            faulted = await listing(adapter, kind, page_size=5)
-            assert [[row.row for row in page] for page in faulted] == [[row.row for row in page] for page in pages]
+        cursor, _, _ = await drain(adapter)
+        written = [CONTRACT_FACTS[category](40 + n) for n, category in enumerate(harness.categories)]
+        writes = [harness.write_for(facts) for facts in written]
+        for write in writes:
+            await adapter.write(write)
+        _, changes, _ = await drain(adapter, cursor)
+        listed = [row for kind in {w.kind for w in writes} for page in await listing(adapter, kind) for row in page]
+        for facts in written:
+            assert of_record(harness.mapping, changes, facts)[-1].target == PUBLISHED, facts.category
+            assert [o.target for o in of_record(harness.mapping, listed, facts)] == [PUBLISHED], facts.category
 
-    # --- through the store (SQLite and PostgreSQL) --------------------------------------------
 
-    async def test_the_feed_ingested_agrees_with_the_listing(self, harness: Harness, db: Database) -> None:
-        """The poller reads the whole feed into the store; what the store then says this system
-        shows (links.seen_*) is what the full listing maps to, record by record."""
+class HttpFaultContract(_HarnessFixture):
+    """An HTTP system's transport faults (docs/protocols.md §3 knobs) come out as the right failure
+    classes, in the call the gateway makes to it (`Harness.touch`: a write where the system takes
+    writes, else a read of the feed)."""
+
+    async def test_server_errors_are_retried_in_call_then_retryable(self, harness: Harness) -> None:
         adapter = harness.make()
-        facts = contract_facts(60)
-        await adapter.write(harness.write_for(facts))
-        await adapter.write(harness.write_for(facts, stopped(StopReason.REPAIRED)))
-        committer = GroupCommitter(db)
-        try:
-            connector = Connector(harness.system, adapter, harness.mapping, page_size=25)
-            poller = Poller(committer, connector, Policy(enabled_systems=frozenset({harness.system})))
-            for _ in range(200):
-                if not (await poller.poll_once()).changes:
-                    break
-            else:
-                raise AssertionError("the feed did not end")
-            rows = await db.run(
-                lambda tx: tx.all(
-                    "SELECT record_id, seen_status, seen_reason FROM links WHERE system = ?", (harness.system,)
-                ),
-                write=False,
-            )
-        finally:
-            await committer.close()
-        stored = {row["record_id"]: (row["seen_status"], row["seen_reason"]) for row in rows}
-        listed_rows = [
-            row for kind in harness.listing_kinds for page in await listing(adapter, kind, page_size=50) for row in page
-        ]
-        listed = {
-            o.facts.record_id: (o.target.status.value, o.target.reason.value if o.target.reason else None)
-            for o in observations(harness.mapping, listed_rows)
-        }
-        assert listed and stored == listed
-        assert stored[facts.record_id] == ("stopped", StopReason.REPAIRED.value)
+        await harness.faults(error_rate=1.0, error_status=503)
+        with pytest.raises(RetryableError) as caught:
+            await harness.touch(adapter, 4)
+        assert caught.value.status == 503
+        assert await harness.injected("http_503") == FAST_RETRY.attempts
+
+    async def test_short_retry_after_is_waited_out_in_call(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(rate_limit_rate=1.0, retry_after_s=1)
+
+        async def lift_after_first_refusal() -> None:
+            while await harness.injected("http_429") == 0:
+                await asyncio.sleep(0.02)
+            await harness.clear_faults()
+
+        started = time.monotonic()
+        lifting = asyncio.create_task(lift_after_first_refusal())
+        await harness.touch(adapter, 5)
+        await lifting
+        assert time.monotonic() - started >= 0.9  # it waited as told
+
+    async def test_long_retry_after_goes_back_to_the_caller_at_once(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(rate_limit_rate=1.0, retry_after_s=120)
+        with pytest.raises(RateLimitedError) as caught:
+            await harness.touch(adapter, 6)
+        assert caught.value.retry_after == 120
+        assert caught.value.status == 429
+        assert await harness.injected("http_429") == 1
+
+    async def test_connection_reset_is_retryable(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(reset_rate=1.0)
+        with pytest.raises(RetryableError):
+            await harness.touch(adapter, 7)
+        assert await harness.injected("reset") == FAST_RETRY.attempts
+
+    async def test_hang_times_out_as_retryable(self, harness: Harness) -> None:
+        adapter = harness.make(timeout=0.3)
+        await harness.faults(hang_rate=1.0, hang_s=5)
+        started = time.monotonic()
+        with pytest.raises(RetryableError):
+            await harness.touch(adapter, 8)
+        assert time.monotonic() - started < 3.0
+
+    async def test_busy_is_retryable(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.faults(busy_rate=1.0)
+        with pytest.raises(RetryableError) as caught:
+            await harness.touch(adapter, 9)
+        assert caught.value.code in harness.busy_codes
+
+    async def test_failures_carry_no_secrets(self, harness: Harness) -> None:
+        assert harness.secrets
+        adapter = harness.make()
+        for knobs in ({"busy_rate": 1.0}, {"error_rate": 1.0, "error_status": 500}):
+            await harness.faults(**knobs)
+            with pytest.raises(RetryableError) as caught:
+                await harness.touch(adapter, 11)
+            text = repr(caught.value.context()) + str(caught.value)
+            for secret in harness.secrets:
+                assert secret not in text, knobs
+
+    async def test_token_expiry_is_handled_transparently(self, harness: Harness) -> None:
+        adapter = harness.make()
+        await harness.touch(adapter, 30)
+        if not await harness.expire_tokens():
+            pytest.skip(f"{harness.system} has no session tokens")
+        await harness.touch(adapter, 31)
+        cursor, _, _ = await drain(adapter)
+        assert cursor
+
+
+class AdapterContract(FeedContract, WriteContract, HttpFaultContract):
+    """The whole contract, for a system the gateway both reads and writes over HTTP."""
+
+
+def target_of(harness: Harness, change: NativeChange) -> TargetState:
+    observation = harness.mapping.to_observation(change)
+    assert observation is not None, change
+    return observation.target
+
+
+def of_label(harness: Harness, changes: Sequence[NativeChange], label: str) -> list[Observation]:
+    mine = (harness.mapping.to_observation(c) for c in changes if harness.native_label(c) == label)
+    return [observation for observation in mine if observation is not None]
+
+
+def state_pair(target: TargetState) -> tuple[str, str | None]:
+    return target.status.value, target.reason.value if target.reason else None
 
 
 def listed_changes(listed: Mapping[tuple[str, str | None], Mapping[str, Any]]) -> list[NativeChange]:

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from adapters.creditchina_gansu import CreditChinaGansuAdapter, cursor_second
 from adapters.creditchina_gansu import soap as client_soap
 from adapters.http import FieldRejected, InCallRetry
-from gateway.contract import SystemAdapter, SystemMapping
+from gateway.contract import NativeChange, SystemAdapter, SystemMapping
 from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import Category
 from gateway.domain.model import PUBLISHED
@@ -60,6 +60,25 @@ class CreditChinaHarness(Harness):
     async def expire_tokens(self) -> bool:
         await self.admin("POST", "/admin/expire-tokens")
         return True
+
+    async def seed_native(self, count: int, start: int) -> list[str]:
+        # Fresh record numbers far from the write tests' (contract_facts 1-320).
+        rows = [{**_row_of(self, 500 + start + i), "ROWTYPE": "CF"} for i in range(count)]
+        await self.admin("POST", "/admin/load", {"rows": rows})
+        return [f"CF:{row['CF_WSH']}|{row['CF_CFJGDM']}" for row in rows]
+
+    async def remove_native(self, label: str) -> None:
+        document, authority = label.removeprefix("CF:").split("|")
+        await self.admin("POST", "/admin/repair", {"CF_WSH": document, "CF_CFJGDM": authority, "ZZYY": "01"})
+
+    def native_label(self, change: NativeChange) -> str:
+        row = change.row
+        prefix = change.kind or str(row.get("ROWTYPE", ""))
+        if prefix == "YC":
+            return f"YC:{row.get('YC_WSH')}|{row.get('YC_JDJGDM')}"
+        if prefix == "MD":
+            return f"MD:{row.get('MD_JLBH')}|{row.get('MD_RDJGDM')}"
+        return f"CF:{row.get('CF_WSH')}|{row.get('CF_CFJGDM') or row.get('CF_XZJGDM')}"
 
 
 @pytest.fixture

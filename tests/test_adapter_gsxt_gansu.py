@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from adapters.creditchina_gansu import change_from_row
 from adapters.gsxt_gansu import GsxtGansuAdapter
 from adapters.http import InCallRetry
-from gateway.contract import NativeWrite, SystemAdapter, SystemMapping
+from gateway.contract import NativeChange, NativeWrite, SystemAdapter, SystemMapping
 from gateway.domain.categories import AuthorityDomain, SubjectType
 from gateway.domain.model import PUBLISHED
 from gateway.domain.retry import PermanentError, RetryableError
@@ -53,6 +53,22 @@ class GsxtHarness(Harness):
 
     def business_key_label(self, facts: Any) -> str:
         return f"otherpunish:{facts.document_number}|{facts.authority_code}"
+
+    async def seed_native(self, count: int, start: int) -> list[str]:
+        # Other departments' penalties as GSXT holds them, numbered far from the write tests'.
+        records = [dict(self.write_for(contract_facts(500 + start + i)).row) for i in range(count)]
+        await self.admin("POST", "/admin/load", {"table": "otherpunish", "records": records})
+        return [f"otherpunish:{r['penDecNo']}|{r['judAuthCode']}" for r in records]
+
+    async def remove_native(self, label: str) -> None:
+        table, key = label.split(":", 1)
+        document, authority = key.split("|")
+        await self.admin("POST", "/admin/repair", {"table": table, "penDecNo": document, "judAuthCode": authority})
+
+    def native_label(self, change: NativeChange) -> str:
+        row = change.row
+        authority = row.get("decOrgCode") if change.kind in ("opanomaly", "seriousillegal") else row.get("judAuthCode")
+        return f"{change.kind}:{row.get('penDecNo')}|{authority}"
 
 
 @pytest.fixture
