@@ -155,8 +155,9 @@ class HrssAdapter(SystemAdapter):
         else:
             moved = Cursor(high[0], high[1], at.lap + 1, 0)  # the lap is over: the next one starts afresh
             has_more = False
-        changes = [self._change(r) for r in (*forward, *behind)]
-        return ChangePage(changes=changes, cursor=moved.encode(), has_more=has_more)
+        # One page in write order, rows behind the mark first: an object's latest row comes last.
+        rows = sorted((*forward, *behind), key=lambda row: (row["CZSJ"], row["ID"]))
+        return ChangePage(changes=[self._change(r) for r in rows], cursor=moved.encode(), has_more=has_more)
 
     async def acknowledge(self, ingested: Sequence[Ingested]) -> None:
         """Mark each row processed, all in one transaction. A row is marked only as the version the
