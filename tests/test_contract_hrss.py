@@ -24,6 +24,17 @@ from tests.conftest import mariadb_address
 pytestmark = pytest.mark.mariadb
 
 
+def seeded_unit(n: int) -> dict[str, str]:
+    """A unit listed in January 2025 (so an early removal, six months on, is allowed now)."""
+    row = {
+        "DXBH": f"RS2026-C{n:04d}", "RDWSH": f"甘人社失惩〔2026〕{n}号", "DXLX": "1",
+        "DXMC": f"兰州合同{n}劳务有限公司", "TYSHXYDM": "91620121MA72RN01XM", "LRSY": "拖欠农民工工资",
+        "SJJE": "1000.00", "RDBM": "甘肃省人力资源和社会保障厅", "RDBMDM": "11620000MA72RN0959",
+        "LRRQ": "2025-01-10", "LRQX": "2028-01-09",
+    }  # fmt: skip
+    return row
+
+
 class HrssHarness(Harness):
     system = "hrss"
     takes_writes: ClassVar[bool] = False
@@ -58,15 +69,7 @@ class HrssHarness(Harness):
         return facts.document_number.rsplit("#", 1)[-1]  # RDWSH#DXBH: the stats count by DXBH
 
     async def seed_native(self, count: int, start: int) -> list[str]:
-        records = [
-            {
-                "DXBH": f"RS2026-C{start + i:04d}", "RDWSH": f"甘人社失惩〔2026〕{start + i}号", "DXLX": "1",
-                "DXMC": f"兰州合同{start + i}劳务有限公司", "TYSHXYDM": "91620121MA72RN01XM",
-                "LRSY": "拖欠农民工工资", "SJJE": "1000.00", "RDBM": "甘肃省人力资源和社会保障厅",
-                "RDBMDM": "11620000MA72RN0959", "LRRQ": "2025-01-10", "LRQX": "2028-01-09",
-            }  # fmt: skip
-            for i in range(count)
-        ]
+        records = [seeded_unit(start + i) for i in range(count)]
         await self.admin("POST", "/admin/load", {"records": records})
         return [record["DXBH"] for record in records]
 
