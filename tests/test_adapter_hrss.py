@@ -16,6 +16,7 @@ import pytest
 import gateway.sync.poller as poller_module
 from adapters.frontdb import FrontDbAddress, FrontDbLimits
 from adapters.hrss import Cursor, HrssAdapter
+from gateway.cli import _point_at_simulated_hrss
 from gateway.contract import Ingested, NativeChange, NativeWrite
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Policy
@@ -368,6 +369,17 @@ async def test_the_connector_is_configured_by_settings(hrss: Hrss) -> None:
         page = await connectors["hrss"].adapter.fetch_changes(None, 50)
         assert len(page.changes) == FIXTURE_ROWS
         assert connectors["hrss"].mapping is not None
+    finally:
+        await connectors["hrss"].adapter.close()
+
+
+async def test_serve_simulate_points_the_connector_at_the_simulated_table(hrss: Hrss) -> None:
+    settings = Settings(systems=["hrss"])
+    await _point_at_simulated_hrss(settings, hrss.sim.url)
+    assert (settings.hrss.database, settings.hrss.table) == (hrss.info["database"], hrss.info["table"])
+    connectors = build_connectors(settings)
+    try:
+        assert len((await connectors["hrss"].adapter.fetch_changes(None, 50)).changes) == FIXTURE_ROWS
     finally:
         await connectors["hrss"].adapter.close()
 
