@@ -21,6 +21,7 @@ from gateway.contract import Ingested, NativeChange, NativeWrite
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Policy
 from gateway.domain.retry import PermanentError, RetryableError
+from gateway.sandbox import Sandbox, simulated_frontdb
 from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.group import GroupCommitter
@@ -382,6 +383,17 @@ async def test_serve_simulate_points_the_connector_at_the_simulated_table(hrss: 
         assert len((await connectors["hrss"].adapter.fetch_changes(None, 50)).changes) == FIXTURE_ROWS
     finally:
         await connectors["hrss"].adapter.close()
+
+
+async def test_without_mariadb_the_sandbox_says_so_and_views_skip_the_list() -> None:
+    def unreachable(clock: Any) -> HrssConfig:
+        return HrssConfig(host="127.0.0.1", port=1, clock=clock)  # nothing listens on port 1
+
+    async with running("hrss", create_app, unreachable) as sim:
+        sandbox = Sandbox(sim.http, {"hrss": sim.url})
+        assert await sandbox.views() == {}
+        with pytest.raises(RuntimeError, match="has no database"):
+            await simulated_frontdb(sim.http, sim.url)
 
 
 def _change_of(row: dict[str, Any]) -> NativeChange:
