@@ -21,6 +21,7 @@ from gateway.contract import Ingested, NativeChange, NativeWrite
 from gateway.domain.model import PUBLISHED
 from gateway.domain.plan import Policy
 from gateway.domain.retry import PermanentError, RetryableError
+from gateway.observability import REGISTRY
 from gateway.sandbox import Sandbox, simulated_frontdb
 from gateway.settings import Settings
 from gateway.store.database import Database
@@ -270,8 +271,10 @@ async def test_a_refused_row_is_marked_failed_with_its_reason_and_read_again_onc
     try:
         poller = poller_for(committer, hrss.adapter())
         await poll_to_end(poller)
+        refused_before = _acknowledged("refused")
         await hrss.load(unit("RS2026-0004-1", TYSHXYDM="91620121MA72RN"))  # 14 characters: no code
         assert await poll_to_end(poller) == 1
+        assert _acknowledged("refused") == refused_before + 1
         [failed] = [row for row in await hrss.rows() if row["CLZT"] == "2"]
         assert failed["DXBH"] == "RS2026-0004-1" and "TYSHXYDM" in failed["CLXX"]
         [kept] = await db.run(lambda tx: tx.all("SELECT * FROM quarantine WHERE system = 'hrss'"), write=False)
@@ -394,6 +397,10 @@ async def test_without_mariadb_the_sandbox_says_so_and_views_skip_the_list() -> 
         assert await sandbox.views() == {}
         with pytest.raises(RuntimeError, match="has no database"):
             await simulated_frontdb(sim.http, sim.url)
+
+
+def _acknowledged(status: str) -> float:
+    return REGISTRY.get_sample_value("creditgw_acknowledged_total", {"system": "hrss", "status": status}) or 0.0
 
 
 def _change_of(row: dict[str, Any]) -> NativeChange:
