@@ -673,6 +673,20 @@ async def _drain(runtime: Runtime, runner: web.AppRunner, deadline: float) -> No
     log.info("stopping", requests_cut=serving.count)
 
 
+async def _point_at_simulated_hrss(settings: Settings, url: str) -> None:
+    """The sandbox's hrss simulator made its own database: configure the 前置库 settings with it."""
+    import aiohttp
+
+    from gateway.sandbox import simulated_frontdb
+
+    async with aiohttp.ClientSession() as http:
+        try:
+            found = await simulated_frontdb(http, url)
+        except RuntimeError as exc:
+            raise OperatorError(f"{exc}; start MariaDB or leave hrss out of CREDITGW_SYSTEMS") from None
+    settings.hrss = settings.hrss.model_copy(update=found)
+
+
 async def _serve(settings: Settings, *, simulate: bool) -> int:
     from aiohttp import web
     from pydantic import SecretStr
@@ -703,6 +717,12 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
         urls = dict(simulators.urls)
         for name, url in urls.items():
             print(f"simulator {name} {url}", flush=True)
+        if "hrss" in settings.systems and "hrss" in urls:
+            try:
+                await _point_at_simulated_hrss(settings, urls["hrss"])
+            except OperatorError:
+                await simulators.close()
+                raise
     runtime = await Runtime.open(settings, urls=urls)
     if simulate and settings.secrets_key is not None:
         client_id, secret = await add_sandbox_client(runtime.db, settings.secrets_key.get_secret_value(), now=now_utc())

@@ -63,6 +63,15 @@ class WriteResult:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Ingested:
+    """A change the gateway has durably ingested, and how (the poller's acknowledgement)."""
+
+    change: NativeChange
+    outcome: str  # the inbound outcome: "created", "changed", "duplicate", "untracked", "quarantined", …
+    problem: str | None = None  # why the gateway refused the row (it is in the quarantine); None: taken
+
+
 class SystemAdapter(ABC):
     """Base class of every adapter. Subclasses set `system` and implement the abstract methods."""
 
@@ -83,6 +92,13 @@ class SystemAdapter(ABC):
         """A cursor from which the feed yields every change made at or after `moment` (and maybe
         some before it; a re-read filters them). Default: the beginning of the feed (None), for
         feeds whose cursor is opaque."""
+        return None
+
+    async def acknowledge(self, ingested: Sequence[Ingested]) -> None:
+        """Tell the system these changes are durably ingested (or refused, with the reason). The
+        poller calls it after a page's changes have committed and before it moves the cursor, so a
+        failure here (a `DeliveryError`) leaves the cursor and the page is read and acknowledged
+        again. Default: nothing to tell (HTTP feeds); a 前置库 marks its rows processed."""
         return None
 
     def list_all(self, kind: str, page_size: int) -> AsyncIterator[ListingPage]:

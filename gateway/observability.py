@@ -201,6 +201,13 @@ FILEDROP_HELD = Gauge(
     ["system"],
     registry=REGISTRY,
 )
+ACKNOWLEDGED = Counter(
+    "creditgw_acknowledged_total",
+    "Inbound changes acknowledged to their system after ingest (a 前置库's processed marks), by"
+    " system and status (processed, refused).",
+    ["system", "status"],
+    registry=REGISTRY,
+)
 
 
 def mask_personal_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:

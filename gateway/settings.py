@@ -97,6 +97,24 @@ class CivilAffairsSettings(FileDropSettings):
     drop_dir: Path = Path("var/drop/civil_affairs")
 
 
+class HrssSettings(BaseModel):
+    """省人社厅's 前置库 (docs/protocols.md §8): a MariaDB database the department and the platform
+    share. CREDITGW_HRSS__HOST, __PORT, __USER, __PASSWORD (or __PASSWORD_FILE), __DATABASE, __TABLE."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 3306
+    user: str = "creditgw"
+    password: SecretStr = SecretStr("")
+    database: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")] = "qzk_rs"
+    table: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")] = "QZK_RS_NMGGZ_SXMD"
+    # MariaDB's own limits on each statement (lock waits included): a locked table is a retryable
+    # failure after this long, never a hung poller.
+    statement_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    connect_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    pool_size: Annotated[int, Field(ge=1, le=32)] = 2
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 200
+
+
 class SmsSettings(BaseModel):
     """The SMS service of the 全省信用修复协同系统 (reminders; docs/protocols.md §5)."""
 
@@ -217,6 +235,7 @@ class Settings(BaseSettings):
     # File-drop list departments (CREDITGW_STATISTICS__DROP_DIR, CREDITGW_CIVIL_AFFAIRS__STATE_DIR, …).
     statistics: StatisticsSettings = StatisticsSettings()
     civil_affairs: CivilAffairsSettings = CivilAffairsSettings()
+    hrss: HrssSettings = HrssSettings()  # 前置库 (MariaDB); in CREDITGW_SYSTEMS only where the gateway reads it
     # Systems allowed to act for a category's owner (e.g. {"admin_penalty": ["creditchina_gansu"]}).
     repair_windows: dict[str, list[str]] = {}
     # Owners that decide only inside their own system: GSXT takes no writes to its own penalties

@@ -13,7 +13,9 @@ from gateway.sync.connectors import MAPPINGS, SPECS, build_connectors
 
 
 def test_every_spec_agrees_with_its_adapter_mapping_and_settings() -> None:
-    assert {"creditchina_gansu", "gsxt_gansu", "court", "tax", "emergency", "statistics", "civil_affairs"} <= set(SPECS)
+    assert set(SPECS) == {
+        "creditchina_gansu", "gsxt_gansu", "court", "tax", "emergency", "statistics", "civil_affairs", "hrss"
+    }  # fmt: skip
     for name, spec in SPECS.items():
         assert spec.name == name == spec.adapter_class.system == spec.mapping.system
         # The settings model is the one Settings declares under the system's name (CREDITGW_<NAME>__…).
@@ -24,6 +26,7 @@ def test_every_spec_agrees_with_its_adapter_mapping_and_settings() -> None:
     # The list authorities decide in their own systems: the gateway only reads them.
     assert [SPECS[name].takes_writes for name in ("court", "tax", "emergency")] == [False, False, False]
     assert not SPECS["statistics"].takes_writes and not SPECS["civil_affairs"].takes_writes
+    assert not SPECS["hrss"].takes_writes
 
 
 async def test_build_connectors_reads_the_registry_and_the_systems_settings() -> None:

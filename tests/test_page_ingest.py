@@ -8,10 +8,11 @@ second database; the outcomes and every row must be equal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from gateway.contract import ChangePage, NativeChange, UnmappableRow
+from gateway.contract import ChangePage, Ingested, NativeChange, UnmappableRow
 from gateway.domain.model import PUBLISHED, StopReason, stopped
 from gateway.domain.plan import Action, Decision, Observation, Policy
 from gateway.store.database import Database, Tx
@@ -124,9 +125,13 @@ class _Feed:
             NativeChange(change_key=k, source_version=k, changed_at=stamp, kind="CF", native_id=k, row={"n": k})
             for k in ("ok", "broken", "untracked")
         ]
+        self.acknowledged: list[Ingested] = []
 
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
         return ChangePage(changes=self.changes if cursor is None else [], cursor="end", has_more=False)
+
+    async def acknowledge(self, ingested: Sequence[Ingested]) -> None:
+        self.acknowledged.extend(ingested)
 
 
 class _Mapping:
@@ -158,12 +163,22 @@ async def test_a_page_with_unmappable_and_untracked_rows(db: Database) -> None:
         "CF_WSH",
         "open",
     )
+    # Acknowledged once ingested: how each change went, and why the refused one was refused.
+    acknowledged = [(i.change.change_key, i.outcome, i.problem) for i in feed.acknowledged]
+    assert acknowledged == [
+        ("ok", "created", None),
+        ("broken", "quarantined", kept["message"]),
+        ("untracked", "untracked", None),
+    ]
 
 
 class _NewRecordsFeed:
     """One page: two records nobody knew."""
 
     system = CC
+
+    async def acknowledge(self, ingested: Sequence[Ingested]) -> None:
+        return None
 
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
         changes = [
@@ -215,6 +230,9 @@ class _EmptyFeed:
     """GSXT's feed, read through at once (it holds nothing the test needs)."""
 
     system = GS
+
+    async def acknowledge(self, ingested: Sequence[Ingested]) -> None:
+        return None
 
     async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
         return ChangePage(changes=[], cursor="end", has_more=False)

@@ -18,7 +18,9 @@ from adapters.civil_affairs import CivilAffairsAdapter
 from adapters.court import CourtAdapter
 from adapters.creditchina_gansu import CreditChinaGansuAdapter
 from adapters.emergency import EmergencyAdapter
+from adapters.frontdb import FrontDbAddress, FrontDbLimits
 from adapters.gsxt_gansu import GsxtGansuAdapter
+from adapters.hrss import HrssAdapter
 from adapters.statistics import StatisticsAdapter
 from adapters.tax import TaxAdapter
 from gateway.contract import SystemAdapter, SystemMapping
@@ -29,12 +31,13 @@ from gateway.settings import (
     EmergencySettings,
     FileDropSettings,
     GsxtSettings,
+    HrssSettings,
     OperatorError,
     Settings,
     StatisticsSettings,
     TaxSettings,
 )
-from mappings import civil_affairs, court, creditchina_gansu, emergency, gsxt_gansu, statistics, tax
+from mappings import civil_affairs, court, creditchina_gansu, emergency, gsxt_gansu, hrss, statistics, tax
 
 # (the system's settings, its base URL) → a new adapter
 AdapterFactory = Callable[[Any, str], SystemAdapter]
@@ -180,6 +183,28 @@ def _civil_affairs(ca: CivilAffairsSettings, _url: str) -> SystemAdapter:
     )
 
 
+def _hrss(settings: HrssSettings, _url: str) -> SystemAdapter:
+    """The 前置库 is reached by SQL at host/port/database, not by a URL (the simulator's URL serves
+    only its admin API)."""
+    return HrssAdapter(
+        address=FrontDbAddress(
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=settings.password.get_secret_value(),
+            database=settings.database,
+        ),
+        table=settings.table,
+        limits=FrontDbLimits(
+            statement_timeout_s=settings.statement_timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
+            pool_size=settings.pool_size,
+        ),
+        page_size=settings.page_size,
+        kind=hrss.KIND,
+    )
+
+
 SPECS: Mapping[str, ConnectorSpec] = {
     spec.name: spec
     for spec in (
@@ -220,6 +245,15 @@ SPECS: Mapping[str, ConnectorSpec] = {
             kind_field=civil_affairs.KIND_FIELD,
             masked_fields=civil_affairs.PERSONAL_ID_FIELDS,
         ),
+        ConnectorSpec(
+            name="hrss",
+            settings_model=HrssSettings,
+            adapter=_hrss,
+            adapter_class=HrssAdapter,
+            mapping=hrss.HrssMapping(),
+            kind_field=hrss.KIND_FIELD,
+            masked_fields=hrss.PERSONAL_ID_FIELDS,
+        ),
     )
 }
 # Mappings hold no state, so one instance per system serves all.
@@ -247,6 +281,6 @@ def build_connectors(settings: Settings, urls: dict[str, str] | None = None) -> 
                 f" (known: {', '.join(sorted(SPECS))}); fix the environment variable"
             )
         own = spec.settings_of(settings)
-        adapter = spec.adapter(own, urls.get(system, own.url))
+        adapter = spec.adapter(own, urls.get(system, getattr(own, "url", "")))  # a 前置库 has no URL
         connectors[system] = Connector(system, adapter, spec.mapping, own.page_size, spec.calls_in_flight)
     return connectors

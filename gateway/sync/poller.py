@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from gateway.contract import NativeChange
+from gateway.contract import Ingested, NativeChange, SystemAdapter
 from gateway.domain.plan import Observation, Policy, owed_after_first_read
 from gateway.domain.retry import DeliveryError
-from gateway.observability import INBOUND, POLL_ERRORS, get_logger
+from gateway.observability import ACKNOWLEDGED, INBOUND, POLL_ERRORS, get_logger
 from gateway.pressure import Outage
 from gateway.quarantine import Problem, examine, quarantine
 from gateway.store.database import StoreUnavailable, Tx, now_utc
@@ -87,6 +87,7 @@ class Poller:
             failed = [o for o in outcomes if isinstance(o, BaseException)]
             if failed:
                 raise failed[0]  # the cursor stays: the next poll reads the page again (the inbox de-duplicates)
+            await self._acknowledge(page.changes, outcomes)
             advanced = await self.committer.submit(partial(self._move_cursor, expected=cursor, position=page.cursor))
             self._count(stats, page.changes, outcomes)
             if not advanced:
@@ -167,6 +168,7 @@ class Poller:
             failed = [o for o in outcomes if isinstance(o, BaseException)]
             if failed:
                 raise failed[0]
+            await self._acknowledge(wanted, outcomes)
             self._count(stats, wanted, outcomes)
             if len(wanted) < len(page.changes):
                 stats.outcomes["before_since"] = stats.outcomes.get("before_since", 0) + len(page.changes) - len(wanted)
@@ -237,6 +239,25 @@ class Poller:
         )
         settled.update(zip(alone, ran, strict=True))
         return [settled[index] for index in range(len(changes))]
+
+    async def _acknowledge(self, changes: list[NativeChange], outcomes: list[str | BaseException]) -> None:
+        """Tell the system which changes are durably ingested, only now that they are (a 前置库
+        marks its rows processed). A refused change says why: its quarantine reason, judged again
+        for a duplicate (a change quarantined by an earlier read whose acknowledgement was lost)."""
+        adapter = self.connector.adapter
+        if not changes or type(adapter).acknowledge is SystemAdapter.acknowledge:
+            return  # the system wants no acknowledgement (HTTP feeds): spare mapping duplicates again
+        acknowledged = []
+        for change, outcome in zip(changes, outcomes, strict=True):
+            problem = None
+            if outcome in ("quarantined", "duplicate"):
+                examined = examine(self.connector.mapping, change)
+                problem = examined.message if isinstance(examined, Problem) else None
+            acknowledged.append(Ingested(change=change, outcome=str(outcome), problem=problem))
+        await adapter.acknowledge(acknowledged)
+        refused = sum(1 for item in acknowledged if item.problem is not None)
+        ACKNOWLEDGED.labels(self.connector.system, "processed").inc(len(acknowledged) - refused)
+        ACKNOWLEDGED.labels(self.connector.system, "refused").inc(refused)
 
     def _move_cursor(self, tx: Tx, expected: str | None, position: str) -> bool:
         return Repo(tx).move_cursor(self.connector.system, FEED, expected, position, self.clock())
