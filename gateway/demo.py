@@ -27,7 +27,7 @@ from gateway.domain.agreement import Disagreement, disagreements
 from gateway.domain.categories import CATEGORY_LABELS, AuthorityDomain, Category, SubjectType, mirrors_of, owner_of
 from gateway.domain.model import CanonicalRecord
 from gateway.runtime import Runtime
-from gateway.sandbox import REMOVAL_FOR_CAUSE, Sandbox, record_id_of, simulator_configs
+from gateway.sandbox import REMOVAL_FOR_CAUSE, Sandbox, record_id_of, simulated_frontdb, simulator_configs
 from gateway.settings import Settings
 from gateway.signing import Credentials, sign_headers
 from gateway.store.database import Row, Tx
@@ -68,10 +68,16 @@ def category_owners(category: Category) -> tuple[list[str], list[str]]:
 
 
 def category_reports(
-    records: list[CanonicalRecord], remaining: list[Disagreement], connected: set[str]
+    records: list[CanonicalRecord],
+    remaining: list[Disagreement],
+    connected: set[str],
+    *,
+    unavailable: Mapping[str, str] | None = None,
 ) -> list[CategoryReport]:
     """Per category, in 附件1's order: the records the owners' feeds gave, and those that some
-    system shows otherwise than the canonical state (each record counted once)."""
+    system shows otherwise than the canonical state (each record counted once). `unavailable`
+    says why a system with a connector could not take part (its simulator's backing service)."""
+    unavailable = unavailable or {}
     off = {d.record_id for d in remaining}
     reports = []
     for category in Category:
@@ -85,7 +91,12 @@ def category_reports(
             connected=not missing,
         )
         if missing:
-            report.note = f"left out: no connector for {', '.join(missing)} in this build"
+            why = [f"{o}: {unavailable[o]}" for o in missing if o in unavailable]
+            report.note = (
+                f"left out: {'; '.join(why)}"
+                if why
+                else f"left out: no connector for {', '.join(missing)} in this build"
+            )
         else:
             mine = [r for r in records if r.facts.category is category and r.state.authoritative]
             report.records = len(mine)
@@ -131,9 +142,21 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
     drops = Path(tempfile.mkdtemp(prefix="creditgw-demo-"))
     demo_settings = demo_settings.model_copy(update=file_drop_settings(drops))
     sims = await start_simulators(configs=demo_simulator_configs(demo_settings))
-    # Every system this build has a connector for and a simulator of takes part.
-    demo_settings = demo_settings.model_copy(update={"systems": [n for n in SPECS if n in sims.urls]})
     try:
+        # Every system this build has a connector for and a simulator of takes part; the 前置库 only
+        # where its simulator got a database (MariaDB), else it is left out and the report says why.
+        unavailable: dict[str, str] = {}
+        update: dict[str, Any] = {}
+        if "hrss" in SPECS and "hrss" in sims.urls:
+            async with aiohttp.ClientSession() as http:
+                try:
+                    update["hrss"] = demo_settings.hrss.model_copy(
+                        update=await simulated_frontdb(http, sims.urls["hrss"])
+                    )
+                except RuntimeError as exc:
+                    unavailable["hrss"] = str(exc)
+        systems = [n for n in SPECS if n in sims.urls and n not in unavailable]
+        demo_settings = demo_settings.model_copy(update={**update, "systems": systems})
         runtime = await Runtime.open(demo_settings, urls=dict(sims.urls))
     except BaseException:
         await sims.close()
@@ -154,7 +177,9 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
                 _say(as_json, f"  started: {scenario.name} (on {scenario.started_on})")
             remaining = await wait_until_agreed(runtime, sandbox, timeout_s)
             await _fill_outcomes(runtime, sandbox, scenarios)
-            categories = category_reports(await _records(runtime), remaining, set(runtime.connectors))
+            categories = category_reports(
+                await _records(runtime), remaining, set(runtime.connectors), unavailable=unavailable
+            )
             included = [c for c in categories if c.connected]
             converged = (
                 not remaining
