@@ -182,9 +182,7 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
             )
             included = [c for c in categories if c.connected]
             converged = (
-                not remaining
-                and all(set(s.seen.values()) == {s.expected} for s in scenarios)
-                and all(c.agrees for c in included)
+                not remaining and all(_shown_as_expected(s) for s in scenarios) and all(c.agrees for c in included)
             )
             summary = {
                 "converged": converged,
@@ -202,6 +200,13 @@ async def run_demo(settings: Settings, *, as_json: bool, timeout_s: float, fresh
         await runtime.close()
         await sims.close()
         shutil.rmtree(drops, ignore_errors=True)
+
+
+def _shown_as_expected(scenario: Scenario) -> bool:
+    """Every system shows the expected state; one that holds nothing of a stopped record agrees
+    (the court deletes what it removes; gateway.domain.agreement)."""
+    stopped = scenario.expected.startswith("stopped")
+    return all(seen == scenario.expected or (stopped and seen == "missing") for seen in scenario.seen.values())
 
 
 def demo_simulator_configs(settings: Settings) -> dict[str, Any]:
@@ -357,11 +362,51 @@ async def _perform_repairs(
         await sandbox.repair(GS, {**payload, "remType": "2"})
         scenario("GSXT removes a 严重违法失信名单 entry early", GS, "stopped:removed", GS, listed)
 
-    # 6. 多头修复: 信用中国 stops a SAMR penalty it does not own → audited and set back.
+    # 6. Each list authority removes one of its entries in its own system → 信用中国's list row (MD)
+    #    stops publication (a court deletes the row: the owner then holds nothing, which agrees).
+    for system, key_fields in LIST_REMOVAL_KEYS.items():
+        if system in runtime.connectors:
+            removed = await _owner_removes_one(sandbox, system, key_fields)
+            if removed is not None:
+                scenario(f"{system} removes a list entry in its own system", system, "stopped:removed", system, removed)
+
+    # 7. 多头修复: 信用中国 stops a SAMR penalty it does not own → audited and set back.
     rogue = next(r for r in cc_rows if r.get("ROWTYPE") == "CF" and r.get("CF_WSH") == punish[1]["penDecNo"])
     await sandbox.repair(CC, {"CF_WSH": rogue["CF_WSH"], "CF_CFJGDM": rogue["CF_CFJGDM"], "ZZYY": "01"})
     scenario("信用中国 repairs a SAMR penalty it does not own", CC, "published", CC, rogue)
     return scenarios
+
+
+# The admin key of one entry on each list authority's simulator (docs/protocols.md §6), and the
+# file drops, whose removal shows in the next snapshot they upload.
+LIST_REMOVAL_KEYS: dict[str, tuple[str, ...]] = {
+    "court": ("case_no", "executed_court"),
+    "tax": ("tax_no", "qdwsh"),
+    "hrss": ("DXBH",),
+    "emergency": ("jlid",),
+    "statistics": ("统一社会信用代码", "认定文书编号"),
+    "civil_affairs": ("统一社会信用代码", "列入决定书文号"),
+}
+FILE_DROPS = ("statistics", "civil_affairs")
+# The removal reason in each authority's own terms (the court's is its 删除原因 code: 1 已全部履行).
+REMOVAL_REASONS = {"court": "1", "tax": ""}
+
+
+async def _owner_removes_one(sandbox: Sandbox, system: str, key_fields: tuple[str, ...]) -> dict[str, Any] | None:
+    """The authority removes the first listed entry the gateway tracks that its rules let go early
+    (its own operator's act, through its admin API); the row as it was, or None."""
+    for row in await sandbox.records(system, published=True):
+        if record_id_of(system, row) is None:
+            continue  # not a record the gateway tracks (e.g. the 活动异常名录)
+        body = {name: row[name] for name in key_fields}
+        reason = REMOVAL_REASONS.get(system, "信用修复，提前移出")
+        answer = await sandbox.remove_entry(system, {**body, "kind": "early", "reason": reason})
+        if answer is None:
+            continue  # too early for this one: the next
+        if system in FILE_DROPS:
+            await sandbox.upload(system)
+        return row
+    return None
 
 
 async def _fill_outcomes(runtime: Runtime, sandbox: Sandbox, scenarios: list[Scenario]) -> None:
@@ -401,7 +446,8 @@ def _print_summary(summary: Mapping[str, Any], as_json: bool) -> None:
         for system, seen in sorted(s["seen"].items()):
             after = s["latency_s"].get(system)
             timing = f"  (delivered {after:.2f} s after acceptance)" if after is not None else ""
-            print(f"    {system:<18} shows {seen}{timing}")
+            shown = "holds nothing (its removal deletes the row)" if seen == "missing" else f"shows {seen}"
+            print(f"    {system:<18} {shown}{timing}")
         if s["audit"]:
             print(f"    audit: {'; '.join(s['audit'])}")
     print()

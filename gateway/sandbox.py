@@ -93,6 +93,21 @@ class Sandbox:
         """Act as the system's own operator (repair, removal, or restore)."""
         return dict(await self._json("POST", system, "/admin/repair", json=dict(payload)))
 
+    async def remove_entry(self, system: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A list authority's own removal (`POST /admin/remove`, docs/protocols.md §6); None when
+        its rules refuse it yet (409 too_early)."""
+        async with self.http.post(f"{self.urls[system]}/admin/remove", json=dict(payload)) as resp:
+            body = await resp.json()
+            if resp.status == 409 and body.get("code") == "too_early":
+                return None
+            if resp.status >= 400:
+                raise RuntimeError(f"{system} POST /admin/remove → {resp.status}: {body}")
+            return dict(body)
+
+    async def upload(self, system: str) -> dict[str, Any]:
+        """A file-drop department uploads its snapshot now (`POST /admin/upload`)."""
+        return dict(await self._json("POST", system, "/admin/upload"))
+
     async def set_faults(self, system: str, **faults: Any) -> None:
         await self._json("POST", system, "/admin/faults", json=faults)
 

@@ -63,6 +63,19 @@ def test_demo_converges_and_prints_a_json_summary_last(tmp_path: Path) -> None:
     assert set(summary["left_out"]) == {c for c, v in categories.items() if not v["connected"]}
     for connected in ("admin_penalty", "abnormal_operations", "samr_serious"):
         assert categories[connected]["connected"], connected
+    # Every connected list authority removed one entry in its own system, and the mirror followed.
+    removals = {s["started_on"]: s for s in summary["scenarios"] if s["name"].endswith("in its own system")}
+    owners = {
+        "court_dishonest": "court",
+        "tax_major_violation": "tax",
+        "wage_arrears": "hrss",
+        "work_safety": "emergency",
+        "statistics_serious": "statistics",
+        "social_org_serious": "civil_affairs",
+    }
+    for category, owner in owners.items():
+        if categories[category]["connected"]:
+            assert removals[owner]["seen"]["creditchina_gansu"] == "stopped:removed", removals[owner]
     assert (tmp_path / "var" / "demo.db").exists()  # the embedded default: a SQLite file
 
 
