@@ -96,6 +96,12 @@ def subject(row: Mapping[str, Any]) -> tuple[SubjectType, str | None, bool | Non
     return SubjectType.LEGAL_ENTITY, code_.code, code_.checksum_ok
 
 
+def _masked_id(row: Mapping[str, Any]) -> str | None:
+    """A person's ZJHM when masked (a whole one is refused in subject()); anything else is not kept."""
+    id_number = text(row.get("ZJHM"))
+    return id_number if id_number is not None and "*" in id_number else None
+
+
 def facts_of(row: Mapping[str, Any]) -> RecordFacts:
     subject_type, subject_code, checksum_ok = subject(row)
     authority_name = _required(row, "RDBM")
@@ -117,6 +123,8 @@ def facts_of(row: Mapping[str, Any]) -> RecordFacts:
         subject_type=subject_type,
         subject_code=subject_code,
         subject_code_checksum_ok=checksum_ok,
+        # As the department masked it, to be mirrored masked (信用中国 MD_ZJHM; ADR 0028).
+        subject_id_masked=_masked_id(row) if subject_type is SubjectType.NATURAL_PERSON else None,
         decision_date=listed_on,
         violation=_required(row, "LRSY"),
         content=content_of(row),

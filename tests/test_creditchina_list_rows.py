@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -171,3 +172,29 @@ async def test_a_court_person_s_masked_id_reaches_the_mirror_as_the_court_masked
             assert mirrored.facts == replace(observation.facts, publication_date=None, content=None)
     finally:
         await court.close()
+
+
+@pytest.mark.parametrize("system", ["hrss", "emergency"])
+def test_the_other_owners_of_persons_keep_the_masked_number_for_the_mirror(system: str) -> None:
+    """The 前置库's responsible person and the emergency list's institution staff, from their own
+    fixtures: the number as the department masked it, and an MD row that carries it unchanged."""
+    if system == "hrss":
+        from mappings.hrss import HrssMapping
+        from simulators.hrss.fixtures import HRSS_ROWS
+
+        mapping: Any = HrssMapping()
+        rows = [{k: "" if v is None else v for k, v in r.items()} for r in HRSS_ROWS if r["ZJHM"]]
+    else:
+        from mappings.emergency import EmergencyMapping
+        from simulators.emergency.fixtures import EMERGENCY_ROWS
+
+        mapping = EmergencyMapping()
+        rows = [r for r in EMERGENCY_ROWS if r["zjhm"]]
+    assert rows
+    for row in rows:
+        change = NativeChange(change_key="c", source_version="1", changed_at=_now(), kind="", native_id="1", row=row)
+        observation = mapping.to_observation(change)
+        assert observation is not None
+        masked = row["ZJHM" if system == "hrss" else "zjhm"]
+        assert "*" in masked and observation.facts.subject_id_masked == masked
+        assert MAPPING.to_write(observation.facts, PUBLISHED, idempotency_key="k").row["MD_ZJHM"] == masked
