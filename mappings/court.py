@@ -3,8 +3,8 @@
 Identity: 执行法院 (`executed_court`, as authority name and code: the court's list is keyed by
 案号 + 执行法院, and its `fydm` is an optional internal code) + 案号 (`case_no`), normalised (some
 clerks type full-width digits and brackets). A natural person's ID number (`identi_id`) is
-published masked and the canonical model has no field for it: it is not carried (never unmasked,
-never logged: it is in PERSONAL_ID_FIELDS for the transport's excerpts).
+published masked and is carried exactly so (`subject_id_masked`, mirrored masked on 信用中国; ADR
+0028): never unmasked, never logged (it is in PERSONAL_ID_FIELDS for the transport's excerpts).
 
 State: a row in the feed or the listing is published. A removal is a deletion (the `DELETE` item,
 given by the adapter as the row plus `action`, `deleteDate`, `deleteReason`, `expired`):

@@ -3,7 +3,7 @@
 Identity: 认定机关 (`rdjgdm`, its code; `rdjg`, its name, where a row has no code) + 处罚决定书文号
 (`cfjdswh`), normalised. `ztlx` 1 (生产经营单位) and 2 (安全评价检测检验机构) are units with a
 统一社会信用代码 (any case, folded); 3 (机构从业人员) is a person, whose ID number (`zjhm`) is
-published masked and has no field in the canonical model: it is not carried.
+published masked and is carried exactly so (`subject_id_masked`, mirrored masked; ADR 0028).
 
 State by `zt`: 10 列入 and 30 (an early removal revoked: listed again) → published; 21 期满移出 →
 expired, 22 提前移出 → removed, each on `ycrq`. `ycyy` may be empty: a removal without a reason is

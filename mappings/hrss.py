@@ -7,9 +7,9 @@ responsible people, so the identity is the deciding department (its code `RDBMDM
 
 The gateway only reads this list (the department decides and removes, 谁认定、谁修复): there is no
 `to_write`. What the canonical model has no place for, and so is not kept: the list period's last
-day (`LRQX`, the rule data knows the period), the 法定代表人 (`FDDBR`), a person's 所属单位 (`SSDW`),
-and a person's ID number (`ZJHM`), which the department masks and the gateway never reads beyond
-checking that it is masked.
+day (`LRQX`, the rule data knows the period), the 法定代表人 (`FDDBR`) and a person's 所属单位
+(`SSDW`). A person's ID number (`ZJHM`) is kept exactly as the department masked it
+(`subject_id_masked`, mirrored masked; ADR 0028); a whole one is refused.
 """
 
 from __future__ import annotations
