@@ -1,0 +1,27 @@
+"""Who mirrors each list (gateway/domain/categories.py, ADR 0028): 信用中国（甘肃） every list; GSXT owns
+the 经营异常名录 and the SAMR serious list and mirrors no other department's list (its exchange has
+no intake for one); GSXT never shows a natural person."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.domain.categories import AuthorityDomain, Category, SubjectType, System, mirrors_of, owner_of
+
+LISTS = [c for c in Category if c is not Category.ADMIN_PENALTY]
+
+
+@pytest.mark.parametrize("category", LISTS, ids=lambda c: c.value)
+@pytest.mark.parametrize("subject", list(SubjectType), ids=lambda s: s.value)
+def test_every_list_is_mirrored_on_creditchina_only(category: Category, subject: SubjectType) -> None:
+    for domain in AuthorityDomain:
+        assert mirrors_of(category, domain, subject) == (System.CREDITCHINA_GANSU,)
+        assert owner_of(category, domain) is not System.CREDITCHINA_GANSU
+
+
+def test_gsxt_owns_its_two_lists_and_never_mirrors_a_person() -> None:
+    for category in (Category.ABNORMAL_OPERATIONS, Category.SAMR_SERIOUS):
+        assert owner_of(category, AuthorityDomain.MARKET_REGULATION) is System.GSXT_GANSU
+    for category in Category:
+        for domain in AuthorityDomain:
+            assert System.GSXT_GANSU not in mirrors_of(category, domain, SubjectType.NATURAL_PERSON)
