@@ -45,7 +45,7 @@ class CourtSettings(BaseModel):
     client_id: str = "creditgw"
     client_secret: SecretStr = SecretStr("court-secret")
     timeout_s: float = 10.0
-    page_size: int = Field(100, ge=1, le=100)  # the court's limit
+    page_size: int = Field(default=100, ge=1, le=100)  # the court's limit
 
 
 class TaxSettings(BaseModel):
@@ -55,7 +55,7 @@ class TaxSettings(BaseModel):
     username: str = "creditgw"
     password: SecretStr = SecretStr("tax-secret")
     timeout_s: float = 10.0
-    page_size: int = Field(200, ge=1, le=200)  # the bureau's limit (hs)
+    page_size: int = Field(default=200, ge=1, le=200)  # the bureau's limit (hs)
 
 
 class EmergencySettings(BaseModel):
@@ -65,7 +65,7 @@ class EmergencySettings(BaseModel):
     app_key: str = "creditgw"
     secret: SecretStr = SecretStr("yjt-secret")
     timeout_s: float = 10.0
-    page_size: int = Field(200, ge=1, le=200)  # the department's limit
+    page_size: int = Field(default=200, ge=1, le=200)  # the department's limit
 
 
 class SmsSettings(BaseModel):
