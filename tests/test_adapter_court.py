@@ -21,7 +21,7 @@ from gateway.domain.model import PUBLISHED, StopReason, stopped
 from gateway.domain.retry import PermanentError
 from mappings.court import PERSONAL_ID_FIELDS, CourtMapping
 from simulators.clock import BEIJING, ManualClock
-from simulators.court import CourtConfig, create_app
+from simulators.court import SIMULATOR, CourtConfig, create_app
 from tests.adapter_contract import FAST_RETRY, FeedContract, Harness, HttpFaultContract, drain, listing
 
 CLIENT_ID, CLIENT_SECRET = "creditgw", "court-Secret-7"
@@ -286,3 +286,17 @@ async def test_a_deletion_during_the_listing_skips_no_row(court: CourtHarness) -
     listed = [row.native_id for row in first.rows] + rest
     assert listed == everything
     assert len(set(listed)) == len(listed)
+
+
+async def test_logs_carry_neither_the_secret_nor_a_token(court: CourtHarness) -> None:
+    from structlog.testing import capture_logs
+
+    adapter = court.make()
+    with capture_logs() as logs:
+        await adapter.fetch_changes(None, 5)
+        await court.expire_tokens()
+        await adapter.fetch_changes(None, 5)
+    tokens = list(court.server.app[SIMULATOR]._tokens)  # the simulator's side: what was issued
+    assert logs and len(tokens) == 2
+    text = repr(logs)
+    assert CLIENT_SECRET not in text and not any(token in text for token in tokens)

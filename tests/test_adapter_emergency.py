@@ -228,3 +228,18 @@ async def test_writes_are_refused_the_list_is_read_only(emergency: EmergencyHarn
 
     with pytest.raises(PermanentError):
         await emergency.make().write(NativeWrite(kind=KIND, row={}, business_key="x", idempotency_key="k"))
+
+
+async def test_logs_carry_neither_the_secret_nor_a_signature(emergency: EmergencyHarness) -> None:
+    from structlog.testing import capture_logs
+
+    adapter = emergency.make()
+    await emergency.faults(error_rate=1.0, error_status=503)
+    with capture_logs() as logs:
+        with pytest.raises(RetryableError):
+            await adapter.fetch_changes(None, 5)
+        await emergency.clear_faults()
+        await adapter.fetch_changes(None, 5)
+    assert logs  # the retries and the read were logged
+    text = repr(logs)
+    assert SECRET not in text and "sign=" not in text and "timestamp=" not in text

@@ -191,9 +191,12 @@ class CourtAdapter(SystemAdapter):
                 total = now_total
                 continue
             total = now_total
-            fresh = {
-                _row_number(row): row for row in data["list"] if isinstance(row, Mapping) and _row_number(row) > passed
-            }
+            numbered = [(_row_number(row), row) for row in data["list"] if isinstance(row, Mapping)]
+            if any(number == 0 for number, _ in numbered):
+                # The court's ids are numbers (失信id); a row without one cannot be placed in the
+                # listing's order. Loud, not silent: reconciliation shows the row as missing.
+                self._log.error("listing_row_unusable", reason=f"row without a numeric {ID_FIELD}")
+            fresh = {number: row for number, row in numbered if number > passed}
             rows = [listed_row(fresh[number], served_at) for number in sorted(fresh)]
             if rows:
                 yield ListingPage(rows=rows)
