@@ -153,7 +153,9 @@ class HrssAdapter(SystemAdapter):
             moved = Cursor(high[0], high[1], at.lap, int(behind[-1]["ID"]))
             has_more = True
         else:
-            moved = Cursor(high[0], high[1], at.lap + 1, 0)  # the lap is over: the next one starts afresh
+            # The lap is over: the next one starts afresh (the same cursor when it swept nothing).
+            lap = at.lap + 1 if behind or at.swept else at.lap
+            moved = Cursor(high[0], high[1], lap, 0)
             has_more = False
         # One page in write order, rows behind the mark first: an object's latest row comes last.
         rows = sorted((*forward, *behind), key=lambda row: (row["CZSJ"], row["ID"]))
