@@ -98,6 +98,7 @@ CREATE TABLE IF NOT EXISTS changes (
     row TEXT NOT NULL,
     PRIMARY KEY (file_seq, ord)
 );
+CREATE INDEX IF NOT EXISTS changes_by_key ON changes (file_seq, key);
 """
 
 
@@ -337,6 +338,8 @@ class FileDropAdapter(SystemAdapter):
             self._record(path.name, size, sha256, None, taken_at, now, DUPLICATE, f"same bytes as {previous[1]}")
             return
         db.execute("BEGIN IMMEDIATE")
+        if self._taken_meanwhile(path.name):
+            return
         try:
             seq, rows = self._load_snapshot(path, size, sha256, taken_at, now)
         except Incomplete as exc:
@@ -380,26 +383,21 @@ class FileDropAdapter(SystemAdapter):
             db.execute("INSERT OR REPLACE INTO incoming VALUES (?, ?, ?, ?)", (key, kind, text, digest))
             count += 1
         seq = self._record_row(path.name, size, sha256, count, taken_at, now, PROCESSED, "")
-        ordinal = 0
-
-        def log_change(key: str, kind: str, action: str, row: str) -> None:
-            nonlocal ordinal
-            ordinal += 1
-            db.execute("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?)", (seq, ordinal, key, kind, action, row))
-
-        # Absences first: should two keys of one record cross (a retyped key), the present row is
-        # the later change and wins.
-        gone = db.execute("SELECT key, kind, row FROM current WHERE key NOT IN (SELECT key FROM incoming) ORDER BY key")
-        for key, kind, row in gone.fetchall():
-            last = json.loads(row)
-            last[ABSENT_FROM] = path.name
-            log_change(key, kind, "absent", json.dumps(last, ensure_ascii=False, sort_keys=True))
-        fresh = db.execute(
-            "SELECT i.key, i.kind, i.row, c.key IS NULL FROM incoming i LEFT JOIN current c ON c.key = i.key"
-            " WHERE c.key IS NULL OR c.digest <> i.digest ORDER BY i.key"
+        # The diff in SQL, so that no side of it is ever held in memory. Absences first: should two
+        # keys of one record cross (a retyped key), the present row is the later change and wins.
+        absent = db.execute(
+            "INSERT INTO changes (file_seq, ord, key, kind, action, row)"
+            " SELECT ?, row_number() OVER (ORDER BY key), key, kind, 'absent', json_set(row, ?, ?) FROM current"
+            " WHERE key NOT IN (SELECT key FROM incoming)",
+            (seq, f"$.{ABSENT_FROM}", path.name),
+        ).rowcount
+        db.execute(
+            "INSERT INTO changes (file_seq, ord, key, kind, action, row)"
+            " SELECT ?, ? + row_number() OVER (ORDER BY i.key), i.key, i.kind,"
+            " CASE WHEN c.key IS NULL THEN 'added' ELSE 'changed' END, i.row"
+            " FROM incoming i LEFT JOIN current c ON c.key = i.key WHERE c.key IS NULL OR c.digest <> i.digest",
+            (seq, absent),
         )
-        for key, kind, row, added in fresh.fetchall():
-            log_change(key, kind, "added" if added else "changed", row)
         db.execute("DELETE FROM current WHERE key NOT IN (SELECT key FROM incoming)")
         db.execute(
             "INSERT OR REPLACE INTO current (key, kind, row, digest, file_seq, ord)"
@@ -444,6 +442,8 @@ class FileDropAdapter(SystemAdapter):
         """One file's final outcome, with its incident (if any) in the change log, atomically."""
         db = self._conn()
         db.execute("BEGIN IMMEDIATE")
+        if self._taken_meanwhile(name):
+            return
         try:
             seq = self._record_row(name, size, sha256, rows, taken_at, now, outcome, detail)
             if incident is not None:
@@ -459,6 +459,15 @@ class FileDropAdapter(SystemAdapter):
             raise
         FILEDROP_FILES.labels(self.system, outcome).inc()
         (self._log.warning if incident else self._log.info)(f"file_{outcome}", file=name, detail=detail)
+
+    def _taken_meanwhile(self, name: str) -> bool:
+        """Inside a write transaction: another process sharing the state (a second replica) took
+        the file since this scan listed it. Then the transaction is closed and nothing is done."""
+        db = self._conn()
+        if db.execute("SELECT 1 FROM files WHERE name = ?", (name,)).fetchone() is None:
+            return False
+        db.execute("ROLLBACK")
+        return True
 
     def _hold(self, name: str, size: int, sha256: str, now: datetime, reason: str, held: Any) -> None:
         attempts = (held[1] if held else 0) + 1

@@ -6,6 +6,7 @@ refused visibly), and a restart that takes nothing twice."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -453,3 +454,19 @@ async def test_foreign_and_dot_files_are_ignored(civil_drop: Drop) -> None:
     await civil_drop.changes()
     assert [f.name for f in await civil_drop.adapter.files()] == ["MZT_SHZZ_SXMD_20261126090000_0001.csv"]
     assert await civil_drop.adapter.held() == []
+
+
+async def test_two_replicas_sharing_the_state_take_each_file_once(civil_drop: Drop) -> None:
+    other = civil_adapter(civil_drop.drop, civil_drop.state)
+    try:
+        for round_no in range(3):
+            await load(civil_drop, 0, 列入事由=f"事由{round_no}")
+            await civil_drop.upload()
+            mine, theirs = await asyncio.gather(
+                civil_drop.adapter.fetch_changes(None, 100), other.fetch_changes(None, 100)
+            )
+            assert [c.change_key for c in mine.changes] == [c.change_key for c in theirs.changes]
+        files = await civil_drop.adapter.files()
+        assert [f.outcome for f in files] == [PROCESSED] * 4 and files == await other.files()
+    finally:
+        await other.close()
