@@ -227,6 +227,7 @@ RECONCILE_RUNS = Counter(
     registry=REGISTRY,
 )
 
+
 def mask_personal_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """structlog processor: every string value with natural persons' ID numbers masked."""
     return {key: mask_deep(value) for key, value in event.items()}

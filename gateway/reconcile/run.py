@@ -287,7 +287,8 @@ class Reconciler:
                 if status is Publicity.PUBLISHED and withheld_reason(facts, pair.mirror) is not None:
                     # The mirror's rules do not publish it (docs/adr/0014): not shown there is right.
                     status = Publicity.STOPPED
-                out.append((index, OWNER, _row(facts, status, system, payload)))
+                stopped_by = system if status is Publicity.STOPPED else None  # the owner's own stop
+                out.append((index, OWNER, _row(facts, status, stopped_by, payload)))
             elif system == pair.mirror:
                 stopped_by = system if observation.target.status is Publicity.STOPPED else None
                 out.append((index, MIRROR, _row(facts, observation.target.status, stopped_by, payload)))
@@ -447,3 +448,11 @@ def _detail(finding: Finding) -> dict[str, Any]:
     if finding.stopped_by is not None:
         detail["stopped_by"] = finding.stopped_by
     return detail
+
+
+def options_from(settings: Any) -> Options:
+    return Options(
+        page_size=settings.reconcile_page_size,
+        batch=settings.reconcile_batch,
+        lease_s=settings.reconcile_lease_s,
+    )
