@@ -816,7 +816,7 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
             f"cannot listen on {settings.host}:{settings.port} (CREDITGW_HOST/CREDITGW_PORT, --host/--port):"
             f" {exc.strerror or exc}; stop what uses the port or choose another"
         ) from None
-    runtime.start(sweep=True, remind=True)
+    runtime.start(sweep=True, remind=True, reconcile=True)
     scheme = "https" if ssl_context is not None else "http"
     log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name, tls=scheme == "https")
     print(f"creditgw listening on {scheme}://{settings.host}:{settings.port}", flush=True)
