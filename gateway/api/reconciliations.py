@@ -198,6 +198,7 @@ class FindingView(BaseModel):
     mirror_system: str
     system: str = Field(description="The system the finding is about (the listing a duplicate was seen in).")
     side: str | None
+    identity_key: str = Field(description="category, authority code and document number joined by U+001F.")
     identity: IdentityView
     record_id: str | None
     owner_value: dict[str, Any] | None
@@ -288,6 +289,7 @@ def finding_view(finding: StoredFinding) -> FindingView:
         mirror_system=finding.mirror_system,
         system=about_system(finding),
         side=finding.side,
+        identity_key=finding.identity_key,
         identity=IdentityView(
             category=identity.category,
             authority_code=identity.authority_code,
