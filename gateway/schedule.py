@@ -148,6 +148,12 @@ class SlotRow:
     outcome: str | None
 
 
+def slot_unfinished(tx: Tx, *, job: str, slot: str) -> bool:
+    """Whether (job, slot) was claimed and not finished: its holder may have died (a takeover resumes it)."""
+    row = tx.one("SELECT finished_at FROM scheduled_runs WHERE job = ? AND slot = ?", (job, slot))
+    return row is not None and row["finished_at"] is None
+
+
 def slots_of(tx: Tx, job: str) -> list[SlotRow]:
     """A job's slots, newest first (operators, tests)."""
     rows = tx.all("SELECT * FROM scheduled_runs WHERE job = ? ORDER BY slot DESC", (job,))

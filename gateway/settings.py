@@ -251,6 +251,9 @@ class Settings(BaseSettings):
     reconcile_batch: int = Field(200, ge=1, le=10_000)  # findings per transaction (one checkpoint each)
     reconcile_lease_s: float = Field(120.0, gt=0)  # an unfinished run not renewed this long is taken over
     reconcile_heal_wait_s: float = Field(120.0, ge=0)  # `reconcile --heal`: wait for its deliveries, then re-check
+    # A replica starting this long after the night's time still runs a night nobody ran (a claimed,
+    # unfinished night is resumed whenever it is seen).
+    reconcile_catch_up_s: float = Field(60.0, ge=0)
 
     @field_validator("reconcile_at")
     @classmethod

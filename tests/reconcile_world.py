@@ -157,3 +157,15 @@ def found_set_json(findings: list[dict[str, Any]]) -> set[Expected]:
         (f["kind"], f["category"], f["owner_system"], f["mirror_system"], f["identity_key"], f["side"])
         for f in findings
     }
+
+
+async def seed_unreadable(urls: Mapping[str, str]) -> str:
+    """A 信用中国 penalty row its mapping cannot read (a decision date with month 13): it must be
+    quarantined and counted by a run, not compared. Returns its 文号."""
+    world = await World.read(urls)
+    row = _loadable_cc(world.cc_penalties(owned_by_gsxt=False)[0])
+    row["CF_WSH"] = row["CF_WSH"].replace("号", "903号")
+    row["CF_JDRQ"] = "2024/13/45"
+    async with aiohttp.ClientSession() as session:
+        await _post(session, urls[CC] + "/admin/load", {"rows": [row]})
+    return str(row["CF_WSH"])

@@ -68,6 +68,7 @@ async def test_two_replicas_run_the_nightly_reconciliation_once(pg_url: str, tmp
             "CREDITGW_SECRETS_KEY": new_key(),
             "CREDITGW_RECONCILE_AT": at.strftime("%H:%M"),
             "CREDITGW_RECONCILE_LEASE_S": "30",
+            "CREDITGW_RECONCILE_CATCH_UP_S": "3600",  # the minute may be over before both listen
             "CREDITGW_LOG_FORMAT": "json",
             # The feeds would heal what the reconciliation must find: this test is about the schedule.
             "CREDITGW_POLL_INTERVAL_S": "3600",
@@ -95,3 +96,46 @@ async def test_two_replicas_run_the_nightly_reconciliation_once(pg_url: str, tmp
     assert len(runs) == 1 and runs[0].origin == "schedule" and runs[0].status is rs.RunStatus.SUCCEEDED, runs
     assert slot.claims == 1 and slot.outcome == f"succeeded {runs[0].run_id}"
     assert runs[0].findings == len(expected)
+
+
+async def test_a_night_is_run_only_when_due_or_unfinished(tmp_path: Path) -> None:
+    """One replica's view (SQLite, the simulators over HTTP): a night long past that nobody ran is
+    left alone; a night another replica claimed and never finished is taken over and completed."""
+    from gateway.reconcile.nightly import nightly_from
+    from gateway.runtime import policy_from
+    from gateway.schedule import claim_slot, daily_slot, parse_daily_time
+    from gateway.settings import load_settings
+    from gateway.sync.connectors import build_connectors
+
+    sims = await start_simulators(systems={name: SYSTEMS[name] for name in (CC, GS)})
+    db = open_database(f"sqlite:///{tmp_path / 'gw.db'}")
+    await migrate(db)
+    settings = load_settings(reconcile_at="02:30", reconcile_lease_s=30)
+    connectors = build_connectors(settings, dict(sims.urls))
+    at = parse_daily_time("02:30")
+    night = now_utc().astimezone(BEIJING).replace(hour=2, minute=30, second=0, microsecond=0)
+    clock_at = night + timedelta(hours=3)
+    nightly = nightly_from(
+        settings, db, connectors, policy_from(settings, set(connectors)), owner="replica-b", clock=lambda: clock_at
+    )
+    stop = asyncio.Event()
+    try:
+        assert not await nightly.tick(stop)  # three hours late, nobody ran it: not started now
+        assert await db.run(lambda tx: rs.list_runs(tx), write=False) == []
+        slot, _ = daily_slot(clock_at, at)
+        # Another replica claimed the night two hours ago and died (its lease ran out long since).
+        await db.run(
+            lambda tx: claim_slot(
+                tx, job=JOB, slot=slot, owner="replica-a", lease_until=night + timedelta(minutes=1), now=night
+            )
+        )
+        assert await nightly.tick(stop)
+        (row,) = await db.run(lambda tx: slots_of(tx, JOB), write=False)
+        runs = await db.run(lambda tx: rs.list_runs(tx), write=False)
+    finally:
+        for connector in connectors.values():
+            await connector.adapter.close()
+        await db.close()
+        await sims.close()
+    assert row.owner == "replica-b" and row.claims == 2 and row.finished_at is not None
+    assert len(runs) == 1 and runs[0].status is rs.RunStatus.SUCCEEDED and runs[0].origin == "schedule"

@@ -165,3 +165,34 @@ def test_daily_slots_are_beijing_days() -> None:
             assert "HH:MM" in str(exc)
         else:
             raise AssertionError(bad)
+
+
+async def test_the_gauges_show_the_last_completed_run_whoever_ran_it(db: Database) -> None:
+    from gateway.observability import REGISTRY
+    from gateway.reconcile.gauges import refresh_reconcile_gauges
+
+    def _write(tx: Tx) -> None:
+        rs.create_run(
+            tx, run_id="rc-g", mode=rs.RunMode.CHECK, scope=rs.Scope(), origin="schedule", owner="other-replica",
+            lease_until=T0, now=T0,
+        )  # fmt: skip
+        rs.start_pair(tx, "rc-g", PAIR, now=T0)
+        rs.store_progress(tx, "rc-g", PAIR, [_finding("a"), _finding("b")], checkpoint="b", heals=0, now=T0)
+        rs.finish_pair(
+            tx, "rc-g", PAIR, status=rs.PairStatus.DONE, owner_rows=7, mirror_rows=5, unreadable=0, error=None, now=T0
+        )
+        rs.finish_run(tx, "rc-g", status=rs.RunStatus.SUCCEEDED, error=None, now=T0 + timedelta(seconds=42))
+
+    await db.run(_write)
+    shown: set[tuple[str, ...]] = set()
+    await db.run(lambda tx: refresh_reconcile_gauges(tx, shown), write=False)
+
+    def value(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
+
+    assert value("creditgw_reconcile_last_success_timestamp_seconds") == (T0 + timedelta(seconds=42)).timestamp()
+    assert value("creditgw_reconcile_last_duration_seconds") == 42
+    assert value("creditgw_reconcile_rows_read", system="creditchina_gansu", side="owner") == 7
+    assert value("creditgw_reconcile_rows_read", system="gsxt_gansu", side="mirror") == 5
+    assert value("creditgw_reconcile_findings", kind="missing_in_mirror", system="gsxt_gansu") == 2
+    assert value("creditgw_reconcile_findings", kind="duplicate", system="gsxt_gansu") == 0

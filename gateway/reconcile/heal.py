@@ -128,7 +128,8 @@ class Healer:
         stale = (
             current is None
             or current.state.target != observation.target
-            or mirrored_values(current.facts) != mirrored_values(current.facts.overlay(observation.facts))
+            # The owner's values, its gaps filled from what the gateway knows, against the gateway's.
+            or mirrored_values(current.facts) != mirrored_values(observation.facts.overlay(current.facts))
             or not current.state.authoritative
         )
         heals = 0

@@ -5,8 +5,10 @@ At `reconcile_at` (HH:MM Beijing time) every replica wakes and tries to claim th
 renews the slot's lease while it runs; if it dies, the lease passes and another replica (or the
 same one restarted) claims the slot again and resumes the unfinished run from its checkpoints.
 
-A replica started after the night's time runs the slot then if nobody has (within `CATCH_UP` of
-it): a deployment at 02:35 does not skip the night.
+A replica started after the night's time runs a slot nobody claimed only within
+`reconcile_catch_up_s` (60 s by default: replicas that were up wake at the time itself; a replica
+started hours later does not launch a full run at start-up). A slot claimed and never finished is
+resumed whenever a replica sees it (within a day).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from gateway.schedule import (
     next_daily_moment,
     parse_daily_time,
     renew_slot,
+    slot_unfinished,
 )
 from gateway.settings import Settings
 from gateway.store import reconciliations as rs
@@ -37,7 +40,7 @@ from gateway.sync.connectors import Connector
 log = get_logger("creditgw.reconcile.nightly")
 
 JOB = "reconcile"
-CATCH_UP = timedelta(hours=12)
+RESUME_WITHIN = timedelta(hours=24)
 
 
 class Nightly:
@@ -57,21 +60,31 @@ class Nightly:
         self.clock = clock
         self.at = parse_daily_time(settings.reconcile_at)
         self.lease = timedelta(seconds=settings.reconcile_lease_s)
+        self.catch_up = timedelta(seconds=settings.reconcile_catch_up_s)
         self.mode = rs.RunMode.HEAL if settings.reconcile_heal else rs.RunMode.CHECK
 
     async def loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             wait_s = self.lease.total_seconds() / 2  # back soon: a holder that died is taken over
             try:
-                now = self.clock()
-                slot, moment = daily_slot(now, self.at)
-                if now - moment <= CATCH_UP:
-                    await self.try_slot(slot, stop)
+                await self.tick(stop)
                 wait_s = min(wait_s, (next_daily_moment(self.clock(), self.at) - self.clock()).total_seconds())
             except Exception:
                 log.exception("nightly_reconcile_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(1.0, wait_s))
+
+    async def tick(self, stop: asyncio.Event) -> bool:
+        """Look at the latest night once: run it here if it is due (or unfinished) and this replica
+        claims it. True when it ran here."""
+        now = self.clock()
+        slot, moment = daily_slot(now, self.at)
+        if now - moment <= self.catch_up or (
+            now - moment <= RESUME_WITHIN
+            and await self.db.run(partial(slot_unfinished, job=JOB, slot=slot), write=False)
+        ):
+            return await self.try_slot(slot, stop)
+        return False
 
     async def try_slot(self, slot: str, stop: asyncio.Event) -> bool:
         """Run the slot if this replica claims it; True when it ran here."""
