@@ -1,5 +1,5 @@
-"""`creditgw`: serve, demo, migrate, sweep, resync, remind, notice, dlq, quarantine, clients, sign, openapi,
-check-config."""
+"""`creditgw`: serve, demo, migrate, sweep, resync, reconcile, remind, notice, dlq, quarantine, clients, sign,
+openapi, check-config."""
 
 from __future__ import annotations
 
@@ -136,11 +136,32 @@ def _parser() -> argparse.ArgumentParser:
         "--curl", action="store_true", help="print curl -H arguments (one per line, shell-quoted) instead of headers"
     )
 
+    reconcile_parser(sub)
+
     openapi = sub.add_parser("openapi", help="print (or write) the OpenAPI document")
     openapi.add_argument("--output")
 
     sub.add_parser("check-config", help="print the effective settings, secrets redacted")
     return parser
+
+
+def reconcile_parser(sub: Any) -> argparse.ArgumentParser:
+    """`creditgw reconcile`'s arguments, in one place (further modes add theirs here)."""
+    reconcile: argparse.ArgumentParser = sub.add_parser(
+        "reconcile",
+        help="compare every system's full listing with its owner's; exit 0 all agree, 3 divergence remains, 1 failed",
+    )
+    reconcile.add_argument("--system", help="only the pairs this system takes part in (as owner or mirror)")
+    reconcile.add_argument("--category", help="only this category, e.g. admin_penalty")
+    how = reconcile.add_mutually_exclusive_group()
+    how.add_argument("--dry-run", action="store_true", help="report what a heal would send; send nothing")
+    how.add_argument(
+        "--heal",
+        action="store_true",
+        help="heal through the outbox, deliver, then check again (exit code of the re-check)",
+    )
+    reconcile.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    return reconcile
 
 
 def _clients_parser(sub: Any) -> None:
@@ -230,6 +251,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_sweep(settings, dry_run=args.dry_run, today=args.today))
     if command == "resync":
         return asyncio.run(_resync(settings, system=args.system, since=args.since))
+    if command == "reconcile":
+        return asyncio.run(_reconcile(settings, args))
     if command == "serve":
         if args.host:
             settings.host = args.host
@@ -548,6 +571,72 @@ async def _resync(settings: Settings, *, system: str, since: datetime) -> int:
     return 0
 
 
+async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    """One reconciliation run (gateway/reconcile/); an unfinished run of the same mode and scope
+    whose process died is resumed from its checkpoints."""
+    from gateway.domain.retry import DeliveryError
+    from gateway.reconcile import report
+    from gateway.reconcile.run import Reconciler, RunInProgress, ScopeError, options_from
+    from gateway.runtime import Runtime
+    from gateway.store import reconciliations as rs
+
+    mode = rs.RunMode.HEAL if args.heal else rs.RunMode.DRY_RUN if args.dry_run else rs.RunMode.CHECK
+    scope = rs.Scope(system=args.system, category=args.category)
+    runtime = await Runtime.open(settings)
+    try:
+        reconciler = Reconciler(runtime.db, runtime.connectors, runtime.policy, options=options_from(settings))
+        try:
+            run = await reconciler.start_or_resume(mode=mode, scope=scope, origin="cli")
+        except (ScopeError, RunInProgress) as exc:
+            raise OperatorError(str(exc)) from None
+        run = await reconciler.execute(run)
+        recheck: rs.Run | None = None
+        if run.status is rs.RunStatus.SUCCEEDED and mode is rs.RunMode.HEAL and run.heals:
+            await _deliver_heals(runtime, settings.reconcile_heal_wait_s)
+            recheck = await reconciler.run(mode=rs.RunMode.CHECK, scope=scope, origin="cli")
+        findings = await runtime.db.run(lambda tx: list(rs.all_findings(tx, run.run_id)), write=False)
+        if args.format == "json":
+            again = None
+            if recheck is not None:
+                left = await runtime.db.run(lambda tx: list(rs.all_findings(tx, recheck.run_id)), write=False)
+                again = {"run": report.run_json(recheck), "findings": [f.as_json() for f in left]}
+            sys.stdout.write(report.as_json(run, findings, again) + "\n")
+        elif args.format == "csv":
+            sys.stdout.write(report.as_csv(findings))
+        else:
+            sys.stdout.write(report.as_text(run, findings))
+            if recheck is not None:
+                sys.stdout.write("after the heals were delivered:\n")
+                sys.stdout.write(report.as_text(recheck, []))
+    except DeliveryError as exc:
+        print(f"creditgw: reconciliation failed: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await runtime.close()
+    final = recheck if recheck is not None else run
+    if final.status is not rs.RunStatus.SUCCEEDED:
+        print(f"creditgw: reconciliation {final.run_id} failed: {final.error}", file=sys.stderr)
+        return 1
+    return 3 if final.findings else 0
+
+
+async def _deliver_heals(runtime: Runtime, wait_s: float) -> None:
+    """Send what the heals queued (and whatever else is due) until the outbox has nothing pending
+    or in flight, or `wait_s` passes; the re-check then reports whatever is still not delivered."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while loop.time() < deadline:
+        handled = 0
+        for target in runtime.connectors:
+            handled += await runtime.dispatcher.run_once(target)
+        if handled:
+            continue
+        depth = await runtime.db.run(lambda tx: Repo(tx).outbox_depth(), write=False)
+        if not any(row["status"] in ("pending", "in_flight") and row["n"] for row in depth):
+            return
+        await asyncio.sleep(0.5)
+
+
 async def _sweep(settings: Settings, *, dry_run: bool, today: date | None) -> int:
     """One expiry sweep; the deliveries it queues are sent by the dispatchers of `serve`."""
     from gateway.domain.sla import beijing_date
@@ -748,7 +837,7 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
             f"cannot listen on {settings.host}:{settings.port} (CREDITGW_HOST/CREDITGW_PORT, --host/--port):"
             f" {exc.strerror or exc}; stop what uses the port or choose another"
         ) from None
-    runtime.start(sweep=True, remind=True)
+    runtime.start(sweep=True, remind=True, reconcile=True)
     scheme = "https" if ssl_context is not None else "http"
     log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name, tls=scheme == "https")
     print(f"creditgw listening on {scheme}://{settings.host}:{settings.port}", flush=True)

@@ -136,3 +136,44 @@ def sign_headers(
         ALGORITHM_HEADER: credentials.algorithm,
         SIGNATURE_HEADER: signature(credentials.secret, text, credentials.algorithm),
     }
+
+
+# ---- presigned report links (docs/adr/0023-presigned-report-links.md) ---------------------------
+#
+# A browser cannot sign a request, so an operator opens a reconciliation report with a link the
+# gateway minted for one client: its query carries the client, the expiry, the algorithm and an
+# HMAC under the client's secret of
+#
+#     CREDITGW1-LINK-<algorithm>
+#     <client id>
+#     <resource>                  (what the link opens: `reconciliation/<run id>`)
+#     <expires>                   (Unix seconds)
+#
+# The first line differs from every request's string to sign, so a link's signature can never
+# pass as a request's and no request's signature as a link's.
+
+LINK_SCHEME = "CREDITGW1-LINK"
+LINK_CLIENT = "link_client"
+LINK_EXPIRES = "link_expires"
+LINK_ALGORITHM = "link_algorithm"
+LINK_SIGNATURE = "link_signature"
+LINK_PARAMETERS = (LINK_CLIENT, LINK_EXPIRES, LINK_ALGORITHM, LINK_SIGNATURE)
+
+
+def link_string_to_sign(*, algorithm: str, client_id: str, resource: str, expires: int) -> str:
+    return "\n".join((f"{LINK_SCHEME}-{algorithm}", client_id, resource, str(expires)))
+
+
+def presign(credentials: Credentials, resource: str, expires: int) -> dict[str, str]:
+    """The query parameters of a link to `resource` for `credentials`' client, good until `expires`."""
+    if credentials.algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {credentials.algorithm!r}; one of {', '.join(ALGORITHMS)}")
+    text = link_string_to_sign(
+        algorithm=credentials.algorithm, client_id=credentials.client_id, resource=resource, expires=expires
+    )
+    return {
+        LINK_CLIENT: credentials.client_id,
+        LINK_EXPIRES: str(expires),
+        LINK_ALGORITHM: credentials.algorithm,
+        LINK_SIGNATURE: signature(credentials.secret, text, credentials.algorithm),
+    }

@@ -14,6 +14,7 @@ from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import RecordFacts
 from gateway.store.database import Database, open_database
 from gateway.store.migrate import migrate
+from tests.browser import CHROMIUM, chromium_available
 
 PG_DSN = os.environ.get("CREDITGW_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 # host:port of the MariaDB server the 前置库 simulator's tests use (user root, no password).
@@ -50,10 +51,11 @@ _MISSING_IN_CI = pytest.StashKey[dict[str, str]]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """PostgreSQL and MariaDB tests never skip silently in CI: a missing server fails them."""
+    """PostgreSQL, MariaDB and Chromium tests never skip silently in CI: a missing one fails them."""
     for marker, available, reason in (
         ("postgres", _pg_available, f"PostgreSQL not reachable at {PG_DSN}"),
         ("mariadb", _mariadb_available, f"MariaDB not reachable at {MARIADB}"),
+        ("chromium", chromium_available, f"no Chromium at {CHROMIUM} (apt-get install chromium)"),
     ):
         marked = [item for item in items if marker in item.keywords]
         if not marked or available():

@@ -17,12 +17,21 @@ from gateway.api.routes import ROUTES, RouteSpec
 from gateway.clients import ALL, CLIENT_SCOPES, ClientStore, Scope, SecretBox
 from gateway.signing import HMAC_SM3, Credentials, sign_headers
 from tests.conftest import penalty_facts
+from tests.reconcile_seed import seed_run
 from tests.test_api_harness import NOW, SUBJECT, Harness, SigningClient, error_of, open_harness, repair_body
 
 OWNER = penalty_facts().authority_code  # 兰州市生态环境局, the seeded penalty's deciding authority
 OTHER = "11620000MB9999999Y"  # another authority (a tax bureau, say)
 # Operations whose record is checked against the client's authorities and categories.
 RECORD_BOUND = {"submitRepair", "getRepair", "getRecord", "getRecordEligibility", "getRecordNotice"}
+# Operations that show a record only through findings the client may see (404 when it may not).
+FINDING_BOUND = {"getReconciliationRecord"}
+
+
+def _sees_the_record(grant: dict[str, Any]) -> bool:
+    return (ALL in grant["authorities"] or OWNER in grant["authorities"]) and (
+        ALL in grant["categories"] or "admin_penalty" in grant["categories"]
+    )
 
 
 @pytest.fixture
@@ -36,6 +45,7 @@ class World:
     record_id: str
     repair_id: str
     dead_id: int
+    run_id: str
 
 
 async def _world(api: Harness) -> World:
@@ -43,7 +53,10 @@ async def _world(api: Harness) -> World:
     dead_id = await api.dead_letter()
     response = await api.post_repair(repair_body(record_id), key="world")
     assert response.status == 202, await response.text()
-    return World(record_id=record_id, repair_id=(await response.json())["repair_id"], dead_id=dead_id)
+    run = await api.runtime.db.run(lambda tx: seed_run(tx, "run-world", now=NOW, record_id=record_id))
+    return World(
+        record_id=record_id, repair_id=(await response.json())["repair_id"], dead_id=dead_id, run_id=run.run_id
+    )
 
 
 _keys = iter(range(1_000_000))
@@ -62,6 +75,11 @@ def _request(route: RouteSpec, world: World) -> tuple[str, str, bytes | None, di
         "getGuidance": ("/v1/guidance/admin_penalty", None),
         "replayDeadLetter": (f"/v1/dead-letters/{world.dead_id}/replay?dry_run=true", None),
         "getDeadLetter": (f"/v1/dead-letters/{world.dead_id}", None),
+        "getReconciliation": (f"/v1/reconciliations/{world.run_id}", None),
+        "listReconciliationFindings": (f"/v1/reconciliations/{world.run_id}/findings", None),
+        "getReconciliationReport": (f"/v1/reconciliations/{world.run_id}/report?format=html", None),
+        "getReconciliationRecord": (f"/v1/reconciliations/{world.run_id}/records/{world.record_id}", None),
+        "getReconciliationReportLink": (f"/v1/reconciliations/{world.run_id}/report-link", None),
     }
     path, body = samples.get(route.operation_id, (re.sub(r"\{[^}]+\}", "x", route.path), None))
     headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -78,6 +96,8 @@ def _expected(route: RouteSpec, client: str, grant: dict[str, Any] | None) -> tu
         return 401, "unauthorized"
     if route.scope not in grant["scopes"]:
         return 403, "scope_denied"
+    if route.operation_id in FINDING_BOUND and not _sees_the_record(grant):
+        return 404, "record_not_found"  # the run found nothing about the record that this client may see
     if route.operation_id in RECORD_BOUND:
         if ALL not in grant["authorities"] and OWNER not in grant["authorities"]:
             return 403, "authority_denied"
@@ -142,6 +162,11 @@ SAMPLED = {
     "getGuidance",
     "replayDeadLetter",
     "getDeadLetter",
+    "getReconciliation",
+    "listReconciliationFindings",
+    "getReconciliationReport",
+    "getReconciliationRecord",
+    "getReconciliationReportLink",
 }
 
 

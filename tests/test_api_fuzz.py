@@ -44,13 +44,16 @@ from gateway.api.inputs import MAX_ID
 from gateway.api.openapi import build_openapi
 from gateway.domain import uscc
 from gateway.signing import Credentials, sign_headers
-from tests.test_api_harness import SUBJECT, Harness, error_of, open_harness, repair_body
+from tests.reconcile_seed import seed_run
+from tests.test_api_harness import NOW, SUBJECT, Harness, error_of, open_harness, repair_body
 
 EXAMPLES = int(os.environ.get("CREDITGW_FUZZ_EXAMPLES", "30"))
 SIGNATURE_HEADERS = frozenset({"X-Client-Id", "X-Timestamp", "X-Nonce", "X-Signature-Algorithm", "X-Signature"})
 # Operations that take nothing but the optional X-Request-Id (any string): no negative data exists.
-# getRecord and getRepair: their path id is any string (an unknown one is a 404).
-NO_INPUT = frozenset({"livez", "readyz", "metrics", "openapi", "listGuidance", "getRecord", "getRepair"})
+# getRecord, getRepair and getReconciliation: their path id is any string (an unknown one is a 404).
+NO_INPUT = frozenset(
+    {"livez", "readyz", "metrics", "openapi", "listGuidance", "getRecord", "getRepair", "getReconciliation"}
+)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -236,7 +239,9 @@ async def _seed(api: Harness) -> dict[str, dict[str, Any]]:
     path parameters that name them, by path prefix."""
     record_id = await api.seed()
     dead = await api.dead_letter()
+    run = await api.runtime.db.run(lambda tx: seed_run(tx, "run-fuzz", now=NOW, record_id=record_id))
     return {
+        "/v1/reconciliations/{id}": {"id": run.run_id},
         "/v1/records/{id}": {"id": record_id},
         "/v1/dead-letters/{id}": {"id": dead},
         "/v1/subjects/{uscc}": {"uscc": SUBJECT},

@@ -1,4 +1,4 @@
-"""Under CI=true a test that needs PostgreSQL or MariaDB fails when the server is missing; outside
+"""Under CI=true a test that needs PostgreSQL, MariaDB or Chromium fails when it is missing; outside
 CI it is skipped. Run as a child pytest pointed at servers that cannot exist (port 1)."""
 
 from __future__ import annotations
@@ -12,6 +12,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {
+    "chromium": (
+        "CREDITGW_TEST_CHROMIUM",
+        "/nonexistent/chromium",
+        "tests/test_browser_harness.py::test_reads_tables_and_links_of_a_clean_page",
+    ),
     "mariadb": ("CREDITGW_TEST_MARIADB", "127.0.0.1:1", "tests/test_simulators_hrss.py::test_loads_are_checked_whole"),
     "postgres": (
         "CREDITGW_TEST_PG_DSN",

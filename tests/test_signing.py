@@ -14,11 +14,15 @@ from cryptography.hazmat.primitives import hashes
 from gateway.signing import (
     HMAC_SHA256,
     HMAC_SM3,
+    LINK_PARAMETERS,
     Credentials,
     canonical_query,
     digest,
+    link_string_to_sign,
     mac,
+    presign,
     sign_headers,
+    signature,
     string_to_sign,
 )
 
@@ -178,3 +182,19 @@ def test_sign_cli_without_a_secret_is_one_line_and_non_zero() -> None:
     )
     assert done.returncode == 2
     assert done.stdout.count("\n") == 1 and "no_secret" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_a_presigned_link_signs_its_own_string_never_a_request_s() -> None:
+    credentials = Credentials(client_id="ops", secret="cgs_example-secret-do-not-use")
+    link = presign(credentials, "reconciliation/run-1", 1777716000)
+    assert tuple(link) == LINK_PARAMETERS
+    text = link_string_to_sign(
+        algorithm="HMAC-SHA256", client_id="ops", resource="reconciliation/run-1", expires=1777716000
+    )
+    assert text == "CREDITGW1-LINK-HMAC-SHA256\nops\nreconciliation/run-1\n1777716000"
+    assert link["link_signature"] == signature(credentials.secret, text, "HMAC-SHA256")
+    # Another run, another expiry or another algorithm: another signature.
+    assert presign(credentials, "reconciliation/run-2", 1777716000)["link_signature"] != link["link_signature"]
+    assert presign(credentials, "reconciliation/run-1", 1777716001)["link_signature"] != link["link_signature"]
+    sm3 = Credentials(client_id="ops", secret=credentials.secret, algorithm="HMAC-SM3")
+    assert presign(sm3, "reconciliation/run-1", 1777716000)["link_signature"] != link["link_signature"]

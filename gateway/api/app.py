@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.auth import GATEKEEPER, ROUTE_SCOPES, Gatekeeper, auth_middleware, close_gatekeeper
+from gateway.api.auth import (
+    GATEKEEPER,
+    PRESIGNED_ROUTES,
+    ROUTE_SCOPES,
+    Gatekeeper,
+    auth_middleware,
+    close_gatekeeper,
+)
 from gateway.api.decisions import decision_bulk
 from gateway.api.errors import error_middleware
 from gateway.api.idempotency import InFlight
@@ -38,6 +45,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app[GATEKEEPER] = Gatekeeper(runtime)
     app.on_cleanup.append(close_gatekeeper)
     app[ROUTE_SCOPES] = {route.operation_id: route.scope.value for route in ROUTES}
+    app[PRESIGNED_ROUTES] = frozenset(route.operation_id for route in ROUTES if route.presigned)
     app[OPENAPI_DOCUMENT] = load_document()
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.operation_id)

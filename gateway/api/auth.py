@@ -15,6 +15,11 @@ Every route names its scope in the route table (gateway/api/routes.py). For any 
    `category_denied`), before any write, so a refusal changes nothing.
 
 Calls that changed state (2xx on anything but GET/HEAD) are written to `call_audit` with the client.
+
+Routes marked `presigned` in the route table (the reconciliation report pages) also accept, in
+place of the signature headers, a link the gateway minted (docs/adr/0023-presigned-report-links.md):
+read-only, for one run, short-lived, checked against the client's current secrets, status and
+scopes on every use; steps 2 and 3 and the handlers' visibility rules are the same.
 """
 
 from __future__ import annotations
@@ -43,7 +48,12 @@ CLIENT_HEADER = signing.CLIENT_HEADER
 ClientIdentity = Grant  # what handlers read under request[CLIENT]
 
 CLIENT = web.RequestKey("client", Grant)
+# The presigned link a request came with (its query parameters), for the page to link onwards with.
+LINK = web.RequestKey("link", dict)
 ROUTE_SCOPES = web.AppKey[dict[str, str]]("route_scopes")
+PRESIGNED_ROUTES = web.AppKey[frozenset[str]]("presigned_routes")
+LINK_DEFAULT_TTL_S = 900  # 15 minutes: long enough to read a report, short enough to leak little
+LINK_MAX_TTL_S = 3600
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _NONCE_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.")
 _PURGE_EVERY = 1000  # nonce inserts between purges of expired nonces (per replica)
@@ -167,6 +177,46 @@ class Gatekeeper:
             raise Unauthorized("certificate_mismatch", client.client_id)
         return client
 
+    async def authenticate_link(self, request: web.Request) -> tuple[Client, dict[str, str]]:
+        """A presigned link in the query (its parameters are returned, to link onwards with)."""
+        certified = await self._certificate_client(request)
+        query = request.query
+        if any(len(query.getall(name, [])) != 1 for name in signing.LINK_PARAMETERS):
+            raise Unauthorized("missing_link_parameters")
+        link = {name: query[name] for name in signing.LINK_PARAMETERS}
+        client_id, expires, algorithm, given = (link[name] for name in signing.LINK_PARAMETERS)
+        if not valid_client_id(client_id):
+            raise Unauthorized("bad_client_id")
+        if algorithm not in signing.ALGORITHMS:
+            raise Unauthorized("bad_algorithm", client_id)
+        if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
+            raise Unauthorized("bad_link_expiry", client_id)
+        left = int(expires) - time.time()
+        if left < 0:
+            raise Unauthorized("expired_link", client_id)
+        if left > LINK_MAX_TTL_S:  # minted by hand for longer than the gateway ever would
+            raise Unauthorized("link_too_long", client_id)
+        client = await self.client(client_id)
+        if client is None or not client.active or not client.secrets:
+            raise Unauthorized("unknown_client", client_id)
+        text = signing.link_string_to_sign(
+            algorithm=algorithm, client_id=client_id, resource=link_resource(request), expires=int(expires)
+        )
+        matched = [signing.matches(signing.signature(secret, text, algorithm), given) for secret in client.secrets]
+        if not any(matched):
+            raise Unauthorized("bad_link_signature", client_id)
+        if certified is not None and certified.client_id != client.client_id:
+            raise Unauthorized("certificate_mismatch", client.client_id)
+        return client, link
+
+    async def mint_link(self, client_id: str, resource: str, *, expires: int, algorithm: str) -> dict[str, str]:
+        """A link to `resource` for this client, under its newest active secret."""
+        client = await self.client(client_id)
+        if client is None or not client.active or not client.secrets:
+            raise ApiError(403, "client_inactive", "this client has no active secret to sign a link with")
+        credentials = signing.Credentials(client_id=client_id, secret=client.secrets[-1], algorithm=algorithm)
+        return signing.presign(credentials, resource, expires)
+
     async def _certificate_client(self, request: web.Request) -> Client | None:
         if self.settings.tls_client_ca_file is None or request.transport is None:
             return None
@@ -273,6 +323,11 @@ class Gatekeeper:
 GATEKEEPER = web.AppKey("gatekeeper", Gatekeeper)
 
 
+def link_resource(request: web.Request) -> str:
+    """What a presigned link opens: every presigned route is under one reconciliation run."""
+    return f"reconciliation/{request.match_info.get('id', '')}"
+
+
 async def close_gatekeeper(app: web.Application) -> None:
     await app[GATEKEEPER].close()
 
@@ -284,8 +339,18 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if scope is None or scope == Scope.PUBLIC:
         return await handler(request)  # probes, or no such route (the router's 404/405)
     gatekeeper = request.app[GATEKEEPER]
+    presigned = (
+        route.name in request.app[PRESIGNED_ROUTES]
+        and signing.SIGNATURE_HEADER not in request.headers
+        and signing.LINK_SIGNATURE in request.query
+        and request.method in _SAFE_METHODS
+    )
     try:
-        client = await gatekeeper.authenticate(request)
+        if presigned:
+            client, link = await gatekeeper.authenticate_link(request)
+            request[LINK] = link
+        else:
+            client = await gatekeeper.authenticate(request)
     except Unauthorized as exc:
         AUTH_FAILURES.labels(exc.reason).inc()
         log.warning("auth_failed", reason=exc.reason, claimed_client=exc.client_id)

@@ -77,6 +77,10 @@ def _ref(kind: str, name: str) -> dict[str, str]:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
+def _optional(name: str) -> dict[str, Any]:
+    return {**_PARAMETERS[name], "required": False}
+
+
 def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(Error, "serialization")]
     for route in ROUTES:
@@ -165,7 +169,9 @@ def _operation(route: RouteSpec, refs: dict[Any, Any], schemas: dict[str, Any]) 
     if route.idempotent:
         parameters.append(_ref("parameters", "IdempotencyKey"))
     if route.scope != Scope.PUBLIC:
-        parameters.extend(_ref("parameters", name) for name in _SIGNATURE_PARAMETERS)
+        # Optional on a route that a presigned link opens instead (its link_* query parameters).
+        signature = [_ref("parameters", name) for name in _SIGNATURE_PARAMETERS]
+        parameters.extend(signature if not route.presigned else [_optional(name) for name in _SIGNATURE_PARAMETERS])
     parameters.append(_ref("parameters", "RequestId"))
     operation: dict[str, Any] = {
         "operationId": route.operation_id,
@@ -178,6 +184,8 @@ def _operation(route: RouteSpec, refs: dict[Any, Any], schemas: dict[str, Any]) 
             **_errors(route),
         },
     }
+    if route.presigned:
+        operation["x-presigned"] = True
     if route.description:
         operation["description"] = route.description
     if route.body is not None:
@@ -214,6 +222,7 @@ def build_openapi() -> dict[str, Any]:
             {"name": "records", "description": "Records and subjects across systems."},
             {"name": "dead-letters", "description": "Deliveries that failed for good, and their replay."},
             {"name": "guidance", "description": "Repair guidance (修复指引) from the same rule data as eligibility."},
+            {"name": "reconciliations", "description": "Reconciliation runs, their findings and reports."},
             {"name": "operations", "description": "Probes, metrics, this document."},
         ],
         "paths": paths,

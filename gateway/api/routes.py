@@ -10,7 +10,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.api import classification, dead_letters, health, notice, quarantine, records, repairs, rules
+from gateway.api import (
+    classification,
+    dead_letters,
+    health,
+    notice,
+    quarantine,
+    reconciliations,
+    records,
+    repairs,
+    rules,
+)
 from gateway.api.errors import Handler
 from gateway.api.inputs import MAX_ID
 from gateway.api.models import (
@@ -46,6 +56,7 @@ from gateway.api.models import (
 from gateway.clients import Scope
 from gateway.domain import uscc
 from gateway.domain.categories import Category
+from gateway.reconcile_report import ROWS_PER_TABLE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +91,9 @@ class RouteSpec:
     body_required: bool = True
     idempotent: bool = False  # needs Idempotency-Key
     scope: Scope  # what the calling client must hold; Scope.PUBLIC: no client, no signature
+    # Also opened with a presigned link instead of the signature headers (a browser cannot sign;
+    # docs/adr/0023): read-only pages under one reconciliation run.
+    presigned: bool = False
     responses: Mapping[int, Reply] = field(default_factory=dict)
     errors: Mapping[int, str] = field(default_factory=dict)  # status → the codes it carries
 
@@ -94,6 +108,7 @@ _POST_ERRORS = {
 # Ids are BIGINT: a larger number is refused (422) before it reaches the driver.
 _ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _ID = PathParam(name="id", description="Dead letter id (outbox id).", schema=_ID_SCHEMA)
+_RUN_ID = PathParam(name="id", description="Reconciliation run id.", schema={"type": "string"})
 _CATEGORY = PathParam(
     name="category",
     description="Record category (seed 附件1).",
@@ -428,6 +443,114 @@ ROUTES: tuple[RouteSpec, ...] = (
         path_params=(PathParam(name="id", description="Quarantine id.", schema=_ID_SCHEMA),),
         responses={200: Reply(description="The quarantined change.", model=QuarantineDetail)},
         errors={404: "`quarantine_not_found`", 422: "`invalid_parameter`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/reconciliations",
+        handler=reconciliations.list_reconciliations,
+        operation_id="listReconciliations",
+        summary="Reconciliation runs, newest first",
+        scope=Scope.ADMIN_RECONCILE,
+        tag="reconciliations",
+        description=(
+            "Runs of `creditgw reconcile` and of the nightly schedule, newest first, paged with `after` (`next_after` "
+            "of the last page). `findings` counts the findings of records the client may see."
+        ),
+        query=reconciliations.ReconciliationQuery,
+        responses={200: Reply(description="One page of runs.", model=reconciliations.RunPage)},
+        errors={422: "`invalid_parameter`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/reconciliations/{id}",
+        handler=reconciliations.get_reconciliation,
+        operation_id="getReconciliation",
+        summary="One reconciliation run with its per-pair counts",
+        scope=Scope.ADMIN_RECONCILE,
+        tag="reconciliations",
+        path_params=(_RUN_ID,),
+        responses={200: Reply(description="The run.", model=reconciliations.RunView)},
+        errors={404: "`reconciliation_not_found`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/reconciliations/{id}/findings",
+        handler=reconciliations.list_reconciliation_findings,
+        operation_id="listReconciliationFindings",
+        summary="A run's findings, with both sides' values and the action taken; filtered by kind, system, category",
+        scope=Scope.ADMIN_RECONCILE,
+        tag="reconciliations",
+        description="In sequence order, paged with `after` (`next_after` of the last page); only findings of records "
+        "the client may see (its authorities and categories).",
+        path_params=(_RUN_ID,),
+        query=reconciliations.FindingQuery,
+        responses={200: Reply(description="One page of findings.", model=reconciliations.FindingPage)},
+        errors={404: "`reconciliation_not_found`", 422: "`invalid_parameter`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/reconciliations/{id}/report",
+        handler=reconciliations.get_reconciliation_report,
+        operation_id="getReconciliationReport",
+        summary="A run's report: tables per system and kind, as JSON, CSV or an HTML page",
+        scope=Scope.ADMIN_RECONCILE,
+        presigned=True,
+        tag="reconciliations",
+        description=(
+            "`format=json` (the default): the run and, per system and kind, the count and the first "
+            f"{ROWS_PER_TABLE} findings. `format=csv`: every finding (UTF-8 with a byte order mark, "
+            "so Excel reads Chinese; CRLF lines). `format=html`: a page for a browser, with a link per finding to "
+            "the record's page. Without `format`, Accept decides. Opened with signature headers or with a "
+            "presigned link (`getReconciliationReportLink`; docs/adr/0023)."
+        ),
+        path_params=(_RUN_ID,),
+        query=reconciliations.ReportQuery,
+        responses={
+            200: Reply(
+                description="The report.",
+                model=reconciliations.ReportView,
+                also_media_types=("text/csv", "text/html"),
+            )
+        },
+        errors={404: "`reconciliation_not_found`", 422: "`invalid_parameter`"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/reconciliations/{id}/records/{record_id}",
+        handler=reconciliations.get_reconciliation_record,
+        operation_id="getReconciliationRecord",
+        summary="An HTML page of one record a run found something about, with those findings",
+        scope=Scope.ADMIN_RECONCILE,
+        presigned=True,
+        tag="reconciliations",
+        description="The page the report's links open: the record as the gateway holds it, its copy on every "
+        "system, and this run's findings about it. Opened like the report (signature or presigned link).",
+        path_params=(
+            _RUN_ID,
+            PathParam(name="record_id", description="Record id (`rec_…`).", schema={"type": "string"}),
+        ),
+        query=reconciliations.RecordPageQuery,
+        responses={200: Reply(description="The page.", media_type="text/html", schema={"type": "string"})},
+        errors={404: "`reconciliation_not_found`, `record_not_found` (or nothing the client may see)"},
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/reconciliations/{id}/report-link",
+        handler=reconciliations.get_reconciliation_report_link,
+        operation_id="getReconciliationReportLink",
+        summary="A short-lived presigned link that opens the run's report in a browser, for this client",
+        scope=Scope.ADMIN_RECONCILE,
+        tag="reconciliations",
+        description=(
+            "A browser cannot sign requests. The link (signed under the client's newest secret) opens only this "
+            "run's report and its record pages, read-only, until it expires (`ttl_s`, at most one hour), and only "
+            "while the client stays active, keeps that secret and the `admin:reconcile` scope; the pages show what "
+            "the client may see. Treat it like a password until it expires (docs/adr/0023)."
+        ),
+        path_params=(_RUN_ID,),
+        query=reconciliations.ReportLinkQuery,
+        responses={200: Reply(description="The link.", model=reconciliations.ReportLinkView)},
+        errors={404: "`reconciliation_not_found`", 422: "`invalid_parameter`"},
     ),
     RouteSpec(
         method="GET",

@@ -14,6 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from adapters import court as court_adapter
+from adapters import emergency as emergency_adapter
+from adapters import tax as tax_adapter
 from adapters.civil_affairs import CivilAffairsAdapter
 from adapters.court import CourtAdapter
 from adapters.creditchina_gansu import CreditChinaGansuAdapter
@@ -24,6 +27,7 @@ from adapters.hrss import HrssAdapter
 from adapters.statistics import StatisticsAdapter
 from adapters.tax import TaxAdapter
 from gateway.contract import SystemAdapter, SystemMapping
+from gateway.domain.categories import Category
 from gateway.settings import (
     CivilAffairsSettings,
     CourtSettings,
@@ -38,6 +42,9 @@ from gateway.settings import (
     TaxSettings,
 )
 from mappings import civil_affairs, court, creditchina_gansu, emergency, gsxt_gansu, hrss, statistics, tax
+
+# The categories 信用中国 holds as list rows (MD): every list but the 经营异常名录, which has its own (YC).
+LIST_ROW_CATEGORIES = tuple(c for c in Category if c not in (Category.ADMIN_PENALTY, Category.ABNORMAL_OPERATIONS))
 
 # (the system's settings, its base URL) → a new adapter
 AdapterFactory = Callable[[Any, str], SystemAdapter]
@@ -56,6 +63,9 @@ class ConnectorSpec:
     # dispatcher's general limit). Rate limiting is the system's own answer (429, Retry-After).
     calls_in_flight: int | None = None
     masked_fields: tuple[str, ...] = field(default=())  # row columns holding personal ID numbers
+    # The row kinds (`list_all(kind, …)`) holding each category's records on this system: what the
+    # reconciliation lists (gateway/reconcile/). A category missing here is not reconciled on it.
+    listings: Mapping[Category, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def rows_per_write(self) -> int:
@@ -137,6 +147,7 @@ HTTP_LIST_SPECS = (
         mapping=court.CourtMapping(),
         kind_field=court.KIND_FIELD,
         masked_fields=court.PERSONAL_ID_FIELDS,
+        listings={Category.COURT_DISHONEST: (court_adapter.KIND,)},
     ),
     ConnectorSpec(
         name="tax",
@@ -146,6 +157,7 @@ HTTP_LIST_SPECS = (
         mapping=tax.TaxMapping(),
         kind_field=tax.KIND_FIELD,
         masked_fields=tax.PERSONAL_ID_FIELDS,
+        listings={Category.TAX_MAJOR_VIOLATION: (tax_adapter.KIND,)},
     ),
     ConnectorSpec(
         name="emergency",
@@ -155,6 +167,7 @@ HTTP_LIST_SPECS = (
         mapping=emergency.EmergencyMapping(),
         kind_field=emergency.KIND_FIELD,
         masked_fields=emergency.PERSONAL_ID_FIELDS,
+        listings={Category.WORK_SAFETY: (emergency_adapter.KIND,)},
     ),
 )
 
@@ -216,6 +229,12 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=creditchina_gansu.CreditChinaGansuMapping(),
             kind_field=creditchina_gansu.KIND_FIELD,
             masked_fields=creditchina_gansu.PERSONAL_ID_FIELDS,
+            listings={
+                Category.ADMIN_PENALTY: (creditchina_gansu.ROWTYPE_PENALTY,),
+                Category.ABNORMAL_OPERATIONS: (creditchina_gansu.ROWTYPE_ABNORMAL,),
+                # Every list mirrored from its owner is a list row (ROWTYPE MD), whatever the list.
+                **{category: (creditchina_gansu.ROWTYPE_LIST,) for category in LIST_ROW_CATEGORIES},
+            },
         ),
         ConnectorSpec(
             name="gsxt_gansu",
@@ -225,6 +244,11 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=gsxt_gansu.GsxtGansuMapping(),
             kind_field=gsxt_gansu.KIND_FIELD,
             masked_fields=gsxt_gansu.PERSONAL_ID_FIELDS,
+            listings={
+                Category.ADMIN_PENALTY: (gsxt_gansu.TABLE_PUNISH, gsxt_gansu.TABLE_OTHERPUNISH),
+                Category.ABNORMAL_OPERATIONS: (gsxt_gansu.TABLE_OPANOMALY,),
+                Category.SAMR_SERIOUS: (gsxt_gansu.TABLE_SERIOUS,),
+            },
         ),
         *HTTP_LIST_SPECS,
         ConnectorSpec(
@@ -235,6 +259,7 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=statistics.StatisticsMapping(),
             kind_field=statistics.KIND_FIELD,
             masked_fields=statistics.PERSONAL_ID_FIELDS,
+            listings={Category.STATISTICS_SERIOUS: (statistics.LIST_KIND,)},
         ),
         ConnectorSpec(
             name="civil_affairs",
@@ -244,6 +269,7 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=civil_affairs.CivilAffairsMapping(),
             kind_field=civil_affairs.KIND_FIELD,
             masked_fields=civil_affairs.PERSONAL_ID_FIELDS,
+            listings={Category.SOCIAL_ORG_SERIOUS: (civil_affairs.SERIOUS_LIST,)},
         ),
         ConnectorSpec(
             name="hrss",
@@ -253,6 +279,7 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=hrss.HrssMapping(),
             kind_field=hrss.KIND_FIELD,
             masked_fields=hrss.PERSONAL_ID_FIELDS,
+            listings={Category.WAGE_ARREARS: (hrss.KIND,)},
         ),
     )
 }
