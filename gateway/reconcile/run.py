@@ -44,6 +44,9 @@ log = get_logger("creditgw.reconcile")
 OWNER, MIRROR = Side.OWNER.value, Side.MIRROR.value
 
 
+_Found = tuple[Finding, RowView | None, RowView | None]  # a finding and the rows of both sides at its key
+
+
 class RunInProgress(Exception):
     """Another live process holds an unfinished run of this mode and scope."""
 
@@ -269,7 +272,7 @@ class Reconciler:
             await self.db.run(_keep)
             read.unreadable[system] = read.unreadable.get(system, 0) + len(problems)
         if routed:
-            spill.add(routed)
+            await asyncio.to_thread(spill.add, routed)
 
     def _route(
         self, system: str, observation: Observation, change: NativeChange, pairs: list[Pair]
@@ -300,8 +303,10 @@ class Reconciler:
         key = _key(pair)
         started = self.clock()
         progress = await self.db.run(lambda tx: rs.start_pair(tx, run.run_id, key, now=started))
-        spill.align_fields(index)
-        spill.attribute_mirror_stops(index, pair.owner)
+        # The sort's SQL and the merge run on a worker thread, a batch at a time: in `serve` the
+        # event loop keeps answering the API while millions of rows are compared.
+        await asyncio.to_thread(spill.align_fields, index)
+        await asyncio.to_thread(spill.attribute_mirror_stops, index, pair.owner)
         diff = Diff(
             spill.entries(index, OWNER, after=progress.checkpoint),
             spill.entries(index, MIRROR, after=progress.checkpoint),
@@ -317,17 +322,28 @@ class Reconciler:
             pair=pair,
             run_id=run.run_id,
         )
-        batch: list[tuple[Finding, RowView | None, RowView | None, int]] = []
-        for finding in diff:
-            if finding.kind is FindingKind.MISSING_IN_MIRROR and finding.owner_status is Publicity.STOPPED:
-                continue  # a stopped record needs no copy where it never was (plan._first_fan_out)
-            owner_rows = spill.rows_of(index, OWNER, finding.key)
-            mirror_rows = spill.rows_of(index, MIRROR, finding.key)
-            batch.append((finding, _view(owner_rows), _view(mirror_rows), len(owner_rows) + len(mirror_rows)))
-            if len(batch) >= self.options.batch:
+        findings = iter(diff)
+
+        def next_batch() -> tuple[list[_Found], bool]:
+            """Findings until the batch is full at a key boundary (every finding of the last key
+            handed out, so `diff.checkpoint` covers exactly the batch), or the end (True)."""
+            batch: list[_Found] = []
+            for finding in findings:
+                if finding.kind is FindingKind.MISSING_IN_MIRROR and finding.owner_status is Publicity.STOPPED:
+                    continue  # a stopped record needs no copy where it never was (plan._first_fan_out)
+                owner_rows = spill.rows_of(index, OWNER, finding.key)
+                mirror_rows = spill.rows_of(index, MIRROR, finding.key)
+                batch.append((finding, _view(owner_rows), _view(mirror_rows)))
+                if len(batch) >= self.options.batch and diff.checkpoint == finding.key:
+                    return batch, False
+            return batch, True
+
+        while True:
+            batch, ended = await asyncio.to_thread(next_batch)
+            if batch or ended:
                 await self._store(run, key, batch, healer, diff.checkpoint)
-                batch = []
-        await self._store(run, key, batch, healer, diff.checkpoint)
+            if ended:
+                break
         counts = _Counts(owner_rows=spill.count(index, OWNER), mirror_rows=spill.count(index, MIRROR))
         unreadable = read.unreadable.get(pair.owner, 0) + read.unreadable.get(pair.mirror, 0)
         finished = self.clock()
@@ -349,7 +365,7 @@ class Reconciler:
         self,
         run: rs.Run,
         key: rs.PairKey,
-        batch: list[tuple[Finding, RowView | None, RowView | None, int]],
+        batch: list[_Found],
         healer: Healer,
         checkpoint: str | None,
     ) -> None:
@@ -358,7 +374,7 @@ class Reconciler:
         def _write(tx: Tx) -> None:
             stored: list[rs.NewFinding] = []
             heals = 0
-            for finding, owner, mirror, _ in batch:
+            for finding, owner, mirror in batch:
                 outcome = healer.handle(tx, finding, owner, mirror, now=now)
                 heals += outcome.heals
                 stored.append(

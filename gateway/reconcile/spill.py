@@ -45,7 +45,8 @@ class Spill:
         self._dir = tempfile.TemporaryDirectory(prefix="creditgw-reconcile-", dir=directory)
         os.chmod(self._dir.name, 0o700)
         self.path = Path(self._dir.name) / "spill.db"
-        self._conn = sqlite3.connect(self.path, isolation_level=None)
+        # Used by one thread at a time (the run awaits each step), not always the one that opened it.
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=OFF")
         self._conn.execute("PRAGMA synchronous=OFF")
         self._conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
