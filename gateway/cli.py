@@ -1,4 +1,4 @@
-"""`creditgw`: serve, demo, migrate, sweep, resync, remind, notice, dlq, quarantine, clients, sign, openapi,
+"""`creditgw`: serve, demo, migrate, sweep, resync, golive, remind, notice, dlq, quarantine, clients, sign, openapi,
 check-config."""
 
 from __future__ import annotations
@@ -68,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="T",
         help="YYYY-MM-DD (midnight, Beijing time) or an ISO 8601 time with its offset, e.g. 2026-11-20T08:00:00+08:00",
     )
+
+    golive = sub.add_parser(
+        "golive",
+        help="go-live: load every system's full listing in bulk, queue only real differences (JSON summary)",
+    )
+    golive.add_argument(
+        "--force",
+        action="store_true",
+        help="also on a database that holds records: those go through the ordinary path (idempotent)",
+    )
+    golive.add_argument("--chunk", type=int, default=20_000, help="records per transaction (default 20000)")
 
     remind = sub.add_parser(
         "remind", help="send the SMS repair reminders that are due (for cron); prints a JSON summary"
@@ -230,6 +241,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_sweep(settings, dry_run=args.dry_run, today=args.today))
     if command == "resync":
         return asyncio.run(_resync(settings, system=args.system, since=args.since))
+    if command == "golive":
+        return asyncio.run(_golive(settings, force=args.force, chunk=args.chunk))
     if command == "serve":
         if args.host:
             settings.host = args.host
@@ -507,6 +520,39 @@ def _moment(value: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give the time zone, e.g. {value}+08:00") from None
     return moment
+
+
+async def _golive(settings: Settings, *, force: bool, chunk: int) -> int:
+    """Load the canonical state from the systems' full listings (gateway/golive.py); run it before
+    `serve` starts its pollers. The deliveries it queues are sent by the dispatchers of `serve`."""
+    from gateway.domain.retry import DeliveryError
+    from gateway.golive import GoLiveRefused, go_live
+    from gateway.runtime import policy_from, sync_sla_from
+    from gateway.store.database import open_database
+    from gateway.store.migrate import migrate
+    from gateway.sync.connectors import build_connectors
+
+    if chunk < 1:
+        raise OperatorError(f"--chunk must be at least 1, not {chunk}")
+    connectors = build_connectors(settings)
+    db = open_database(settings.database_url)
+    await migrate(db)
+    try:
+        report = await go_live(
+            db, connectors, policy_from(settings, set(connectors), sync_sla_from(settings)), force=force, chunk=chunk
+        )
+    except GoLiveRefused as exc:
+        raise OperatorError(str(exc)) from None
+    except DeliveryError as exc:
+        raise OperatorError(
+            f"cannot read a full listing: {exc.message}; check the systems' URLs and credentials and run again"
+        ) from None
+    finally:
+        for connector in connectors.values():
+            await connector.adapter.close()
+        await db.close()
+    _print_json(report.as_json())
+    return 0
 
 
 async def _resync(settings: Settings, *, system: str, since: datetime) -> int:

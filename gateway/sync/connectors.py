@@ -37,6 +37,9 @@ class ConnectorSpec:
     # dispatcher's general limit). Rate limiting is the system's own answer (429, Retry-After).
     calls_in_flight: int | None = None
     masked_fields: tuple[str, ...] = field(default=())  # row columns holding personal ID numbers
+    # The row kinds `list_all` takes (tables, row types): what a go-live lists (gateway/golive.py).
+    # Empty: the system is not listed; its feed is read through once by the poller instead.
+    listing_kinds: tuple[str, ...] = field(default=())
 
     @property
     def rows_per_write(self) -> int:
@@ -83,6 +86,7 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=creditchina_gansu.CreditChinaGansuMapping(),
             kind_field=creditchina_gansu.KIND_FIELD,
             masked_fields=creditchina_gansu.PERSONAL_ID_FIELDS,
+            listing_kinds=(creditchina_gansu.ROWTYPE_PENALTY, creditchina_gansu.ROWTYPE_ABNORMAL),
         ),
         ConnectorSpec(
             name="gsxt_gansu",
@@ -92,6 +96,7 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=gsxt_gansu.GsxtGansuMapping(),
             kind_field=gsxt_gansu.KIND_FIELD,
             masked_fields=gsxt_gansu.PERSONAL_ID_FIELDS,
+            listing_kinds=(gsxt_gansu.TABLE_PUNISH, gsxt_gansu.TABLE_OTHERPUNISH, gsxt_gansu.TABLE_OPANOMALY),
         ),
     )
 }
