@@ -26,7 +26,7 @@ import asyncio
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -150,7 +150,7 @@ def policy() -> Policy:
 
 
 def _meter(backend: str) -> CpuMeter:
-    readers = {"bench": cpu_seconds}
+    readers: dict[str, Callable[[], float]] = {"bench": cpu_seconds}
     if backend == "postgresql":
         readers["postgres"] = postgres_cpu_seconds
     return CpuMeter(readers)
