@@ -1,5 +1,5 @@
-"""`creditgw`: serve, demo, migrate, sweep, resync, golive, remind, notice, dlq, quarantine, clients, sign, openapi,
-check-config."""
+"""`creditgw`: serve, demo, migrate, sweep, resync, reconcile, quality, remind, notice, dlq, quarantine, clients,
+sign, openapi, check-config."""
 
 from __future__ import annotations
 
@@ -69,17 +69,6 @@ def _parser() -> argparse.ArgumentParser:
         help="YYYY-MM-DD (midnight, Beijing time) or an ISO 8601 time with its offset, e.g. 2026-11-20T08:00:00+08:00",
     )
 
-    golive = sub.add_parser(
-        "golive",
-        help="go-live: load every system's full listing in bulk, queue only real differences (JSON summary)",
-    )
-    golive.add_argument(
-        "--force",
-        action="store_true",
-        help="also on a database that holds records: those go through the ordinary path (idempotent)",
-    )
-    golive.add_argument("--chunk", type=int, default=20_000, help="records per transaction (default 20000)")
-
     remind = sub.add_parser(
         "remind", help="send the SMS repair reminders that are due (for cron); prints a JSON summary"
     )
@@ -147,11 +136,54 @@ def _parser() -> argparse.ArgumentParser:
         "--curl", action="store_true", help="print curl -H arguments (one per line, shell-quoted) instead of headers"
     )
 
+    reconcile_parser(sub)
+
+    quality = sub.add_parser(
+        "quality",
+        help="data-collection quality per department and category (completeness, accuracy, timeliness)",
+    )
+    quality.add_argument("--format", choices=("json", "csv"), default="json", help="csv: the 通报 table (UTF-8, BOM)")
+    quality.add_argument("--category", help="only this category, e.g. admin_penalty")
+    quality.add_argument("--output", help="write to this file instead of standard output")
+
     openapi = sub.add_parser("openapi", help="print (or write) the OpenAPI document")
     openapi.add_argument("--output")
 
     sub.add_parser("check-config", help="print the effective settings, secrets redacted")
     return parser
+
+
+def reconcile_parser(sub: Any) -> argparse.ArgumentParser:
+    """`creditgw reconcile`'s arguments, in one place (further modes add theirs here)."""
+    reconcile: argparse.ArgumentParser = sub.add_parser(
+        "reconcile",
+        help="compare every system's full listing with its owner's; exit 0 all agree, 3 divergence remains, 1 failed",
+    )
+    reconcile.add_argument("--system", help="only the pairs this system takes part in (as owner or mirror)")
+    reconcile.add_argument("--category", help="only this category, e.g. admin_penalty")
+    how = reconcile.add_mutually_exclusive_group()
+    how.add_argument("--dry-run", action="store_true", help="report what a heal would send; send nothing")
+    how.add_argument(
+        "--heal",
+        action="store_true",
+        help="heal through the outbox, deliver, then check again (exit code of the re-check)",
+    )
+    how.add_argument(
+        "--initial",
+        action="store_true",
+        help="go-live: load the canonical state from every system's full listing in bulk, queue only real"
+        " differences; prints a JSON summary (docs/adr/0024)",
+    )
+    reconcile.add_argument(
+        "--force",
+        action="store_true",
+        help="with --initial: also on a database holding records (those go through the ordinary path; idempotent)",
+    )
+    reconcile.add_argument(
+        "--chunk", type=int, default=20_000, help="with --initial: records per transaction (default 20000)"
+    )
+    reconcile.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    return reconcile
 
 
 def _clients_parser(sub: Any) -> None:
@@ -241,8 +273,19 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_sweep(settings, dry_run=args.dry_run, today=args.today))
     if command == "resync":
         return asyncio.run(_resync(settings, system=args.system, since=args.since))
-    if command == "golive":
-        return asyncio.run(_golive(settings, force=args.force, chunk=args.chunk))
+    if command == "reconcile":
+        if args.initial:
+            if args.system or args.category or args.format != "text":
+                raise OperatorError(
+                    "--initial loads every listed system and category; it takes no --system,"
+                    " --category or --format (it prints a JSON summary)"
+                )
+            return asyncio.run(_golive(settings, force=args.force, chunk=args.chunk))
+        if args.force:
+            raise OperatorError("--force goes with --initial only")
+        return asyncio.run(_reconcile(settings, args))
+    if command == "quality":
+        return asyncio.run(_quality(settings, fmt=args.format, category=args.category, output=args.output))
     if command == "serve":
         if args.host:
             settings.host = args.host
@@ -522,6 +565,37 @@ def _moment(value: str) -> datetime:
     return moment
 
 
+async def _quality(settings: Settings, *, fmt: str, category: str | None, output: str | None) -> int:
+    """The data-collection quality report over every record (gateway/quality.py)."""
+    from pathlib import Path
+
+    from gateway.calendar_data import load_calendar
+    from gateway.domain.categories import Category
+    from gateway.quality import build_report, to_csv
+    from gateway.store.database import now_utc, open_database
+    from gateway.store.migrate import migrate
+
+    if category is not None and category not in {c.value for c in Category}:
+        raise OperatorError(f"--category {category!r} is not one of {', '.join(c.value for c in Category)}")
+    calendar = load_calendar(settings)
+    db = open_database(settings.database_url)
+    try:
+        await migrate(db)
+        now = now_utc()
+        report = await db.run(lambda tx: build_report(tx, calendar=calendar, now=now, category=category), write=False)
+    finally:
+        await db.close()
+    text = to_csv(report) if fmt == "csv" else json.dumps(report.as_json(), ensure_ascii=False) + "\n"
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OperatorError(f"cannot write {output}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 async def _golive(settings: Settings, *, force: bool, chunk: int) -> int:
     """Load the canonical state from the systems' full listings (gateway/golive.py); run it before
     `serve` starts its pollers. The deliveries it queues are sent by the dispatchers of `serve`."""
@@ -592,6 +666,72 @@ async def _resync(settings: Settings, *, system: str, since: datetime) -> int:
         }
     )
     return 0
+
+
+async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    """One reconciliation run (gateway/reconcile/); an unfinished run of the same mode and scope
+    whose process died is resumed from its checkpoints."""
+    from gateway.domain.retry import DeliveryError
+    from gateway.reconcile import report
+    from gateway.reconcile.run import Reconciler, RunInProgress, ScopeError, options_from
+    from gateway.runtime import Runtime
+    from gateway.store import reconciliations as rs
+
+    mode = rs.RunMode.HEAL if args.heal else rs.RunMode.DRY_RUN if args.dry_run else rs.RunMode.CHECK
+    scope = rs.Scope(system=args.system, category=args.category)
+    runtime = await Runtime.open(settings)
+    try:
+        reconciler = Reconciler(runtime.db, runtime.connectors, runtime.policy, options=options_from(settings))
+        try:
+            run = await reconciler.start_or_resume(mode=mode, scope=scope, origin="cli")
+        except (ScopeError, RunInProgress) as exc:
+            raise OperatorError(str(exc)) from None
+        run = await reconciler.execute(run)
+        recheck: rs.Run | None = None
+        if run.status is rs.RunStatus.SUCCEEDED and mode is rs.RunMode.HEAL and run.heals:
+            await _deliver_heals(runtime, settings.reconcile_heal_wait_s)
+            recheck = await reconciler.run(mode=rs.RunMode.CHECK, scope=scope, origin="cli")
+        findings = await runtime.db.run(lambda tx: list(rs.all_findings(tx, run.run_id)), write=False)
+        if args.format == "json":
+            again = None
+            if recheck is not None:
+                left = await runtime.db.run(lambda tx: list(rs.all_findings(tx, recheck.run_id)), write=False)
+                again = {"run": report.run_json(recheck), "findings": [f.as_json() for f in left]}
+            sys.stdout.write(report.as_json(run, findings, again) + "\n")
+        elif args.format == "csv":
+            sys.stdout.write(report.as_csv(findings))
+        else:
+            sys.stdout.write(report.as_text(run, findings))
+            if recheck is not None:
+                sys.stdout.write("after the heals were delivered:\n")
+                sys.stdout.write(report.as_text(recheck, []))
+    except DeliveryError as exc:
+        print(f"creditgw: reconciliation failed: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await runtime.close()
+    final = recheck if recheck is not None else run
+    if final.status is not rs.RunStatus.SUCCEEDED:
+        print(f"creditgw: reconciliation {final.run_id} failed: {final.error}", file=sys.stderr)
+        return 1
+    return 3 if final.findings else 0
+
+
+async def _deliver_heals(runtime: Runtime, wait_s: float) -> None:
+    """Send what the heals queued (and whatever else is due) until the outbox has nothing pending
+    or in flight, or `wait_s` passes; the re-check then reports whatever is still not delivered."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while loop.time() < deadline:
+        handled = 0
+        for target in runtime.connectors:
+            handled += await runtime.dispatcher.run_once(target)
+        if handled:
+            continue
+        depth = await runtime.db.run(lambda tx: Repo(tx).outbox_depth(), write=False)
+        if not any(row["status"] in ("pending", "in_flight") and row["n"] for row in depth):
+            return
+        await asyncio.sleep(0.5)
 
 
 async def _sweep(settings: Settings, *, dry_run: bool, today: date | None) -> int:
@@ -773,7 +913,7 @@ async def _serve(settings: Settings, *, simulate: bool) -> int:
             f"cannot listen on {settings.host}:{settings.port} (CREDITGW_HOST/CREDITGW_PORT, --host/--port):"
             f" {exc.strerror or exc}; stop what uses the port or choose another"
         ) from None
-    runtime.start(sweep=True, remind=True)
+    runtime.start(sweep=True, remind=True, reconcile=True)
     scheme = "https" if ssl_context is not None else "http"
     log.info("serving", host=settings.host, port=settings.port, database=runtime.db.dialect.name, tls=scheme == "https")
     print(f"creditgw listening on {scheme}://{settings.host}:{settings.port}", flush=True)

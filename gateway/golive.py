@@ -2,7 +2,7 @@
 
 At go-live every system already holds records. Read through the feeds, they arrive one change at a
 time (a few hundred records a second) and each is planned and committed on its own. Here every
-listed system's full listing (`SystemAdapter.list_all`, the kinds its `ConnectorSpec.listing_kinds`
+listed system's full listing (`SystemAdapter.list_all`, the kinds its `ConnectorSpec.listings`
 names) is read once, each row mapped and checked as the poller does (`quarantine.examine`: a row
 that cannot be mapped or must not apply goes to the quarantine, never a guess), the rows grouped
 by record, each group planned with the ordinary rules (`gateway.domain.golive.plan_record`), and the
@@ -92,8 +92,11 @@ class Listings:
 
 
 def listing_kinds(system: str) -> tuple[str, ...]:
+    """Every row kind the system lists, over all its categories (`ConnectorSpec.listings`), once."""
     spec = SPECS.get(system)
-    return spec.listing_kinds if spec is not None else ()
+    if spec is None:
+        return ()
+    return tuple(dict.fromkeys(kind for kinds in spec.listings.values() for kind in kinds))
 
 
 async def read_listings(

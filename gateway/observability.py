@@ -204,6 +204,45 @@ QUARANTINE_OPEN = Gauge(
 )
 
 
+# ---- reconciliation (gateway/reconcile/; docs/adr/0022) -----------------------------------------
+# Read from the stored runs by every replica (Runtime.refresh_gauges), so a run made by
+# `creditgw reconcile` or by another replica's nightly job is exported too.
+RECONCILE_LAST_SUCCESS = Gauge(
+    "creditgw_reconcile_last_success_timestamp_seconds",
+    "Unix time the last reconciliation run that completed (whatever it found) finished; 0 if none has.",
+    registry=REGISTRY,
+)
+RECONCILE_DURATION = Gauge(
+    "creditgw_reconcile_last_duration_seconds",
+    "Wall time of the last completed reconciliation run.",
+    registry=REGISTRY,
+)
+RECONCILE_ROWS = Gauge(
+    "creditgw_reconcile_rows_read",
+    "Rows of the systems' full listings the last completed run compared, by system and side (owner, mirror).",
+    ["system", "side"],
+    registry=REGISTRY,
+)
+RECONCILE_FINDINGS = Gauge(
+    "creditgw_reconcile_findings",
+    "Findings of the last completed reconciliation run, by kind and by the mirror system of the pair"
+    " (the system that diverges from its owner).",
+    ["kind", "system"],
+    registry=REGISTRY,
+)
+RECONCILE_HEALS = Gauge(
+    "creditgw_reconcile_heals",
+    "Heals the last completed reconciliation run queued (deliveries and owner observations).",
+    registry=REGISTRY,
+)
+RECONCILE_RUNS = Counter(
+    "creditgw_reconcile_runs_total",
+    "Reconciliation runs this process ran, by outcome (succeeded, failed).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+
 def mask_personal_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """structlog processor: every string value with natural persons' ID numbers masked."""
     return {key: mask_deep(value) for key, value in event.items()}

@@ -28,8 +28,11 @@ from gateway.domain.categories import CATEGORY_LABELS, Category
 from gateway.domain.model import RecordFacts
 from gateway.domain.quality import TIMELINESS_LIMITS, Check, Timeliness, TimelinessLimit, assess
 from gateway.domain.workdays import WorkdayCalendar
-from gateway.observability import COLLECTION_DEFECTS, COLLECTION_QUALITY
-from gateway.store.database import Tx, from_db_ts
+from gateway.observability import COLLECTION_DEFECTS, COLLECTION_QUALITY, get_logger
+from gateway.settings import Settings
+from gateway.store.database import Database, Tx, from_db_ts
+
+log = get_logger("creditgw.quality")
 
 PAGE = 2000
 BOM = "\ufeff"
@@ -255,3 +258,21 @@ def publish_metrics(report: QualityReport) -> None:
 
 def rows_for(departments: Iterable[DepartmentQuality]) -> list[dict[str, Any]]:
     return [d.as_json() for d in departments]
+
+
+async def refresh_quality(db: Database, settings: Settings, now: datetime) -> QualityReport:
+    """The report over every record, its metrics published and its summary logged (the nightly run)."""
+    from gateway.calendar_data import load_calendar
+
+    calendar = load_calendar(settings)
+    report = await db.run(lambda tx: build_report(tx, calendar=calendar, now=now), write=False)
+    publish_metrics(report)
+    log.info(
+        "collection_quality",
+        departments=len(report.departments),
+        records=sum(d.records for d in report.departments),
+        incomplete=sum(d.records - d.complete for d in report.departments),
+        inaccurate=sum(d.records - d.accurate for d in report.departments),
+        late=sum(d.late for d in report.departments),
+    )
+    return report

@@ -28,6 +28,7 @@ from gateway.observability import (
 )
 from gateway.pressure import Outage, Pressure
 from gateway.quarantine import refresh_gauge as refresh_quarantine_gauge
+from gateway.reconcile.gauges import refresh_reconcile_gauges
 from gateway.settings import Settings
 from gateway.store.database import Database, StoreUnavailable, from_db_ts, now_utc, open_database
 from gateway.store.group import GroupCommitter
@@ -135,6 +136,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._overdue_targets: set[str] = set()
         self._quarantine_labels: set[tuple[str, str]] = set()
+        self._reconcile_labels: set[tuple[str, ...]] = set()
         self._mismatches: dict[str, int] = {}
         self._mismatches_at: datetime | None = None
 
@@ -157,7 +159,15 @@ class Runtime:
             sms=build_sms(settings, urls),
         )
 
-    def start(self, *, dispatch: bool = True, poll: bool = True, sweep: bool = False, remind: bool = False) -> None:
+    def start(
+        self,
+        *,
+        dispatch: bool = True,
+        poll: bool = True,
+        sweep: bool = False,
+        remind: bool = False,
+        reconcile: bool = False,
+    ) -> None:
         """Start the background work. `sweep`: also the hourly expiry sweep (`serve` asks for it; the
         demo and the tests do not, so that the simulated world keeps its published records)."""
 
@@ -174,6 +184,14 @@ class Runtime:
         # `remind`: the SMS reminder job (daily by default); `serve` asks for it, like the sweep.
         if remind and self.settings.reminders_enabled:
             spawn("reminders", self._every(self.settings.reminder_interval_s, self.remind))
+        # `reconcile`: the nightly reconciliation, once per night across replicas (gateway/reconcile/nightly.py).
+        if reconcile and self.settings.reconcile_at != "off":
+            from gateway.reconcile.nightly import nightly_from
+
+            nightly = nightly_from(
+                self.settings, self.db, self.connectors, self.policy, owner=self.owner, clock=self.clock
+            )
+            spawn("reconcile", nightly.loop(self._stop))
         if poll:
             for name, poller in self.pollers.items():
                 spawn(f"poller-{name}", poller.run(self._stop, self.settings.poll_interval_s))
@@ -302,6 +320,7 @@ class Runtime:
         for target in self._overdue_targets:
             SYNC_OVERDUE.labels(target).set(counts.get(target, 0))
         await self.db.run(partial(refresh_quarantine_gauge, shown=self._quarantine_labels), write=False)
+        await self.db.run(partial(refresh_reconcile_gauges, shown=self._reconcile_labels), write=False)
         if self._mismatches_at is None or self.clock() - self._mismatches_at >= MISMATCH_REFRESH:
             await self.refresh_mismatches()
 

@@ -242,6 +242,27 @@ class Settings(BaseSettings):
     reminder_max_attempts: int = Field(5, ge=1)  # failed sends (runs) before a reminder is dead
     reminder_batch: int = Field(200, ge=1, le=10000)  # records read per transaction
 
+    # Reconciliation (gateway/reconcile/, docs/adr/0022): `serve` runs it once a night across all
+    # replicas at `reconcile_at` (HH:MM, Beijing time; "off" turns it off); `creditgw reconcile`
+    # runs it on demand. `reconcile_heal`: the nightly run heals what it may (else it only reports).
+    reconcile_at: str = "02:30"
+    reconcile_heal: bool = False
+    reconcile_page_size: int = Field(500, ge=1, le=10_000)  # rows per listing call
+    reconcile_batch: int = Field(200, ge=1, le=10_000)  # findings per transaction (one checkpoint each)
+    reconcile_lease_s: float = Field(120.0, gt=0)  # an unfinished run not renewed this long is taken over
+    reconcile_heal_wait_s: float = Field(120.0, ge=0)  # `reconcile --heal`: wait for its deliveries, then re-check
+
+    @field_validator("reconcile_at")
+    @classmethod
+    def _daily_time(cls, value: str) -> str:
+        text = value.strip().lower()
+        if text in ("off", ""):
+            return "off"
+        from gateway.schedule import parse_daily_time
+
+        parse_daily_time(text)  # ValueError names the form
+        return text
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:

@@ -147,7 +147,7 @@ async def test_golive_plans_what_the_feeds_would_and_sends_only_real_differences
     assert listings.counts["repairs"] == 0
 
 
-async def test_golive_command_loads_then_refuses_a_second_run(tmp_path: Path) -> None:
+async def test_reconcile_initial_loads_then_refuses_a_second_run(tmp_path: Path) -> None:
     sims = await start_simulators(systems={s: SYSTEMS[s] for s in (CC, GS)})
     env = {
         **os.environ,
@@ -160,7 +160,7 @@ async def test_golive_command_loads_then_refuses_a_second_run(tmp_path: Path) ->
 
     async def golive(*args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.cli", "golive", *args, cwd=tmp_path, env=env,
+            sys.executable, "-m", "gateway.cli", "reconcile", "--initial", *args, cwd=tmp_path, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), timeout=120)

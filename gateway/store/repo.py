@@ -1267,6 +1267,7 @@ _COUNTABLE = frozenset(
     {"records", "links", "inbox", "outbox", "repairs", "repair_targets", "audit", "cursors", "idempotency"}
     | {"clients", "client_secrets", "nonces", "call_audit"}  # 0009
     | {"reminders", "quarantine", "writes"}
+    | {"reconcile_runs", "reconcile_pairs", "reconcile_findings", "scheduled_runs"}  # 0010
 )
 
 

@@ -340,4 +340,85 @@ TABLES += (
     ),
 )
 
+
+# ---- reconciliation runs and scheduled jobs (migration 0010; docs/adr/0022) ----
+TABLES += (
+    Table(
+        "reconcile_runs",
+        (
+            _c("run_id", "text"),
+            _c("mode", "text"),
+            _c("scope", "text"),
+            _c("status", "text"),
+            _c("origin", "text"),
+            _c("started_at", "ts"),
+            _c("finished_at", "ts", True),
+            _c("lease_owner", "text", True),
+            _c("lease_until", "ts", True),
+            _c("findings", "int"),
+            _c("heals", "int"),
+            _c("error", "text", True),
+        ),
+        ("run_id",),
+        (
+            Index("reconcile_runs_started", ("started_at", "run_id")),
+            Index("reconcile_runs_unfinished", ("scope", "mode"), where="status = 'running'"),
+        ),
+    ),
+    Table(
+        "reconcile_pairs",
+        (
+            _c("run_id", "text"),
+            _c("category", "text"),
+            _c("owner_system", "text"),
+            _c("mirror_system", "text"),
+            _c("status", "text"),
+            _c("owner_rows", "bigint"),
+            _c("mirror_rows", "bigint"),
+            _c("unreadable", "bigint"),
+            _c("kinds", "text"),
+            _c("heals", "int"),
+            _c("checkpoint", "text", True),
+            _c("error", "text", True),
+            _c("updated_at", "ts"),
+        ),
+        ("run_id", "category", "owner_system", "mirror_system"),
+    ),
+    Table(
+        "reconcile_findings",
+        (
+            _c("run_id", "text"),
+            _c("seq", "int"),
+            _c("kind", "text"),
+            _c("category", "text"),
+            _c("owner_system", "text"),
+            _c("mirror_system", "text"),
+            _c("side", "text", True),
+            _c("identity_key", "text"),
+            _c("record_id", "text", True),
+            _c("owner_value", "text", True),
+            _c("mirror_value", "text", True),
+            _c("detail", "text"),
+            _c("action", "text"),
+            _c("action_reason", "text", True),
+        ),
+        ("run_id", "seq"),
+        (Index("reconcile_findings_kind", ("run_id", "kind", "seq")),),
+    ),
+    Table(
+        "scheduled_runs",
+        (
+            _c("job", "text"),
+            _c("slot", "text"),
+            _c("owner", "text"),
+            _c("lease_until", "ts"),
+            _c("claims", "int"),
+            _c("started_at", "ts"),
+            _c("finished_at", "ts", True),
+            _c("outcome", "text", True),
+        ),
+        ("job", "slot"),
+    ),
+)
+
 TABLE_NAMES = tuple(t.name for t in TABLES)

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from adapters.creditchina_gansu import CreditChinaGansuAdapter
 from adapters.gsxt_gansu import GsxtGansuAdapter
 from gateway.contract import SystemAdapter, SystemMapping
+from gateway.domain.categories import Category
 from gateway.settings import CreditChinaSettings, GsxtSettings, OperatorError, Settings
 from mappings import creditchina_gansu, gsxt_gansu
 
@@ -37,9 +38,9 @@ class ConnectorSpec:
     # dispatcher's general limit). Rate limiting is the system's own answer (429, Retry-After).
     calls_in_flight: int | None = None
     masked_fields: tuple[str, ...] = field(default=())  # row columns holding personal ID numbers
-    # The row kinds `list_all` takes (tables, row types): what a go-live lists (gateway/golive.py).
-    # Empty: the system is not listed; its feed is read through once by the poller instead.
-    listing_kinds: tuple[str, ...] = field(default=())
+    # The row kinds (`list_all(kind, …)`) holding each category's records on this system: what the
+    # reconciliation lists (gateway/reconcile/). A category missing here is not reconciled on it.
+    listings: Mapping[Category, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def rows_per_write(self) -> int:
@@ -86,7 +87,10 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=creditchina_gansu.CreditChinaGansuMapping(),
             kind_field=creditchina_gansu.KIND_FIELD,
             masked_fields=creditchina_gansu.PERSONAL_ID_FIELDS,
-            listing_kinds=(creditchina_gansu.ROWTYPE_PENALTY, creditchina_gansu.ROWTYPE_ABNORMAL),
+            listings={
+                Category.ADMIN_PENALTY: (creditchina_gansu.ROWTYPE_PENALTY,),
+                Category.ABNORMAL_OPERATIONS: (creditchina_gansu.ROWTYPE_ABNORMAL,),
+            },
         ),
         ConnectorSpec(
             name="gsxt_gansu",
@@ -96,7 +100,10 @@ SPECS: Mapping[str, ConnectorSpec] = {
             mapping=gsxt_gansu.GsxtGansuMapping(),
             kind_field=gsxt_gansu.KIND_FIELD,
             masked_fields=gsxt_gansu.PERSONAL_ID_FIELDS,
-            listing_kinds=(gsxt_gansu.TABLE_PUNISH, gsxt_gansu.TABLE_OTHERPUNISH, gsxt_gansu.TABLE_OPANOMALY),
+            listings={
+                Category.ADMIN_PENALTY: (gsxt_gansu.TABLE_PUNISH, gsxt_gansu.TABLE_OTHERPUNISH),
+                Category.ABNORMAL_OPERATIONS: (gsxt_gansu.TABLE_OPANOMALY,),
+            },
         ),
     )
 }
