@@ -58,6 +58,7 @@ class Reply:
     schema: Mapping[str, Any] | None = None  # when there is no model (e.g. the metrics text)
     headers: tuple[str, ...] = ()  # names under components/headers
     also_media_types: tuple[str, ...] = ()  # further media types of the same schema (content negotiation)
+    alternatives: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # further media types, each with its schema
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -419,7 +420,7 @@ ROUTES: tuple[RouteSpec, ...] = (
             200: Reply(
                 description="The report (JSON), or its CSV with `?format=csv`.",
                 model=CollectionQualityReport,
-                also_media_types=("text/csv",),
+                alternatives=(("text/csv", {"type": "string", "description": "UTF-8 with a byte-order mark"}),),
             )
         },
         errors={422: "`invalid_parameter`"},
