@@ -187,9 +187,8 @@ async def go_live(
         if writing is not None:
             await writing  # one chunk written while the next is planned, never more
         writing = asyncio.ensure_future(db.run(lambda tx, rows=rows: write(tx, rows)))  # type: ignore[misc]
-        for record_id in record_ids[start : start + chunk]:
-            if record_id not in existing:
-                del listings.groups[record_id]  # planned: memory goes with the chunk
+        for load in loads:
+            del listings.groups[load.record.record_id]  # planned: memory goes with the chunk
     if writing is not None:
         await writing
 

@@ -10,21 +10,25 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from bench.records import SyntheticPenalty
+from gateway.contract import ChangePage, ListingPage, NativeChange, NativeWrite, SystemAdapter, WriteResult
+from gateway.domain.plan import Policy
 from gateway.golive import GoLiveRefused, go_live
 from gateway.runtime import Runtime
 from gateway.sandbox import Sandbox
-from gateway.store.database import Tx, open_database
+from gateway.store.database import Database, Tx, open_database
 from gateway.store.migrate import migrate
 from gateway.store.repo import FIRST_READ_FEED
-from gateway.sync.connectors import build_connectors
+from gateway.sync.connectors import MAPPINGS, Connector, build_connectors
 from simulators import SYSTEMS, start_simulators
 from simulators.clock import ManualClock
 from simulators.creditchina_gansu import CreditChinaConfig
@@ -181,3 +185,70 @@ async def test_reconcile_initial_loads_then_refuses_a_second_run(tmp_path: Path)
         assert sum(json.loads(out.strip().splitlines()[-1])["deliveries"].values()) == 0
     finally:
         await sims.close()
+
+
+class _Listing(SystemAdapter):
+    """A system reduced to a fixed full listing."""
+
+    system = "listing"
+
+    def __init__(self, rows: dict[str, list[NativeChange]]) -> None:
+        self.rows = rows
+
+    async def list_all(self, kind: str, page_size: int) -> AsyncIterator[ListingPage]:
+        yield ListingPage(rows=self.rows.get(kind, []))
+
+    async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
+        return ChangePage(changes=[], cursor=cursor or "", has_more=False)
+
+    async def write(self, write: NativeWrite) -> WriteResult:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+def _cf(penalty: SyntheticPenalty, row_id: int, sjc: datetime, **changes: str) -> NativeChange:
+    row = {**penalty.creditchina_row(sjc), "ID": str(row_id), **changes}
+    return NativeChange(
+        change_key=f"CF:{row_id}:{row['SJC']}",
+        source_version=row["SJC"],
+        changed_at=(sjc - timedelta(hours=8)).replace(tzinfo=UTC),
+        kind="CF",
+        native_id=str(row_id),
+        row=row,
+    )
+
+
+async def test_a_record_listed_twice_with_two_states_goes_through_the_ordinary_path(db: Database) -> None:
+    """The owner lists one record twice (published, then stopped by a repair): the second row
+    starts a repair, which the bulk rows cannot express, so that record goes through apply_event;
+    the others are bulk-loaded. The outcome equals applying the same rows one by one."""
+    twice, other = SyntheticPenalty(0), SyntheticPenalty(1)
+    t1, t2 = datetime(2025, 11, 1, 8), datetime(2025, 11, 20, 9)
+    rows = [
+        _cf(twice, 1, t1),
+        _cf(other, 2, t1),
+        _cf(twice, 3, t2, GSZT="0", ZZYY="01", ZZRQ="2025/11/20"),
+    ]
+    connectors = {CC: Connector(CC, _Listing({"CF": rows}), MAPPINGS[CC])}
+    policy = Policy(self_deciding_owners=frozenset({GS}), enabled_systems=frozenset({CC}))
+    report = await go_live(db, connectors, policy, kinds=lambda s: ("CF",))
+    assert (report.records, report.bulk, report.alone) == (2, 1, 1)
+
+    def stored(tx: Tx) -> dict[str, Any]:
+        return {
+            "records": {r["record_id"]: (r["status"], r["reason"]) for r in tx.all("SELECT * FROM records")},
+            "repairs": [(r["record_id"], r["action"]) for r in tx.all("SELECT record_id, action FROM repairs")],
+            "outbox": tx.all("SELECT record_id, target FROM outbox"),
+            "inbox": sorted((r["change_key"], r["outcome"]) for r in tx.all("SELECT * FROM inbox")),
+        }
+
+    state = await db.run(stored, write=False)
+    assert state["records"] == {twice.record_id: ("stopped", "repaired"), other.record_id: ("published", None)}
+    assert state["repairs"] == [(twice.record_id, "repair")]
+    # 信用中国 is the only system: nothing to send anywhere.
+    assert state["outbox"] == []
+    assert state["inbox"] == sorted(
+        [(rows[0].change_key, "created"), (rows[1].change_key, "created"), (rows[2].change_key, "changed")]
+    )
