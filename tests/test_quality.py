@@ -21,8 +21,8 @@ from gateway.domain.model import PUBLISHED, CanonicalRecord, PublicityState, Rec
 from gateway.domain.quality import Check, Timeliness, assess
 from gateway.domain.uscc import check_character
 from gateway.domain.workdays import WorkdayCalendar
-from gateway.observability import COLLECTION_QUALITY
-from gateway.quality import BOM, build_report, to_csv
+from gateway.observability import COLLECTION_DEFECTS, COLLECTION_QUALITY
+from gateway.quality import BOM, build_report, refresh_quality, to_csv
 from gateway.settings import Settings
 from gateway.store.database import Database, Tx
 from gateway.store.repo import Repo
@@ -224,3 +224,12 @@ def test_quality_command_prints_json_and_writes_csv(tmp_path: Path) -> None:
     assert (tmp_path / "q.csv").read_bytes().startswith(BOM.encode())
     wrong = creditgw("quality", "--category", "nope", cwd=tmp_path, env=env)
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr and "--category" in wrong.stderr
+
+
+async def test_the_nightly_refresh_publishes_per_category_gauges(db: Database) -> None:
+    await _seed(db, _all_seeded())
+    report = await refresh_quality(db, Settings(), datetime(2026, 12, 3, 4, tzinfo=UTC))
+    assert sum(d.records for d in report.departments) == 11
+    assert COLLECTION_DEFECTS.labels("admin_penalty", Check.AMOUNT.value)._value.get() == 1
+    assert COLLECTION_DEFECTS.labels("admin_penalty", Check.CODE_VALUE.value)._value.get() == 0
+    assert COLLECTION_QUALITY.labels("admin_penalty", "timeliness")._value.get() == pytest.approx(10 / 11)
