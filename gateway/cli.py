@@ -1,5 +1,5 @@
-"""`creditgw`: serve, demo, migrate, sweep, resync, reconcile, remind, notice, dlq, quarantine, clients, sign,
-openapi, check-config."""
+"""`creditgw`: serve, demo, migrate, sweep, resync, reconcile, quality, remind, notice, dlq, quarantine, clients,
+sign, openapi, check-config."""
 
 from __future__ import annotations
 
@@ -138,6 +138,14 @@ def _parser() -> argparse.ArgumentParser:
 
     reconcile_parser(sub)
 
+    quality = sub.add_parser(
+        "quality",
+        help="data-collection quality per department and category (completeness, accuracy, timeliness)",
+    )
+    quality.add_argument("--format", choices=("json", "csv"), default="json", help="csv: the 通报 table (UTF-8, BOM)")
+    quality.add_argument("--category", help="only this category, e.g. admin_penalty")
+    quality.add_argument("--output", help="write to this file instead of standard output")
+
     openapi = sub.add_parser("openapi", help="print (or write) the OpenAPI document")
     openapi.add_argument("--output")
 
@@ -159,6 +167,20 @@ def reconcile_parser(sub: Any) -> argparse.ArgumentParser:
         "--heal",
         action="store_true",
         help="heal through the outbox, deliver, then check again (exit code of the re-check)",
+    )
+    how.add_argument(
+        "--initial",
+        action="store_true",
+        help="go-live: load the canonical state from every system's full listing in bulk, queue only real"
+        " differences; prints a JSON summary (docs/adr/0024)",
+    )
+    reconcile.add_argument(
+        "--force",
+        action="store_true",
+        help="with --initial: also on a database holding records (those go through the ordinary path; idempotent)",
+    )
+    reconcile.add_argument(
+        "--chunk", type=int, default=20_000, help="with --initial: records per transaction (default 20000)"
     )
     reconcile.add_argument("--format", choices=("text", "json", "csv"), default="text")
     return reconcile
@@ -252,7 +274,18 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
     if command == "resync":
         return asyncio.run(_resync(settings, system=args.system, since=args.since))
     if command == "reconcile":
+        if args.initial:
+            if args.system or args.category or args.format != "text":
+                raise OperatorError(
+                    "--initial loads every listed system and category; it takes no --system,"
+                    " --category or --format (it prints a JSON summary)"
+                )
+            return asyncio.run(_golive(settings, force=args.force, chunk=args.chunk))
+        if args.force:
+            raise OperatorError("--force goes with --initial only")
         return asyncio.run(_reconcile(settings, args))
+    if command == "quality":
+        return asyncio.run(_quality(settings, fmt=args.format, category=args.category, output=args.output))
     if command == "serve":
         if args.host:
             settings.host = args.host
@@ -530,6 +563,70 @@ def _moment(value: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give the time zone, e.g. {value}+08:00") from None
     return moment
+
+
+async def _quality(settings: Settings, *, fmt: str, category: str | None, output: str | None) -> int:
+    """The data-collection quality report over every record (gateway/quality.py)."""
+    from pathlib import Path
+
+    from gateway.calendar_data import load_calendar
+    from gateway.domain.categories import Category
+    from gateway.quality import build_report, to_csv
+    from gateway.store.database import now_utc, open_database
+    from gateway.store.migrate import migrate
+
+    if category is not None and category not in {c.value for c in Category}:
+        raise OperatorError(f"--category {category!r} is not one of {', '.join(c.value for c in Category)}")
+    calendar = load_calendar(settings)
+    db = open_database(settings.database_url)
+    try:
+        await migrate(db)
+        now = now_utc()
+        report = await db.run(lambda tx: build_report(tx, calendar=calendar, now=now, category=category), write=False)
+    finally:
+        await db.close()
+    text = to_csv(report) if fmt == "csv" else json.dumps(report.as_json(), ensure_ascii=False) + "\n"
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OperatorError(f"cannot write {output}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+async def _golive(settings: Settings, *, force: bool, chunk: int) -> int:
+    """Load the canonical state from the systems' full listings (gateway/golive.py); run it before
+    `serve` starts its pollers. The deliveries it queues are sent by the dispatchers of `serve`."""
+    from gateway.domain.retry import DeliveryError
+    from gateway.golive import GoLiveRefused, go_live
+    from gateway.runtime import policy_from, sync_sla_from
+    from gateway.store.database import open_database
+    from gateway.store.migrate import migrate
+    from gateway.sync.connectors import build_connectors
+
+    if chunk < 1:
+        raise OperatorError(f"--chunk must be at least 1, not {chunk}")
+    connectors = build_connectors(settings)
+    db = open_database(settings.database_url)
+    await migrate(db)
+    try:
+        report = await go_live(
+            db, connectors, policy_from(settings, set(connectors), sync_sla_from(settings)), force=force, chunk=chunk
+        )
+    except GoLiveRefused as exc:
+        raise OperatorError(str(exc)) from None
+    except DeliveryError as exc:
+        raise OperatorError(
+            f"cannot read a full listing: {exc.message}; check the systems' URLs and credentials and run again"
+        ) from None
+    finally:
+        for connector in connectors.values():
+            await connector.adapter.close()
+        await db.close()
+    _print_json(report.as_json())
+    return 0
 
 
 async def _resync(settings: Settings, *, system: str, since: datetime) -> int:

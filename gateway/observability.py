@@ -175,6 +175,21 @@ REMINDER_LAST_RUN = Gauge(
 )
 
 # ---- quarantine (gateway/quarantine.py) --------------------------------------------------------
+# Data-collection quality (gateway/quality.py), per category only: departments are many (hundreds of
+# deciding authorities), so their detail is in GET /v1/collection-quality and its CSV, not in labels.
+COLLECTION_QUALITY = Gauge(
+    "creditgw_collection_quality_ratio",
+    "Share of records (0-1) complete, accurate, or collected on time (of those judged), by category and"
+    " dimension, as of the last quality report.",
+    ["category", "dimension"],
+    registry=REGISTRY,
+)
+COLLECTION_DEFECTS = Gauge(
+    "creditgw_collection_defect_records",
+    "Records failing one accuracy check, by category and check, as of the last quality report.",
+    ["category", "check"],
+    registry=REGISTRY,
+)
 QUARANTINED = Counter(
     "creditgw_quarantined_total",
     "Inbound changes put in quarantine (not mapped or not applied), by system and reason.",

@@ -752,3 +752,43 @@ class CategoryGuidanceView(BaseModel):
 
 class GuidanceList(BaseModel):
     categories: list[CategoryGuidanceView] = Field(description="The nine categories of the seed's 附件1, in order.")
+
+
+class CollectionQualityQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category | None = Field(None, description="Only this category.")
+    format: Literal["json", "csv"] = Field(
+        "json", description="csv: the 通报 table (UTF-8 with a byte-order mark, one row per department and category)."
+    )
+
+
+class DepartmentQualityView(BaseModel):
+    authority_code: str = Field(description="The deciding authority's 统一社会信用代码 (the department).")
+    authority_name: str
+    category: str
+    records: int
+    completeness: float | None = Field(description="Share of records with every required field (0–1).")
+    accuracy: float | None = Field(description="Share of records passing every accuracy check (0–1).")
+    timeliness: float | None = Field(description="Share collected within the owner's limit, of those judged (0–1).")
+    complete: int
+    accurate: int
+    on_time: int
+    late: int
+    timeliness_unknown: int = Field(description="Records not judged: no decision date, or no limit for their owner.")
+    timeliness_estimated: int = Field(description="Lags counted across a year without working-day calendar data.")
+    max_lag_working_days: int | None
+    missing: dict[str, int] = Field(description="Required field → records lacking it.")
+    defects: dict[str, int] = Field(description="Accuracy check → records failing it.")
+
+
+class TimelinessLimitView(BaseModel):
+    working_days: int
+    basis: str
+
+
+class CollectionQualityReport(BaseModel):
+    generated_at: datetime
+    as_of: date = Field(description="The Beijing day the checks were made on.")
+    timeliness_limits: dict[str, TimelinessLimitView] = Field(description="Owner system → its collection limit.")
+    departments: list[DepartmentQualityView]

@@ -121,7 +121,10 @@ def _reply(reply: Reply, refs: dict[Any, Any]) -> dict[str, Any]:
     return {
         "description": reply.description,
         "headers": headers,
-        "content": {media_type: {"schema": schema} for media_type in (reply.media_type, *reply.also_media_types)},
+        "content": {
+            **{media_type: {"schema": schema} for media_type in (reply.media_type, *reply.also_media_types)},
+            **{media_type: {"schema": dict(other)} for media_type, other in reply.alternatives},
+        },
     }
 
 

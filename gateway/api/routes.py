@@ -15,6 +15,7 @@ from gateway.api import (
     dead_letters,
     health,
     notice,
+    quality,
     quarantine,
     reconciliations,
     records,
@@ -29,6 +30,8 @@ from gateway.api.models import (
     CategoryGuidanceView,
     ClassificationRequest,
     ClassificationResult,
+    CollectionQualityQuery,
+    CollectionQualityReport,
     DeadLetterDetail,
     DeadLetterPage,
     DeadLetterQuery,
@@ -67,6 +70,7 @@ class Reply:
     schema: Mapping[str, Any] | None = None  # when there is no model (e.g. the metrics text)
     headers: tuple[str, ...] = ()  # names under components/headers
     also_media_types: tuple[str, ...] = ()  # further media types of the same schema (content negotiation)
+    alternatives: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # further media types, each with its schema
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -413,6 +417,33 @@ ROUTES: tuple[RouteSpec, ...] = (
                 "`validation_error`, `idempotency_key_reused`"
             ),
         },
+    ),
+    RouteSpec(
+        method="GET",
+        path="/v1/collection-quality",
+        handler=quality.get_collection_quality,
+        operation_id="getCollectionQuality",
+        summary="Data-collection quality per department and category: completeness, accuracy, timeliness",
+        scope=Scope.READ,
+        tag="records",
+        description=(
+            "Every stored record the client may see (its authorities and categories) judged and summed per "
+            "deciding authority and category (seed 任务五, 清单管理): completeness (required fields present), "
+            "accuracy (统一社会信用代码 check characters, code values, date sanity, amounts) and timeliness (working "
+            "days from the decision to the owner's collection, against 20 working days on GSXT and 7 for 双公示 on "
+            "信用中国). `?format=csv` gives the table for the periodic 通报 to departments: UTF-8 with a byte-order "
+            "mark, so Excel and WPS open it as UTF-8. Computed on request; the nightly report refreshes the "
+            "per-category metrics `creditgw_collection_quality_ratio` and `creditgw_collection_defect_records`."
+        ),
+        query=CollectionQualityQuery,
+        responses={
+            200: Reply(
+                description="The report (JSON), or its CSV with `?format=csv`.",
+                model=CollectionQualityReport,
+                alternatives=(("text/csv", {"type": "string", "description": "UTF-8 with a byte-order mark"}),),
+            )
+        },
+        errors={422: "`invalid_parameter`"},
     ),
     RouteSpec(
         method="GET",

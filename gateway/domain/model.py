@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -129,11 +129,19 @@ class RecordFacts:
 
     @property
     def identity(self) -> RecordIdentity:
-        return RecordIdentity.of(self.category, self.authority_code, self.document_number)
+        cached: RecordIdentity | None = self.__dict__.get("_identity")
+        if cached is None:  # once per (immutable) instance: normalising and hashing cost
+            cached = RecordIdentity.of(self.category, self.authority_code, self.document_number)
+            object.__setattr__(self, "_identity", cached)
+        return cached
 
     @property
     def record_id(self) -> str:
-        return self.identity.record_id
+        cached: str | None = self.__dict__.get("_record_id")
+        if cached is None:
+            cached = self.identity.record_id
+            object.__setattr__(self, "_record_id", cached)
+        return cached
 
     @property
     def owner(self) -> System:
@@ -144,7 +152,10 @@ class RecordFacts:
         return mirrors_of(self.category, self.authority_domain, self.subject_type)
 
     def to_json(self) -> dict[str, Any]:
-        raw = asdict(self)
+        # Every field value is immutable (text, enums, dates, Decimal, tuples, frozensets), so a
+        # shallow read gives what `dataclasses.asdict` gave, without its deep copies (a go-live
+        # serialises millions of facts: asdict was most of its CPU).
+        raw = {name: getattr(self, name) for name in _FACT_FIELDS}
         raw["penalty_kinds"] = list(self.penalty_kinds)
         raw["domain_flags"] = sorted(f.value for f in self.domain_flags)
         if self.stand_ins:
@@ -213,15 +224,26 @@ class RecordFacts:
         stand_ins = (self.stand_ins - filled.keys()) | (base.stand_ins & filled.keys())
         return replace(self, **filled, stand_ins=frozenset(stand_ins))
 
+    def json_text(self) -> str:
+        """`to_json` as stored (keys sorted, UTF-8 text), once per instance: the store writes it and
+        the fingerprint digests it."""
+        cached: str | None = self.__dict__.get("_json_text")
+        if cached is None:
+            cached = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False)
+            object.__setattr__(self, "_json_text", cached)
+        return cached
+
     def fingerprint(self) -> str:
         """Stable digest of the content, to tell a real content change from a re-read. Computed
         once per (immutable) instance: the hot paths ask for it more than once."""
         cached: str | None = self.__dict__.get("_fingerprint")
         if cached is None:
-            payload = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False)
-            cached = hashlib.sha256(payload.encode()).hexdigest()[:32]
+            cached = hashlib.sha256(self.json_text().encode()).hexdigest()[:32]
             object.__setattr__(self, "_fingerprint", cached)
         return cached
+
+
+_FACT_FIELDS = tuple(f.name for f in fields(RecordFacts))
 
 
 # The fields a mirror must carry exactly as the owner has them (dates, amounts, reasons): what the

@@ -21,6 +21,7 @@ from functools import partial
 
 from gateway.domain.plan import Policy
 from gateway.observability import get_logger
+from gateway.quality import refresh_quality
 from gateway.reconcile.run import Reconciler, RunInProgress, options_from
 from gateway.schedule import (
     SlotClaim,
@@ -104,6 +105,10 @@ class Nightly:
                 await keeper
         if run is None:
             return False  # stopping: the slot's lease passes and another replica resumes it
+        try:  # the same nightly run reports data-collection quality (issue 13 item 7)
+            await refresh_quality(self.db, self.settings, self.clock())
+        except Exception:
+            log.exception("nightly_quality_failed")
         done_at = self.clock()
         await self.db.run(lambda tx: finish_slot(tx, claim, outcome=f"{run.status.value} {run.run_id}", now=done_at))
         return True

@@ -91,6 +91,17 @@ class Tx:
         except Exception as exc:
             raise self.dialect.translate(exc) from exc
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """New rows into `table` in bulk: PostgreSQL's COPY FROM STDIN (no statement per row, no
+        parameter limit), SQLite's executemany of one INSERT (its C loop). For loads only: no ON
+        CONFLICT, so an existing key fails the transaction."""
+        if not rows:
+            return
+        try:
+            self.dialect.copy_rows(self._conn, table, columns, rows)
+        except Exception as exc:
+            raise self.dialect.translate(exc) from exc
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         cur = self._cursor(sql, params)
         row = cur.fetchone()
@@ -135,6 +146,10 @@ class Dialect(ABC):
 
     def executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         conn.executemany(sql, rows)
+
+    def copy_rows(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        marks = ", ".join(["?"] * len(columns))
+        self.executemany(conn, self.sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"), rows)
 
     @abstractmethod
     def as_dict(self, cursor: Any, row: Any) -> Row: ...
@@ -193,6 +208,11 @@ class PostgresDialect(Dialect):
     def executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with conn.cursor() as cursor:
             cursor.executemany(sql, rows)
+
+    def copy_rows(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        with conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def as_dict(self, cursor: Any, row: Any) -> Row:
         return dict(row)

@@ -1287,7 +1287,7 @@ def _record_values(record: CanonicalRecord) -> tuple[Any, ...]:
         facts.identity.document_number,
         facts.subject_code,
         facts.subject_name,
-        json.dumps(facts.to_json(), ensure_ascii=False, sort_keys=True),
+        facts.json_text(),
         facts.fingerprint(),
         state.target.status.value,
         _reason(state.target),

@@ -63,6 +63,7 @@ TABLES: tuple[Table, ...] = (
             _c("created_at", "ts"),
             _c("updated_at", "ts"),
             _c("stopped_on", "text", True),  # 0006: the stopping system's stop date (ISO date)
+            _c("collected_at", "ts", True),  # 0013: the owner's own time of its row at first sighting
         ),
         ("record_id",),
         (
