@@ -25,7 +25,8 @@ from gateway.domain.model import (
 )
 from gateway.domain.personal import mask_deep
 from gateway.domain.plan import AuditEntry, Delivery, SeenUpdate
-from gateway.store.database import Row, TransientStoreError, Tx, from_db_ts
+from gateway.domain.workdays import Deadline
+from gateway.store.database import Row, Tx, from_db_ts
 
 # The cursors row that marks a system's feed as read through once (its position says how far the
 # go-live fan-out after it went; gateway.sync.poller).
@@ -145,10 +146,8 @@ class Repo:
         """Which of these changes of `system` are in the inbox already."""
         if not change_keys:
             return set()
-        rows = self.tx.all(
-            f"SELECT change_key FROM inbox WHERE system = ? AND change_key IN ({_marks(len(change_keys))})",
-            (system, *change_keys),
-        )
+        keys, params = self._in("change_key", change_keys)
+        rows = self.tx.all(f"SELECT change_key FROM inbox WHERE system = ? AND {keys}", (system, *params))
         return {row["change_key"] for row in rows}
 
     def record_inbox(self, system: str, done: Sequence[tuple[str, str | None, str]], now: datetime) -> set[str]:
@@ -192,6 +191,14 @@ class Repo:
             )
         self.tx.locked_records.update(wanted)
 
+    def _in(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        """`column` among `values`: one array parameter on PostgreSQL (`= ANY(?)`: one statement
+        text whatever the count, and an index scan even on a table never analysed, where a long
+        `IN (...)` list is planned as a full scan), an `IN` list on SQLite (which has no arrays)."""
+        if self._pg:
+            return f"{column} = ANY(?)", (list(values),)
+        return f"{column} IN ({_marks(len(values))})", tuple(values)
+
     def _require_locked(self, record_ids: Iterable[str]) -> None:
         """Links and outbox rows change only under their record's lock: a path that forgot it is
         a defect that would reopen issue 9's race, so it fails loudly."""
@@ -208,37 +215,28 @@ class Repo:
         row = self.tx.one("SELECT * FROM records WHERE record_id = ?", (record_id,))
         return None if row is None else record_from_row(row)
 
-    def save_record(self, record: CanonicalRecord, now: datetime, *, created: bool) -> None:
-        values = _record_values(record)
-        if created:
-            inserted = self.tx.execute(
-                _INSERT_RECORD + " ON CONFLICT (record_id) DO NOTHING",
-                (*values, now, now, _stopped_on(record.state.target)),
-            )
-            if inserted != 1:
-                # Another transaction created it between our read and this insert (two systems
-                # reporting a new record at once): plan again against what it wrote.
-                raise TransientStoreError(f"record {record.record_id} was created concurrently")
-        else:
-            self.tx.execute(
-                "UPDATE records SET category = ?, authority_code = ?, document_number = ?, subject_code = ?,"
-                " subject_name = ?, facts = ?, facts_fingerprint = ?, status = ?, reason = ?, version = ?,"
-                " decided_by = ?, decided_at = ?, authoritative = ?, updated_at = ?, stopped_on = ?"
-                " WHERE record_id = ?",
-                (*values[:-1], now, _stopped_on(record.state.target), record.record_id),  # record_id: the WHERE
-            )
+    def save_record(self, record: CanonicalRecord, now: datetime) -> None:
+        """A stored record's facts and state (a classification, gateway/api/classification.py)."""
+        self.save_records([record], now)
+
+    def save_records(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
+        """Stored records whose facts changed, with their state."""
+        self.tx.executemany(
+            "UPDATE records SET category = ?, authority_code = ?, document_number = ?, subject_code = ?,"
+            " subject_name = ?, facts = ?, facts_fingerprint = ?, status = ?, reason = ?, version = ?,"
+            " decided_by = ?, decided_at = ?, authoritative = ?, updated_at = ?, stopped_on = ?"
+            " WHERE record_id = ?",
+            # record_id last: the WHERE
+            [(*_record_values(r)[:-1], now, _stopped_on(r.state.target), r.record_id) for r in records],
+        )
 
     def insert_records(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
-        """New records, several at once. A record that exists already (another replica created it
-        since it was read) fails the statement, and with it the caller's unit, which then goes
-        change by change (`save_record` plans that case again)."""
+        """New records, several at once. A record that exists already fails the statement, and with
+        it the caller's unit; it cannot happen to a unit that read the record under its lock
+        (`lock_records` makes a second creator wait for the first to commit, then read its row)."""
         self.tx.executemany(
             _INSERT_RECORD, [(*_record_values(r), now, now, _stopped_on(r.state.target)) for r in records]
         )
-
-    def save_state(self, record: CanonicalRecord, now: datetime) -> None:
-        """Only the publicity state moved (the facts are as stored)."""
-        self.save_states([record], now)
 
     def save_states(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
         self.tx.executemany(
@@ -267,10 +265,8 @@ class Repo:
             return {}
         if lock:
             self.lock_records(record_ids)
-        rows = self.tx.all(
-            f"SELECT * FROM records WHERE record_id IN ({_marks(len(record_ids))}) ORDER BY record_id",
-            tuple(record_ids),
-        )
+        ids, params = self._in("record_id", record_ids)
+        rows = self.tx.all(f"SELECT * FROM records WHERE {ids} ORDER BY record_id", params)
         return {row["record_id"]: record_from_row(row) for row in rows}
 
     def load_links(self, record_id: str) -> dict[str, LinkState]:
@@ -285,15 +281,13 @@ class Repo:
         rows on PostgreSQL so that no dispatcher claims one between this read and its coalescing."""
         if not record_ids:
             return {}, {}
-        marks = _marks(len(record_ids))
+        ids, params = self._in("record_id", record_ids)
         links: dict[str, dict[str, LinkState]] = {}
-        for row in self.tx.all(f"SELECT * FROM links WHERE record_id IN ({marks})", tuple(record_ids)):
+        for row in self.tx.all(f"SELECT * FROM links WHERE {ids}", params):
             links.setdefault(row["record_id"], {})[row["system"]] = link_from_row(row)
         # Our writes each system may still echo (docs/adr/0011): the rows are few per record.
         sent: dict[tuple[str, str], list[SentWrite]] = {}
-        for row in self.tx.all(
-            f"SELECT * FROM writes WHERE record_id IN ({marks}) ORDER BY record_id, system, version", tuple(record_ids)
-        ):
+        for row in self.tx.all(f"SELECT * FROM writes WHERE {ids} ORDER BY record_id, system, version", params):
             sent.setdefault((row["record_id"], row["system"]), []).append(sent_write_from_row(row))
         for (record_id, system), writes in sent.items():
             of_record = links.setdefault(record_id, {})
@@ -307,8 +301,8 @@ class Repo:
         status = "status" if self._pg else "+status"
         queued = self.tx.all(
             "SELECT id, record_id, target, version, repair_id, status FROM outbox"
-            f" WHERE record_id IN ({marks}) AND {status} IN ('pending', 'in_flight'){lock}",
-            tuple(record_ids),
+            f" WHERE {ids} AND {status} IN ('pending', 'in_flight'){lock}",
+            params,
         )
         pending: dict[tuple[str, str], Row] = {}
         for row in queued:
@@ -410,33 +404,22 @@ class Repo:
 
     # ---- outbox ----------------------------------------------------------------------------
 
-    def enqueue(self, delivery: Delivery, repair_id: str | None, now: datetime) -> int:
-        """Queue a delivery. A pending delivery of an older version for the same (record, target)
-        is replaced in place: only the newest state matters, and order is kept because at most
-        one row per pair is pending (unique partial index)."""
-        self._require_locked([delivery.record_id])
-        lock = " FOR UPDATE" if self._pg else ""
-        existing = self.tx.one(
-            # The literal status lets SQLite use the partial unique index outbox_one_pending.
-            "SELECT id, version, repair_id FROM outbox WHERE record_id = ? AND target = ?"
-            f" AND status = 'pending'{lock}",
-            (delivery.record_id, delivery.system),
-        )
-        queued = coalesce(existing, delivery, repair_id)
-        if queued.keep is not None:
-            return queued.keep
-        if queued.supersedes is not None:
-            self.set_target_progress(queued.supersedes, delivery.system, TargetProgress.SUPERSEDED, now, outbox_id=None)
-        if queued.replace is not None:
-            self.replace_pending([(queued.replace, delivery, repair_id)], now)
-            return queued.replace
-        new_id = self.tx.scalar(_INSERT_OUTBOX + " RETURNING id", _outbox_values(delivery, repair_id, now))
-        return int(new_id)
-
-    def insert_pending(self, deliveries: Sequence[tuple[Delivery, str | None]], now: datetime) -> None:
-        """New pending deliveries, none of whose (record, target) has one pending already."""
+    def insert_pending(
+        self, deliveries: Sequence[tuple[Delivery, str | None]], now: datetime
+    ) -> dict[tuple[str, str], int]:
+        """New pending deliveries, none of whose (record, target) has one pending already (the
+        partial unique index outbox_one_pending says so); returns their ids by (record, target).
+        Multi-row VALUES with RETURNING: one statement per chunk, on both dialects."""
         self._require_locked(d.record_id for d, _ in deliveries)
-        self.tx.executemany(_INSERT_OUTBOX, [_outbox_values(d, repair_id, now) for d, repair_id in deliveries])
+        ids: dict[tuple[str, str], int] = {}
+        for start in range(0, len(deliveries), _ROWS_CHUNK):
+            chunk = deliveries[start : start + _ROWS_CHUNK]
+            rows = self.tx.all(
+                _INSERT_OUTBOX + ", ".join([_OUTBOX_ROW] * len(chunk)) + " RETURNING id, record_id, target",
+                tuple(v for d, repair_id in chunk for v in _outbox_values(d, repair_id, now)),
+            )
+            ids.update(((row["record_id"], row["target"]), int(row["id"])) for row in rows)
+        return ids
 
     def replace_pending(self, rows: Sequence[tuple[int, Delivery, str | None]], now: datetime) -> None:
         """Give pending outbox rows a newer version (the coalescing of `enqueue`)."""
@@ -513,12 +496,13 @@ class Repo:
         builds the write from (it reads the record in the same transaction)."""
         if not outbox_ids:
             return
+        ids, params = self._in("o.id", outbox_ids)
         self.tx.execute(
             "INSERT INTO writes (record_id, system, version, status, reason, digest, sent_at)"
             " SELECT o.record_id, o.target, o.version, o.state_status, o.state_reason, r.facts_fingerprint, ?"
-            f" FROM outbox o JOIN records r ON r.record_id = o.record_id WHERE o.id IN ({_marks(len(outbox_ids))})"
+            f" FROM outbox o JOIN records r ON r.record_id = o.record_id WHERE {ids}"
             " ON CONFLICT (record_id, system, version) DO NOTHING",
-            (now, *outbox_ids),
+            (now, *params),
         )
 
     def _leave_flight(
@@ -546,12 +530,12 @@ class Repo:
         # and queue either before this commits (the delivery still in flight: it queues behind it)
         # or after (the write recorded in the link), never the outbox after and the links before.
         self.lock_records(item.record_id for item, _ in done)
-        ids = [item.id for item, _ in done]
+        ids, params = self._in("id", [item.id for item, _ in done])
         rows = self.tx.all(
             "UPDATE outbox SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,"
-            f" finished_at = ? WHERE id IN ({_marks(len(ids))}) AND status = 'in_flight' AND lease_owner = ?"
+            f" finished_at = ? WHERE {ids} AND status = 'in_flight' AND lease_owner = ?"
             " RETURNING id",
-            (now, now, *ids, owner),
+            (now, now, *params, owner),
         )
         kept_ids = {int(row["id"]) for row in rows}
         kept = [(item, native_id) for item, native_id in done if item.id in kept_ids]
@@ -790,16 +774,28 @@ class Repo:
             ],
         )
 
-    def set_targets_pending(self, rows: Sequence[tuple[str, str, str]], now: datetime) -> None:
-        """Rows of (repair_id, target, record_id) of a new repair: each target waits on the pending
-        outbox row of (record, target), found through the partial unique index (a batch insert
-        returns no ids)."""
+    def write_progress(self, rows: Sequence[tuple[str, str, str, int | None, Deadline | None]], now: datetime) -> None:
+        """Rows of (repair_id, target, status, outbox_id, deadline) written by a plan: the rows of
+        a new repair carry its sync deadline, which, once set, never moves."""
         self.tx.executemany(
-            "INSERT INTO repair_targets (repair_id, target, outbox_id, status, updated_at)"
-            " SELECT ?, ?, id, ?, ? FROM outbox WHERE record_id = ? AND target = ? AND status = 'pending'",
+            "INSERT INTO repair_targets (repair_id, target, outbox_id, status, updated_at, delivered_at, last_error,"
+            " due_on, due_estimated) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT (repair_id, target)"
+            " DO UPDATE SET outbox_id = COALESCE(excluded.outbox_id, repair_targets.outbox_id),"
+            " status = excluded.status, updated_at = excluded.updated_at, last_error = NULL,"
+            " due_estimated = CASE WHEN repair_targets.due_on IS NULL AND excluded.due_on IS NOT NULL"
+            " THEN excluded.due_estimated ELSE repair_targets.due_estimated END,"
+            " due_on = COALESCE(repair_targets.due_on, excluded.due_on)",
             [
-                (repair_id, target, TargetProgress.PENDING, now, record_id, target)
-                for repair_id, target, record_id in rows
+                (
+                    repair_id,
+                    target,
+                    outbox_id,
+                    status,
+                    now,
+                    deadline.due.isoformat() if deadline is not None else None,
+                    1 if deadline is not None and deadline.estimated else 0,
+                )
+                for repair_id, target, status, outbox_id, deadline in rows
             ],
         )
 
@@ -940,14 +936,6 @@ class Repo:
             (after_record_id, Category.ADMIN_PENALTY.value, limit),
         )
         return [record_from_row(r) for r in rows]
-
-    def set_target_deadlines(self, repair_id: str, due_on: date, estimated: bool) -> int:
-        """Give the target rows of a new repair their sync deadline; a deadline once set never moves."""
-        return self.tx.execute(_SET_DEADLINE, (due_on.isoformat(), 1 if estimated else 0, repair_id))
-
-    def set_deadlines(self, rows: Sequence[tuple[str, date, bool]]) -> None:
-        """`set_target_deadlines` for many repairs: rows of (repair_id, due_on, estimated)."""
-        self.tx.executemany(_SET_DEADLINE, [(due.isoformat(), 1 if est else 0, rid) for rid, due, est in rows])
 
     def target_due_on(self, repair_id: str, target: str) -> date | None:
         """The sync deadline of one repair on one target (None: the repair has none)."""
@@ -1092,9 +1080,8 @@ class Repo:
             keys_of.setdefault(client, []).append(key)
         found: dict[tuple[str, str], Row] = {}
         for client, keys in keys_of.items():
-            rows = self.tx.all(
-                f"SELECT * FROM idempotency WHERE client = ? AND key IN ({_marks(len(keys))})", (client, *keys)
-            )
+            which, params = self._in("key", keys)
+            rows = self.tx.all(f"SELECT * FROM idempotency WHERE client = ? AND {which}", (client, *params))
             found.update(((row["client"], row["key"]), row) for row in rows)
         return found
 
@@ -1231,12 +1218,13 @@ def coalesce(pending: Row | None, delivery: Delivery, repair_id: str | None) -> 
     return Coalesced(replace=int(pending["id"]), supersedes=other)
 
 
-_SET_DEADLINE = "UPDATE repair_targets SET due_on = ?, due_estimated = ? WHERE repair_id = ? AND due_on IS NULL"
 _INSERT_OUTBOX = (
     "INSERT INTO outbox (record_id, target, version, state_status, state_reason, state_decided_at,"
     " idempotency_key, repair_id, status, attempts, next_attempt_at, replays, created_at, updated_at,"
-    " state_stopped_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, ?)"
+    " state_stopped_on) VALUES "
 )
+_OUTBOX_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, ?)"
+_ROWS_CHUNK = 500  # rows per multi-row VALUES: 12 parameters each, far below either dialect's limit
 
 
 def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime) -> tuple[Any, ...]:
