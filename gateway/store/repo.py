@@ -32,6 +32,12 @@ from gateway.store.database import Row, Tx, from_db_ts
 # go-live fan-out after it went; gateway.sync.poller).
 FIRST_READ_FEED = "first_read"
 
+# The outbox target of SMS reminders (gateway/reminders.py, migration 0012). A message to a person
+# is no record in a system that reports back: it has no link, no write history (nothing can echo
+# it) and no part in planning; it shares the outbox's leases, retries, dead letters and replay.
+SMS_TARGET = "sms"
+MESSAGE_TARGETS = frozenset({SMS_TARGET})
+
 
 class OutboxStatus:
     PENDING = "pending"
@@ -307,6 +313,8 @@ class Repo:
         pending: dict[tuple[str, str], Row] = {}
         for row in queued:
             record_id, system = row["record_id"], row["target"]
+            if system in MESSAGE_TARGETS:
+                continue
             of_record = links.setdefault(record_id, {})
             of_record[system] = replace(of_record.get(system) or LinkState(system=system), queued=True)
             if row["status"] == OutboxStatus.PENDING:
@@ -486,7 +494,7 @@ class Repo:
         self.set_targets_progress(
             [(i.repair_id, i.target, TargetProgress.IN_FLIGHT, i.id) for i in items if i.repair_id], now
         )
-        self.record_sent([i.id for i in items], now)
+        self.record_sent([i.id for i in items if i.target not in MESSAGE_TARGETS], now)
         return items
 
     def record_sent(self, outbox_ids: Sequence[int], now: datetime) -> None:
@@ -521,9 +529,17 @@ class Repo:
         """Mark delivered; False when the lease was lost (another worker owns the row now)."""
         return self.complete_many([(item, native_id)], owner, now)[0]
 
-    def complete_many(self, done: Sequence[tuple[OutboxItem, str | None]], owner: str, now: datetime) -> list[bool]:
+    def complete_many(
+        self,
+        done: Sequence[tuple[OutboxItem, str | None]],
+        owner: str,
+        now: datetime,
+        *,
+        notes: Mapping[int, str] | None = None,
+    ) -> list[bool]:
         """`complete` for several deliveries of one worker, one statement per table; one flag per
-        delivery, in order: False where the lease was lost."""
+        delivery, in order: False where the lease was lost. `notes`: by outbox id, why a delivery
+        was done without being sent (kept for a reminder: why it was cancelled)."""
         if not done:
             return []
         # The record lock first (docs/adr/0012): a decision planned meanwhile then reads the links
@@ -539,6 +555,17 @@ class Repo:
         )
         kept_ids = {int(row["id"]) for row in rows}
         kept = [(item, native_id) for item, native_id in done if item.id in kept_ids]
+        messages = [(item, native_id) for item, native_id in kept if item.target in MESSAGE_TARGETS]
+        if messages:
+            notes = notes or {}
+            self.tx.executemany(
+                "UPDATE reminders SET msg_id = ?, sent_at = ?, last_error = ?, updated_at = ? WHERE outbox_id = ?",
+                [
+                    (native_id, now if native_id is not None else None, notes.get(i.id), now, i.id)
+                    for i, native_id in messages
+                ],
+            )
+            kept = [(item, native_id) for item, native_id in kept if item.target not in MESSAGE_TARGETS]
         self.save_written_many([(i.record_id, i.target, i.version, i.state, native_id) for i, native_id in kept], now)
         self.tx.executemany(
             "UPDATE writes SET acked_at = ? WHERE record_id = ? AND system = ? AND version = ?",
@@ -1122,70 +1149,82 @@ class Repo:
             raise ValueError(table)
         return int(self.tx.scalar(f"SELECT COUNT(*) AS n FROM {table}") or 0)
 
-    # ---- reminders (gateway/reminders.py; migration 0003) ------------------------------------
-    # Rows are keyed by (record_id, milestone): inserting twice is a no-op, so one reminder per
-    # milestone holds across runs, restarts and replicas. Transitions leave `pending` only, so a
-    # row marked sent can never be sent again by a slower replica.
+    # ---- reminders (gateway/reminders.py; migrations 0003, 0012) ----------------------------
+    # The ledger is keyed by (record_id, milestone): inserting twice is a no-op, so one reminder per
+    # milestone holds across runs, restarts and replicas. Each new row is sent as an outbox row to
+    # SMS_TARGET whose idempotency key is the reminder's message_id; its state is that row's.
 
     # The scan over published records is `published_after` (above, shared with the expiry sweep).
 
-    def schedule_reminder(
-        self, record_id: str, milestone: str, due_on: str, channel: str, message_id: str, now: datetime
-    ) -> bool:
-        """True when the row is new; an existing (record_id, milestone) is left as it is."""
-        inserted = self.tx.execute(
-            "INSERT INTO reminders (record_id, milestone, due_on, channel, message_id, status, attempts,"
-            " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
-            " ON CONFLICT (record_id, milestone) DO NOTHING",
-            (record_id, milestone, due_on, channel, message_id, now, now, now),
+    def schedule_reminders(self, due: Sequence[tuple[CanonicalRecord, str, str, str]], now: datetime) -> int:
+        """Rows of (record, milestone, due_on, message_id): the new ones are added to the ledger and
+        queued to SMS_TARGET; returns how many were new. A record's reminder still queued for an
+        older milestone (its dates changed) is superseded: only one is pending per record."""
+        if not due:
+            return 0
+        self.lock_records(record.record_id for record, _, _, _ in due)
+        new: set[tuple[str, str]] = set()
+        for start in range(0, len(due), _ROWS_CHUNK):
+            chunk = due[start : start + _ROWS_CHUNK]
+            rows = self.tx.all(
+                "INSERT INTO reminders (record_id, milestone, due_on, channel, message_id, created_at, updated_at)"
+                f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(chunk))}"
+                " ON CONFLICT (record_id, milestone) DO NOTHING RETURNING record_id, milestone",
+                tuple(
+                    v
+                    for record, milestone, due_on, message_id in chunk
+                    for v in (record.record_id, milestone, due_on, SMS_TARGET, message_id, now, now)
+                ),
+            )
+            new.update((row["record_id"], row["milestone"]) for row in rows)
+        queued = [item for item in due if (item[0].record_id, item[1]) in new]
+        if not queued:
+            return 0
+        ids, params = self._in("record_id", [record.record_id for record, _, _, _ in queued])
+        self.tx.execute(
+            "UPDATE outbox SET status = 'superseded', updated_at = ?, finished_at = ?"
+            f" WHERE target = ? AND status = 'pending' AND {ids}",
+            (now, now, SMS_TARGET, *params),
         )
-        return inserted == 1
-
-    def pending_reminders_page(self, after: tuple[str, str], now: datetime, limit: int) -> list[Row]:
-        """Pending reminders due by `now` after the key `after`, in key order, each with its record
-        (columns `record_*`; a record deleted since leaves them NULL)."""
-        return self.tx.all(
-            "SELECT m.*, r.facts AS record_facts, r.status AS record_status FROM reminders m"
-            " LEFT JOIN records r ON r.record_id = m.record_id"
-            " WHERE m.status = 'pending' AND m.next_attempt_at <= ?"
-            " AND (m.record_id > ? OR (m.record_id = ? AND m.milestone > ?))"
-            " ORDER BY m.record_id, m.milestone LIMIT ?",
-            (now, after[0], after[0], after[1], limit),
+        values = []
+        for record, _, _, message_id in queued:
+            state = record.state
+            delivery = Delivery(
+                record_id=record.record_id,
+                system=SMS_TARGET,
+                state=state.target,
+                version=state.version,
+                decided_at=state.decided_at,
+            )
+            values.append(_outbox_values(delivery, None, now, key=message_id))
+        outbox_ids: dict[str, int] = {}
+        for start in range(0, len(values), _ROWS_CHUNK):
+            chunk = values[start : start + _ROWS_CHUNK]
+            rows = self.tx.all(
+                _INSERT_OUTBOX + ", ".join([_OUTBOX_ROW] * len(chunk)) + " RETURNING id, idempotency_key",
+                tuple(v for row in chunk for v in row),
+            )
+            outbox_ids.update((row["idempotency_key"], int(row["id"])) for row in rows)
+        self.tx.executemany(
+            "UPDATE reminders SET outbox_id = ? WHERE message_id = ?",
+            [(outbox_id, message_id) for message_id, outbox_id in outbox_ids.items()],
         )
+        return len(queued)
 
     def get_reminder(self, record_id: str, milestone: str) -> Row | None:
-        return self.tx.one("SELECT * FROM reminders WHERE record_id = ? AND milestone = ?", (record_id, milestone))
+        return self.tx.one(_REMINDER + " WHERE m.record_id = ? AND m.milestone = ?", (record_id, milestone))
 
     def reminders_of_record(self, record_id: str) -> list[Row]:
-        return self.tx.all("SELECT * FROM reminders WHERE record_id = ? ORDER BY milestone", (record_id,))
+        return self.tx.all(_REMINDER + " WHERE m.record_id = ? ORDER BY m.milestone", (record_id,))
 
-    def mark_reminder_sent(self, record_id: str, milestone: str, msg_id: str, now: datetime) -> bool:
-        updated = self.tx.execute(
-            "UPDATE reminders SET status = 'sent', attempts = attempts + 1, msg_id = ?, last_error = NULL,"
-            " sent_at = ?, updated_at = ? WHERE record_id = ? AND milestone = ? AND status = 'pending'",
-            (msg_id, now, now, record_id, milestone),
+    def queued_reminders_page(self, after: tuple[str, str], limit: int) -> list[Row]:
+        """Reminders still queued, after the key `after`, in key order."""
+        return self.tx.all(
+            "SELECT m.*, o.attempts AS attempts FROM reminders m JOIN outbox o ON o.id = m.outbox_id"
+            " WHERE o.status IN ('pending', 'in_flight') AND (m.record_id > ? OR (m.record_id = ? AND m.milestone > ?))"
+            " ORDER BY m.record_id, m.milestone LIMIT ?",
+            (after[0], after[0], after[1], limit),
         )
-        return updated == 1
-
-    def mark_reminder_failed(
-        self, record_id: str, milestone: str, *, status: str, error: str, next_attempt_at: datetime, now: datetime
-    ) -> bool:
-        """One more failed attempt: still `pending` (retried from `next_attempt_at`) or `dead`."""
-        updated = self.tx.execute(
-            "UPDATE reminders SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-            " updated_at = ? WHERE record_id = ? AND milestone = ? AND status = 'pending'",
-            (status, error, next_attempt_at, now, record_id, milestone),
-        )
-        return updated == 1
-
-    def cancel_reminder(self, record_id: str, milestone: str, reason: str, now: datetime) -> bool:
-        """Nothing to send any more (the record stopped, its dates changed): `cancelled`, never sent."""
-        updated = self.tx.execute(
-            "UPDATE reminders SET status = 'cancelled', last_error = ?, updated_at = ?"
-            " WHERE record_id = ? AND milestone = ? AND status = 'pending'",
-            (reason, now, record_id, milestone),
-        )
-        return updated == 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1226,8 +1265,21 @@ _INSERT_OUTBOX = (
 _OUTBOX_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, ?)"
 _ROWS_CHUNK = 500  # rows per multi-row VALUES: 12 parameters each, far below either dialect's limit
 
+# A reminder with the state of its outbox row: pending (queued or being sent), sent, dead, or
+# cancelled (done without a text, or superseded by a later milestone); rows from before migration
+# 0012 that left no outbox row were sent (msg_id) or cancelled.
+_REMINDER = (
+    "SELECT m.record_id, m.milestone, m.due_on, m.channel, m.message_id, m.msg_id, m.created_at, m.updated_at,"
+    " m.sent_at, m.outbox_id,"
+    " CASE WHEN o.status IN ('pending', 'in_flight') THEN 'pending' WHEN o.status = 'dead' THEN 'dead'"
+    " WHEN m.msg_id IS NOT NULL THEN 'sent' ELSE 'cancelled' END AS status,"
+    " COALESCE(o.attempts, 0) AS attempts, o.next_attempt_at AS next_attempt_at,"
+    " COALESCE(m.last_error, o.last_error) AS last_error, o.status AS outbox_status"
+    " FROM reminders m LEFT JOIN outbox o ON o.id = m.outbox_id"
+)
 
-def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime) -> tuple[Any, ...]:
+
+def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime, key: str | None = None) -> tuple[Any, ...]:
     return (
         delivery.record_id,
         delivery.system,
@@ -1235,7 +1287,7 @@ def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime) -> 
         delivery.state.status.value,
         _reason(delivery.state),
         delivery.decided_at,
-        delivery.idempotency_key,
+        key or delivery.idempotency_key,
         repair_id,
         now,
         now,

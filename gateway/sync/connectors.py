@@ -16,8 +16,10 @@ from pydantic import BaseModel
 
 from adapters.creditchina_gansu import CreditChinaGansuAdapter
 from adapters.gsxt_gansu import GsxtGansuAdapter
-from gateway.contract import SystemAdapter, SystemMapping
+from gateway.contract import NativeWrite, SystemAdapter, SystemMapping
+from gateway.domain.model import CanonicalRecord
 from gateway.settings import CreditChinaSettings, GsxtSettings, OperatorError, Settings
+from gateway.store.repo import OutboxItem
 from mappings import creditchina_gansu, gsxt_gansu
 
 # (the system's settings, its base URL) → a new adapter
@@ -106,6 +108,9 @@ class Connector:
     mapping: SystemMapping
     page_size: int = 200
     calls_in_flight: int | None = None
+    # Builds a delivery's write from its outbox row and record, for a target that is no record
+    # system (SMS reminders, gateway/reminders.py: no mapping, no feed). Raise a DeliveryError.
+    build_write: Callable[[OutboxItem, CanonicalRecord], NativeWrite] | None = None
 
 
 def build_connectors(settings: Settings, urls: dict[str, str] | None = None) -> dict[str, Connector]:
