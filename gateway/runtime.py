@@ -28,7 +28,6 @@ from gateway.observability import (
 )
 from gateway.pressure import Outage, Pressure
 from gateway.quarantine import refresh_gauge as refresh_quarantine_gauge
-from gateway.reminders import reminder_retry, sms_connector
 from gateway.settings import Settings
 from gateway.store.database import Database, StoreUnavailable, from_db_ts, now_utc, open_database
 from gateway.store.group import GroupCommitter
@@ -109,6 +108,8 @@ class Runtime:
         self.policy = policy_from(settings, set(connectors), sync_sla_from(settings))
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         # Reminders are deliveries to the SMS service (gateway/reminders.py): a lane of their own.
+        from gateway.reminders import reminder_retry, sms_connector
+
         targets = dict(connectors)
         if settings.reminders_enabled and SMS_TARGET not in targets:
             targets[SMS_TARGET] = sms_connector(self.sms, settings)
@@ -335,6 +336,7 @@ class Runtime:
     async def stop(self, *, grace_s: float | None = None) -> None:
         """Stop the loops; work in flight gets `grace_s` (default: shutdown_grace_s) to finish."""
         self._stop.set()
+        self.dispatching = False
         if self._tasks:
             # A call to a hanging system would hold shutdown for its whole timeout: after the grace
             # period it is cancelled, and the leases it held are released below.
