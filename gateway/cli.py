@@ -7,7 +7,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -776,6 +778,7 @@ async def _remind(settings: Settings, *, dry_run: bool, today: date | None) -> i
     from gateway.reminders import ReminderJob
     from gateway.runtime import build_sms
     from gateway.store.database import now_utc, open_database
+    from gateway.store.group import GroupCommitter
     from gateway.store.migrate import migrate
 
     if today is not None and today > beijing_date(now_utc()) and not dry_run:
@@ -785,10 +788,12 @@ async def _remind(settings: Settings, *, dry_run: bool, today: date | None) -> i
     db = open_database(settings.database_url)
     await migrate(db)
     sms = build_sms(settings)
-
+    committer = GroupCommitter(db)
     try:
-        report = await ReminderJob(db, sms, settings).run(today=today, dry_run=dry_run, on_candidate=_print_json)
+        job = ReminderJob(db, committer, sms, settings, owner=f"remind:{socket.gethostname()}:{os.getpid()}")
+        report = await job.run(today=today, dry_run=dry_run, on_candidate=_print_json)
     finally:
+        await committer.close()
         await sms.close()
         await db.close()
     _print_json(report.as_json())

@@ -29,7 +29,7 @@ from typing import Any
 
 from gateway.contract import NativeChange
 from gateway.domain.golive import Listed, RecordLoad, apply_order, plan_record
-from gateway.domain.plan import Observation, Policy, owed_after_first_read
+from gateway.domain.plan import Observation, Outcome, Plan, Policy, owed_after_first_read
 from gateway.observability import get_logger
 from gateway.quarantine import Problem, examine, quarantine
 from gateway.store.database import Database, Tx, now_utc
@@ -37,6 +37,7 @@ from gateway.store.load import analyze, rows_of, write
 from gateway.store.repo import FIRST_READ_FEED, Repo
 from gateway.sync.connectors import SPECS, Connector
 from gateway.sync.ingest import apply_event
+from gateway.sync.plan_writer import PlanWriter
 from gateway.sync.poller import FEED, SETTLED
 
 log = get_logger("creditgw.golive")
@@ -232,17 +233,23 @@ def _apply_alone(
             tx, observation, source=observation.source, change_key=row.change_key, policy=policy, now=now
         )
         out.append((result.outcome, None))
-    repo = Repo(tx)
-    records = repo.load_records([record_id], lock=True)
-    record = records.get(record_id)
+    writer = PlanWriter(tx)
+    writer.read([record_id])  # locked first (ADR 0012), then its links and queue
+    record = writer.record(record_id)
     if record is None:
         return out
-    links, _ = repo.links_of([record_id], lock_queue=True)
     read = replace(policy, unread=policy.unread - listed_systems)
-    for system in sorted(listed_systems):
-        for delivery in owed_after_first_read(record, links.get(record_id, {}), system, read):
-            repo.enqueue(delivery, None, now)
-            out.append(("queued", delivery.system))
+    owed = [
+        delivery
+        for system in sorted(listed_systems)
+        for delivery in owed_after_first_read(record, writer.links(record_id), system, read)
+    ]
+    if owed:
+        # Deliveries only: the record and its links stay as they are, and no repair starts.
+        owed_only = Plan(outcome=Outcome.UNCHANGED, record=record, changed=False, deliveries=tuple(owed))
+        writer.add(None, owed_only, source="golive", policy=None, now=now)
+        writer.flush()
+    out.extend(("queued", delivery.system) for delivery in owed)
     return out
 
 

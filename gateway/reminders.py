@@ -18,26 +18,32 @@ reminder for its new date, and nothing else ever gets a second one. A record is 
 How "never twice" survives restarts, crashes and replicas (STYLE.md §3, §9):
 
 1. Scan: published records are read in record_id pages (keyset pagination, constant memory); each
-   page's due reminders are inserted in one small transaction with ON CONFLICT DO NOTHING on
-   (record_id, milestone). A second run, another replica or a restart inserts nothing new.
-2. Send: pending rows are read in key order; each is re-checked against its record (still published,
-   same milestone, else `cancelled`), sent, and marked in its own small transaction. The SMS carries
-   `messageId` = a hash of (record_id, milestone): after a crash between send and mark the row is
-   still pending and is sent again on the next run, and the SMS service answers the repeated
-   messageId with its first answer without texting anyone again.
-3. Failures: short retries happen in the call (adapters.sms); a failed call leaves the row pending
-   with `next_attempt_at` from the retry policy (RetryPolicy/decide, as for deliveries), and after
-   `reminder_max_attempts` failed runs — or at once for a permanent refusal such as "no registered
-   number" — the row is `dead` with its last error.
+   page's due reminders are inserted into the `reminders` ledger in one small transaction with ON
+   CONFLICT DO NOTHING on (record_id, milestone), and each new one is queued as an outbox row to
+   the target `sms` (migration 0012, docs/adr/0029-one-plan-writer.md). A second run, another
+   replica or a restart inserts nothing new.
+2. Send: the dispatcher's `sms` lane claims the rows with a lease, like any delivery. Each is
+   re-checked against its record when it is built (still published, same milestone, else it is
+   done without a text: `cancelled`, with the reason). The SMS carries `messageId` = a hash of
+   (record_id, milestone): a row whose worker died after sending is taken over when its lease
+   ends and sent again, and the SMS service answers the repeated messageId with its first answer
+   without texting anyone again.
+3. Failures: short retries happen in the call (adapters.sms); a failed call returns the row to
+   pending with the next attempt from the retry policy (`reminder_max_attempts`), and then — or at
+   once for a permanent refusal such as "no registered number" — it is a dead letter, listed and
+   replayed with `creditgw dlq` like every other delivery.
 
-Metrics: `creditgw_reminders_total{outcome}` (scheduled, sent, retry, dead, cancelled) and the time of
-the last finished run. Logs carry record ids and message ids, never the USCC or the text.
+`serve` runs the job on its schedule and sends through its dispatcher; `creditgw remind` (cron,
+without `serve`) schedules and then drains the `sms` lane itself.
+
+Metrics: `creditgw_reminders_total{outcome}` (scheduled; and sent, retry, dead, cancelled as counted
+by the runs that drain the lane — under `serve`, `creditgw_deliveries_total{target="sms"}`), the
+time of the last finished run. Logs carry record ids and message ids, never the USCC or the text.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -48,16 +54,21 @@ from functools import partial
 from typing import Any, TypeVar
 
 from adapters.sms import SmsAdapter, SmsMessage
+from gateway.contract import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from gateway.domain.beijing import beijing_date
 from gateway.domain.categories import CATEGORY_LABELS, Category, SubjectType
-from gateway.domain.model import CanonicalRecord, Publicity, RecordFacts
-from gateway.domain.retry import DeliveryError, FailureKind, RetryPolicy, Verdict, decide
+from gateway.domain.model import CanonicalRecord, Publicity, RecordFacts, TargetState
+from gateway.domain.plan import Observation
+from gateway.domain.retry import IgnorableError, RetryPolicy
 from gateway.domain.rules import RuleOverrides, minimum_ends_on
 from gateway.notice import route_for
 from gateway.observability import REMINDER_LAST_RUN, REMINDERS, get_logger
 from gateway.settings import Settings
 from gateway.store.database import Database, Row, Tx, now_utc
-from gateway.store.repo import Repo
+from gateway.store.group import GroupCommitter
+from gateway.store.repo import SMS_TARGET, OutboxItem, Repo
+from gateway.sync.connectors import Connector
+from gateway.sync.dispatcher import Dispatcher
 from gateway.templating import site_label, text_environment
 
 log = get_logger("creditgw.reminders")
@@ -178,8 +189,8 @@ class ReminderReport:
     dry_run: bool
     scanned: int = 0  # published records read
     due: int = 0  # in the window today
-    scheduled: int = 0  # new reminder rows
-    sent: int = 0
+    scheduled: int = 0  # new reminders (ledger row and outbox row)
+    sent: int = 0  # outcomes of the sends made by this run (a drain of the sms lane)
     retry: int = 0
     dead: int = 0
     cancelled: int = 0
@@ -200,34 +211,126 @@ class ReminderReport:
         }
 
 
-class ReminderJob:
-    """One run: scan published records, schedule what is due, send what is pending.
+class Cancelled(IgnorableError):
+    """A queued reminder with nothing to send any more: done without a text, the reason kept."""
 
-    `write` runs a unit of work in a write transaction (the runtime's group committer, or the
-    database directly for the CLI); reads go to the database.
+
+class SmsTarget(SystemAdapter):
+    """The SMS service as a delivery target: one text per outbox row, no feed."""
+
+    system = SMS_TARGET
+
+    def __init__(self, sms: SmsAdapter) -> None:
+        self.sms = sms
+
+    async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
+        return ChangePage(changes=[], cursor=cursor or "", has_more=False)  # it reports nothing back
+
+    async def write(self, write: NativeWrite) -> WriteResult:
+        message = SmsMessage(message_id=write.idempotency_key, uscc=write.row["uscc"], content=write.row["content"])
+        receipt = await self.sms.send(message)
+        return WriteResult(native_id=receipt.msg_id)
+
+    async def close(self) -> None:
+        await self.sms.close()
+
+
+class _NoMapping:
+    """The SMS target maps no feed and builds its writes from the record (`ReminderWrites`)."""
+
+    system = SMS_TARGET
+
+    def to_observation(self, change: NativeChange) -> Observation | None:
+        return None
+
+    def to_write(
+        self, facts: RecordFacts, target: TargetState, *, idempotency_key: str, decided_at: datetime | None = None
+    ) -> NativeWrite:
+        raise ValueError("SMS reminders are built from their record (gateway.reminders.ReminderWrites)")
+
+
+class ReminderWrites:
+    """The text of a queued reminder, built when it is sent, from its record as it is then."""
+
+    def __init__(self, overrides: RuleOverrides | None) -> None:
+        self._overrides = overrides
+
+    def __call__(self, item: OutboxItem, record: CanonicalRecord) -> NativeWrite:
+        facts, why_not = still_due(record, item.idempotency_key, self._overrides)
+        if facts is None:
+            raise Cancelled(why_not)
+        apply_from = minimum_ends_on(facts, facts.owner, overrides=self._overrides)
+        assert apply_from is not None and facts.subject_code is not None  # checked by still_due
+        text = reminder_text(facts, apply_from, overrides=self._overrides)
+        return NativeWrite(
+            kind="reminder",
+            row={"uscc": facts.subject_code, "content": text},
+            business_key=item.idempotency_key,
+            idempotency_key=item.idempotency_key,
+        )
+
+
+def still_due(
+    record: CanonicalRecord | None, message_id: str, overrides: RuleOverrides | None
+) -> tuple[RecordFacts | None, str]:
+    """The record's facts when a queued reminder is still worth sending, else why not."""
+    if record is None:
+        return None, "record_missing"
+    if record.state.target.status is not Publicity.PUBLISHED:
+        return None, "record_stopped"
+    facts = record.facts
+    if not facts.subject_code:
+        return None, "no_recipient"
+    apply_from = minimum_ends_on(facts, facts.owner, overrides=overrides)
+    if apply_from is None:
+        return None, "not_applicable"
+    if message_id_of(record.record_id, milestone_of(apply_from)) != message_id:
+        return None, "milestone_changed"
+    return facts, ""
+
+
+def sms_connector(sms: SmsAdapter, settings: Settings) -> Connector:
+    """The dispatcher's `sms` lane: reminders sent as deliveries."""
+    return Connector(
+        SMS_TARGET,
+        SmsTarget(sms),
+        _NoMapping(),
+        build_write=ReminderWrites(settings.rules.overrides()),
+    )
+
+
+def reminder_retry(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.reminder_max_attempts, base_delay=settings.retry_base_s, max_delay=settings.retry_max_s
+    )
+
+
+class ReminderJob:
+    """One run: scan published records and queue what is due; with `drain`, send what is queued
+    through a dispatcher of the `sms` lane alone (`creditgw remind`, no `serve` running).
+
+    `write` runs a unit of work in a write transaction (the runtime's group committer); reads go
+    to the database.
     """
 
     def __init__(
         self,
         db: Database,
+        committer: GroupCommitter,
         sms: SmsAdapter,
         settings: Settings,
         *,
         clock: Callable[[], datetime] = now_utc,
-        write: Writer[Any] | None = None,
+        owner: str = "reminders",
         rng: random.Random | None = None,
     ) -> None:
         self.db = db
+        self.committer = committer
         self.sms = sms
         self.settings = settings
         self.clock = clock
-        self._write: Writer[Any] = write or db.run
+        self.owner = owner
         self._overrides = settings.rules.overrides()
-        self._policy = RetryPolicy(
-            max_attempts=settings.reminder_max_attempts,
-            base_delay=settings.retry_base_s,
-            max_delay=settings.retry_max_s,
-        )
         self._rng = rng or random.Random()
 
     async def run(
@@ -235,6 +338,7 @@ class ReminderJob:
         *,
         today: date | None = None,
         dry_run: bool = False,
+        drain: bool = True,
         on_candidate: Callable[[dict[str, Any]], None] | None = None,
     ) -> ReminderReport:
         """`today` defaults to today in Beijing; `dry_run` writes and sends nothing and reports each
@@ -242,13 +346,16 @@ class ReminderJob:
         now = self.clock()
         report = ReminderReport(today=today or beijing_date(now), dry_run=dry_run)
         await self._scan(report, now, on_candidate)
-        await self._send_pending(report, now, on_candidate)
+        if dry_run:
+            await self._preview_queued(on_candidate)
+        elif drain:
+            await self._drain(report, now)
         if not dry_run:
             REMINDER_LAST_RUN.set(now.timestamp())
         log.info("reminders_run_finished", **report.as_json())
         return report
 
-    # ---- 1. scan: schedule what is due -------------------------------------------------------
+    # ---- 1. scan: queue what is due ----------------------------------------------------------
 
     async def _scan(
         self, report: ReminderReport, now: datetime, on_candidate: Callable[[dict[str, Any]], None] | None
@@ -274,7 +381,7 @@ class ReminderJob:
             if due and report.dry_run:
                 await self._preview(due, on_candidate)
             elif due:
-                created = await self._write(partial(_schedule, due=due, now=now))
+                created = await self.committer.submit(partial(_schedule, due=due, now=now))
                 report.scheduled += created
                 if created:
                     REMINDERS.labels("scheduled").inc(created)
@@ -284,10 +391,10 @@ class ReminderJob:
     async def _preview(
         self, due: list[tuple[CanonicalRecord, Due]], on_candidate: Callable[[dict[str, Any]], None] | None
     ) -> None:
-        """Dry run: what the scan would schedule (rows already pending are reported by the send step)."""
+        """Dry run: what the scan would schedule (reminders already queued are reported after)."""
         for record, d in due:
             row = await self.db.run(partial(_get_reminder, record_id=d.record_id, milestone=d.milestone), write=False)
-            if row is not None and row["status"] == ReminderStatus.PENDING:
+            if row is not None and row["status"] == "pending":
                 continue
             if on_candidate is not None:
                 on_candidate(
@@ -298,132 +405,63 @@ class ReminderJob:
                     }
                 )
 
-    # ---- 2. send what is pending -------------------------------------------------------------
-
-    async def _send_pending(
-        self, report: ReminderReport, now: datetime, on_candidate: Callable[[dict[str, Any]], None] | None
-    ) -> None:
-        batch = self.settings.reminder_batch
+    async def _preview_queued(self, on_candidate: Callable[[dict[str, Any]], None] | None) -> None:
+        """Dry run: what sending the queued reminders would do."""
         after = ("", "")
         while True:
-            rows = await self.db.run(partial(_pending_page, after=after, now=now, limit=batch), write=False)
+            rows = await self.db.run(
+                partial(_queued_page, after=after, limit=self.settings.reminder_batch), write=False
+            )
             if not rows:
                 return
             after = (rows[-1]["record_id"], rows[-1]["milestone"])
+            ids = sorted({row["record_id"] for row in rows})
+            records = await self.db.run(partial(_records, record_ids=ids), write=False)
             for row in rows:
-                await self._attempt(row, report, now, on_candidate)
-            if len(rows) < batch:
-                return
-
-    async def _attempt(
-        self,
-        row: Row,
-        report: ReminderReport,
-        now: datetime,
-        on_candidate: Callable[[dict[str, Any]], None] | None,
-    ) -> None:
-        record_id, milestone = row["record_id"], row["milestone"]
-        facts, why_not = self._still_due(row)
-        if facts is None:
-            report.cancelled += 1
-            if report.dry_run:
                 if on_candidate is not None:
-                    on_candidate(
-                        {**_describe(record_id, milestone, row["message_id"]), "action": f"cancel ({why_not})"}
-                    )
-                return
-            await self._write(lambda tx: Repo(tx).cancel_reminder(record_id, milestone, why_not, now))
-            REMINDERS.labels("cancelled").inc()
-            log.info("reminder_cancelled", record_id=record_id, milestone=milestone, reason=why_not)
-            return
-        apply_from = date.fromisoformat(milestone.removeprefix(MILESTONE_PREFIX))
-        text = reminder_text(facts, apply_from, overrides=self._overrides)
-        assert facts.subject_code is not None  # checked by _still_due
-        message = SmsMessage(message_id=row["message_id"], uscc=facts.subject_code, content=text)
-        if report.dry_run:
-            if on_candidate is not None:
-                action = "send" if int(row["attempts"]) == 0 else f"resend (attempt {int(row['attempts']) + 1})"
-                on_candidate(
-                    {**_describe(record_id, milestone, message.message_id, apply_from), "action": action, "text": text}
-                )
-            return
-        try:
-            receipt = await self.sms.send(message)
-        except DeliveryError as exc:
-            await self._failed(row, exc.kind, exc.message, exc.retry_after, report, now)
-            return
-        except Exception as exc:  # a defect must not stop the run: count it as a transient failure
-            log.exception("reminder_send_crashed", record_id=record_id, milestone=milestone)
-            await self._failed(row, FailureKind.RETRYABLE, f"{type(exc).__name__}: {exc}", None, report, now)
-            return
-        await self._write(lambda tx: Repo(tx).mark_reminder_sent(record_id, milestone, receipt.msg_id, now))
-        report.sent += 1
-        REMINDERS.labels("sent").inc()
-        log.info(
-            "reminder_sent",
-            record_id=record_id,
-            milestone=milestone,
-            message_id=message.message_id,
-            msg_id=receipt.msg_id,
-        )
+                    on_candidate(self._describe_queued(row, records.get(row["record_id"])))
 
-    def _still_due(self, row: Row) -> tuple[RecordFacts | None, str]:
-        """The record's facts when the pending reminder is still worth sending, else why not."""
-        if row["record_facts"] is None:
-            return None, "record_missing"
-        if row["record_status"] != Publicity.PUBLISHED.value:
-            return None, "record_stopped"
-        facts = RecordFacts.from_json(json.loads(row["record_facts"]))
-        if not facts.subject_code:
-            return None, "no_recipient"
-        apply_from = minimum_ends_on(facts, facts.owner, overrides=self._overrides)
-        if apply_from is None:
-            return None, "not_applicable"
-        if milestone_of(apply_from) != row["milestone"]:
-            return None, "milestone_changed"
-        return facts, ""
-
-    async def _failed(
-        self,
-        row: Row,
-        kind: FailureKind,
-        message: str,
-        retry_after: float | None,
-        report: ReminderReport,
-        now: datetime,
-    ) -> None:
+    def _describe_queued(self, row: Row, record: CanonicalRecord | None) -> dict[str, Any]:
         record_id, milestone = row["record_id"], row["milestone"]
-        attempts = int(row["attempts"]) + 1
-        decision = decide(kind, attempts=attempts, now=now, policy=self._policy, rng=self._rng, retry_after=retry_after)
-        if decision.verdict is Verdict.DONE:  # ignorable: nothing left to do
-            await self._write(lambda tx: Repo(tx).mark_reminder_sent(record_id, milestone, "", now))
-            report.sent += 1
-            REMINDERS.labels("sent").inc()
-            return
-        dead = decision.verdict is Verdict.DEAD
-        status = ReminderStatus.DEAD if dead else ReminderStatus.PENDING
-        next_at = decision.next_attempt_at or now
-        error = message[:ERROR_LIMIT]
-        await self._write(
-            lambda tx: Repo(tx).mark_reminder_failed(
-                record_id, milestone, status=status.value, error=error, next_attempt_at=next_at, now=now
-            )
+        facts, why_not = still_due(record, row["message_id"], self._overrides)
+        if facts is None:
+            return {**_describe(record_id, milestone, row["message_id"]), "action": f"cancel ({why_not})"}
+        apply_from = date.fromisoformat(milestone.removeprefix(MILESTONE_PREFIX))
+        attempts = int(row["attempts"])
+        return {
+            **_describe(record_id, milestone, row["message_id"], apply_from),
+            "action": "send" if attempts == 0 else f"resend (attempt {attempts + 1})",
+            "text": reminder_text(facts, apply_from, overrides=self._overrides),
+        }
+
+    # ---- 2. send what is queued (without `serve`) ----------------------------------------------
+
+    async def _drain(self, report: ReminderReport, now: datetime) -> None:
+        """Send the due reminders through a dispatcher of the sms lane alone: claims with a lease,
+        retries, dead letters, as `serve`'s dispatcher would."""
+        outcomes: Counter[str] = Counter()
+        dispatcher = Dispatcher(
+            self.committer,
+            {SMS_TARGET: sms_connector(self.sms, self.settings)},
+            owner=self.owner,
+            retry=reminder_retry(self.settings),
+            lease_s=self.settings.lease_s,
+            batch=self.settings.dispatch_batch,
+            concurrency=self.settings.dispatch_concurrency,
+            clock=self.clock,
+            rng=self._rng,
+            on_outcome=lambda _, outcome: outcomes.update([_OUTCOMES[outcome]]),
         )
-        outcome = "dead" if dead else "retry"
-        if dead:
-            report.dead += 1
-        else:
-            report.retry += 1
-        REMINDERS.labels(outcome).inc()
-        log.warning(
-            "reminder_failed",
-            record_id=record_id,
-            milestone=milestone,
-            attempts=attempts,
-            failure=kind.value,
-            outcome=outcome,
-            next_attempt_at=None if dead else next_at.isoformat(),
-        )
+        while await dispatcher.run_once(SMS_TARGET):
+            pass  # until nothing queued is due now (a retry waits for a later run)
+        report.sent, report.retry = outcomes["sent"], outcomes["retry"]
+        report.dead, report.cancelled = outcomes["dead"], outcomes["cancelled"]
+        for outcome, count in outcomes.items():
+            REMINDERS.labels(outcome).inc(count)
+
+
+# A delivery's outcome (gateway.sync.dispatcher) as a reminder's.
+_OUTCOMES = {"delivered": "sent", "ignored": "cancelled", "retry": "retry", "dead": "dead"}
 
 
 def _published_page(tx: Tx, *, after: str, limit: int) -> list[CanonicalRecord]:
@@ -431,19 +469,21 @@ def _published_page(tx: Tx, *, after: str, limit: int) -> list[CanonicalRecord]:
 
 
 def _schedule(tx: Tx, *, due: list[tuple[CanonicalRecord, Due]], now: datetime) -> int:
-    repo = Repo(tx)
-    return sum(
-        repo.schedule_reminder(d.record_id, d.milestone, d.apply_from.isoformat(), CHANNEL, d.message_id, now)
-        for _, d in due
+    return Repo(tx).schedule_reminders(
+        [(record, d.milestone, d.apply_from.isoformat(), d.message_id) for record, d in due], now
     )
+
+
+def _records(tx: Tx, *, record_ids: list[str]) -> dict[str, CanonicalRecord]:
+    return Repo(tx).load_records(record_ids)
 
 
 def _get_reminder(tx: Tx, *, record_id: str, milestone: str) -> Row | None:
     return Repo(tx).get_reminder(record_id, milestone)
 
 
-def _pending_page(tx: Tx, *, after: tuple[str, str], now: datetime, limit: int) -> list[Row]:
-    return Repo(tx).pending_reminders_page(after, now, limit)
+def _queued_page(tx: Tx, *, after: tuple[str, str], limit: int) -> list[Row]:
+    return Repo(tx).queued_reminders_page(after, limit)
 
 
 def _describe(record_id: str, milestone: str, message_id: str, apply_from: date | None = None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from gateway.settings import Settings
 from gateway.store.database import Database, StoreUnavailable, from_db_ts, now_utc, open_database
 from gateway.store.group import GroupCommitter
 from gateway.store.migrate import migrate
-from gateway.store.repo import Repo
+from gateway.store.repo import SMS_TARGET, Repo
 from gateway.sync.connectors import SPECS, Connector, build_connectors
 from gateway.sync.dispatcher import Dispatcher, reap_expired_leases, release_leases
 from gateway.sync.poller import Poller
@@ -109,11 +109,19 @@ class Runtime:
         self.connectors = connectors
         self.policy = policy_from(settings, set(connectors), sync_sla_from(settings))
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        # Reminders are deliveries to the SMS service (gateway/reminders.py): a lane of their own.
+        from gateway.reminders import reminder_retry, sms_connector
+
+        targets = dict(connectors)
+        if settings.reminders_enabled and SMS_TARGET not in targets:
+            targets[SMS_TARGET] = sms_connector(self.sms, settings)
+        self.dispatching = False
         self.dispatcher = Dispatcher(
             self.committer,
-            connectors,
+            targets,
             owner=self.owner,
             retry=retry_policy_from(settings),
+            target_retry={SMS_TARGET: reminder_retry(settings)},
             lease_s=settings.lease_s,
             batch=settings.dispatch_batch,
             concurrency=settings.dispatch_concurrency,
@@ -177,6 +185,7 @@ class Runtime:
 
         self._stop.clear()
         if dispatch:
+            self.dispatching = True
             spawn("dispatcher", self.dispatcher.run(self._stop))
             spawn("reaper", self._every(self.settings.reaper_interval_s, self.reap))
             spawn("retention", self._every(600.0, self.purge))
@@ -273,8 +282,13 @@ class Runtime:
         """One reminder run (gateway/reminders.py) as of `today` (default: today in Beijing)."""
         from gateway.reminders import ReminderJob
 
-        job = ReminderJob(self.db, self.sms, self.settings, clock=self.clock, write=self.committer.submit)
-        return await job.run(today=today, dry_run=dry_run, on_candidate=on_candidate)
+        job = ReminderJob(self.db, self.committer, self.sms, self.settings, clock=self.clock, owner=self.owner)
+        # Under `serve` the dispatcher's sms lane sends what the run queues; else the run sends it.
+        sending = self.dispatching and SMS_TARGET in self.dispatcher.connectors
+        result = await job.run(today=today, dry_run=dry_run, drain=not sending, on_candidate=on_candidate)
+        if sending:
+            self.dispatcher.wake()
+        return result
 
     async def purge(self, batch: int = 5000) -> int:
         """Delete what retention allows, in small transactions so no writer waits long."""
@@ -342,6 +356,7 @@ class Runtime:
     async def stop(self, *, grace_s: float | None = None) -> None:
         """Stop the loops; work in flight gets `grace_s` (default: shutdown_grace_s) to finish."""
         self._stop.set()
+        self.dispatching = False
         if self._tasks:
             # A call to a hanging system would hold shutdown for its whole timeout: after the grace
             # period it is cancelled, and the leases it held are released below.

@@ -105,28 +105,6 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         _drop_pg_schema(schema)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def two_databases(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
-    urls, schemas = [], []
-    for name in ("batch", "single"):
-        if request.param == "sqlite":
-            urls.append(f"sqlite:///{tmp_path / name}.db")
-        else:
-            schema, url = await _fresh_pg_schema()
-            schemas.append(schema)
-            urls.append(url)
-    dbs = [open_database(url) for url in urls]
-    for db in dbs:
-        await migrate(db)
-    try:
-        yield dbs[0], dbs[1]
-    finally:
-        for db in dbs:
-            await db.close()
-        for schema in schemas:
-            _drop_pg_schema(schema)
-
-
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = open_database(database_url)

@@ -1,5 +1,5 @@
 """Comparing what two databases hold: the same work done two ways (a batch and one item at a
-time) must leave the same rows (the `two_databases` fixture of conftest.py gives two databases)."""
+time) must leave the same rows."""
 
 from __future__ import annotations
 

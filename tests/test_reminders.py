@@ -1,6 +1,7 @@
 """SMS repair reminders (gateway/reminders.py) against the simulated SMS service, on SQLite and
 PostgreSQL: one text per record and milestone across runs, restarts and a crash between send and
-mark; who gets none; the lead-days window; faults, retries and dead reminders; the serve schedule."""
+mark (a lease taken over); who gets none; the lead-days window; faults, retries, dead letters and
+their replay; the serve schedule and its dispatcher. A reminder is an outbox row to `sms`."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from gateway.runtime import Runtime, build_sms
 from gateway.settings import Settings
 from gateway.store.database import Row, open_database
 from gateway.store.migrate import migrate
-from gateway.store.repo import Repo
+from gateway.store.repo import SMS_TARGET, Repo
+from gateway.sync.dlq import replay
 from gateway.sync.ingest import apply_event
 from simulators.runner import start_simulators
 from simulators.sms import create_app
@@ -163,18 +165,31 @@ async def test_one_text_per_record_and_milestone_across_runs_and_restarts(env: E
 
 
 async def test_a_crash_between_send_and_mark_resends_under_the_same_message_id(env: Env) -> None:
+    """Reminders are outbox rows (migration 0012): a worker that dies after sending leaves its row
+    in flight under a lease; nobody else sends it until the lease ends, then it is taken over and
+    sent again, and the SMS service answers the repeated messageId without a second text."""
     record_id = await env.seed(penalty())
     await env.remind()
     [sent] = await env.rows(record_id)
-    # The crash: the text went out but the row never left `pending`.
+    # The crash: the text went out but the completion was never recorded.
     assert env.runtime is not None
+    lease_until = env.clock() + timedelta(minutes=1)
     await env.runtime.db.run(
         lambda tx: tx.execute(
-            "UPDATE reminders SET status = 'pending', attempts = 0, msg_id = NULL, sent_at = NULL WHERE record_id = ?",
-            (record_id,),
+            "UPDATE outbox SET status = 'in_flight', lease_owner = 'crashed', lease_expires_at = ?, finished_at = NULL"
+            " WHERE id = ?",
+            (lease_until, sent["outbox_id"]),
         )
     )
-    await env.open()  # the crashed process is gone; a new one picks the row up
+    await env.runtime.db.run(
+        lambda tx: tx.execute("UPDATE reminders SET msg_id = NULL, sent_at = NULL WHERE record_id = ?", (record_id,))
+    )
+    await env.open()  # the crashed process is gone; a new one runs
+    held = await env.remind()
+    assert held.sent == 0 and (await env.rows(record_id))[0]["status"] == "pending"  # its lease still holds
+    env.clock.advance(minutes=2)
+    runtime = await env.open()
+    assert await runtime.reap() == 1  # the lease ended: back to pending
     report = await env.remind()
 
     assert report.sent == 1  # resent ...
@@ -183,6 +198,58 @@ async def test_a_crash_between_send_and_mark_resends_under_the_same_message_id(e
     assert stats["requests"]["sms/send"] == {"0": 1, "replay": 1}
     [row] = await env.rows(record_id)
     assert (row["status"], row["msg_id"], row["message_id"]) == ("sent", sent["msg_id"], sent["message_id"])
+    assert row["attempts"] == 2
+
+
+async def test_a_failing_reminder_is_retried_dead_lettered_replayed_and_sent_once(env: Env) -> None:
+    """The outbox's surfaces serve reminders: retries, a dead letter listed with the others, and
+    a replay (`creditgw dlq replay --target sms`) that sends it once."""
+    await env.open(reminder_max_attempts=2)
+    record_id = await env.seed(penalty())
+    await env.admin("POST", "/admin/faults", json={"error_rate": 1.0, "error_status": 503})
+    assert (await env.remind()).retry == 1
+    env.clock.advance(hours=1)
+    assert (await env.remind()).dead == 1
+    [row] = await env.rows(record_id)
+    assert row["status"] == "dead" and row["outbox_status"] == "dead"
+    runtime = env.runtime
+    assert runtime is not None
+    dead = await runtime.db.run(
+        lambda tx: Repo(tx).list_outbox(status="dead", target=SMS_TARGET, after_id=0, limit=10), write=False
+    )
+    assert [item.id for item in dead] == [row["outbox_id"]]
+
+    await env.admin("DELETE", "/admin/faults")
+    replayed = await replay(runtime.committer, now=env.clock(), target=SMS_TARGET)
+    assert replayed.replayed == [row["outbox_id"]]
+    report = await env.remind()
+    assert report.sent == 1
+    again = await replay(runtime.committer, now=env.clock(), target=SMS_TARGET)
+    assert again.replayed == []  # nothing dead any more
+    assert (await env.remind()).sent == 0
+    [text] = await env.messages(SUBJECT)
+    assert text["messageId"] == row["message_id"]
+    stats = await env.admin("GET", "/admin/stats")
+    assert stats["requests"]["sms/send"]["0"] == 1  # one text accepted, whatever failed before
+    [row] = await env.rows(record_id)
+    assert row["status"] == "sent" and row["msg_id"] == text["msgId"]
+
+
+async def test_serve_sends_reminders_through_its_dispatcher(env: Env) -> None:
+    """Under `serve` the run only queues; the dispatcher's sms lane sends."""
+    await env.seed(penalty())
+    assert env.runtime is not None
+    env.runtime.start(dispatch=True, poll=False)
+    try:
+        report = await env.remind()
+        assert (report.scheduled, report.sent) == (1, 0)  # queued; the lane sends it
+        for _ in range(200):
+            if await env.messages():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await env.runtime.stop()
+    assert len(await env.messages(SUBJECT)) == 1
 
 
 async def test_two_replicas_running_at_once_text_once(env: Env) -> None:
@@ -398,3 +465,92 @@ def test_the_text_names_the_record_the_date_and_where_to_apply() -> None:
         assert site in text and document in text and facts.authority_name in text
         assert f"自{apply_from.year}年{apply_from.month}月{apply_from.day}日起" in text
         assert "\n" not in text and len(text) <= 500
+
+
+async def test_migration_0012_moves_pending_and_dead_reminders_into_the_outbox(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reminders written before migration 0012 (their sending state in the reminders table) keep
+    their status: pending and dead ones become outbox rows to `sms` (of two pending milestones of a
+    record, the later; the other is cancelled), sent and cancelled ones stay in the ledger."""
+    from gateway.store import migrate as migrations
+
+    every = migrations.available
+    monkeypatch.setattr(migrations, "available", lambda dialect: [m for m in every(dialect) if m.version < 12])
+    db = open_database(database_url)
+    try:
+        await migrate(db)
+        ids = [penalty(f"兰环罚〔2025〕{40 + n}号").record_id for n in range(4)]
+        at = datetime(2026, 2, 20, 1, 0, tzinfo=UTC)
+        for n in range(4):
+            facts = penalty(f"兰环罚〔2025〕{40 + n}号")
+            event = Observation(
+                source=facts.owner.value, facts=facts, target=PUBLISHED, changed_at=at, source_version="1"
+            )
+            await db.run(
+                lambda tx, e=event: apply_event(
+                    tx, e, source=e.source, change_key=e.facts.record_id, policy=NO_DELIVERIES, now=at
+                )
+            )
+        old = [
+            (ids[0], "minimum_period_end:2026-02-28", "pending", None, None),
+            (ids[0], "minimum_period_end:2026-03-01", "pending", None, "HTTP 503"),
+            (ids[1], "minimum_period_end:2026-03-01", "dead", None, "3001 the recipient has no registered contact"),
+            (ids[2], "minimum_period_end:2026-03-01", "sent", "SMS0000000007", None),
+            (ids[3], "minimum_period_end:2026-03-01", "cancelled", None, "record_stopped"),
+        ]
+
+        def write_old(tx: Any) -> None:
+            for record_id, milestone, status, msg_id, error in old:
+                tx.execute(
+                    "INSERT INTO reminders (record_id, milestone, due_on, channel, message_id, status, attempts,"
+                    " next_attempt_at, msg_id, last_error, created_at, updated_at, sent_at)"
+                    " VALUES (?, ?, ?, 'sms', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record_id,
+                        milestone,
+                        milestone.removeprefix(MILESTONE_PREFIX),
+                        message_id_of(record_id, milestone),
+                        status,
+                        1 if error else 0,
+                        at,
+                        msg_id,
+                        error,
+                        at,
+                        at,
+                        at if msg_id else None,
+                    ),
+                )
+
+        await db.run(write_old)
+        monkeypatch.setattr(migrations, "available", every)
+        assert 12 in await migrate(db)
+
+        def read(tx: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            repo = Repo(tx)
+            rows = [
+                (r["record_id"], r["milestone"], r["status"], r["msg_id"], r["last_error"])
+                for record_id in ids
+                for r in repo.reminders_of_record(record_id)
+            ]
+            outbox = [
+                (item.record_id, item.target, item.status, item.idempotency_key, item.attempts, item.last_error)
+                for status in ("pending", "dead")
+                for item in repo.list_outbox(status=status, target=SMS_TARGET)
+            ]
+            return rows, outbox
+
+        rows, outbox = await db.run(read, write=False)
+    finally:
+        await db.close()
+    assert rows == [
+        (ids[0], "minimum_period_end:2026-02-28", "cancelled", None, "milestone_changed"),
+        (ids[0], "minimum_period_end:2026-03-01", "pending", None, "HTTP 503"),
+        (ids[1], "minimum_period_end:2026-03-01", "dead", None, "3001 the recipient has no registered contact"),
+        (ids[2], "minimum_period_end:2026-03-01", "sent", "SMS0000000007", None),
+        (ids[3], "minimum_period_end:2026-03-01", "cancelled", None, "record_stopped"),
+    ]
+    assert outbox == [
+        (ids[0], "sms", "pending", message_id_of(ids[0], "minimum_period_end:2026-03-01"), 1, "HTTP 503"),
+        (ids[1], "sms", "dead", message_id_of(ids[1], "minimum_period_end:2026-03-01"), 1, rows[2][4]),
+    ]

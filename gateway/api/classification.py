@@ -77,7 +77,7 @@ async def put_classification(request: web.Request) -> web.Response:
         changed = previous is not body.severity
         if changed:
             record = replace(record, facts=replace(record.facts, severity=body.severity))
-            repo.save_record(record, now, created=False)
+            repo.save_record(record, now)
             detail = {
                 "severity": body.severity.value,
                 "previous": previous.value if previous else "",

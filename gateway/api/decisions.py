@@ -1,14 +1,10 @@
 """Applying owners' decisions (POST /v1/repairs): many in one batch, or one at a time.
 
-One at a time (`decide` inside `idempotency.idempotent_unit`) costs about twenty statements per
-decision, each a Python call into the driver and, on PostgreSQL, a network round trip. That is
-the reference path, and the path anything unusual takes.
-
-In a batch (`apply_batch`, fed by a `Bulk`, gateway/store/bulk.py), the decisions that arrived together are read
-with one statement per table: stored keys, the records (locked in id order), their links and queued
-deliveries. Each decision is then planned by the same pure `plan()`, in arrival order, and the
-writes go out as one `executemany` per table (docs/adr/0008-decisions-in-batches.md). The rows
-written are the ones the single path writes; tests/test_decision_batches.py compares the two.
+This module checks decisions and builds their answers; what a decision writes is written by the
+one plan writer (gateway/sync/plan_writer.py, docs/adr/0029-one-plan-writer.md), which reads the
+records of all decisions that arrived together (`apply_batch`, fed by a `Bulk`,
+gateway/store/bulk.py) under their locks, plans each with the pure `plan()` in arrival order and
+writes one statement per table. One decision alone (`decide`) is a batch of one.
 
 The batch leaves a decision to the single path, which runs after the batch has committed, when:
 - it repeats a decision already in force (it answers with that earlier repair, read from the store);
@@ -20,10 +16,9 @@ The batch leaves a decision to the single path, which runs after the batch has c
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
 from gateway.api.auth import require_record
 from gateway.api.errors import ApiError
@@ -34,25 +29,12 @@ from gateway.clients import Grant
 from gateway.domain import uscc
 from gateway.domain.categories import Category
 from gateway.domain.model import CanonicalRecord
-from gateway.domain.plan import (
-    Action,
-    AuditEntry,
-    Decision,
-    DecisionRefused,
-    Delivery,
-    Outcome,
-    Plan,
-    Policy,
-    action_fits,
-    actions_for,
-    plan,
-)
-from gateway.domain.workdays import Deadline
+from gateway.domain.plan import Action, Decision, DecisionRefused, Outcome, Policy, action_fits, actions_for
 from gateway.store.bulk import ALONE, Bulk
-from gateway.store.database import Row, Tx
+from gateway.store.database import Tx
 from gateway.store.group import GroupCommitter
-from gateway.store.repo import Repo, TargetProgress, coalesce
-from gateway.sync.ingest import apply_event, report_estimated
+from gateway.store.repo import Repo
+from gateway.sync.plan_writer import ApplyResult, PlanWriter
 
 # DecisionRefused codes → (status, field): a missing record is 404; a decision that conflicts
 # with the record's current state is 409 (the client must look at the record before deciding again).
@@ -134,41 +116,26 @@ def accepted(
     )
 
 
-# ---- one at a time --------------------------------------------------------------------------
+# ---- one at a time ----------------------------------------------------------------------
 
 
 def decide(tx: Tx, request: DecisionRequest) -> RepairAccepted:
-    """Apply one decision inside the caller's unit; every refusal raises, so nothing is written."""
-    repo = Repo(tx)
-    decision = request.decision
-    record = checked_record(
-        repo.load_record(decision.record_id, lock=True), decision, request.subject_code, request.grant
-    )
-    try:
-        result = apply_event(
-            tx,
-            decision,
-            source=request.source,
-            change_key=None,
-            policy=request.policy,
-            now=request.now,
-            repair_id=request.repair_id,
-            locked=record,
-        )
-    except DecisionRefused as exc:
-        raise refused(exc) from exc
-    found = repo.get_repair(result.repair_id) if result.repair_id else None
-    if result.record_id is None or found is None:
-        raise RuntimeError(f"decision on {decision.record_id} produced no repair row")  # a bug, not a 4xx
-    repair, targets = found
-    return accepted(
-        repair["repair_id"],
-        result.record_id,
-        decision.action.value,
-        result.outcome,
-        result.version,
-        {t["target"]: t["status"] for t in targets},
-    )
+    """Apply one decision inside the caller's unit (a `PlanWriter` batch of one); every refusal
+    raises, so nothing is written."""
+    writer = PlanWriter(tx)
+    written = _plan_all(writer, [request], repeats=True)[0]
+    if isinstance(written, BaseException):
+        raise written
+    assert written is not None
+    if written.record_id is None or written.repair_id is None:
+        raise RuntimeError(f"decision on {request.decision.record_id} produced no repair")  # a bug, not a 4xx
+    targets = written.targets
+    if targets is None:  # a repeat: the earlier repair's progress, as stored
+        found = Repo(tx).get_repair(written.repair_id)
+        if found is None:
+            raise RuntimeError(f"decision on {request.decision.record_id} names no stored repair")
+        targets = {t["target"]: t["status"] for t in found[1]}
+    return _accepted(request, written, targets)
 
 
 def decide_alone(request: DecisionRequest) -> Callable[[Tx], StoredResponse]:
@@ -189,6 +156,8 @@ BatchResult = StoredResponse | BaseException | None
 
 
 def apply_batch(tx: Tx, requests: list[DecisionRequest]) -> list[BatchResult]:
+    """Decisions that arrived together: stored keys read with one statement, every decision
+    planned and written by one `PlanWriter` flush, every answer stored with one statement."""
     repo = Repo(tx)
     results: list[BatchResult] = [ALONE] * len(requests)
     stored = repo.idempotent_of([(r.client, r.key) for r in requests])
@@ -202,118 +171,73 @@ def apply_batch(tx: Tx, requests: list[DecisionRequest]) -> list[BatchResult]:
             results[index] = answer_stored(row, request.fingerprint)
         except ApiError as exc:
             results[index] = exc
-
-    record_ids = sorted({requests[i].decision.record_id for i in todo})
-    records = repo.load_records(record_ids, lock=True)
-    links, pending = repo.links_of(record_ids, lock_queue=True)
-    writes = _BatchWrites(pending)
-    for index in todo:
+    writer = PlanWriter(tx)
+    written = _plan_all(writer, [requests[i] for i in todo], repeats=False)
+    responses: list[tuple[str, str, str, int, str, datetime]] = []
+    for index, outcome in zip(todo, written, strict=True):
+        if outcome is None or isinstance(outcome, BaseException):
+            results[index] = outcome
+            continue
         request = requests[index]
-        record_id = request.decision.record_id
-        if record_id in writes.changed:
-            continue  # ALONE: after this batch, against the state it wrote
-        try:
-            record = checked_record(records.get(record_id), request.decision, request.subject_code, request.grant)
-            result = plan(request.decision, record, links.get(record_id, {}), request.policy)
-        except DecisionRefused as exc:
-            results[index] = refused(exc)
-            continue
-        except ApiError as exc:
-            results[index] = exc
-            continue
-        if result.outcome is not Outcome.CHANGED or result.record is None:
-            continue  # ALONE: a repeat answers with the earlier repair, which the single path finds
-        results[index] = writes.add(request, result)
-    writes.flush(repo)
+        assert outcome.targets is not None  # a new repair: a repeat was left to the single path
+        body = dump_response(_accepted(request, outcome, outcome.targets))
+        responses.append((request.client, request.key, request.fingerprint, 202, body, request.now))
+        results[index] = StoredResponse(status=202, body=body, replayed=False)
+    repo.save_idempotents(responses)
     return results
 
 
-class _BatchWrites:
-    """The rows a batch of changed decisions writes, table by table, in the single path's order."""
-
-    def __init__(self, pending: dict[tuple[str, str], Row]) -> None:
-        self._pending = pending  # pending outbox rows by (record, target), as read under lock
-        self.changed: set[str] = set()
-        self.states: list[CanonicalRecord] = []
-        self.audits: list[tuple[str, AuditEntry]] = []
-        self.repairs: list[tuple[Any, ...]] = []
-        self.replaced: list[tuple[int, Delivery, str | None]] = []
-        self.inserted: list[tuple[Delivery, str | None]] = []
-        self.waiting: list[tuple[str, str, str]] = []  # (repair, target, record): on the new outbox row
-        self.progress: list[tuple[str, str, str, int | None]] = []  # (repair, target, status, outbox id)
-        self.deadlines: list[tuple[str, date, bool]] = []
-        self.estimated: list[tuple[Deadline, str, str]] = []
-        self.responses: list[tuple[str, str, str, int, str, datetime]] = []
-
-    def add(self, request: DecisionRequest, result: Plan) -> StoredResponse:
-        record = result.record
-        assert record is not None
-        record_id, repair_id, decision = record.record_id, request.repair_id, request.decision
-        self.changed.add(record_id)
-        self.states.append(record)
-        self.audits.extend((record_id, entry) for entry in result.audit)
-        self.repairs.append(
-            (
-                repair_id,
-                record_id,
-                decision.action.value,
-                request.source,
-                decision.decided_by,
-                decision.decided_at,
-                request.now,
-                record.state.version,
-                result.outcome.value,
-            )
+def _plan_all(
+    writer: PlanWriter, requests: list[DecisionRequest], *, repeats: bool
+) -> list[ApplyResult | BaseException | None]:
+    """Check, plan and write `requests` in one flush; per request its result, its refusal, or None
+    (ALONE) where the batch leaves it to the single path, which runs after the batch has committed:
+    a decision whose record an earlier one of the batch changed (it must be planned against that),
+    and, unless `repeats`, one repeating a decision already in force (its answer is the earlier
+    repair's progress, read from the store)."""
+    writer.read(r.decision.record_id for r in requests)
+    out: list[ApplyResult | BaseException | None] = [None] * len(requests)
+    added: list[tuple[int, int]] = []
+    for index, request in enumerate(requests):
+        record_id = request.decision.record_id
+        if record_id in writer.touched:
+            continue
+        try:
+            checked_record(writer.record(record_id), request.decision, request.subject_code, request.grant)
+            result = writer.plan(request.decision, request.policy)
+        except DecisionRefused as exc:
+            out[index] = refused(exc)
+            continue
+        except ApiError as exc:
+            out[index] = exc
+            continue
+        if not repeats and (result.outcome is not Outcome.CHANGED or result.record is None):
+            continue
+        position = writer.add(
+            request.decision,
+            result,
+            source=request.source,
+            policy=request.policy,
+            now=request.now,
+            repair_id=request.repair_id,
         )
-        targets: dict[str, str] = {}
-        delivered = {d.system for d in result.deliveries}
-        for system in request.policy.decision_targets(record.facts):
-            if system not in delivered and system != request.source:
-                self.progress.append((repair_id, system, TargetProgress.IN_SYNC, None))
-                targets[system] = TargetProgress.IN_SYNC
-        for delivery in result.deliveries:
-            self._enqueue(delivery, repair_id)
-            targets[delivery.system] = TargetProgress.PENDING
-        sla = request.policy.sla
-        if sla is not None and targets:
-            deadline = sla.deadline(decision.decided_at)
-            self.deadlines.append((repair_id, deadline.due, deadline.estimated))
-            self.estimated.append((deadline, repair_id, record_id))
-        body = dump_response(
-            accepted(repair_id, record_id, decision.action.value, result.outcome.value, record.state.version, targets)
-        )
-        self.responses.append((request.client, request.key, request.fingerprint, 202, body, request.now))
-        return StoredResponse(status=202, body=body, replayed=False)
+        added.append((index, position))
+    written = writer.flush()
+    for index, position in added:
+        out[index] = written[position]
+    return out
 
-    def _enqueue(self, delivery: Delivery, repair_id: str) -> None:
-        """Repo.enqueue for a batch: replace a pending row of an older version, else add one."""
-        queued = coalesce(self._pending.get((delivery.record_id, delivery.system)), delivery, repair_id)
-        if queued.keep is not None:
-            self.progress.append((repair_id, delivery.system, TargetProgress.PENDING, queued.keep))
-            return
-        if queued.supersedes is not None:
-            self.progress.append((queued.supersedes, delivery.system, TargetProgress.SUPERSEDED, None))
-        if queued.replace is not None:
-            self.replaced.append((queued.replace, delivery, repair_id))
-        else:
-            self.inserted.append((delivery, repair_id))
-        self.waiting.append((repair_id, delivery.system, delivery.record_id))
 
-    def flush(self, repo: Repo) -> None:
-        if not self.responses:
-            return
-        now = max(response[5] for response in self.responses)  # the batch is written after its last acceptance
-        repo.save_states(self.states, now)
-        repo.add_audits(self.audits, now)
-        repo.create_repairs(self.repairs)
-        repo.replace_pending(self.replaced, now)
-        repo.insert_pending(self.inserted, now)
-        repo.set_targets_pending(self.waiting, now)
-        repo.set_targets_progress(self.progress, now)
-        repo.set_deadlines(self.deadlines)
-        repo.save_idempotents(self.responses)
-        for deadline, repair_id, record_id in self.estimated:
-            report_estimated(deadline, repair_id=repair_id, record_id=record_id)
+def _accepted(request: DecisionRequest, written: ApplyResult, targets: Mapping[str, str]) -> RepairAccepted:
+    assert written.record_id is not None and written.repair_id is not None
+    return accepted(
+        written.repair_id,
+        written.record_id,
+        request.decision.action.value,
+        written.outcome,
+        written.version,
+        dict(targets),
+    )
 
 
 def decision_bulk(committer: GroupCommitter, *, max_batch: int) -> Bulk[DecisionRequest, StoredResponse]:

@@ -22,7 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from gateway.domain.model import Publicity, mirrored_values
-from gateway.domain.plan import AuditEntry, Delivery, Observation, Policy
+from gateway.domain.plan import AuditEntry, Delivery, Observation, Plan, Policy
+from gateway.domain.plan import Outcome as PlanOutcome
 from gateway.domain.reconcile import Finding, FindingKind, Side
 from gateway.domain.rules import withheld_reason
 from gateway.quarantine import Problem, change_of, examine, quarantine
@@ -32,6 +33,7 @@ from gateway.store.database import Tx
 from gateway.store.repo import Repo
 from gateway.sync.connectors import SPECS, Connector
 from gateway.sync.ingest import apply_event
+from gateway.sync.plan_writer import PlanWriter
 
 Action = rs.FindingAction
 
@@ -159,41 +161,36 @@ class Healer:
                 reason=f"{mirror}'s rules do not publish the record (docs/adr/0014): the sweep stops its copy",
                 record_id=record_id,
             )
-        if self.writes:
-            repo.lock_records([record_id])  # before its links and outbox are read (ADR 0012)
-        links = repo.load_links(record_id)
-        link = links.get(mirror)
+        writer = PlanWriter(tx)
+        writer.read([record_id])  # locked first (ADR 0012), then its links and queue
+        link = writer.links(record_id).get(mirror)
         if link is not None and link.queued:
             steps.append(f"a delivery to {mirror} is queued already")
             return self._done(steps, heals, record_id)
         steps.append(f"deliver the canonical state ({current.state.target.label}) to {mirror} at a new version")
         if self.writes:
             version = current.state.version + 1
-            repo.save_state(replace(current, state=replace(current.state, version=version)), now)
-            repo.add_audit(
-                record_id,
-                [
-                    AuditEntry(
-                        kind="reconcile_redelivery",
-                        actor="reconcile",
-                        after=current.state.target,
-                        after_version=version,
-                        detail={"system": mirror, "run_id": self.run_id},
-                    )
-                ],
-                now,
+            bumped = replace(current, state=replace(current.state, version=version))
+            delivery = Delivery(
+                record_id=record_id,
+                system=mirror,
+                state=current.state.target,
+                version=version,
+                decided_at=current.state.decided_at,
             )
-            repo.enqueue(
-                Delivery(
-                    record_id=record_id,
-                    system=mirror,
-                    state=current.state.target,
-                    version=version,
-                    decided_at=current.state.decided_at,
-                ),
-                None,
-                now,
+            audit = AuditEntry(
+                kind="reconcile_redelivery",
+                actor="reconcile",
+                after=current.state.target,
+                after_version=version,
+                detail={"system": mirror, "run_id": self.run_id},
             )
+            # The same state at a new version, through the one plan writer: no repair starts.
+            result = Plan(
+                outcome=PlanOutcome.CHANGED, record=bumped, changed=True, deliveries=(delivery,), audit=(audit,)
+            )
+            writer.add(None, result, source="reconcile", policy=None, now=now)
+            writer.flush()
             heals += 1
         return self._done(steps, heals, record_id)
 

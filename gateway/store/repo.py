@@ -25,11 +25,18 @@ from gateway.domain.model import (
 )
 from gateway.domain.personal import mask_deep
 from gateway.domain.plan import AuditEntry, Delivery, SeenUpdate
-from gateway.store.database import Row, TransientStoreError, Tx, from_db_ts
+from gateway.domain.workdays import Deadline
+from gateway.store.database import Row, Tx, from_db_ts
 
 # The cursors row that marks a system's feed as read through once (its position says how far the
 # go-live fan-out after it went; gateway.sync.poller).
 FIRST_READ_FEED = "first_read"
+
+# The outbox target of SMS reminders (gateway/reminders.py, migration 0012). A message to a person
+# is no record in a system that reports back: it has no link, no write history (nothing can echo
+# it) and no part in planning; it shares the outbox's leases, retries, dead letters and replay.
+SMS_TARGET = "sms"
+MESSAGE_TARGETS = frozenset({SMS_TARGET})
 
 
 class OutboxStatus:
@@ -145,10 +152,8 @@ class Repo:
         """Which of these changes of `system` are in the inbox already."""
         if not change_keys:
             return set()
-        rows = self.tx.all(
-            f"SELECT change_key FROM inbox WHERE system = ? AND change_key IN ({_marks(len(change_keys))})",
-            (system, *change_keys),
-        )
+        keys, params = self._in("change_key", change_keys)
+        rows = self.tx.all(f"SELECT change_key FROM inbox WHERE system = ? AND {keys}", (system, *params))
         return {row["change_key"] for row in rows}
 
     def record_inbox(self, system: str, done: Sequence[tuple[str, str | None, str]], now: datetime) -> set[str]:
@@ -192,6 +197,14 @@ class Repo:
             )
         self.tx.locked_records.update(wanted)
 
+    def _in(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        """`column` among `values`: one array parameter on PostgreSQL (`= ANY(?)`: one statement
+        text whatever the count, and an index scan even on a table never analysed, where a long
+        `IN (...)` list is planned as a full scan), an `IN` list on SQLite (which has no arrays)."""
+        if self._pg:
+            return f"{column} = ANY(?)", (list(values),)
+        return f"{column} IN ({_marks(len(values))})", tuple(values)
+
     def _require_locked(self, record_ids: Iterable[str]) -> None:
         """Links and outbox rows change only under their record's lock: a path that forgot it is
         a defect that would reopen issue 9's race, so it fails loudly."""
@@ -208,37 +221,28 @@ class Repo:
         row = self.tx.one("SELECT * FROM records WHERE record_id = ?", (record_id,))
         return None if row is None else record_from_row(row)
 
-    def save_record(self, record: CanonicalRecord, now: datetime, *, created: bool) -> None:
-        values = _record_values(record)
-        if created:
-            inserted = self.tx.execute(
-                _INSERT_RECORD + " ON CONFLICT (record_id) DO NOTHING",
-                (*values, now, now, _stopped_on(record.state.target)),
-            )
-            if inserted != 1:
-                # Another transaction created it between our read and this insert (two systems
-                # reporting a new record at once): plan again against what it wrote.
-                raise TransientStoreError(f"record {record.record_id} was created concurrently")
-        else:
-            self.tx.execute(
-                "UPDATE records SET category = ?, authority_code = ?, document_number = ?, subject_code = ?,"
-                " subject_name = ?, facts = ?, facts_fingerprint = ?, status = ?, reason = ?, version = ?,"
-                " decided_by = ?, decided_at = ?, authoritative = ?, updated_at = ?, stopped_on = ?"
-                " WHERE record_id = ?",
-                (*values[:-1], now, _stopped_on(record.state.target), record.record_id),  # record_id: the WHERE
-            )
+    def save_record(self, record: CanonicalRecord, now: datetime) -> None:
+        """A stored record's facts and state (a classification, gateway/api/classification.py)."""
+        self.save_records([record], now)
+
+    def save_records(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
+        """Stored records whose facts changed, with their state."""
+        self.tx.executemany(
+            "UPDATE records SET category = ?, authority_code = ?, document_number = ?, subject_code = ?,"
+            " subject_name = ?, facts = ?, facts_fingerprint = ?, status = ?, reason = ?, version = ?,"
+            " decided_by = ?, decided_at = ?, authoritative = ?, updated_at = ?, stopped_on = ?"
+            " WHERE record_id = ?",
+            # record_id last: the WHERE
+            [(*_record_values(r)[:-1], now, _stopped_on(r.state.target), r.record_id) for r in records],
+        )
 
     def insert_records(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
-        """New records, several at once. A record that exists already (another replica created it
-        since it was read) fails the statement, and with it the caller's unit, which then goes
-        change by change (`save_record` plans that case again)."""
+        """New records, several at once. A record that exists already fails the statement, and with
+        it the caller's unit; it cannot happen to a unit that read the record under its lock
+        (`lock_records` makes a second creator wait for the first to commit, then read its row)."""
         self.tx.executemany(
             _INSERT_RECORD, [(*_record_values(r), now, now, _stopped_on(r.state.target)) for r in records]
         )
-
-    def save_state(self, record: CanonicalRecord, now: datetime) -> None:
-        """Only the publicity state moved (the facts are as stored)."""
-        self.save_states([record], now)
 
     def save_states(self, records: Sequence[CanonicalRecord], now: datetime) -> None:
         self.tx.executemany(
@@ -267,10 +271,8 @@ class Repo:
             return {}
         if lock:
             self.lock_records(record_ids)
-        rows = self.tx.all(
-            f"SELECT * FROM records WHERE record_id IN ({_marks(len(record_ids))}) ORDER BY record_id",
-            tuple(record_ids),
-        )
+        ids, params = self._in("record_id", record_ids)
+        rows = self.tx.all(f"SELECT * FROM records WHERE {ids} ORDER BY record_id", params)
         return {row["record_id"]: record_from_row(row) for row in rows}
 
     def load_links(self, record_id: str) -> dict[str, LinkState]:
@@ -285,15 +287,13 @@ class Repo:
         rows on PostgreSQL so that no dispatcher claims one between this read and its coalescing."""
         if not record_ids:
             return {}, {}
-        marks = _marks(len(record_ids))
+        ids, params = self._in("record_id", record_ids)
         links: dict[str, dict[str, LinkState]] = {}
-        for row in self.tx.all(f"SELECT * FROM links WHERE record_id IN ({marks})", tuple(record_ids)):
+        for row in self.tx.all(f"SELECT * FROM links WHERE {ids}", params):
             links.setdefault(row["record_id"], {})[row["system"]] = link_from_row(row)
         # Our writes each system may still echo (docs/adr/0011): the rows are few per record.
         sent: dict[tuple[str, str], list[SentWrite]] = {}
-        for row in self.tx.all(
-            f"SELECT * FROM writes WHERE record_id IN ({marks}) ORDER BY record_id, system, version", tuple(record_ids)
-        ):
+        for row in self.tx.all(f"SELECT * FROM writes WHERE {ids} ORDER BY record_id, system, version", params):
             sent.setdefault((row["record_id"], row["system"]), []).append(sent_write_from_row(row))
         for (record_id, system), writes in sent.items():
             of_record = links.setdefault(record_id, {})
@@ -307,12 +307,14 @@ class Repo:
         status = "status" if self._pg else "+status"
         queued = self.tx.all(
             "SELECT id, record_id, target, version, repair_id, status FROM outbox"
-            f" WHERE record_id IN ({marks}) AND {status} IN ('pending', 'in_flight'){lock}",
-            tuple(record_ids),
+            f" WHERE {ids} AND {status} IN ('pending', 'in_flight'){lock}",
+            params,
         )
         pending: dict[tuple[str, str], Row] = {}
         for row in queued:
             record_id, system = row["record_id"], row["target"]
+            if system in MESSAGE_TARGETS:
+                continue
             of_record = links.setdefault(record_id, {})
             of_record[system] = replace(of_record.get(system) or LinkState(system=system), queued=True)
             if row["status"] == OutboxStatus.PENDING:
@@ -410,33 +412,22 @@ class Repo:
 
     # ---- outbox ----------------------------------------------------------------------------
 
-    def enqueue(self, delivery: Delivery, repair_id: str | None, now: datetime) -> int:
-        """Queue a delivery. A pending delivery of an older version for the same (record, target)
-        is replaced in place: only the newest state matters, and order is kept because at most
-        one row per pair is pending (unique partial index)."""
-        self._require_locked([delivery.record_id])
-        lock = " FOR UPDATE" if self._pg else ""
-        existing = self.tx.one(
-            # The literal status lets SQLite use the partial unique index outbox_one_pending.
-            "SELECT id, version, repair_id FROM outbox WHERE record_id = ? AND target = ?"
-            f" AND status = 'pending'{lock}",
-            (delivery.record_id, delivery.system),
-        )
-        queued = coalesce(existing, delivery, repair_id)
-        if queued.keep is not None:
-            return queued.keep
-        if queued.supersedes is not None:
-            self.set_target_progress(queued.supersedes, delivery.system, TargetProgress.SUPERSEDED, now, outbox_id=None)
-        if queued.replace is not None:
-            self.replace_pending([(queued.replace, delivery, repair_id)], now)
-            return queued.replace
-        new_id = self.tx.scalar(_INSERT_OUTBOX + " RETURNING id", _outbox_values(delivery, repair_id, now))
-        return int(new_id)
-
-    def insert_pending(self, deliveries: Sequence[tuple[Delivery, str | None]], now: datetime) -> None:
-        """New pending deliveries, none of whose (record, target) has one pending already."""
+    def insert_pending(
+        self, deliveries: Sequence[tuple[Delivery, str | None]], now: datetime
+    ) -> dict[tuple[str, str], int]:
+        """New pending deliveries, none of whose (record, target) has one pending already (the
+        partial unique index outbox_one_pending says so); returns their ids by (record, target).
+        Multi-row VALUES with RETURNING: one statement per chunk, on both dialects."""
         self._require_locked(d.record_id for d, _ in deliveries)
-        self.tx.executemany(_INSERT_OUTBOX, [_outbox_values(d, repair_id, now) for d, repair_id in deliveries])
+        ids: dict[tuple[str, str], int] = {}
+        for start in range(0, len(deliveries), _ROWS_CHUNK):
+            chunk = deliveries[start : start + _ROWS_CHUNK]
+            rows = self.tx.all(
+                _INSERT_OUTBOX + ", ".join([_OUTBOX_ROW] * len(chunk)) + " RETURNING id, record_id, target",
+                tuple(v for d, repair_id in chunk for v in _outbox_values(d, repair_id, now)),
+            )
+            ids.update(((row["record_id"], row["target"]), int(row["id"])) for row in rows)
+        return ids
 
     def replace_pending(self, rows: Sequence[tuple[int, Delivery, str | None]], now: datetime) -> None:
         """Give pending outbox rows a newer version (the coalescing of `enqueue`)."""
@@ -503,7 +494,7 @@ class Repo:
         self.set_targets_progress(
             [(i.repair_id, i.target, TargetProgress.IN_FLIGHT, i.id) for i in items if i.repair_id], now
         )
-        self.record_sent([i.id for i in items], now)
+        self.record_sent([i.id for i in items if i.target not in MESSAGE_TARGETS], now)
         return items
 
     def record_sent(self, outbox_ids: Sequence[int], now: datetime) -> None:
@@ -513,12 +504,13 @@ class Repo:
         builds the write from (it reads the record in the same transaction)."""
         if not outbox_ids:
             return
+        ids, params = self._in("o.id", outbox_ids)
         self.tx.execute(
             "INSERT INTO writes (record_id, system, version, status, reason, digest, sent_at)"
             " SELECT o.record_id, o.target, o.version, o.state_status, o.state_reason, r.facts_fingerprint, ?"
-            f" FROM outbox o JOIN records r ON r.record_id = o.record_id WHERE o.id IN ({_marks(len(outbox_ids))})"
+            f" FROM outbox o JOIN records r ON r.record_id = o.record_id WHERE {ids}"
             " ON CONFLICT (record_id, system, version) DO NOTHING",
-            (now, *outbox_ids),
+            (now, *params),
         )
 
     def _leave_flight(
@@ -537,24 +529,43 @@ class Repo:
         """Mark delivered; False when the lease was lost (another worker owns the row now)."""
         return self.complete_many([(item, native_id)], owner, now)[0]
 
-    def complete_many(self, done: Sequence[tuple[OutboxItem, str | None]], owner: str, now: datetime) -> list[bool]:
+    def complete_many(
+        self,
+        done: Sequence[tuple[OutboxItem, str | None]],
+        owner: str,
+        now: datetime,
+        *,
+        notes: Mapping[int, str] | None = None,
+    ) -> list[bool]:
         """`complete` for several deliveries of one worker, one statement per table; one flag per
-        delivery, in order: False where the lease was lost."""
+        delivery, in order: False where the lease was lost. `notes`: by outbox id, why a delivery
+        was done without being sent (kept for a reminder: why it was cancelled)."""
         if not done:
             return []
         # The record lock first (docs/adr/0012): a decision planned meanwhile then reads the links
         # and queue either before this commits (the delivery still in flight: it queues behind it)
         # or after (the write recorded in the link), never the outbox after and the links before.
         self.lock_records(item.record_id for item, _ in done)
-        ids = [item.id for item, _ in done]
+        ids, params = self._in("id", [item.id for item, _ in done])
         rows = self.tx.all(
             "UPDATE outbox SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,"
-            f" finished_at = ? WHERE id IN ({_marks(len(ids))}) AND status = 'in_flight' AND lease_owner = ?"
+            f" finished_at = ? WHERE {ids} AND status = 'in_flight' AND lease_owner = ?"
             " RETURNING id",
-            (now, now, *ids, owner),
+            (now, now, *params, owner),
         )
         kept_ids = {int(row["id"]) for row in rows}
         kept = [(item, native_id) for item, native_id in done if item.id in kept_ids]
+        messages = [(item, native_id) for item, native_id in kept if item.target in MESSAGE_TARGETS]
+        if messages:
+            notes = notes or {}
+            self.tx.executemany(
+                "UPDATE reminders SET msg_id = ?, sent_at = ?, last_error = ?, updated_at = ? WHERE outbox_id = ?",
+                [
+                    (native_id, now if native_id is not None else None, notes.get(i.id), now, i.id)
+                    for i, native_id in messages
+                ],
+            )
+            kept = [(item, native_id) for item, native_id in kept if item.target not in MESSAGE_TARGETS]
         self.save_written_many([(i.record_id, i.target, i.version, i.state, native_id) for i, native_id in kept], now)
         self.tx.executemany(
             "UPDATE writes SET acked_at = ? WHERE record_id = ? AND system = ? AND version = ?",
@@ -790,16 +801,28 @@ class Repo:
             ],
         )
 
-    def set_targets_pending(self, rows: Sequence[tuple[str, str, str]], now: datetime) -> None:
-        """Rows of (repair_id, target, record_id) of a new repair: each target waits on the pending
-        outbox row of (record, target), found through the partial unique index (a batch insert
-        returns no ids)."""
+    def write_progress(self, rows: Sequence[tuple[str, str, str, int | None, Deadline | None]], now: datetime) -> None:
+        """Rows of (repair_id, target, status, outbox_id, deadline) written by a plan: the rows of
+        a new repair carry its sync deadline, which, once set, never moves."""
         self.tx.executemany(
-            "INSERT INTO repair_targets (repair_id, target, outbox_id, status, updated_at)"
-            " SELECT ?, ?, id, ?, ? FROM outbox WHERE record_id = ? AND target = ? AND status = 'pending'",
+            "INSERT INTO repair_targets (repair_id, target, outbox_id, status, updated_at, delivered_at, last_error,"
+            " due_on, due_estimated) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT (repair_id, target)"
+            " DO UPDATE SET outbox_id = COALESCE(excluded.outbox_id, repair_targets.outbox_id),"
+            " status = excluded.status, updated_at = excluded.updated_at, last_error = NULL,"
+            " due_estimated = CASE WHEN repair_targets.due_on IS NULL AND excluded.due_on IS NOT NULL"
+            " THEN excluded.due_estimated ELSE repair_targets.due_estimated END,"
+            " due_on = COALESCE(repair_targets.due_on, excluded.due_on)",
             [
-                (repair_id, target, TargetProgress.PENDING, now, record_id, target)
-                for repair_id, target, record_id in rows
+                (
+                    repair_id,
+                    target,
+                    outbox_id,
+                    status,
+                    now,
+                    deadline.due.isoformat() if deadline is not None else None,
+                    1 if deadline is not None and deadline.estimated else 0,
+                )
+                for repair_id, target, status, outbox_id, deadline in rows
             ],
         )
 
@@ -940,14 +963,6 @@ class Repo:
             (after_record_id, Category.ADMIN_PENALTY.value, limit),
         )
         return [record_from_row(r) for r in rows]
-
-    def set_target_deadlines(self, repair_id: str, due_on: date, estimated: bool) -> int:
-        """Give the target rows of a new repair their sync deadline; a deadline once set never moves."""
-        return self.tx.execute(_SET_DEADLINE, (due_on.isoformat(), 1 if estimated else 0, repair_id))
-
-    def set_deadlines(self, rows: Sequence[tuple[str, date, bool]]) -> None:
-        """`set_target_deadlines` for many repairs: rows of (repair_id, due_on, estimated)."""
-        self.tx.executemany(_SET_DEADLINE, [(due.isoformat(), 1 if est else 0, rid) for rid, due, est in rows])
 
     def target_due_on(self, repair_id: str, target: str) -> date | None:
         """The sync deadline of one repair on one target (None: the repair has none)."""
@@ -1092,9 +1107,8 @@ class Repo:
             keys_of.setdefault(client, []).append(key)
         found: dict[tuple[str, str], Row] = {}
         for client, keys in keys_of.items():
-            rows = self.tx.all(
-                f"SELECT * FROM idempotency WHERE client = ? AND key IN ({_marks(len(keys))})", (client, *keys)
-            )
+            which, params = self._in("key", keys)
+            rows = self.tx.all(f"SELECT * FROM idempotency WHERE client = ? AND {which}", (client, *params))
             found.update(((row["client"], row["key"]), row) for row in rows)
         return found
 
@@ -1135,70 +1149,82 @@ class Repo:
             raise ValueError(table)
         return int(self.tx.scalar(f"SELECT COUNT(*) AS n FROM {table}") or 0)
 
-    # ---- reminders (gateway/reminders.py; migration 0003) ------------------------------------
-    # Rows are keyed by (record_id, milestone): inserting twice is a no-op, so one reminder per
-    # milestone holds across runs, restarts and replicas. Transitions leave `pending` only, so a
-    # row marked sent can never be sent again by a slower replica.
+    # ---- reminders (gateway/reminders.py; migrations 0003, 0012) ----------------------------
+    # The ledger is keyed by (record_id, milestone): inserting twice is a no-op, so one reminder per
+    # milestone holds across runs, restarts and replicas. Each new row is sent as an outbox row to
+    # SMS_TARGET whose idempotency key is the reminder's message_id; its state is that row's.
 
     # The scan over published records is `published_after` (above, shared with the expiry sweep).
 
-    def schedule_reminder(
-        self, record_id: str, milestone: str, due_on: str, channel: str, message_id: str, now: datetime
-    ) -> bool:
-        """True when the row is new; an existing (record_id, milestone) is left as it is."""
-        inserted = self.tx.execute(
-            "INSERT INTO reminders (record_id, milestone, due_on, channel, message_id, status, attempts,"
-            " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
-            " ON CONFLICT (record_id, milestone) DO NOTHING",
-            (record_id, milestone, due_on, channel, message_id, now, now, now),
+    def schedule_reminders(self, due: Sequence[tuple[CanonicalRecord, str, str, str]], now: datetime) -> int:
+        """Rows of (record, milestone, due_on, message_id): the new ones are added to the ledger and
+        queued to SMS_TARGET; returns how many were new. A record's reminder still queued for an
+        older milestone (its dates changed) is superseded: only one is pending per record."""
+        if not due:
+            return 0
+        self.lock_records(record.record_id for record, _, _, _ in due)
+        new: set[tuple[str, str]] = set()
+        for start in range(0, len(due), _ROWS_CHUNK):
+            chunk = due[start : start + _ROWS_CHUNK]
+            rows = self.tx.all(
+                "INSERT INTO reminders (record_id, milestone, due_on, channel, message_id, created_at, updated_at)"
+                f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(chunk))}"
+                " ON CONFLICT (record_id, milestone) DO NOTHING RETURNING record_id, milestone",
+                tuple(
+                    v
+                    for record, milestone, due_on, message_id in chunk
+                    for v in (record.record_id, milestone, due_on, SMS_TARGET, message_id, now, now)
+                ),
+            )
+            new.update((row["record_id"], row["milestone"]) for row in rows)
+        queued = [item for item in due if (item[0].record_id, item[1]) in new]
+        if not queued:
+            return 0
+        ids, params = self._in("record_id", [record.record_id for record, _, _, _ in queued])
+        self.tx.execute(
+            "UPDATE outbox SET status = 'superseded', updated_at = ?, finished_at = ?"
+            f" WHERE target = ? AND status = 'pending' AND {ids}",
+            (now, now, SMS_TARGET, *params),
         )
-        return inserted == 1
-
-    def pending_reminders_page(self, after: tuple[str, str], now: datetime, limit: int) -> list[Row]:
-        """Pending reminders due by `now` after the key `after`, in key order, each with its record
-        (columns `record_*`; a record deleted since leaves them NULL)."""
-        return self.tx.all(
-            "SELECT m.*, r.facts AS record_facts, r.status AS record_status FROM reminders m"
-            " LEFT JOIN records r ON r.record_id = m.record_id"
-            " WHERE m.status = 'pending' AND m.next_attempt_at <= ?"
-            " AND (m.record_id > ? OR (m.record_id = ? AND m.milestone > ?))"
-            " ORDER BY m.record_id, m.milestone LIMIT ?",
-            (now, after[0], after[0], after[1], limit),
+        values = []
+        for record, _, _, message_id in queued:
+            state = record.state
+            delivery = Delivery(
+                record_id=record.record_id,
+                system=SMS_TARGET,
+                state=state.target,
+                version=state.version,
+                decided_at=state.decided_at,
+            )
+            values.append(_outbox_values(delivery, None, now, key=message_id))
+        outbox_ids: dict[str, int] = {}
+        for start in range(0, len(values), _ROWS_CHUNK):
+            chunk = values[start : start + _ROWS_CHUNK]
+            rows = self.tx.all(
+                _INSERT_OUTBOX + ", ".join([_OUTBOX_ROW] * len(chunk)) + " RETURNING id, idempotency_key",
+                tuple(v for row in chunk for v in row),
+            )
+            outbox_ids.update((row["idempotency_key"], int(row["id"])) for row in rows)
+        self.tx.executemany(
+            "UPDATE reminders SET outbox_id = ? WHERE message_id = ?",
+            [(outbox_id, message_id) for message_id, outbox_id in outbox_ids.items()],
         )
+        return len(queued)
 
     def get_reminder(self, record_id: str, milestone: str) -> Row | None:
-        return self.tx.one("SELECT * FROM reminders WHERE record_id = ? AND milestone = ?", (record_id, milestone))
+        return self.tx.one(_REMINDER + " WHERE m.record_id = ? AND m.milestone = ?", (record_id, milestone))
 
     def reminders_of_record(self, record_id: str) -> list[Row]:
-        return self.tx.all("SELECT * FROM reminders WHERE record_id = ? ORDER BY milestone", (record_id,))
+        return self.tx.all(_REMINDER + " WHERE m.record_id = ? ORDER BY m.milestone", (record_id,))
 
-    def mark_reminder_sent(self, record_id: str, milestone: str, msg_id: str, now: datetime) -> bool:
-        updated = self.tx.execute(
-            "UPDATE reminders SET status = 'sent', attempts = attempts + 1, msg_id = ?, last_error = NULL,"
-            " sent_at = ?, updated_at = ? WHERE record_id = ? AND milestone = ? AND status = 'pending'",
-            (msg_id, now, now, record_id, milestone),
+    def queued_reminders_page(self, after: tuple[str, str], limit: int) -> list[Row]:
+        """Reminders still queued, after the key `after`, in key order."""
+        return self.tx.all(
+            "SELECT m.*, o.attempts AS attempts FROM reminders m JOIN outbox o ON o.id = m.outbox_id"
+            " WHERE o.status IN ('pending', 'in_flight') AND (m.record_id > ? OR (m.record_id = ? AND m.milestone > ?))"
+            " ORDER BY m.record_id, m.milestone LIMIT ?",
+            (after[0], after[0], after[1], limit),
         )
-        return updated == 1
-
-    def mark_reminder_failed(
-        self, record_id: str, milestone: str, *, status: str, error: str, next_attempt_at: datetime, now: datetime
-    ) -> bool:
-        """One more failed attempt: still `pending` (retried from `next_attempt_at`) or `dead`."""
-        updated = self.tx.execute(
-            "UPDATE reminders SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-            " updated_at = ? WHERE record_id = ? AND milestone = ? AND status = 'pending'",
-            (status, error, next_attempt_at, now, record_id, milestone),
-        )
-        return updated == 1
-
-    def cancel_reminder(self, record_id: str, milestone: str, reason: str, now: datetime) -> bool:
-        """Nothing to send any more (the record stopped, its dates changed): `cancelled`, never sent."""
-        updated = self.tx.execute(
-            "UPDATE reminders SET status = 'cancelled', last_error = ?, updated_at = ?"
-            " WHERE record_id = ? AND milestone = ? AND status = 'pending'",
-            (reason, now, record_id, milestone),
-        )
-        return updated == 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1231,15 +1257,29 @@ def coalesce(pending: Row | None, delivery: Delivery, repair_id: str | None) -> 
     return Coalesced(replace=int(pending["id"]), supersedes=other)
 
 
-_SET_DEADLINE = "UPDATE repair_targets SET due_on = ?, due_estimated = ? WHERE repair_id = ? AND due_on IS NULL"
 _INSERT_OUTBOX = (
     "INSERT INTO outbox (record_id, target, version, state_status, state_reason, state_decided_at,"
     " idempotency_key, repair_id, status, attempts, next_attempt_at, replays, created_at, updated_at,"
-    " state_stopped_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, ?)"
+    " state_stopped_on) VALUES "
+)
+_OUTBOX_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, ?)"
+_ROWS_CHUNK = 500  # rows per multi-row VALUES: 12 parameters each, far below either dialect's limit
+
+# A reminder with the state of its outbox row: pending (queued or being sent), sent, dead, or
+# cancelled (done without a text, or superseded by a later milestone); rows from before migration
+# 0012 that left no outbox row were sent (msg_id) or cancelled.
+_REMINDER = (
+    "SELECT m.record_id, m.milestone, m.due_on, m.channel, m.message_id, m.msg_id, m.created_at, m.updated_at,"
+    " m.sent_at, m.outbox_id,"
+    " CASE WHEN o.status IN ('pending', 'in_flight') THEN 'pending' WHEN o.status = 'dead' THEN 'dead'"
+    " WHEN m.msg_id IS NOT NULL THEN 'sent' ELSE 'cancelled' END AS status,"
+    " COALESCE(o.attempts, 0) AS attempts, o.next_attempt_at AS next_attempt_at,"
+    " COALESCE(m.last_error, o.last_error) AS last_error, o.status AS outbox_status"
+    " FROM reminders m LEFT JOIN outbox o ON o.id = m.outbox_id"
 )
 
 
-def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime) -> tuple[Any, ...]:
+def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime, key: str | None = None) -> tuple[Any, ...]:
     return (
         delivery.record_id,
         delivery.system,
@@ -1247,7 +1287,7 @@ def _outbox_values(delivery: Delivery, repair_id: str | None, now: datetime) -> 
         delivery.state.status.value,
         _reason(delivery.state),
         delivery.decided_at,
-        delivery.idempotency_key,
+        key or delivery.idempotency_key,
         repair_id,
         now,
         now,

@@ -217,6 +217,7 @@ TABLES: tuple[Table, ...] = (
     # ---- per-record serialisation (migration 0005; docs/adr/0012-a-lock-row-per-record.md) ----
     Table("record_locks", (_c("record_id", "text"),), ("record_id",)),
     # ---- reminders (migration 0003; gateway/reminders.py) ----
+    # 0012: the ledger of reminders scheduled and answered; each is sent as an outbox row to 'sms'.
     Table(
         "reminders",
         (
@@ -225,20 +226,18 @@ TABLES: tuple[Table, ...] = (
             _c("due_on", "text"),
             _c("channel", "text"),
             _c("message_id", "text"),
-            _c("status", "text"),
-            _c("attempts", "int"),
-            _c("next_attempt_at", "ts"),
             _c("msg_id", "text", True),
-            _c("last_error", "text", True),
+            _c("last_error", "text", True),  # 0012: why it was cancelled (a failure's is the outbox row's)
             _c("created_at", "ts"),
             _c("updated_at", "ts"),
             _c("sent_at", "ts", True),
+            _c("outbox_id", "bigint", True),
         ),
         # One reminder per record and milestone, ever (STYLE.md §3: the constraint deduplicates).
         ("record_id", "milestone"),
         (
             Index("reminders_message_id", ("message_id",), unique=True),
-            Index("reminders_pending", ("record_id", "milestone"), where="status = 'pending'"),
+            Index("reminders_outbox", ("outbox_id",)),
         ),
     ),
     # ---- quarantine (migration 0007; gateway/quarantine.py) ----

@@ -26,8 +26,9 @@ from adapters.gsxt_gansu import GsxtGansuAdapter
 from adapters.hrss import HrssAdapter
 from adapters.statistics import StatisticsAdapter
 from adapters.tax import TaxAdapter
-from gateway.contract import SystemAdapter, SystemMapping
+from gateway.contract import NativeWrite, SystemAdapter, SystemMapping
 from gateway.domain.categories import Category
+from gateway.domain.model import CanonicalRecord
 from gateway.settings import (
     CivilAffairsSettings,
     CourtSettings,
@@ -41,6 +42,7 @@ from gateway.settings import (
     StatisticsSettings,
     TaxSettings,
 )
+from gateway.store.repo import OutboxItem
 from mappings import civil_affairs, court, creditchina_gansu, emergency, gsxt_gansu, hrss, statistics, tax
 
 # The categories 信用中国 holds as list rows (MD): every list but the 经营异常名录, which has its own (YC).
@@ -294,6 +296,9 @@ class Connector:
     mapping: SystemMapping
     page_size: int = 200
     calls_in_flight: int | None = None
+    # Builds a delivery's write from its outbox row and record, for a target that is no record
+    # system (SMS reminders, gateway/reminders.py: no mapping, no feed). Raise a DeliveryError.
+    build_write: Callable[[OutboxItem, CanonicalRecord], NativeWrite] | None = None
 
 
 def build_connectors(settings: Settings, urls: dict[str, str] | None = None) -> dict[str, Connector]:

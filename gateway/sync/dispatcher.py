@@ -51,6 +51,7 @@ class Dispatcher:
         *,
         owner: str,
         retry: RetryPolicy,
+        target_retry: Mapping[str, RetryPolicy] | None = None,
         lease_s: float = 60.0,
         batch: int = 32,
         concurrency: int = 8,
@@ -58,11 +59,15 @@ class Dispatcher:
         idle_s: float = 0.2,
         clock: Callable[[], datetime] = now_utc,
         rng: random.Random | None = None,
+        on_outcome: Callable[[OutboxItem, str], None] | None = None,
     ) -> None:
         self.committer = committer
+        # Told each delivery's outcome (delivered, ignored, retry, dead) once it is recorded.
+        self.on_outcome = on_outcome
         self.connectors = connectors
         self.owner = owner
         self.retry = retry
+        self.target_retry = dict(target_retry or {})  # a target's own policy (SMS reminders)
         self.lease = timedelta(seconds=lease_s)
         self.batch = batch
         self.idle_s = idle_s
@@ -73,7 +78,7 @@ class Dispatcher:
         self._slots = {target: asyncio.Semaphore(limit) for target, limit in limits.items()}
         self._wakes: list[asyncio.Event] = []
         # Outcomes of deliveries that finish together are recorded together (gateway/store/bulk.py).
-        self._completions: Bulk[tuple[OutboxItem, str | None, datetime], _Completed] = Bulk(
+        self._completions: Bulk[tuple[OutboxItem, str | None, datetime, str | None], _Completed] = Bulk(
             committer,
             self._complete,
             lambda done: lambda tx: self._complete(tx, [done])[0],
@@ -198,6 +203,9 @@ class Dispatcher:
         """The target's native row for a delivery; PermanentError when it cannot be built."""
         if record is None:
             raise PermanentError("record vanished from the store")
+        build = self.connectors[item.target].build_write
+        if build is not None:  # a target whose writes are built from the record and the row itself
+            return build(item, record)
         try:
             return self.connectors[item.target].mapping.to_write(
                 record.facts, item.state, idempotency_key=item.idempotency_key, decided_at=item.decided_at
@@ -205,13 +213,14 @@ class Dispatcher:
         except ValueError as exc:  # the mapping cannot express the record for this system
             raise PermanentError(f"mapping: {exc}") from exc
 
-    def _complete(self, tx: Tx, done: list[tuple[OutboxItem, str | None, datetime]]) -> list[_Completed]:
+    def _complete(self, tx: Tx, done: list[tuple[OutboxItem, str | None, datetime, str | None]]) -> list[_Completed]:
         """Record deliveries as done, several at once; per delivery: kept (the lease still held)
         and the sync deadline of its repair on that target."""
         repo = Repo(tx)
-        now = max(at for _, _, at in done)
-        items = [item for item, _, _ in done]
-        kept = repo.complete_many([(item, native_id) for item, native_id, _ in done], self.owner, now)
+        now = max(at for _, _, at, _ in done)
+        items = [item for item, _, _, _ in done]
+        notes = {item.id: note for item, _, _, note in done if note is not None}
+        kept = repo.complete_many([(item, native_id) for item, native_id, _, _ in done], self.owner, now, notes=notes)
         delivered = [i for i, k in zip(items, kept, strict=True) if k and i.repair_id]
         deadlines = repo.deadlines_of([(i.repair_id, i.target) for i in delivered if i.repair_id])
         return [
@@ -219,10 +228,14 @@ class Dispatcher:
             for i, k in zip(items, kept, strict=True)
         ]
 
-    async def _succeeded(self, item: OutboxItem, native_id: str | None, bound: Any, outcome: str = "delivered") -> None:
+    async def _succeeded(
+        self, item: OutboxItem, native_id: str | None, bound: Any, outcome: str = "delivered", note: str | None = None
+    ) -> None:
         now = self.clock()
-        kept, due = await self._completions.submit((item, native_id, now))
+        kept, due = await self._completions.submit((item, native_id, now, note))
         DELIVERIES.labels(item.target, outcome).inc()
+        if kept and self.on_outcome is not None:
+            self.on_outcome(item, outcome)
         if kept:
             DELIVERY_LATENCY.labels(item.target).observe(max(0.0, (now - item.created_at).total_seconds()))
             LAST_SUCCESS.labels(item.target).set(time.time())
@@ -239,18 +252,22 @@ class Dispatcher:
             exc.kind,
             attempts=item.attempts,
             now=now,
-            policy=self.retry,
+            policy=self.target_retry.get(item.target, self.retry),
             rng=self.rng,
             retry_after=exc.retry_after,
         )
         if decision.verdict is Verdict.DONE:
-            await self._succeeded(item, None, bound, outcome="ignored")
+            await self._succeeded(item, None, bound, outcome="ignored", note=exc.message)
             return
         if decision.verdict is Verdict.RETRY:
             assert decision.next_attempt_at is not None
             next_at = decision.next_attempt_at
-            await self.committer.submit(lambda tx: Repo(tx).reschedule(item, self.owner, next_at, exc.message, now))
+            left = await self.committer.submit(
+                lambda tx: Repo(tx).reschedule(item, self.owner, next_at, exc.message, now)
+            )
             DELIVERIES.labels(item.target, "retry").inc()
+            if left and self.on_outcome is not None:
+                self.on_outcome(item, "retry")
             bound.warning("delivery_retry_scheduled", kind=exc.kind.value, error=exc.message, next_attempt_at=next_at)
             return
         context = {
@@ -265,8 +282,10 @@ class Dispatcher:
             "dead_at": now.isoformat(),
             "exhausted": exc.kind is not FailureKind.PERMANENT,
         }
-        await self.committer.submit(lambda tx: Repo(tx).dead_letter(item, self.owner, context, now))
+        dead = await self.committer.submit(lambda tx: Repo(tx).dead_letter(item, self.owner, context, now))
         DELIVERIES.labels(item.target, "dead").inc()
+        if dead and self.on_outcome is not None:
+            self.on_outcome(item, "dead")
         bound.error("delivery_dead_lettered", kind=exc.kind.value, error=exc.message, status=exc.status)
 
     async def _no_adapter(self, item: OutboxItem) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from gateway.contract import Ingested, NativeChange, SystemAdapter
-from gateway.domain.plan import Observation, Policy, owed_after_first_read
+from gateway.domain.plan import Observation, Outcome, Plan, Policy, owed_after_first_read
 from gateway.domain.retry import DeliveryError
 from gateway.observability import ACKNOWLEDGED, INBOUND, POLL_ERRORS, get_logger
 from gateway.pressure import Outage
@@ -24,6 +24,7 @@ from gateway.store.group import GroupCommitter
 from gateway.store.repo import FIRST_READ_FEED, Repo
 from gateway.sync.connectors import Connector
 from gateway.sync.ingest import apply_event, apply_reports
+from gateway.sync.plan_writer import PlanWriter
 
 log = get_logger("creditgw.poller")
 FEED = "changes"
@@ -136,19 +137,21 @@ class Poller:
         ids = [r.record_id for r in repo.published_after(after, OWED_PAGE)]
         if not ids:
             return "", 0
-        records = repo.load_records(ids, lock=True)  # in id order, like every other unit
-        links, _ = repo.links_of(ids, lock_queue=True)
-        owed = [
-            delivery
-            for record_id in ids
-            if record_id in records
-            for delivery in owed_after_first_read(
-                records[record_id], links.get(record_id, {}), self.connector.system, policy
-            )
-        ]
-        for delivery in owed:
-            repo.enqueue(delivery, None, now)
-        return ids[-1], len(owed)
+        writer = PlanWriter(tx)
+        writer.read(ids)  # locked in id order, like every other unit
+        owed = 0
+        for record_id in ids:
+            record = writer.record(record_id)
+            if record is None:
+                continue
+            deliveries = owed_after_first_read(record, writer.links(record_id), self.connector.system, policy)
+            if deliveries:
+                # Deliveries only: the record and its links stay as they are, and no repair starts.
+                result = Plan(outcome=Outcome.UNCHANGED, record=record, changed=False, deliveries=tuple(deliveries))
+                writer.add(None, result, source=self.connector.system, policy=None, now=now)
+                owed += len(deliveries)
+        writer.flush()
+        return ids[-1], owed
 
     async def resync(self, since: datetime, *, max_pages: int = 100_000) -> PollStats:
         """Re-read the feed from `since` (`creditgw resync`) without touching the poll cursor.

@@ -7,7 +7,7 @@ Per page of published records (keyset by record_id, `sweep_batch` at a time, nev
    (gateway/domain/expiry.py): the owner's rules give the first day publicity has stopped by itself
    (谁认定); a record whose day cannot be computed is skipped and counted with the reason;
 2. apply an `Action.EXPIRE` decision to every record whose day has come, through the ordinary
-   inbound pipeline (`apply_event`) in one group-committed unit per page: the new state, the audit
+   one plan writer (gateway/sync/plan_writer.py) in one group-committed unit per page: the new state, the audit
    trail, the repair's progress rows (with their sync deadline) and the outbox deliveries commit
    together, and the dispatcher delivers them like any other decision (reason `expired`).
 
@@ -50,7 +50,7 @@ from gateway.observability import (
 from gateway.store.database import Tx
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo, TargetProgress
-from gateway.sync.ingest import apply_event, persist
+from gateway.sync.plan_writer import PlanWriter
 
 log = get_logger("creditgw.sweep")
 
@@ -226,20 +226,26 @@ def _withheld_copies(record: CanonicalRecord, policy: Policy, book: Rulebook) ->
 def _stop_copies(
     tx: Tx, *, copies: Sequence[tuple[str, str, str]], today: date, now: datetime, dry_run: bool
 ) -> list[tuple[str, str, str]]:
-    """Stop each withheld copy a mirror is known to show; the copies stopped (dry run: would be)."""
+    """Stop each withheld copy a mirror is known to show; the copies stopped (dry run: would be).
+    Copy by copy (a writer's batch of one each): a record withheld by two mirrors is planned the
+    second time against the first stop's result."""
     repo = Repo(tx)
     done = []
     for record_id, system, reason in copies:
-        record = repo.load_record(record_id, lock=not dry_run)
+        if dry_run:
+            record, links = repo.load_record(record_id), repo.load_links(record_id)
+        else:
+            writer = PlanWriter(tx)
+            writer.read([record_id])
+            record, links = writer.record(record_id), writer.links(record_id)
         if record is None:
             continue
-        planned = withhold_copy(record, repo.load_links(record_id), system, actor=SWEEP_ACTOR, reason=reason, on=today)
+        planned = withhold_copy(record, links, system, actor=SWEEP_ACTOR, reason=reason, on=today)
         if planned is None:
             continue
         if not dry_run:
-            persist(repo, planned, record, now=now)
-            for delivery in planned.deliveries:
-                repo.enqueue(delivery, None, now)
+            writer.add(None, planned, source=SWEEP_SOURCE, policy=None, now=now)
+            writer.flush()
         done.append((record_id, system, reason))
     return done
 
@@ -249,23 +255,26 @@ def _published_after(tx: Tx, *, after: str, limit: int) -> list[CanonicalRecord]
 
 
 def _apply(tx: Tx, *, decisions: Sequence[Decision], policy: Policy, now: datetime) -> _Applied:
-    """One unit per page. apply_event writes nothing when it refuses, so a refusal skips one record."""
-    repo = Repo(tx)
+    """One unit per page, one writer flush: a refused decision writes nothing and skips one record."""
+    writer = PlanWriter(tx)
+    writer.read(decision.record_id for decision in decisions)
     out = _Applied()
+    added: list[tuple[str, int]] = []
     for decision in decisions:
         try:
-            result = apply_event(tx, decision, source=SWEEP_SOURCE, change_key=None, policy=policy, now=now)
+            planned = writer.plan(decision, policy)
         except DecisionRefused as exc:
             out.refused[exc.code] += 1
             continue
+        added.append((decision.record_id, writer.add(decision, planned, source=SWEEP_SOURCE, policy=policy, now=now)))
+    written = writer.flush()
+    for record_id, position in added:
+        result = written[position]
         if result.outcome != Outcome.CHANGED.value:
             out.unchanged += 1
             continue
-        found = repo.get_repair(result.repair_id) if result.repair_id else None
-        out.add(
-            decision.record_id,
-            [t["target"] for t in found[1] if t["status"] == TargetProgress.PENDING] if found is not None else [],
-        )
+        targets = result.targets or {}
+        out.add(record_id, [t for t, status in sorted(targets.items()) if status == TargetProgress.PENDING])
     return out
 
 
