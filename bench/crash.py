@@ -37,7 +37,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,9 +46,10 @@ from typing import Any
 import aiohttp
 
 from bench.crash_check import API, OPERATOR_SEQUENCES, SEQUENCES, Findings, Observed, RecordRun, Sent, judge
+from bench.cursor_watch import CursorWatch
 from bench.databases import BACKENDS, fresh_database, postgres_available
 from bench.end_to_end import SERVE_SETTINGS, bench_client, serve_argv, serve_env
-from bench.gateway_client import GatewayClient
+from bench.gateway_client import Answer, GatewayClient
 from bench.probe import StoreProbe
 from bench.processes import LOCALHOST, Child, free_port, run_bounded, spawn
 from bench.records import SyntheticPenalty, penalties
@@ -56,6 +57,7 @@ from bench.report import json_line, machine
 from bench.sandbox import CREDITCHINA, GSXT, Sandbox, load_creditchina, running_simulators
 from gateway.clients import new_key
 from gateway.sandbox import Sandbox as SystemsView
+from gateway.signing import Credentials
 
 # Faster than production, so that a short run sees many deliveries, echoes and lease take-overs.
 CRASH_SETTINGS = {
@@ -86,6 +88,7 @@ class Options:
     backdate_share: float  # share of follow-up decisions dated right after the previous one
     operator_share: float  # share of records changed inside the systems by their operators instead
     request_patience_s: float  # give up on one request after this long without an answer
+    replicas: int = 1  # `serve` processes sharing one PostgreSQL; requests go to them in turn
     quiet_deadline_s: float
     budget_s: float
     keep: bool
@@ -105,6 +108,7 @@ class Scenario:
 
     plans: list[list[Step]]
     kill_delays: list[float]
+    kill_targets: list[int] = field(default_factory=list)  # which replica each kill hits
 
     @classmethod
     def draw(cls, options: Options) -> Scenario:
@@ -127,32 +131,37 @@ class Scenario:
                 ]
             )
         low, high = options.kill_after_s
-        return cls(plans=plans, kill_delays=[rng.uniform(low, high) for _ in range(options.kills)])
+        delays = [rng.uniform(low, high) for _ in range(options.kills)]
+        targets = [rng.randrange(options.replicas) for _ in range(options.kills)]
+        return cls(plans=plans, kill_delays=delays, kill_targets=targets)
 
 
 @dataclass(kw_only=True)
 class Kill:
     life: int
+    replica: int = 0
+    leases_held: int = 0  # deliveries in flight under the killed replica's leases at the kill
     after_s: float
     during_ingest: bool  # workers were still sending decisions
     restart_s: float = 0.0  # from the kill until the next serve was listening
 
 
 class ServeLives:
-    """`serve`, started again after every kill on a fresh port; the client follows it."""
+    """One `serve` replica, started again after every kill on a fresh port."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, client: GatewayClient) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, *, name: str = "serve") -> None:
         self.env = env
         self.log_dir = log_dir
-        self.client = client
+        self.name = name
         self.lives = 0
+        self.url = ""
         self._stack: contextlib.AsyncExitStack | None = None
         self.child: Child | None = None
 
     async def start(self) -> None:
         port = free_port()
         stack = contextlib.AsyncExitStack()
-        name = f"serve-{self.lives}"
+        name = f"{self.name}-{self.lives}"
         child = await stack.enter_async_context(spawn(name, serve_argv(port), log_dir=self.log_dir, env=self.env))
         try:
             await child.wait_for(r"creditgw listening on", timeout_s=120)
@@ -161,11 +170,12 @@ class ServeLives:
             raise
         self._stack, self.child = stack, child
         self.lives += 1
-        self.client.base_url = f"http://{LOCALHOST}:{port}"
+        self.url = f"http://{LOCALHOST}:{port}"
 
     async def kill(self) -> None:
         child, stack = self.child, self._stack
         assert child is not None and stack is not None
+        self.url = ""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)
         await asyncio.to_thread(child.proc.wait)
@@ -175,6 +185,44 @@ class ServeLives:
     async def close(self) -> None:
         if self._stack is not None:
             await self._stack.aclose()
+
+
+class Fleet:
+    """The replicas of `serve` on one database (one on SQLite)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, replicas: int) -> None:
+        names = ["serve"] if replicas == 1 else [f"serve{n}" for n in range(replicas)]
+        self.replicas = [ServeLives(env, log_dir, name=name) for name in names]
+        self._turn = itertools.count()
+
+    async def start(self) -> None:
+        await asyncio.gather(*(replica.start() for replica in self.replicas))
+
+    def next_url(self) -> str:
+        """The next live replica in turn (requests of one record land on different replicas)."""
+        for _ in range(len(self.replicas)):
+            url = self.replicas[next(self._turn) % len(self.replicas)].url
+            if url:
+                return url
+        return f"http://{LOCALHOST}:1"  # none up for a moment (a single replica restarting): refused, resent
+
+    async def close(self) -> None:
+        for replica in self.replicas:
+            await replica.close()
+
+
+class FleetClient(GatewayClient):
+    """Each call goes to the next live replica."""
+
+    def __init__(self, session: aiohttp.ClientSession, *, credentials: Credentials, fleet: Fleet) -> None:
+        super().__init__(session, credentials=credentials)
+        self.fleet = fleet
+
+    async def call(
+        self, method: str, path: str, *, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> Answer:
+        self.base_url = self.fleet.next_url()  # read by the base call before its first await
+        return await super().call(method, path, body=body, headers=headers)
 
 
 class Harness:
@@ -189,6 +237,7 @@ class Harness:
         self.kills: list[Kill] = []
         self.stop_taking = asyncio.Event()
         self.sending = 0  # workers with a record in hand
+        self.orphaned: list[int] = []  # outbox ids leased by a replica when it was killed
         self._next = itertools.count()
 
     async def worker(self, client: GatewayClient) -> None:
@@ -283,20 +332,28 @@ class Harness:
                 return
             await asyncio.sleep(RETRY_PAUSE_S)
 
-    async def killer(self, lives: ServeLives) -> None:
-        """Kill serve after each drawn delay and start it again; the last life stays up."""
-        for delay in self.scenario.kill_delays:
+    async def killer(self, fleet: Fleet, probe: StoreProbe) -> None:
+        """Kill a replica after each drawn delay and start it again; the last lives stay up."""
+        for delay, target in zip(self.scenario.kill_delays, self.scenario.kill_targets, strict=True):
             await asyncio.sleep(delay)
-            kill = Kill(life=lives.lives - 1, after_s=delay, during_ingest=self.sending > 0)
+            replica = fleet.replicas[target]
+            kill = Kill(life=replica.lives - 1, replica=target, after_s=delay, during_ingest=self.sending > 0)
+            which = f"serve life {kill.life}" if len(fleet.replicas) == 1 else f"{replica.name} life {kill.life}"
             print(
-                f"kill {len(self.kills) + 1}/{len(self.scenario.kill_delays)}: serve life {kill.life}"
+                f"kill {len(self.kills) + 1}/{len(self.scenario.kill_delays)}: {which}"
                 f" after {delay:.2f} s ({'during ingest' if kill.during_ingest else 'fan-out only'},"
                 f" {len(self.runs)} records so far)",
                 flush=True,
             )
             killed_at = time.monotonic()
-            await lives.kill()
-            await lives.start()
+            assert replica.child is not None
+            pid = replica.child.pid
+            await replica.kill()
+            # Deliveries the dead process still leases: another replica (or its next life) must take
+            # them over once the lease runs out; `wait_quiet` then finds none open.
+            self.orphaned.extend(await probe.leased_by_process(pid))
+            kill.leases_held = len(self.orphaned) - sum(k.leases_held for k in self.kills)
+            await replica.start()
             kill.restart_s = time.monotonic() - killed_at
             self.kills.append(kill)
         if self.kills:  # with --kills 0 the whole pool is decided (races alone)
@@ -386,12 +443,27 @@ async def read_back(
     return Observed(shown=shown, canonical=canonical, audits=audits, writes=writes, replays=replays)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Takeover:
+    """What replicas (and restarts) show beyond the checker's findings."""
+
+    orphaned: int  # deliveries leased by a replica at the moment it was killed
+    unfinished: int  # of those, still pending or in flight at the end: nobody took them over
+    cursor_moves: int
+    cursor_backwards: list[str]  # a stored cursor that moved back (must be none)
+
+    @property
+    def clean(self) -> bool:
+        return self.unfinished == 0 and not self.cursor_backwards
+
+
 @dataclass(kw_only=True)
 class Outcome:
     runs: list[RecordRun]
     kills: list[Kill]
     findings: Findings
     quiet: Quiet
+    takeover: Takeover
     phases_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -402,7 +474,7 @@ async def run(options: Options) -> Outcome:
     print(f"work dir {work_dir}", flush=True)
     phases: dict[str, float] = {}
     try:
-        with fresh_database(options.backend, work_dir, "crash") as url:
+        with fresh_database(options.backend, work_dir, "crash", keep=options.keep) as url:
             async with running_simulators(work_dir) as sandbox, aiohttp.ClientSession() as session:
                 return await _run(options, scenario, pool, url, sandbox, session, work_dir, phases)
     finally:
@@ -425,12 +497,16 @@ async def _run(
     key = new_key()
     credentials = await bench_client(url, key, read=True)
     env = serve_env(CRASH_SETTINGS, key=key, database_url=url, urls=sandbox.urls)
-    client = GatewayClient(session, credentials=credentials)
-    lives = ServeLives(env, work_dir, client)
+    fleet = Fleet(env, work_dir, options.replicas)
+    client = FleetClient(session, credentials=credentials, fleet=fleet)
     probe = StoreProbe(url)
+    watch = CursorWatch(probe=probe)
+    watching = asyncio.Event()
+    watcher: asyncio.Task[None] | None = None
     try:
         started = time.monotonic()
-        await lives.start()
+        await fleet.start()
+        watcher = asyncio.create_task(watch.run(watching))
         documents = {p.document_number for p in pool}
 
         async def mirrored() -> bool:
@@ -445,7 +521,7 @@ async def _run(
 
         harness = Harness(options, scenario, pool, view)
         started = time.monotonic()
-        killer = asyncio.create_task(harness.killer(lives))
+        killer = asyncio.create_task(harness.killer(fleet, probe))
         workers = [asyncio.create_task(harness.worker(client)) for _ in range(options.workers)]
         await asyncio.gather(killer, *workers)
         phases["decide_s"] = time.monotonic() - started
@@ -456,13 +532,26 @@ async def _run(
         phases["quiet_s"] = quiet.waited_s
         if not quiet.reached:
             print(f"warning: not quiet within {options.quiet_deadline_s:.0f} s; judging what is shown", flush=True)
+        watching.set()
+        await watcher
         observed = await read_back(client, view, harness.runs, before)
         deciders = frozenset(p.authority.name for p in pool)  # the API's actors; operators are per step
         findings = judge(harness.runs, observed, deciders=deciders)
-        return Outcome(runs=harness.runs, kills=harness.kills, findings=findings, quiet=quiet, phases_s=phases)
+        takeover = Takeover(
+            orphaned=len(harness.orphaned),
+            unfinished=await probe.unfinished(harness.orphaned),
+            cursor_moves=watch.moves,
+            cursor_backwards=[f"{b.system}/{b.feed}: {b.before!r} → {b.after!r}" for b in watch.backwards],
+        )
+        return Outcome(
+            runs=harness.runs, kills=harness.kills, findings=findings, quiet=quiet, phases_s=phases, takeover=takeover
+        )
     finally:
+        watching.set()
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
         await probe.close()
-        await lives.close()
+        await fleet.close()
 
 
 def report(options: Options, outcome: Outcome) -> int:
@@ -471,7 +560,7 @@ def report(options: Options, outcome: Outcome) -> int:
     counts = findings.counts()
     print()
     print(
-        f"crash harness ({options.backend}, seed {options.seed}): {len(kills)} kills"
+        f"crash harness ({options.backend}, {options.replicas} serve, seed {options.seed}): {len(kills)} kills"
         f" ({sum(k.during_ingest for k in kills)} while decisions were sent),"
         f" {len(runs)} records, {len(sent)} changes ({sum(s.via != API for s in sent)} by the systems' operators,"
         f" {sum(s.backdated for s in sent)} decisions backdated),"
@@ -497,11 +586,20 @@ def report(options: Options, outcome: Outcome) -> int:
     for name, examples in findings.as_json()["examples"].items():
         for example in examples:
             print(f"  e.g. {name}: {example}")
-    ok = findings.clean and outcome.quiet.reached and len(kills) == options.kills
+    takeover = outcome.takeover
+    print(
+        f"  {takeover.orphaned:>6}  deliveries leased by a replica when it was killed"
+        f" ({takeover.unfinished} never taken over)"
+    )
+    print(f"  {len(takeover.cursor_backwards):>6}  stored cursors moved back (of {takeover.cursor_moves} moves seen)")
+    for step in takeover.cursor_backwards[:5]:
+        print(f"  e.g. cursor back: {step}")
+    ok = findings.clean and takeover.clean and outcome.quiet.reached and len(kills) == options.kills
     print(f"verdict: {'PASS' if ok else 'FAIL'} (replay with --seed {options.seed})")
     document: dict[str, Any] = {
         "benchmark": "crash",
         "backend": options.backend,
+        "replicas": options.replicas,
         "seed": options.seed,
         "machine": machine(),
         "kills": len(kills),
@@ -513,6 +611,10 @@ def report(options: Options, outcome: Outcome) -> int:
         "backdated": sum(s.backdated for s in sent),
         "resends": sum(s.attempts - 1 for s in sent),
         "quiet": outcome.quiet.reached,
+        "orphaned_leases": takeover.orphaned,
+        "orphaned_unfinished": takeover.unfinished,
+        "cursor_moves": takeover.cursor_moves,
+        "cursors_moved_back": len(takeover.cursor_backwards),
         "phases_s": {k: round(v, 1) for k, v in outcome.phases_s.items()},
         "findings": findings.as_json(),
         "passed": ok,
@@ -528,6 +630,9 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--seed", type=int, help="RNG seed (default: drawn and printed)")
     parser.add_argument("--records", type=int, help="records loaded into 信用中国 (default: enough for the kills)")
     parser.add_argument("--workers", type=int, default=8, help="authorities deciding at once (default 8)")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="serve processes sharing the database (PostgreSQL only above 1)"
+    )
     parser.add_argument("--kill-min", type=float, default=0.3, help="earliest kill after serve is up, s (0.3)")
     parser.add_argument("--kill-max", type=float, default=3.0, help="latest kill after serve is up, s (3)")
     parser.add_argument("--pause", type=float, default=1.5, help="longest pause between decisions, s (1.5)")
@@ -538,8 +643,10 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--budget", type=float, help="hard limit on the whole run, s (default: computed)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (serve logs, SQLite file)")
     args = parser.parse_args(argv)
-    if args.kills < 0 or args.workers < 1 or not 0 <= args.kill_min <= args.kill_max:
-        parser.error("--kills ≥ 0, --workers ≥ 1, 0 ≤ --kill-min ≤ --kill-max")
+    if args.kills < 0 or args.workers < 1 or args.replicas < 1 or not 0 <= args.kill_min <= args.kill_max:
+        parser.error("--kills ≥ 0, --workers ≥ 1, --replicas ≥ 1, 0 ≤ --kill-min ≤ --kill-max")
+    if args.replicas > 1 and args.backend != "postgresql":
+        parser.error("--replicas above 1 needs --backend postgresql (SQLite is one node)")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
     # Measured: each worker finishes 2–3 records per life of serve; the load stops at the last kill,
     # so the pool should outlast it (a record not reached costs only its load and first read).
@@ -557,6 +664,7 @@ def parse(argv: list[str] | None) -> Options:
         backdate_share=0.5,
         operator_share=args.operators,
         request_patience_s=180.0,
+        replicas=args.replicas,
         quiet_deadline_s=args.quiet_deadline,
         budget_s=budget,
         keep=args.keep,
@@ -568,7 +676,8 @@ async def _checked_run(options: Options) -> int:
         print(f"postgresql not reachable: {why}", file=sys.stderr)
         return 2
     print(
-        f"crash harness: seed {options.seed}, {options.backend}, {options.kills} kills, {options.workers} workers,"
+        f"crash harness: seed {options.seed}, {options.backend}, {options.replicas} serve, {options.kills} kills,"
+        f" {options.workers} workers,"
         f" {options.records} records in the pool (budget {options.budget_s:.0f} s)",
         flush=True,
     )

@@ -34,8 +34,8 @@ def postgres_available() -> str | None:
 
 
 @contextlib.contextmanager
-def fresh_database(backend: str, work_dir: Path, name: str) -> Iterator[str]:
-    """Yields the database URL of an empty database."""
+def fresh_database(backend: str, work_dir: Path, name: str, *, keep: bool = False) -> Iterator[str]:
+    """Yields the database URL of an empty database (dropped afterwards unless `keep`)."""
     if backend == "sqlite":
         yield f"sqlite:///{(work_dir / f'{name}.db').resolve()}"
         return
@@ -47,4 +47,7 @@ def fresh_database(backend: str, work_dir: Path, name: str) -> Iterator[str]:
         sep = "&" if "?" in PG_DSN else "?"
         yield f"{PG_DSN}{sep}options=-csearch_path%3D{schema}"
     finally:
-        _pg_execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        if keep:
+            print(f"kept PostgreSQL schema {schema}", flush=True)
+        else:
+            _pg_execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from gateway.store.database import Database, Tx, open_database
 
@@ -35,12 +36,12 @@ class RepairTiming:
         return (self.last_delivered_at - self.accepted_at).total_seconds()
 
 
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+def _chunks(ids: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(ids), _CHUNK):
         yield ids[start : start + _CHUNK]
 
 
-def _marks(ids: Sequence[str]) -> str:
+def _marks(ids: Sequence[Any]) -> str:
     return ", ".join("?" for _ in ids)
 
 
@@ -69,6 +70,40 @@ class StoreProbe:
             )
             or 0
         )
+
+    async def leased_by_process(self, pid: int) -> list[int]:
+        """Outbox ids in flight under a lease of the `serve` process `pid` (lease owners are
+        `host:pid:instance`, gateway/runtime.py)."""
+        rows = await self.db.run(
+            lambda tx: tx.all(
+                "SELECT id FROM outbox WHERE status = 'in_flight' AND lease_owner LIKE ?", (f"%:{pid}:%",)
+            ),
+            write=False,
+        )
+        return [int(row["id"]) for row in rows]
+
+    async def unfinished(self, ids: Sequence[int]) -> int:
+        """How many of these outbox rows are still pending or in flight."""
+
+        def count(tx: Tx) -> int:
+            return sum(
+                int(
+                    tx.scalar(
+                        "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'in_flight')"
+                        f" AND id IN ({_marks(chunk)})",
+                        tuple(chunk),
+                    )
+                    or 0
+                )
+                for chunk in _chunks(ids)
+            )
+
+        return await self.db.run(count, write=False)
+
+    async def cursors(self) -> dict[tuple[str, str], str]:
+        """Every feed's stored cursor: (system, feed) → position."""
+        rows = await self.db.run(lambda tx: tx.all("SELECT system, feed, position FROM cursors"), write=False)
+        return {(row["system"], row["feed"]): row["position"] for row in rows}
 
     async def dead_letters(self) -> int:
         return int(

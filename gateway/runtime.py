@@ -135,7 +135,14 @@ class Runtime:
         )
         self.pollers = {
             name: Poller(
-                self.committer, c, self.policy, clock=clock, on_deliveries=self.dispatcher.wake, feeds=connectors
+                self.committer,
+                c,
+                self.policy,
+                clock=clock,
+                on_deliveries=self.dispatcher.wake,
+                feeds=connectors,
+                owner=self.owner,
+                lease_s=settings.feed_lease_s,
             )
             for name, c in connectors.items()
         }
@@ -378,6 +385,12 @@ class Runtime:
             else:
                 if released:
                     log.info("leases_released", count=released)
+            # The feeds too: another replica reads them at once instead of after feed_lease_s.
+            for poller in self.pollers.values():
+                try:
+                    await poller.release()
+                except Exception as exc:  # a lost database: the lease runs out on its own
+                    log.warning("feed_lease_not_released", system=poller.connector.system, error=str(exc)[:200])
         self._tasks.clear()
 
     async def close(self) -> None:

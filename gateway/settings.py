@@ -266,6 +266,10 @@ class Settings(BaseSettings):
 
     # Pollers.
     poll_interval_s: float = 2.0
+    # One replica reads each feed (docs/adr/0030): its lease, renewed every page, lets another
+    # replica take the feed over this long after the reader died. A restart after a crash waits it
+    # out too (a shutdown hands the feed over at once).
+    feed_lease_s: float = Field(15.0, gt=0)
     # SIGTERM to `serve` (README "Operating it"): /readyz turns 503 and /v1/ writes are refused at
     # once; for shutdown_delay_s the listener stays open (load balancers see the 503), then
     # in-flight requests and deliveries get what is left of shutdown_grace_s to finish; work still

@@ -210,3 +210,56 @@ def test_short_run_loses_nothing(short_run: dict[str, Any]) -> None:
     assert doc["findings"]["false_audits"] == 0, doc["output"]
     assert doc["findings"]["replay_mismatches"] == 0, doc["output"]
     assert doc["passed"], doc["output"]
+
+
+# ---- replicas (issue 14 item 5) ----------------------------------------------------------------
+
+REPLICA_KILLS = 4
+
+
+@pytest.fixture(scope="module")
+def replica_run() -> dict[str, Any]:
+    """Three `serve` replicas on one PostgreSQL, requests spread over them in turn, replicas
+    SIGKILLed at random and restarted: one short run shared by the tests below."""
+    seed = int(os.environ.get("CREDITGW_CRASH_SEED") or random.SystemRandom().randrange(1, 2**31))
+    argv = [
+        *("--backend", "postgresql", "--replicas", "3", "--kills", str(REPLICA_KILLS), "--seed", str(seed)),
+        *("--records", "150", "--workers", "4", "--quiet-deadline", "150", "--budget", "600"),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.crash", *argv],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=660,
+    )
+    print(proc.stdout[-6000:], proc.stderr[-3000:])
+    assert proc.returncode in (0, 1), f"harness broke (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    document: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    document["output"] = proc.stdout
+    return document
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(720)
+def test_replicas_lose_nothing_and_duplicate_no_effect(replica_run: dict[str, Any]) -> None:
+    doc = replica_run
+    assert doc["replicas"] == 3 and doc["kills"] == REPLICA_KILLS, doc["output"]
+    assert doc["quiet"], doc["output"]
+    findings = doc["findings"]
+    assert findings["lost"] == 0, doc["output"]
+    assert findings["over_written"] == 0, doc["output"]  # no duplicated effect in any system
+    assert findings["refused"] == 0 and findings["unanswered"] == 0, doc["output"]
+    assert findings["replay_mismatches"] == 0, doc["output"]  # a resend to another replica replays
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(720)
+def test_replicas_take_over_a_killed_replicas_leases_and_cursors_never_move_back(
+    replica_run: dict[str, Any],
+) -> None:
+    doc = replica_run
+    assert doc["orphaned_unfinished"] == 0, doc["output"]  # every delivery a dead replica leased was finished
+    assert doc["cursor_moves"] > 0, doc["output"]  # the watch saw the feeds move ...
+    assert doc["cursors_moved_back"] == 0, doc["output"]  # ... and never back

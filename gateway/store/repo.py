@@ -1020,6 +1020,56 @@ class Repo:
         )
         return moved == 1
 
+    # ---- feed leases (gateway/sync/poller.py; migration 0014; docs/adr/0030) ------------------
+
+    def claim_feed(self, system: str, feed: str, owner: str, now: datetime, until: datetime) -> int | None:
+        """Take or renew the lease on a feed: the generation held, or None while another reader's
+        lease runs. A take-over (a new owner) starts a new generation, which fences the old one."""
+        self.tx.execute(
+            "INSERT INTO feed_leases (system, feed, owner, generation, lease_until) VALUES (?, ?, ?, 1, ?)"
+            " ON CONFLICT (system, feed) DO NOTHING",
+            (system, feed, owner, until),
+        )
+        generation = self.tx.scalar(
+            "UPDATE feed_leases SET generation = CASE WHEN owner = ? THEN generation ELSE generation + 1 END,"
+            " owner = ?, lease_until = ? WHERE system = ? AND feed = ? AND (owner = ? OR lease_until < ?)"
+            " RETURNING generation",
+            (owner, owner, until, system, feed, owner, now),
+        )
+        return None if generation is None else int(generation)
+
+    def take_feed(self, system: str, feed: str, owner: str, until: datetime) -> int:
+        """Take the feed whoever holds it (`creditgw resync`): a new generation fences the reader
+        that had it; on PostgreSQL this waits for its units in flight (they read the row FOR SHARE)."""
+        generation = self.tx.scalar(
+            "INSERT INTO feed_leases (system, feed, owner, generation, lease_until) VALUES (?, ?, ?, 1, ?)"
+            " ON CONFLICT (system, feed) DO UPDATE SET owner = excluded.owner,"
+            " generation = feed_leases.generation + 1, lease_until = excluded.lease_until RETURNING generation",
+            (system, feed, owner, until),
+        )
+        return int(generation or 0)
+
+    def feed_holder(self, system: str, feed: str) -> str | None:
+        value = self.tx.scalar("SELECT owner FROM feed_leases WHERE system = ? AND feed = ?", (system, feed))
+        return None if value is None else str(value)
+
+    def holds_feed(self, system: str, feed: str, owner: str, generation: int) -> bool:
+        """Whether `owner` still holds the feed under `generation`. On PostgreSQL the row is read
+        FOR SHARE: a take-over waits until this unit commits, and every later unit sees it."""
+        share = " FOR SHARE" if self._pg else ""
+        held = self.tx.scalar(
+            f"SELECT generation FROM feed_leases WHERE system = ? AND feed = ? AND owner = ?{share}",
+            (system, feed, owner),
+        )
+        return held is not None and int(held) == generation
+
+    def release_feed(self, system: str, feed: str, owner: str, now: datetime) -> None:
+        """Let the lease run out now (a reader shutting down), so another replica reads at once."""
+        self.tx.execute(
+            "UPDATE feed_leases SET lease_until = ? WHERE system = ? AND feed = ? AND owner = ?",
+            (now, system, feed, owner),
+        )
+
     def first_reads(self) -> dict[str, tuple[str, datetime]]:
         """Per system, how far the first complete read of its feed went, and when (gateway.sync.poller)."""
         rows = self.tx.all("SELECT system, position, updated_at FROM cursors WHERE feed = ?", (FIRST_READ_FEED,))
@@ -1308,6 +1358,7 @@ _COUNTABLE = frozenset(
     | {"clients", "client_secrets", "nonces", "call_audit"}  # 0009
     | {"reminders", "quarantine", "writes"}
     | {"reconcile_runs", "reconcile_pairs", "reconcile_findings", "scheduled_runs"}  # 0010
+    | {"feed_leases"}  # 0014
 )
 
 

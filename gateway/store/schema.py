@@ -216,6 +216,18 @@ TABLES: tuple[Table, ...] = (
     ),
     # ---- per-record serialisation (migration 0005; docs/adr/0012-a-lock-row-per-record.md) ----
     Table("record_locks", (_c("record_id", "text"),), ("record_id",)),
+    # ---- one reader per feed across replicas (migration 0014; docs/adr/0030) ----
+    Table(
+        "feed_leases",
+        (
+            _c("system", "text"),
+            _c("feed", "text"),
+            _c("owner", "text"),
+            _c("generation", "bigint"),
+            _c("lease_until", "ts"),
+        ),
+        ("system", "feed"),
+    ),
     # ---- reminders (migration 0003; gateway/reminders.py) ----
     # 0012: the ledger of reminders scheduled and answered; each is sent as an outbox row to 'sms'.
     Table(

@@ -2,16 +2,25 @@
 
 A page is ingested and its cursor saved in one transaction, so the cursor only moves past changes
 that are durably stored; a crash re-reads the page and the inbox de-duplicates it.
+
+One reader per feed (docs/adr/0030): a poller reads only under the feed's lease (`feed_leases`),
+and every unit of a page checks in its own transaction that the lease is still its own. Two
+replicas reading one feed side by side could otherwise commit an older report of a row after a
+newer one when the feed cannot order them (信用中国's SJC has whole seconds: two contents of a row
+in one second carry one source version), and the older would win.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TypeVar
 
 from gateway.contract import Ingested, NativeChange, SystemAdapter
 from gateway.domain.plan import Observation, Outcome, Plan, Policy, owed_after_first_read
@@ -19,6 +28,7 @@ from gateway.domain.retry import DeliveryError
 from gateway.observability import ACKNOWLEDGED, INBOUND, POLL_ERRORS, get_logger
 from gateway.pressure import Outage
 from gateway.quarantine import Problem, examine, quarantine
+from gateway.schedule import owner_is_dead
 from gateway.store.database import StoreUnavailable, Tx, now_utc
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import FIRST_READ_FEED, Repo
@@ -27,6 +37,7 @@ from gateway.sync.ingest import apply_event, apply_reports
 from gateway.sync.plan_writer import PlanWriter
 
 log = get_logger("creditgw.poller")
+T = TypeVar("T")
 FEED = "changes"
 # First read of a feed (FIRST_READ_FEED row): "read" once its end was reached and the system was
 # sent what it lacks; "settled" after a second such pass at least SETTLE_AFTER later, which catches
@@ -35,6 +46,31 @@ FEED = "changes"
 READ, SETTLED = "read", "settled"
 SETTLE_AFTER = timedelta(minutes=1)
 OWED_PAGE = 500
+
+
+class FeedLeaseLost(RuntimeError):
+    """This reader no longer holds the feed: what it read must not be committed."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """The lease a page was read under; every unit of the page checks it before writing."""
+
+    system: str
+    owner: str
+    generation: int
+
+    def guard(self, unit: Callable[[Tx], T]) -> Callable[[Tx], T]:
+        def guarded(tx: Tx) -> T:
+            if not Repo(tx).holds_feed(self.system, FEED, self.owner, self.generation):
+                raise FeedLeaseLost(f"the {self.system} feed was taken over by another reader")
+            return unit(tx)
+
+        return guarded
+
+    @staticmethod
+    def wrap(fence: Fence | None, unit: Callable[[Tx], T]) -> Callable[[Tx], T]:
+        return unit if fence is None else fence.guard(unit)
 
 
 @dataclass
@@ -54,9 +90,14 @@ class Poller:
         clock: Callable[[], datetime] = now_utc,
         on_deliveries: Callable[[], None] | None = None,
         feeds: Iterable[str] = (),
+        owner: str | None = None,
+        lease_s: float = 15.0,
     ) -> None:
         self.committer = committer
         self.connector = connector
+        # Who holds the feed's lease: the process's owner id, or one of this poller's own.
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:poller-{id(self):x}"
+        self.lease = timedelta(seconds=lease_s)
         self.policy = policy
         self.clock = clock
         self.on_deliveries = on_deliveries
@@ -76,20 +117,30 @@ class Poller:
         ignores a report older than one already seen (source_version)."""
         stats = PollStats()
         system = self.connector.system
+        generation = await self._claim()
+        if generation is None:
+            stats.outcomes["feed_read_elsewhere"] = 1  # another replica holds the feed's lease
+            return stats
+        fence = Fence(system, self.owner, generation)
         cursor = await self.committer.submit(lambda tx: Repo(tx).get_cursor(system, FEED))
         read_through = False
         first_reads: dict[str, tuple[str, datetime]] = {}
         policy = self.policy
-        for _ in range(max_pages):
+        for number in range(max_pages):
+            if number and await self._claim() != generation:
+                stats.outcomes["feed_lease_lost"] = 1
+                break
             page = await self.connector.adapter.fetch_changes(cursor, self.connector.page_size)
             first_reads = await self.committer.db.run(lambda tx: Repo(tx).first_reads(), write=False)
             policy = replace(self.policy, unread=self.feeds - first_reads.keys())
-            outcomes = await self._ingest(page.changes, policy)
+            outcomes = await self._ingest(page.changes, policy, fence)
             failed = [o for o in outcomes if isinstance(o, BaseException)]
             if failed:
                 raise failed[0]  # the cursor stays: the next poll reads the page again (the inbox de-duplicates)
             await self._acknowledge(page.changes, outcomes)
-            advanced = await self.committer.submit(partial(self._move_cursor, expected=cursor, position=page.cursor))
+            advanced = await self.committer.submit(
+                fence.guard(partial(self._move_cursor, expected=cursor, position=page.cursor))
+            )
             self._count(stats, page.changes, outcomes)
             if not advanced:
                 # Another poller (a second replica) moved the cursor meanwhile: what we read was
@@ -101,6 +152,8 @@ class Poller:
                 read_through = True
                 break
         mark = first_reads.get(system)
+        if read_through and await self._claim() != generation:
+            read_through = False  # the feed went to another reader: the first-read marks are its job
         if read_through and (mark is None or (mark[0] == READ and self.clock() - mark[1] >= SETTLE_AFTER)):
             owed = await self._after_first_read(policy, settled=mark is not None)
             if owed:
@@ -159,26 +212,39 @@ class Poller:
         Changes the gateway never stored (stamped behind the cursor, say) are applied like any
         other; those it stored are duplicates in the inbox, so re-reading what is in sync changes
         nothing and a second run finds only duplicates. Changes older than `since` that the feed
-        yields too (a feed whose cursor cannot name a time starts at its beginning) are skipped."""
+        yields too (a feed whose cursor cannot name a time starts at its beginning) are skipped.
+
+        It takes the feed's lease from whichever reader has it (a running `serve` pauses that feed
+        meanwhile: two readers must not ingest one feed side by side) and hands it back at the end."""
         stats = PollStats()
-        adapter = self.connector.adapter
+        system, owner, adapter = self.connector.system, self.owner, self.connector.adapter
+        now = self.clock()
+        generation = await self.committer.submit(lambda tx: Repo(tx).take_feed(system, FEED, owner, now + self.lease))
+        fence = Fence(system, owner, generation)
         cursor = adapter.cursor_at(since)
-        for _ in range(max_pages):
-            page = await adapter.fetch_changes(cursor, self.connector.page_size)
-            wanted = [change for change in page.changes if change.changed_at >= since]
-            first_reads = await self.committer.db.run(lambda tx: Repo(tx).first_reads(), write=False)
-            outcomes = await self._ingest(wanted, replace(self.policy, unread=self.feeds - first_reads.keys()))
-            failed = [o for o in outcomes if isinstance(o, BaseException)]
-            if failed:
-                raise failed[0]
-            await self._acknowledge(wanted, outcomes)
-            self._count(stats, wanted, outcomes)
-            if len(wanted) < len(page.changes):
-                stats.outcomes["before_since"] = stats.outcomes.get("before_since", 0) + len(page.changes) - len(wanted)
-            if not page.has_more or page.cursor == cursor:
-                break
-            cursor = page.cursor
-        log.info("feed_resynced", system=self.connector.system, since=since, changes=stats.changes, pages=stats.pages)
+        try:
+            for number in range(max_pages):
+                if number and await self._claim() != generation:
+                    raise FeedLeaseLost(f"the {system} feed was taken over by another resync")
+                page = await adapter.fetch_changes(cursor, self.connector.page_size)
+                wanted = [change for change in page.changes if change.changed_at >= since]
+                first_reads = await self.committer.db.run(lambda tx: Repo(tx).first_reads(), write=False)
+                policy = replace(self.policy, unread=self.feeds - first_reads.keys())
+                outcomes = await self._ingest(wanted, policy, fence)
+                failed = [o for o in outcomes if isinstance(o, BaseException)]
+                if failed:
+                    raise failed[0]
+                await self._acknowledge(wanted, outcomes)
+                self._count(stats, wanted, outcomes)
+                if len(wanted) < len(page.changes):
+                    before = len(page.changes) - len(wanted)
+                    stats.outcomes["before_since"] = stats.outcomes.get("before_since", 0) + before
+                if not page.has_more or page.cursor == cursor:
+                    break
+                cursor = page.cursor
+        finally:
+            await self.release()
+        log.info("feed_resynced", system=system, since=since, changes=stats.changes, pages=stats.pages)
         return stats
 
     def _count(self, stats: PollStats, changes: list[NativeChange], outcomes: list[str | BaseException]) -> None:
@@ -192,7 +258,30 @@ class Poller:
         if self.on_deliveries is not None and any(o in ("created", "changed", "set_back") for o in done):
             self.on_deliveries()
 
-    async def _ingest(self, changes: list[NativeChange], policy: Policy) -> list[str | BaseException]:
+    async def _claim(self) -> int | None:
+        """Take or renew this feed's lease: the generation held, or None (another reader has it).
+        A holder that was a process of this host which no longer runs (the previous life of a
+        restarted `serve`) is taken over at once instead of after its lease."""
+        system, owner, now = self.connector.system, self.owner, self.clock()
+
+        def claim(tx: Tx) -> int | None:
+            repo = Repo(tx)
+            held = repo.claim_feed(system, FEED, owner, now, now + self.lease)
+            # A wrong guess costs a live holder its lease, never a write: every unit checks it (Fence).
+            if held is None and owner_is_dead(repo.feed_holder(system, FEED)):
+                held = repo.take_feed(system, FEED, owner, now + self.lease)
+            return held
+
+        return await self.committer.submit(claim)
+
+    async def release(self) -> None:
+        """Hand the feed over at once (shutting down): another replica need not wait out the lease."""
+        system, owner, now = self.connector.system, self.owner, self.clock()
+        await self.committer.submit(lambda tx: Repo(tx).release_feed(system, FEED, owner, now))
+
+    async def _ingest(
+        self, changes: list[NativeChange], policy: Policy, fence: Fence | None = None
+    ) -> list[str | BaseException]:
         """One outcome (or failure) per change. The reports that change nothing but the links and
         the first sightings are recorded together in one unit; every other change is its own unit,
         after it (see poll_once)."""
@@ -222,9 +311,11 @@ class Poller:
             listed = [(changes[index].change_key, observation) for index, observation in reports]
             try:
                 bulk = await self.committer.submit(
-                    lambda tx: apply_reports(tx, listed, source=system, policy=policy, now=now),
+                    Fence.wrap(fence, lambda tx: apply_reports(tx, listed, source=system, policy=policy, now=now)),
                     gathered=True,
                 )
+            except FeedLeaseLost:
+                raise
             except Exception as exc:  # a lost race, a deadlock: each change goes alone instead
                 log.warning("bulk_reports_failed", system=system, changes=len(reports), error=str(exc)[:200])
         settled.update(
@@ -234,7 +325,9 @@ class Poller:
         ran = await asyncio.gather(
             *(
                 self.committer.submit(
-                    partial(self._ingest_one, change=changes[index], mapped=mapped[index], policy=policy)
+                    Fence.wrap(
+                        fence, partial(self._ingest_one, change=changes[index], mapped=mapped[index], policy=policy)
+                    )
                 )
                 for index in alone
             ),
@@ -285,6 +378,8 @@ class Poller:
                 outage.succeeded()
             except StoreUnavailable as exc:
                 wait_s = max(interval_s, outage.failed(exc, interval_s))  # quiet, backing off
+            except FeedLeaseLost as exc:  # another replica (or a resync) reads it now: not an error
+                log.info("feed_handed_over", system=self.connector.system, detail=str(exc))
             except DeliveryError as exc:
                 POLL_ERRORS.labels(self.connector.system).inc()
                 log.warning("poll_failed", system=self.connector.system, kind=exc.kind.value, error=exc.message)
