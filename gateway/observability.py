@@ -101,6 +101,12 @@ HTTP_REQUESTS = Histogram(
     ["route", "method", "status"],
     registry=REGISTRY,
 )
+SCHEDULED_RUNS = Counter(
+    "creditgw_scheduled_runs_total",
+    "Scheduled job runs this replica made (sweep, reminders): once per slot across all replicas.",
+    ["job"],
+    registry=REGISTRY,
+)
 
 
 # ---- expiry sweep and sync SLA ----------------------------------------------------------------

@@ -22,6 +22,7 @@ from gateway.observability import (
     LEASES_REAPED,
     OUTBOX_DEPTH,
     OUTBOX_OLDEST_PENDING,
+    SCHEDULED_RUNS,
     SYNC_OVERDUE,
     TARGET_MISMATCH,
     get_logger,
@@ -29,6 +30,7 @@ from gateway.observability import (
 from gateway.pressure import Outage, Pressure
 from gateway.quarantine import refresh_gauge as refresh_quarantine_gauge
 from gateway.reconcile.gauges import refresh_reconcile_gauges
+from gateway.schedule import SlotClaim, claim_slot, finish_slot, renew_slot, slot_of
 from gateway.settings import Settings
 from gateway.store.database import Database, StoreUnavailable, from_db_ts, now_utc, open_database
 from gateway.store.group import GroupCommitter
@@ -46,6 +48,10 @@ if TYPE_CHECKING:
 
 # Detection reads every unreported write: once a minute is plenty for an alert that waits 10.
 MISMATCH_REFRESH = timedelta(seconds=60)
+# Scheduled jobs: how often a replica looks whether the current slot still needs running, and the
+# lease its holder renews while it runs (a dead holder's slot is run again once it lapses).
+SLOT_CHECK_S = 30.0
+SLOT_LEASE = timedelta(seconds=60)
 
 log = get_logger("creditgw.runtime")
 
@@ -196,11 +202,15 @@ class Runtime:
             spawn("dispatcher", self.dispatcher.run(self._stop))
             spawn("reaper", self._every(self.settings.reaper_interval_s, self.reap))
             spawn("retention", self._every(600.0, self.purge))
+        # Scheduled jobs run once per interval across replicas, not once per replica (a slot row).
         if sweep and self.settings.sweep_enabled:
-            spawn("sweep", self._every(self.settings.sweep_interval_s, self.sweep))
+            interval = self.settings.sweep_interval_s
+            spawn("sweep", self._every(min(SLOT_CHECK_S, interval), self._once_per_slot("sweep", interval, self.sweep)))
         # `remind`: the SMS reminder job (daily by default); `serve` asks for it, like the sweep.
         if remind and self.settings.reminders_enabled:
-            spawn("reminders", self._every(self.settings.reminder_interval_s, self.remind))
+            interval = self.settings.reminder_interval_s
+            reminders = self._once_per_slot("reminders", interval, self.remind)
+            spawn("reminders", self._every(min(SLOT_CHECK_S, interval), reminders))
         # `reconcile`: the nightly reconciliation, once per night across replicas (gateway/reconcile/nightly.py).
         if reconcile and self.settings.reconcile_at != "off":
             from gateway.reconcile.nightly import nightly_from
@@ -254,6 +264,47 @@ class Runtime:
                 log.exception("periodic_job_failed", job=name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=wait_s)
+
+    def _once_per_slot(
+        self, job: str, interval_s: float, work: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> Callable[[], Coroutine[Any, Any, bool]]:
+        """`work`, run at most once per slot of `interval_s` (counted from the epoch) by whichever
+        replica claims the slot first (gateway/schedule.py). A holder that dies mid-run stops
+        renewing its lease and another replica runs the slot again (the jobs are idempotent)."""
+
+        async def run_slot() -> bool:
+            return await self.run_slot(job, interval_s, work)
+
+        run_slot.__name__ = job
+        return run_slot
+
+    async def run_slot(self, job: str, interval_s: float, work: Callable[[], Coroutine[Any, Any, Any]]) -> bool:
+        """Run `work` for the current slot of `job` if no replica has run it; True if this one did."""
+        now = self.clock()
+        slot = slot_of(now, interval_s)
+        claim = await self.db.run(
+            lambda tx: claim_slot(tx, job=job, slot=slot, owner=self.owner, lease_until=now + SLOT_LEASE, now=now)
+        )
+        if claim is None:
+            return False  # done this slot, or another live replica runs it
+        renewing = asyncio.create_task(self._renew_slot(claim))
+        outcome = "failed"
+        try:
+            await work()
+            outcome = "done"
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            if outcome == "done":
+                await self.db.run(lambda tx: finish_slot(tx, claim, outcome=outcome, now=self.clock()))
+        SCHEDULED_RUNS.labels(job).inc()
+        return True
+
+    async def _renew_slot(self, claim: SlotClaim) -> None:
+        while True:
+            await asyncio.sleep(SLOT_LEASE.total_seconds() / 3)
+            await self.db.run(partial(renew_slot, claim=claim, lease_until=self.clock() + SLOT_LEASE))
 
     async def reap(self) -> int:
         count = await reap_expired_leases(self.committer, now=self.clock())

@@ -18,7 +18,7 @@ import re
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from gateway.domain.beijing import BEIJING
 from gateway.store.database import Tx, from_db_ts
@@ -74,6 +74,13 @@ def daily_slot(now: datetime, at: time) -> tuple[str, datetime]:
     if moment > local:
         moment -= timedelta(days=1)
     return moment.date().isoformat(), moment
+
+
+def slot_of(now: datetime, interval_s: float) -> str:
+    """The slot of an every-`interval_s` job that `now` falls in, named by its start (UTC, ISO),
+    counted from the epoch so that every replica names it alike."""
+    start = int(now.timestamp() // interval_s * interval_s)
+    return datetime.fromtimestamp(start, UTC).isoformat()
 
 
 def next_daily_moment(now: datetime, at: time) -> datetime:
