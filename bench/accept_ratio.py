@@ -2,6 +2,7 @@
 
     python -m bench.accept_ratio [--seconds 8] [--warmup 1] [--concurrency 32]
                                  [--backends sqlite,postgresql] [--records N] [--keep] [--budget S]
+                                 [--profile DIR]
 
 Per backend, one database is migrated and seeded by the gateway's own code (`bench.ingest_server
 prepare`: 3 × N published records, steady state), and four servers, each in its own process, are
@@ -58,6 +59,7 @@ class Options:
     backends: tuple[str, ...]
     records: int | None
     keep: bool
+    profile_dir: Path | None = None
     budget_s: float = 0.0
 
 
@@ -139,6 +141,7 @@ async def measure_backend(
                 ready_timeout_s=120,
                 also_cpu=also,
                 warmup_requests=max(1, n // 5),
+                profile_dir=options.profile_dir,
                 **common,  # type: ignore[arg-type]
             )
     refs = [runs["reference-1"], runs["reference-2"]]
@@ -287,6 +290,7 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--records", type=int, help="records per server (default: enough for the window)")
     parser.add_argument("--budget", type=float, help="hard limit on the whole run, seconds (default: computed)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (server logs, SQLite files)")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy profile of each server into DIR")
     args = parser.parse_args(argv)
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     unknown = [b for b in backends if b not in BACKENDS]
@@ -301,6 +305,7 @@ def parse(argv: list[str] | None) -> Options:
         backends=backends,
         records=args.records,
         keep=args.keep,
+        profile_dir=args.profile,
     )
     return replace(options, budget_s=args.budget if args.budget is not None else default_budget(options))
 
