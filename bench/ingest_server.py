@@ -4,6 +4,7 @@ server do not share an event loop or a GIL):
     python -m bench.ingest_server bare
     python -m bench.ingest_server gateway --database-url URL --records N [--group-commit-max M] [--unsigned]
     python -m bench.ingest_server http-layer --database-url URL
+    python -m bench.ingest_server prepare --database-url URL --records N
 
 `bare` is the baseline: an aiohttp app whose POST handler reads the JSON body and answers 202 with
 a small JSON body — the ceiling of the HTTP stack. `gateway` is the real API (`create_app`) on a
@@ -22,6 +23,9 @@ the name) and put its credentials in the READY line; the load client signs with 
 (docs/signing.md). `gateway --unsigned` turns signatures off (`require_signature=false`): the same
 client, named by `X-Client-Id` alone, so the two runs differ by signing and nonce checking only.
 `http-layer` runs unsigned too: the nonce is a database write, and that layer measures no store work.
+
+`prepare` migrates and seeds a database as `gateway` does, prints `PREPARED {…}` and exits: for
+servers that share one seeded database, each on its own records (bench/accept_ratio.py).
 
 Binds 127.0.0.1 on an OS-chosen port, prints `READY {"port": …, …}` and serves until SIGTERM/SIGINT.
 """
@@ -48,6 +52,7 @@ if TYPE_CHECKING:  # imported where used: the bare baseline must not depend on t
     from gateway.store.database import Database
 
 READY = "READY"
+PREPARED = "PREPARED"
 BENCH_CLIENT = "bench"
 # High enough never to refuse the benchmark's client: the rate limit is not what is measured.
 BENCH_RATE = 1_000_000
@@ -134,9 +139,11 @@ async def add_bench_client(db: Database, key: str, *, read: bool = False) -> str
     )
 
 
-async def _ingest_runtime(database_url: str, log_level: str, **overrides: Any) -> tuple[Runtime, dict[str, str]]:
+async def _ingest_runtime(
+    database_url: str, log_level: str, *, client: bool = True, **overrides: Any
+) -> tuple[Runtime, dict[str, str]]:
     """The gateway's runtime as `serve` opens it (JSON logs), with the ingest policy: no connectors;
-    and the benchmark's client (its credentials, for the READY line)."""
+    and (unless `client` is false) the benchmark's client (its credentials, for the READY line)."""
     from pydantic import SecretStr
 
     from gateway.clients import new_key
@@ -151,6 +158,8 @@ async def _ingest_runtime(database_url: str, log_level: str, **overrides: Any) -
     configure_logging(settings.log_format, settings.log_level)
     runtime = await Runtime.open(settings, connectors={})
     runtime.policy = ingest_policy(runtime)
+    if not client:
+        return runtime, {}
     return runtime, {"client_id": BENCH_CLIENT, "secret": await add_bench_client(runtime.db, key)}
 
 
@@ -180,6 +189,19 @@ async def _gateway(
     await _serve(create_app(runtime), info, runtime.close)
 
 
+async def _prepare(database_url: str, records: int) -> None:
+    """Migrate and seed a database for servers started on it later (bench/accept_ratio.py), then exit."""
+    from bench.seed import seed_records
+
+    runtime, _ = await _ingest_runtime(database_url, "WARNING", client=False)
+    try:
+        started = time.perf_counter()
+        await seed_records(runtime.db, runtime.policy, records)
+        print(f"{PREPARED} {json.dumps({'records': records, 'seed_s': round(time.perf_counter() - started, 2)})}")
+    finally:
+        await runtime.close()
+
+
 async def _http_layer(database_url: str, log_level: str) -> None:
     from gateway.api.app import create_app
     from gateway.api.keys import DECISIONS
@@ -201,12 +223,17 @@ def main(argv: list[str] | None = None) -> None:
     gateway.add_argument("--group-commit-max", type=int, help="Settings.group_commit_max (1 = off)")
     gateway.add_argument("--log-level", default="INFO", help="the gateway's log level (INFO, as in production)")
     gateway.add_argument("--unsigned", action="store_true", help="signatures off: X-Client-Id names the client")
+    prepare = sub.add_parser("prepare", help="migrate and seed a database, then exit (no server)")
+    prepare.add_argument("--database-url", required=True)
+    prepare.add_argument("--records", type=int, required=True, help="published records to seed")
     layer = sub.add_parser("http-layer", help="the real API, the decision answered at once: no store work")
     layer.add_argument("--database-url", required=True)
     layer.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if args.kind == "bare":
         asyncio.run(_bare())
+    elif args.kind == "prepare":
+        asyncio.run(_prepare(args.database_url, args.records))
     elif args.kind == "http-layer":
         asyncio.run(_http_layer(args.database_url, args.log_level))
     else:

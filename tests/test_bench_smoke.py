@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +129,66 @@ def test_golive_benchmark_runs_in_a_tiny_configuration() -> None:
     env = {**os.environ, "CREDITGW_BENCH_PG_DSN": PG_DSN}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.golive", "--records", "300", "--chunk", "100", "--stopped", "0.01"],
+ACCEPT_RATIO = [
+    *("--seconds", "1", "--warmup", "0.2", "--concurrency", "4", "--records", "150", "--budget", "400"),
+]
+
+
+def _rows_per_repair(db: Path) -> dict[str, set[tuple[int, ...]]]:
+    """Per server (from the Idempotency-Key of its requests), the distinct row counts one accepted
+    repair left in audit, outbox, repair_targets (with outbox id and due date) and records."""
+    conn = sqlite3.connect(db)
+    try:
+        counts = conn.execute(
+            "SELECT i.key,"
+            " (SELECT count(*) FROM audit a WHERE a.record_id = r.record_id AND a.kind = 'state_changed'"
+            "  AND a.after_version = r.version AND a.after_state = 'stopped:repaired'),"
+            " (SELECT count(*) FROM outbox o WHERE o.repair_id = r.repair_id AND o.status = 'pending'),"
+            " (SELECT count(*) FROM repair_targets t WHERE t.repair_id = r.repair_id AND t.status = 'pending'"
+            "  AND t.outbox_id IS NOT NULL AND t.due_on IS NOT NULL),"
+            " (SELECT count(*) FROM records c WHERE c.record_id = r.record_id AND c.version = r.version"
+            "  AND c.status = 'stopped' AND c.reason = 'repaired')"
+            " FROM repairs r JOIN idempotency i ON i.response_body LIKE '%' || r.repair_id || '%'"
+        ).fetchall()
+    finally:
+        conn.close()
+    found: dict[str, set[tuple[int, ...]]] = {}
+    for key, *row in counts:
+        found.setdefault(re.sub(r"-\d+$", "", key), set()).add(tuple(row))
+    return found
+
+
+@pytest.mark.timeout(420)
+def test_accept_ratio_benchmark_runs_and_the_reference_writes_the_gateways_rows() -> None:
+    """bench.accept_ratio on SQLite, tiny: it finishes with its JSON line, and every repair the
+    reference server accepted left the same rows as every repair the gateway accepted (one audit
+    row, two outbox rows, two progress rows with outbox id and due date, the record at the repair's
+    version, the stored answer) — so the baseline does the work it claims to."""
+    proc = _start("bench.accept_ratio", [*ACCEPT_RATIO, "--backends", "sqlite", "--keep"])
+    output, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, output
+    work_dir = Path(re.search(r"work dir (\S+)", output).group(1))  # type: ignore[union-attr]
+    try:
+        doc = json.loads(output.strip().splitlines()[-1])
+        assert doc["benchmark"] == "accept_ratio" and doc["errors"] == 0
+        sqlite = doc["backends"]["sqlite"]
+        for key in ("bare", "reference-1", "gateway", "reference-2", "ratio", "ratio_to_bare", "target_met"):
+            assert key in sqlite, key
+        for run in ("reference-1", "gateway", "reference-2"):
+            assert sqlite[run]["completed"] > 0 and sqlite[run]["cpu_ms_per_accepted"]["server"] > 0
+        rows = _rows_per_repair(work_dir / "sqlite_accept.db")
+        each = {(1, 2, 2, 1)}
+        assert rows == {f"bench-sqlite-{run}": each for run in ("reference-1", "gateway", "reference-2")}, rows
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(420)
+def test_accept_ratio_benchmark_runs_on_postgresql() -> None:
+    env = {**os.environ, "CREDITGW_BENCH_PG_DSN": PG_DSN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.accept_ratio", *ACCEPT_RATIO, "--backends", "postgresql"],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -142,3 +205,6 @@ def test_golive_benchmark_runs_in_a_tiny_configuration() -> None:
         # 30 published records the mirror lacks, 3 it shows stopped (set back).
         assert result["golive"]["deliveries"] == {"gsxt_gansu": 33}
         assert result["ratio"] > 0
+    pg = doc["backends"]["postgresql"]
+    assert doc["errors"] == 0 and pg["reference-1"]["completed"] > 0 and pg["gateway"]["completed"] > 0
+    assert pg["gateway"]["cpu_ms_per_accepted"]["postgresql"] > 0
