@@ -129,6 +129,24 @@ def test_golive_benchmark_runs_in_a_tiny_configuration() -> None:
     env = {**os.environ, "CREDITGW_BENCH_PG_DSN": PG_DSN}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.golive", "--records", "300", "--chunk", "100", "--stopped", "0.01"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    doc = _finish(proc)
+    assert doc["benchmark"] == "golive"
+    for backend in ("postgresql", "sqlite"):
+        result = doc[backend]
+        assert result["baseline"]["records"] == result["golive"]["records"] == 300
+        assert result["golive"]["bulk"] == 300 and result["golive"]["alone"] == 0
+        # 30 published records the mirror lacks, 3 it shows stopped (set back).
+        assert result["golive"]["deliveries"] == {"gsxt_gansu": 33}
+        assert result["ratio"] > 0
+
+
 ACCEPT_RATIO = [
     *("--seconds", "1", "--warmup", "0.2", "--concurrency", "4", "--records", "150", "--budget", "400"),
 ]
@@ -197,14 +215,6 @@ def test_accept_ratio_benchmark_runs_on_postgresql() -> None:
         text=True,
     )
     doc = _finish(proc)
-    assert doc["benchmark"] == "golive"
-    for backend in ("postgresql", "sqlite"):
-        result = doc[backend]
-        assert result["baseline"]["records"] == result["golive"]["records"] == 300
-        assert result["golive"]["bulk"] == 300 and result["golive"]["alone"] == 0
-        # 30 published records the mirror lacks, 3 it shows stopped (set back).
-        assert result["golive"]["deliveries"] == {"gsxt_gansu": 33}
-        assert result["ratio"] > 0
     pg = doc["backends"]["postgresql"]
     assert doc["errors"] == 0 and pg["reference-1"]["completed"] > 0 and pg["gateway"]["completed"] > 0
     assert pg["gateway"]["cpu_ms_per_accepted"]["postgresql"] > 0
