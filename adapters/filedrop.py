@@ -8,7 +8,8 @@ docs/adr/0027).
 - **Each file once**: every file taken is recorded in the adapter's own state (name, size, sha256,
   rows, times, outcome). A name already recorded is never read again; a file with the same sha256
   as the last processed one (a duplicate upload under a new name) is recorded as `duplicate` and
-  changes nothing.
+  changes nothing; one named before the last processed one arrived late with an older snapshot
+  (`superseded`, no changes).
 - **Never a half-written file**: a file that does not parse as a whole (a zip without its central
   directory, a CSV whose last line has no CRLF) is held back and tried again on the next scan. It
   is given up (`incomplete`, a file incident → quarantine) once a later file has been processed —
@@ -48,7 +49,7 @@ import structlog
 from gateway.contract import ChangePage, ListingPage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from gateway.domain.beijing import BEIJING
 from gateway.domain.retry import PermanentError, RetryableError
-from gateway.filedrop import ABSENT_FROM, FILE_INCIDENT_KIND, INCOMPLETE
+from gateway.filedrop import ABSENT_FROM, FILE_INCIDENT_KIND, INCOMPLETE, NOT_THE_TEMPLATE
 from gateway.observability import FILEDROP_FILES, FILEDROP_HELD
 
 log = structlog.get_logger(__name__)
@@ -58,6 +59,7 @@ PROCESSED = "processed"
 DUPLICATE = "duplicate"
 REFUSED = "refused"
 GIVEN_UP = "incomplete"
+SUPERSEDED = "superseded"
 
 _STAMP = re.compile(r"_(\d{14})_")
 _SCHEMA = """
@@ -321,7 +323,10 @@ class FileDropAdapter(SystemAdapter):
                 continue  # moved away meanwhile
             if time.time() - stat.st_mtime < self.settle_s:  # the file system's clock, not the adapter's
                 continue  # still being written, perhaps: look again on the next scan
-            self._take(path, stat.st_mtime, now)
+            try:
+                self._take(path, stat.st_mtime, now)
+            except FileNotFoundError:
+                continue  # moved away meanwhile
         self._give_up_stale_holds(now)
         FILEDROP_HELD.labels(self.system).set(db.execute("SELECT count(*) FROM held").fetchone()[0])
 
@@ -337,6 +342,11 @@ class FileDropAdapter(SystemAdapter):
         if previous is not None and previous[0] == sha256:
             self._record(path.name, size, sha256, None, taken_at, now, DUPLICATE, f"same bytes as {previous[1]}")
             return
+        if previous is not None and path.name < previous[1]:
+            # Arrived late: its name says it is older than the snapshot already processed.
+            detail = f"older than {previous[1]}, already processed"
+            self._record(path.name, size, sha256, None, taken_at, now, SUPERSEDED, detail)
+            return
         db.execute("BEGIN IMMEDIATE")
         if self._taken_meanwhile(path.name):
             return
@@ -349,6 +359,16 @@ class FileDropAdapter(SystemAdapter):
         except Refused as exc:
             db.execute("ROLLBACK")
             self._refuse(path.name, size, sha256, taken_at, now, exc)
+            return
+        except (OSError, sqlite3.Error):
+            db.execute("ROLLBACK")
+            raise  # the disk or the state, not the file: the next scan tries again
+        except Exception as exc:
+            # A settled file the reader cannot make sense of: refused visibly, or it would stop
+            # every later file behind it.
+            db.execute("ROLLBACK")
+            unreadable = Refused(f"unreadable: {type(exc).__name__}: {exc}", problem=NOT_THE_TEMPLATE)
+            self._refuse(path.name, size, sha256, taken_at, now, unreadable)
             return
         except BaseException:
             db.execute("ROLLBACK")
@@ -586,6 +606,7 @@ __all__ = [
     "GIVEN_UP",
     "PROCESSED",
     "REFUSED",
+    "SUPERSEDED",
     "FileDropAdapter",
     "FileProblem",
     "Incomplete",

@@ -300,3 +300,41 @@ async def test_logs_carry_neither_the_secret_nor_a_token(court: CourtHarness) ->
     assert logs and len(tokens) == 2
     text = repr(logs)
     assert CLIENT_SECRET not in text and not any(token in text for token in tokens)
+
+
+async def test_a_gap_in_the_versions_stops_the_cursor_before_it() -> None:
+    """A court answer missing version 3 (lost in its own paging): versions 1-2 are taken, the
+    cursor stays at 2 and the next poll asks from there, so version 3 is never skipped."""
+    from aiohttp import web
+
+    served: list[int] = []
+    log_rows = {v: {"version": v, "action": "PUBLISH", "record": court_row(v)} for v in (1, 2, 3, 4)}
+
+    async def token(_request: web.Request) -> web.Response:
+        return web.json_response({"code": 0, "data": {"accessToken": "t", "expiresIn": 7200}})
+
+    async def changes(request: web.Request) -> web.Response:
+        after = int(request.query["fromVersion"])
+        served.append(after)
+        # The first answer lacks version 3; asked again, the court serves it.
+        versions = [1, 2, 4] if after == 0 else [v for v in (1, 2, 3, 4) if v > after]
+        items = [log_rows[v] for v in versions]
+        return web.json_response({"code": 0, "data": {"changes": items, "latestVersion": 4, "hasMore": False}})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/auth/token", token)
+    app.router.add_get("/api/v1/sxbzxr/changes", changes)
+    server = TestServer(app)
+    await server.start_server()
+    adapter = CourtAdapter(base_url=str(server.make_url("")).rstrip("/"), client_id="c", client_secret="s")
+    try:
+        first = await adapter.fetch_changes(None, 10)
+        assert [c.change_key for c in first.changes] == ["v:1", "v:2"]
+        assert first.cursor == "2" and first.has_more
+        second = await adapter.fetch_changes(first.cursor, 10)
+        assert [c.change_key for c in second.changes] == ["v:3", "v:4"] and second.cursor == "4"
+        assert not second.has_more
+        assert served == [0, 2]
+    finally:
+        await adapter.close()
+        await server.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from adapters.civil_affairs import CivilAffairsAdapter, looks_like_utf8
-from adapters.filedrop import DUPLICATE, GIVEN_UP, PROCESSED, REFUSED, FileDropAdapter
+from adapters.filedrop import DUPLICATE, GIVEN_UP, PROCESSED, REFUSED, SUPERSEDED, FileDropAdapter
 from adapters.statistics import StatisticsAdapter
 from gateway.contract import NativeChange, NativeWrite, UnmappableRow
 from gateway.domain.model import PUBLISHED, StopReason, stopped
@@ -470,3 +471,28 @@ async def test_two_replicas_sharing_the_state_take_each_file_once(civil_drop: Dr
         assert [f.outcome for f in files] == [PROCESSED] * 4 and files == await other.files()
     finally:
         await other.close()
+
+
+async def test_a_complete_file_that_is_not_the_template_is_refused_and_the_feed_goes_on(stats_drop: Drop) -> None:
+    await stats_drop.changes()
+    odd = stats_drop.drop / "TJJ_YZSXQY_20261126090000_0001a.xlsx"  # after the first upload, before the next
+    with zipfile.ZipFile(odd, "w") as archive:
+        archive.writestr("readme.txt", "不是工作簿")
+    await load(stats_drop, 0, 企业地址="新地址")
+    await stats_drop.upload()
+    incident, change = await stats_drop.changes()
+    assert incident.kind == FILE_INCIDENT_KIND and incident.row["problem"] == "not_the_template"
+    assert "not an .xlsx workbook" in incident.row["reason"]
+    assert change.row["企业地址"] == "新地址"
+
+
+async def test_a_file_named_before_the_last_processed_one_is_older_and_changes_nothing(civil_drop: Drop) -> None:
+    await civil_drop.changes()
+    await load(civil_drop, 0, 列入事由="新事由")
+    [newer] = await civil_drop.upload()
+    await civil_drop.changes()
+    late = civil_drop.drop / "MZT_SHZZ_SXMD_20261126080000_0000.csv"  # the export of an hour earlier
+    late.write_bytes((civil_drop.drop / newer["name"]).read_bytes().replace("新事由".encode("gb18030"), b"x"))
+    assert await civil_drop.changes() == []
+    [taken] = [f for f in await civil_drop.adapter.files() if f.name == late.name]
+    assert taken.outcome == SUPERSEDED and taken.detail == f"older than {newer['name']}, already processed"

@@ -77,13 +77,13 @@ async def test_the_departments_fixture_rows_map(read: tuple[Sim, HrssAdapter]) -
         True,
     )
     assert unit.facts.decision_date == date(2025, 3, 10) and unit.facts.content == "涉及金额860000.00元"
-    # The person: no 统一社会信用代码, and the masked ID number is nowhere in the canonical record.
+    # The person: no 统一社会信用代码; the ID number exactly as the department masked it (ADR 0028).
     assert (person.facts.subject_type, person.facts.subject_code, person.facts.subject_name) == (
         SubjectType.NATURAL_PERSON,
         None,
         "何某某",
     )
-    assert "2516" not in repr(person.facts)
+    assert person.facts.subject_id_masked == "6201**********2516"
     assert unit.target == person.target == PUBLISHED
 
     # Updated twice: three rows, one record; the last row (by CZSJ, ID) is its state and content.

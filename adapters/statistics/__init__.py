@@ -35,9 +35,11 @@ class StatisticsAdapter(FileDropAdapter):
     def read_rows(self, path: Path) -> Iterator[dict[str, str]]:
         try:
             book = load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, EOFError, KeyError, InvalidFileException) as exc:
+        except (zipfile.BadZipFile, EOFError) as exc:
             # A half-written upload has no zip central directory: it does not open at all.
             raise Incomplete(f"not a complete .xlsx (zip): {exc}") from exc
+        except (KeyError, InvalidFileException) as exc:
+            raise Refused(f"a zip, but not an .xlsx workbook: {exc}", problem=NOT_THE_TEMPLATE) from exc
         try:
             if SHEET not in book.sheetnames:
                 raise Refused(f"no sheet {SHEET!r} (sheets: {', '.join(book.sheetnames)})", problem=NOT_THE_TEMPLATE)
