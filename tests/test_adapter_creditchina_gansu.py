@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from adapters.creditchina_gansu import CreditChinaGansuAdapter, cursor_second
 from adapters.creditchina_gansu import soap as client_soap
 from adapters.http import FieldRejected, InCallRetry
-from gateway.contract import NativeChange, SystemAdapter, SystemMapping
+from gateway.contract import NativeChange, SystemAdapter, SystemMapping, WriteResult
 from gateway.domain.beijing import BEIJING
 from gateway.domain.categories import Category
 from gateway.domain.model import PUBLISHED
@@ -126,13 +126,19 @@ async def test_bad_password_is_permanent_and_not_echoed(creditchina: CreditChina
         await adapter.close()
 
 
-async def test_status_change_for_an_unknown_key_is_permanent(creditchina: CreditChinaHarness) -> None:
+async def test_a_stop_for_a_row_the_platform_never_held_is_done_not_a_dead_letter(
+    creditchina: CreditChinaHarness,
+) -> None:
+    """信用中国 answers 04 (unknown key) to a stop of a row it does not hold: it publishes nothing of
+    it, which is the state asked for (a list entry removed before its first copy went out)."""
     from gateway.domain.model import StopReason, stopped
 
     adapter = creditchina.make()
-    with pytest.raises(PermanentError) as caught:
-        await adapter.write(creditchina.write_for(contract_facts(45), stopped(StopReason.REPAIRED)))
-    assert caught.value.code == "04"
+    result = await adapter.write(creditchina.write_for(contract_facts(45), stopped(StopReason.REPAIRED)))
+    assert result.detail == {"code": "04", "not_held": True}
+    assert (await creditchina.stats())["requests"]["importPenalyXml"] == {"04": 1}
+    shown = {row.get("CF_WSH") for row in (await creditchina.admin("GET", "/admin/records"))["records"]}
+    assert contract_facts(45).document_number not in shown
 
 
 async def test_a_second_of_more_rows_than_a_page_is_read_through(creditchina: CreditChinaHarness) -> None:
@@ -260,25 +266,26 @@ async def test_a_refused_row_fails_alone_and_the_rest_of_its_batch_is_applied(
     creditchina: CreditChinaHarness,
 ) -> None:
     """The intake applies a batch whole or not at all and names the first refused row: that row
-    gets its own failure (04 unknown key, 03 invalid field) and the others are sent again."""
+    gets its own outcome (04 unknown key: a stop with nothing to stop, done; 03 invalid field: a
+    failure) and the others are sent again."""
     from gateway.domain.model import StopReason, stopped
 
     adapter = creditchina.make()
     good = [creditchina.write_for(contract_facts(300 + index)) for index in range(3)]
-    unknown = creditchina.write_for(contract_facts(310), stopped(StopReason.REPAIRED))  # never published: 04
+    unknown = creditchina.write_for(contract_facts(310), stopped(StopReason.REPAIRED))  # never published: 04, done
     invalid_row = {**good[0].row, "CF_WSH": "兰环罚〔2026〕9311号", "CF_XDR_SHXYM": "not-a-code"}
     invalid = replace(good[0], row=invalid_row, business_key="CF:兰环罚〔2026〕9311号")
     outcomes = await adapter.write_many([good[0], unknown, good[1], invalid, good[2]])
 
     assert [type(o).__name__ for o in outcomes] == [
         "WriteResult",
-        "FieldRejected",
+        "WriteResult",  # a stop of a row never held: nothing to stop
         "WriteResult",
         "FieldRejected",
         "WriteResult",
     ]
-    refused_unknown, refused_invalid = outcomes[1], outcomes[3]
-    assert isinstance(refused_unknown, FieldRejected) and refused_unknown.code == "04"
+    not_held, refused_invalid = outcomes[1], outcomes[3]
+    assert isinstance(not_held, WriteResult) and not_held.detail == {"code": "04", "not_held": True}
     assert isinstance(refused_invalid, FieldRejected) and refused_invalid.code == "03"
     assert refused_invalid.field == "CF_XDR_SHXYM"
     assert (await creditchina.stats())["requests"]["importPenalyXml"] == {"04": 1, "03": 1, "00": 1}

@@ -65,6 +65,12 @@ BUSY = "99"
 log = structlog.get_logger(__name__)
 
 
+def _ends_publicity(row: Mapping[str, object]) -> bool:
+    """Whether a write stops the row's publicity (GSZT 0, or a decision status other than 0): the
+    kind of write the intake answers 04 for when it holds no such row (docs/protocols.md §1)."""
+    return str(row.get("GSZT", "1")) == "0" or str(row.get("CF_ZT", "0")) not in ("", "0")
+
+
 def row_digest(row: Mapping[str, str]) -> str:
     """What a row holds, every column, as a short digest: two reads of a row are one change only
     when this is equal (the SJC alone cannot tell two changes within one second apart)."""
@@ -235,6 +241,12 @@ class CreditChinaGansuAdapter(SystemAdapter):
                     self._fail_rows(writes, pending, exc, outcomes)
                     return
                 refused = pending.pop(exc.line - 1)
+                if exc.code == UNKNOWN_KEY and _ends_publicity(writes[refused].row):
+                    # A stop for a row the platform never held: it publishes nothing of it, which
+                    # is the state asked for (a listing removed before its first copy went out).
+                    outcomes[refused] = WriteResult(native_id=None, detail={"code": UNKNOWN_KEY, "not_held": True})
+                    self._log.info("stop_of_unheld_row", business_key=writes[refused].business_key)
+                    continue
                 self._fail_rows(writes, [refused], exc, outcomes)
                 continue
             except DeliveryError as exc:
