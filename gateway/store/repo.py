@@ -205,6 +205,20 @@ class Repo:
             return f"{column} = ANY(?)", (list(values),)
         return f"{column} IN ({_marks(len(values))})", tuple(values)
 
+    def _rows_of(self, table: str, record_ids: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+        """A FROM clause of `table`'s rows (as `t`) of these records. On PostgreSQL one index probe
+        per record: without statistics (no autovacuum) even `= ANY` of a batch of 200 is planned as
+        a full scan of a table whose key is not unique on record_id (links, writes: 80,000 rows,
+        tests/test_query_plans.py); the lateral subquery, kept apart by `OFFSET 0`, is planned per
+        record id, where the index always wins. SQLite: an `IN` list on its index."""
+        if self._pg:
+            return (
+                f"unnest(?::text[]) AS probe(id) CROSS JOIN LATERAL"
+                f" (SELECT * FROM {table} WHERE record_id = probe.id OFFSET 0) AS t",
+                (list(record_ids),),
+            )
+        return f"{table} AS t WHERE t.record_id IN ({_marks(len(record_ids))})", tuple(record_ids)
+
     def _require_locked(self, record_ids: Iterable[str]) -> None:
         """Links and outbox rows change only under their record's lock: a path that forgot it is
         a defect that would reopen issue 9's race, so it fails loudly."""
@@ -289,11 +303,13 @@ class Repo:
             return {}, {}
         ids, params = self._in("record_id", record_ids)
         links: dict[str, dict[str, LinkState]] = {}
-        for row in self.tx.all(f"SELECT * FROM links WHERE {ids}", params):
+        of_links, by_record = self._rows_of("links", record_ids)
+        for row in self.tx.all(f"SELECT t.* FROM {of_links}", by_record):
             links.setdefault(row["record_id"], {})[row["system"]] = link_from_row(row)
         # Our writes each system may still echo (docs/adr/0011): the rows are few per record.
         sent: dict[tuple[str, str], list[SentWrite]] = {}
-        for row in self.tx.all(f"SELECT * FROM writes WHERE {ids} ORDER BY record_id, system, version", params):
+        of_writes, by_record = self._rows_of("writes", record_ids)
+        for row in self.tx.all(f"SELECT t.* FROM {of_writes} ORDER BY t.record_id, t.system, t.version", by_record):
             sent.setdefault((row["record_id"], row["system"]), []).append(sent_write_from_row(row))
         for (record_id, system), writes in sent.items():
             of_record = links.setdefault(record_id, {})
