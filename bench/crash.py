@@ -393,10 +393,13 @@ async def wait_quiet(probe: StoreProbe, view: SystemsView, *, deadline_s: float)
 
 
 async def shown_labels(view: SystemsView) -> dict[str, dict[str, str]]:
-    """record id → state label, per record system, read through the simulators' admin APIs."""
+    """record id → state label, per system the harness's penalties are published on (信用中国 and
+    GSXT; the list authorities the simulators also run show none of them), read through the
+    simulators' admin APIs."""
+    shown = await view.views()
     return {
-        system: {record_id: target.label for record_id, target in shown.items()}
-        for system, shown in (await view.views()).items()
+        system: {record_id: target.label for record_id, target in shown[system].items()}
+        for system in (CREDITCHINA, GSXT)
     }
 
 
