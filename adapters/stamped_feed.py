@@ -24,10 +24,11 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from gateway.contract import ChangePage, ListingPage, NativeChange
+from gateway.contract import ChangePage, ListingPage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from gateway.domain.beijing import BEIJING
+from gateway.domain.retry import PermanentError
 
 STAMP_FORMAT = "%Y%m%d%H%M%S"  # the cursor's second, Beijing time (both lists' query format)
 
@@ -174,3 +175,40 @@ class StampedFeed:
 
 
 __all__ = ["PageQuery", "StampCursor", "StampedFeed", "content_digest", "stamp_text"]
+
+
+class StampedFeedAdapter(SystemAdapter):
+    """A read-only list authority whose feed is a `StampedFeed` (tax, emergency): subclasses set
+    `system`, `kind`, `_feed`, `_page_size` and `_log`, and describe their authority's wording."""
+
+    takes_writes: ClassVar[bool] = False
+    kind: ClassVar[str]
+    decider: ClassVar[str]  # who decides and removes in its own system, for the refusal of writes
+    _feed: StampedFeed
+    _page_size: int
+    _log: Any
+
+    async def write(self, write: NativeWrite) -> WriteResult:
+        raise PermanentError(
+            f"{self.system} takes no writes: {self.decider} decides and removes in its own system", code="read_only"
+        )
+
+    def cursor_at(self, moment: datetime) -> str | None:
+        """The feed is by update time (whole seconds, inclusive): the second of `moment`."""
+        return stamp_text(moment)
+
+    async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
+        try:
+            page = await self._feed.read(cursor, max(1, min(page_size, self._page_size)))
+        except ValueError as exc:
+            raise PermanentError(f"{self.system}: not a cursor of this feed: {cursor!r}") from exc
+        (self._log.info if page.changes else self._log.debug)(
+            "changes_fetched", changes=len(page.changes), has_more=page.has_more
+        )
+        return page
+
+    async def list_all(self, kind: str, page_size: int) -> AsyncIterator[ListingPage]:
+        if kind != self.kind:
+            raise PermanentError(f"{self.system} lists only {self.kind!r}, not {kind!r}", code="bad_kind")
+        async for page in self._feed.listing(max(1, min(page_size, self._page_size))):
+            yield page

@@ -19,16 +19,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import structlog
 
 from adapters.http import HttpClient, HttpResponse, InCallRetry
-from adapters.stamped_feed import StampedFeed, stamp_text
-from gateway.contract import ChangePage, ListingPage, NativeWrite, SystemAdapter, WriteResult
+from adapters.stamped_feed import StampedFeed, StampedFeedAdapter, stamp_text
 from gateway.domain.retry import DeliveryError, PermanentError, RetryableError
 
 LIST_PATH = "/openapi/aqsc/v1/sxzt/list"
@@ -61,9 +60,10 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class EmergencyAdapter(SystemAdapter):
+class EmergencyAdapter(StampedFeedAdapter):
     system = "emergency"
-    takes_writes: ClassVar[bool] = False
+    kind = KIND
+    decider = "the department"
 
     def __init__(
         self,
@@ -96,32 +96,6 @@ class EmergencyAdapter(SystemAdapter):
 
     async def close(self) -> None:
         await self._http.close()
-
-    async def write(self, write: NativeWrite) -> WriteResult:
-        raise PermanentError(
-            f"{self.system} takes no writes: the department decides and removes in its own system",
-            code="read_only",
-        )
-
-    def cursor_at(self, moment: datetime) -> str | None:
-        """The feed is by `gxsj` (whole seconds, inclusive): the second of `moment`."""
-        return stamp_text(moment)
-
-    async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
-        try:
-            page = await self._feed.read(cursor, max(1, min(page_size, self._page_size)))
-        except ValueError as exc:
-            raise PermanentError(f"{self.system}: not a cursor of this feed: {cursor!r}") from exc
-        (self._log.info if page.changes else self._log.debug)(
-            "changes_fetched", changes=len(page.changes), has_more=page.has_more
-        )
-        return page
-
-    async def list_all(self, kind: str, page_size: int) -> AsyncIterator[ListingPage]:
-        if kind != KIND:
-            raise PermanentError(f"{self.system} lists only {KIND!r}, not {kind!r}", code="bad_kind")
-        async for page in self._feed.listing(max(1, min(page_size, self._page_size))):
-            yield page
 
     async def _query(self, since: datetime | None, offset: int, size: int) -> tuple[list[Mapping[str, Any]], int]:
         wanted = {"pageIndex": str(offset // size), "pageSize": str(size)}

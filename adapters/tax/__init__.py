@@ -16,9 +16,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
 
@@ -27,8 +27,7 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from adapters.http import HttpClient, HttpResponse, InCallRetry
-from adapters.stamped_feed import StampedFeed, stamp_text
-from gateway.contract import ChangePage, ListingPage, NativeWrite, SystemAdapter, WriteResult
+from adapters.stamped_feed import StampedFeed, StampedFeedAdapter, stamp_text
 from gateway.domain.beijing import BEIJING
 from gateway.domain.retry import DeliveryError, PermanentError, RetryableError
 
@@ -101,9 +100,10 @@ def parse_stamp(raw: Any) -> datetime:
     return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING)
 
 
-class TaxAdapter(SystemAdapter):
+class TaxAdapter(StampedFeedAdapter):
     system = "tax"
-    takes_writes: ClassVar[bool] = False
+    kind = KIND
+    decider = "the tax bureau"
 
     def __init__(
         self,
@@ -137,31 +137,6 @@ class TaxAdapter(SystemAdapter):
 
     async def close(self) -> None:
         await self._http.close()
-
-    async def write(self, write: NativeWrite) -> WriteResult:
-        raise PermanentError(
-            f"{self.system} takes no writes: the tax bureau decides and removes in its own system", code="read_only"
-        )
-
-    def cursor_at(self, moment: datetime) -> str | None:
-        """The feed is by `gxsj` (whole seconds, inclusive): the second of `moment`."""
-        return stamp_text(moment)
-
-    async def fetch_changes(self, cursor: str | None, page_size: int) -> ChangePage:
-        try:
-            page = await self._feed.read(cursor, max(1, min(page_size, self._page_size)))
-        except ValueError as exc:
-            raise PermanentError(f"{self.system}: not a cursor of this feed: {cursor!r}") from exc
-        (self._log.info if page.changes else self._log.debug)(
-            "changes_fetched", changes=len(page.changes), has_more=page.has_more
-        )
-        return page
-
-    async def list_all(self, kind: str, page_size: int) -> AsyncIterator[ListingPage]:
-        if kind != KIND:
-            raise PermanentError(f"{self.system} lists only {KIND!r}, not {kind!r}", code="bad_kind")
-        async for page in self._feed.listing(max(1, min(page_size, self._page_size))):
-            yield page
 
     def _key_of(self, row: Mapping[str, Any]) -> str:
         parts = [str(row.get(name) or "") for name in self._key_fields]
