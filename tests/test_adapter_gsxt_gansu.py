@@ -14,7 +14,7 @@ from adapters.creditchina_gansu import change_from_row
 from adapters.gsxt_gansu import GsxtGansuAdapter
 from adapters.http import InCallRetry
 from gateway.contract import NativeChange, NativeWrite, SystemAdapter, SystemMapping
-from gateway.domain.categories import AuthorityDomain, SubjectType
+from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import PUBLISHED
 from gateway.domain.retry import PermanentError, RetryableError
 from mappings.creditchina_gansu import CreditChinaGansuMapping
@@ -30,7 +30,8 @@ APP_KEY, SECRET = "creditgw-test", "gsxt-Secret-42"
 class GsxtHarness(Harness):
     system = "gsxt_gansu"
     secrets = (SECRET,)
-    listing_kinds = ("punish", "otherpunish", "opanomaly", "seriousillegal")
+    categories = (Category.ADMIN_PENALTY, Category.WORK_SAFETY)
+    listing_kinds = ("punish", "otherpunish", "opanomaly", "seriousillegal", "othersxmd")
     _mapping = GsxtGansuMapping()
 
     def build(self, *, timeout: float, page_size: int, retry: InCallRetry) -> SystemAdapter:
@@ -52,7 +53,8 @@ class GsxtHarness(Harness):
         return decode_cursor(cursor)  # test-only peek: the adapter treats it as opaque
 
     def business_key_label(self, facts: Any) -> str:
-        return f"otherpunish:{facts.document_number}|{facts.authority_code}"
+        table = "othersxmd" if facts.category is Category.WORK_SAFETY else "otherpunish"
+        return f"{table}:{facts.document_number}|{facts.authority_code}"
 
     async def seed_native(self, count: int, start: int) -> list[str]:
         # Other departments' penalties as GSXT holds them, numbered far from the write tests'.
@@ -67,7 +69,8 @@ class GsxtHarness(Harness):
 
     def native_label(self, change: NativeChange) -> str:
         row = change.row
-        authority = row.get("decOrgCode") if change.kind in ("opanomaly", "seriousillegal") else row.get("judAuthCode")
+        by_org = ("opanomaly", "seriousillegal", "othersxmd")
+        authority = row.get("decOrgCode") if change.kind in by_org else row.get("judAuthCode")
         return f"{change.kind}:{row.get('penDecNo')}|{authority}"
 
 

@@ -1,6 +1,6 @@
 """Who mirrors each list (gateway/domain/categories.py, ADR 0028): 信用中国（甘肃） every list; GSXT owns
-the 经营异常名录 and the SAMR serious list and mirrors no other department's list (its exchange has
-no intake for one); GSXT never shows a natural person."""
+the 经营异常名录 and the SAMR serious list, mirrors the work-safety list of enterprises and
+个体工商户 (its `othersxmd` intake) and no other department's list; GSXT never shows a natural person."""
 
 from __future__ import annotations
 
@@ -9,14 +9,27 @@ import pytest
 from gateway.domain.categories import AuthorityDomain, Category, SubjectType, System, mirrors_of, owner_of
 
 LISTS = [c for c in Category if c is not Category.ADMIN_PENALTY]
+ON_GSXT = {Category.WORK_SAFETY}
+ENTERPRISES = [SubjectType.LEGAL_ENTITY, SubjectType.INDIVIDUAL_BUSINESS]
 
 
-@pytest.mark.parametrize("category", LISTS, ids=lambda c: c.value)
+@pytest.mark.parametrize("category", [c for c in LISTS if c not in ON_GSXT], ids=lambda c: c.value)
 @pytest.mark.parametrize("subject", list(SubjectType), ids=lambda s: s.value)
-def test_every_list_is_mirrored_on_creditchina_only(category: Category, subject: SubjectType) -> None:
+def test_every_other_list_is_mirrored_on_creditchina_only(category: Category, subject: SubjectType) -> None:
     for domain in AuthorityDomain:
         assert mirrors_of(category, domain, subject) == (System.CREDITCHINA_GANSU,)
         assert owner_of(category, domain) is not System.CREDITCHINA_GANSU
+
+
+@pytest.mark.parametrize("subject", ENTERPRISES, ids=lambda s: s.value)
+def test_the_work_safety_list_of_an_enterprise_is_mirrored_on_creditchina_and_gsxt(subject: SubjectType) -> None:
+    for domain in AuthorityDomain:
+        assert mirrors_of(Category.WORK_SAFETY, domain, subject) == (System.CREDITCHINA_GANSU, System.GSXT_GANSU)
+
+
+def test_a_person_on_the_work_safety_list_is_never_sent_to_gsxt() -> None:
+    for domain in AuthorityDomain:
+        assert mirrors_of(Category.WORK_SAFETY, domain, SubjectType.NATURAL_PERSON) == (System.CREDITCHINA_GANSU,)
 
 
 def test_gsxt_owns_its_two_lists_and_never_mirrors_a_person() -> None:
