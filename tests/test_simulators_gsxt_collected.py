@@ -62,7 +62,8 @@ async def test_a_listing_is_published_at_once_and_shows_in_feed_and_listing(clie
     assert row["decOrgCode"] == "甘肃省应急管理厅" and row["penDecNo"] == DOCUMENT
     items = (await changes(client, clock, start))["items"]
     assert [(i["table"], i["record"]["isMove"]) for i in items] == [("othersxmd", "0")]
-    status, page = await post(client, "/api/records", signed(clock, {"table": "othersxmd", "after": "", "pageSize": 10}))
+    query = {"table": "othersxmd", "after": "", "pageSize": 10}
+    status, page = await post(client, "/api/records", signed(clock, query))
     assert status == 200 and [i["record"]["penDecNo"] for i in page["data"]["items"]] == [DOCUMENT]
 
 
