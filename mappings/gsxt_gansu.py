@@ -3,7 +3,9 @@
 Four tables come out of the change feed: `punish` (SAMR's own penalties, GSXT is their system of
 record), `otherpunish` (other departments' penalties collected under an enterprise; the only table
 the gateway writes), `opanomaly` (经营异常名录) and `seriousillegal` (市场监督管理严重违法失信名单,
-SAMR Order 44; protocols.md §2a), both lists GSXT's own.
+SAMR Order 44; protocols.md §2a), both lists GSXT's own. The gateway also writes `othersxmd`
+(protocols.md §2b): other departments' lists collected under an enterprise, so far the
+安全生产严重失信主体名单, identity (`decOrgCode`, `penDecNo`) verbatim as its owner's mapping made it.
 
 What a round trip through this system cannot carry (to_observation(to_write(facts)) loses it):
 - `publication_date`: GSXT sets `pubDate` itself when it audits a record; it is read, never written;
@@ -13,6 +15,7 @@ What a round trip through this system cannot carry (to_observation(to_write(fact
 - `authority_domain`: not a field; `otherpunish` re-derives it from `judAuth` (classify_authority);
 - 农专社 reads as a legal entity; it is written back as 农专社 only because its code says so (`93…`);
 - natural persons: GSXT never shows them, so they are never written (NotWritable);
+- `othersxmd`: the owner's removal reason text; a person's masked ID (persons are never written);
 - `seriousillegal`: no entType (a `92…` code reads as an individual business, any other as a legal
   entity: the code's structure, not a guess), and the removal's reason text (`remExcpresRea`).
 """
@@ -50,6 +53,7 @@ TABLE_PUNISH = "punish"
 TABLE_OTHERPUNISH = "otherpunish"
 TABLE_OPANOMALY = "opanomaly"
 TABLE_SERIOUS = "seriousillegal"
+TABLE_COLLECTED = "othersxmd"
 KIND_FIELD = "table"  # the member naming a record's table where records are listed together
 PERSONAL_ID_FIELDS = ("CerNO",)  # 证件号码 of natural persons (domain.md §3.1): never shown in logs
 # Each table's own id column: the adapter names a change's native id by it (ConnectorSpec).
@@ -58,6 +62,7 @@ NATIVE_ID_FIELDS: Mapping[str, str] = {
     TABLE_OTHERPUNISH: "caseId",
     TABLE_OPANOMALY: "busExcList",
     TABLE_SERIOUS: "illCompId",
+    TABLE_COLLECTED: "sxmdId",
 }
 
 # punish and otherpunish share their fields. Handled beside the table: the subject code (uniSCID,
@@ -111,6 +116,30 @@ SERIOUS_FIELDS: FieldTable = (
     ("document_number", "penDecNo", "text"),
 )
 SERIOUS_REQUIRED = OPANOMALY_REQUIRED
+
+# othersxmd: the owner's authority code (or its name, when it names itself only) and its document
+# number travel verbatim ("text", not "code"), so the mirrored row maps to the same record.
+COLLECTED_FIELDS: FieldTable = (
+    ("subject_name", "entName", "text"),
+    ("violation", "serILLRea", "text"),
+    ("legal_basis", "inBasis", "text"),
+    ("decision_date", "abnTime", "date_dash"),
+    ("authority_name", "decOrg", "text"),
+    ("authority_code", "decOrgCode", "text"),
+    ("document_number", "penDecNo", "text"),
+)
+COLLECTED_REQUIRED = OPANOMALY_REQUIRED
+COLLECTED_WRITE_REQUIRED = {**COLLECTED_REQUIRED, "decision_date": "abnTime"}
+LIST_TYPE = "listType"
+CATEGORY_BY_LIST_TYPE = {"1": Category.WORK_SAFETY}
+LIST_TYPE_BY_CATEGORY = {category: code for code, category in CATEGORY_BY_LIST_TYPE.items()}
+# remType of a collected listing: "1" 期满移出, "2" 提前移出, "3" 认定撤销.
+COLLECTED_STOP_BY_REM_TYPE = {
+    "1": StopReason.EXPIRED,
+    "2": StopReason.REMOVED,
+    "3": StopReason.WITHDRAWN,
+}
+COLLECTED_REM_TYPE_BY_STOP = {reason: code for code, reason in COLLECTED_STOP_BY_REM_TYPE.items()}
 
 # punish / otherpunish publicity (protocols.md §2)
 PUB_FLAG_PUBLISHED = "1"
@@ -201,6 +230,69 @@ def serious_state(row: Mapping[str, Any]) -> TargetState:
     return stopped(SERIOUS_STOP_BY_REM_TYPE[rem_type], stop_date(row, "remDate"))
 
 
+def collected_state(row: Mapping[str, Any]) -> TargetState:
+    is_move = text(row.get("isMove"))
+    if is_move == IS_MOVE_LISTED:
+        return PUBLISHED
+    if is_move != IS_MOVE_REMOVED:
+        raise UnmappableRow(f"isMove: unknown value {is_move!r}", field="isMove")
+    rem_type = text(row.get("remType"))
+    if rem_type not in COLLECTED_STOP_BY_REM_TYPE:
+        raise UnmappableRow(f"remType: unknown value {rem_type!r}", field="remType")
+    return stopped(COLLECTED_STOP_BY_REM_TYPE[rem_type], stop_date(row, "remDate"))
+
+
+def collected_facts(row: Mapping[str, Any]) -> RecordFacts:
+    list_type = text(row.get(LIST_TYPE))
+    if list_type not in CATEGORY_BY_LIST_TYPE:
+        raise UnmappableRow(f"{LIST_TYPE}: unknown list type {list_type!r}", field=LIST_TYPE)
+    values = read_fields(row, COLLECTED_FIELDS)
+    require(values, COLLECTED_REQUIRED)
+    try:
+        subject_type = parse_gsxt_ent_type(row.get(ENT_TYPE))
+    except ValueError as exc:
+        raise UnmappableRow(f"{ENT_TYPE}: {exc}", field=ENT_TYPE) from exc
+    if subject_type is None or subject_type is SubjectType.NATURAL_PERSON:
+        raise UnmappableRow(f"{ENT_TYPE}: GSXT lists enterprises only", field=ENT_TYPE)
+    subject = parse_uscc(row.get(SUBJECT_CODE), field=SUBJECT_CODE)
+    if subject.code is None:
+        raise UnmappableRow(f"{SUBJECT_CODE} is required", field=SUBJECT_CODE)
+    return RecordFacts(
+        category=CATEGORY_BY_LIST_TYPE[list_type],
+        authority_domain=classify_authority(values["authority_name"]),
+        subject_type=subject_type,
+        subject_code=subject.code,
+        subject_code_checksum_ok=subject.checksum_ok,
+        **values,
+    )
+
+
+def collected_row(facts: RecordFacts, target: TargetState, stop: date) -> dict[str, Any]:
+    """The whole `othersxmd` record of a list entry: content, identity verbatim, state."""
+    if facts.subject_type is SubjectType.NATURAL_PERSON:
+        raise NotWritable("GSXT shows no natural persons", field=ENT_TYPE)
+    values = {f.name: getattr(facts, f.name) for f in fields(facts)}
+    required = COLLECTED_WRITE_REQUIRED.items()
+    missing = next((native for name, native in required if values.get(name) in (None, "")), None)
+    if missing is not None:
+        raise NotWritable(f"a GSXT collected listing needs {missing}", field=missing)
+    subject_code = format_uscc(facts.subject_code, facts.subject_type)
+    if subject_code is None:
+        raise NotWritable(f"a GSXT collected listing needs {SUBJECT_CODE}", field=SUBJECT_CODE)
+    row = write_fields(values, COLLECTED_FIELDS)
+    row[SUBJECT_CODE] = subject_code
+    row[ENT_TYPE] = format_gsxt_ent_type(facts.subject_type, facts.subject_code)
+    row[LIST_TYPE] = LIST_TYPE_BY_CATEGORY[facts.category]
+    if target.reason is None:
+        row.update(isMove=IS_MOVE_LISTED, remType="", remDate="")
+        return row
+    if target.reason not in COLLECTED_REM_TYPE_BY_STOP:
+        raise NotWritable(f"GSXT collected listings have no remType for {target.label}", field="remType")
+    row.update(isMove=IS_MOVE_REMOVED, remType=COLLECTED_REM_TYPE_BY_STOP[target.reason])
+    row["remDate"] = format_dash_date(stop) or ""
+    return row
+
+
 def serious_facts(row: Mapping[str, Any]) -> RecordFacts:
     values = read_fields(row, SERIOUS_FIELDS)
     require(values, SERIOUS_REQUIRED)
@@ -287,6 +379,9 @@ class GsxtGansuMapping:
         elif change.kind == TABLE_SERIOUS:
             facts = serious_facts(row)
             target = serious_state(row)
+        elif change.kind == TABLE_COLLECTED:
+            facts = collected_facts(row)
+            target = collected_state(row)
         elif change.kind in (TABLE_PUNISH, TABLE_OTHERPUNISH):
             if change.kind == TABLE_OTHERPUNISH and text(row.get("auditState")) != AUDIT_STATE_APPROVED:
                 # Awaiting audit or refused: content GSXT does not publish, not a publicity state.
@@ -306,7 +401,7 @@ class GsxtGansuMapping:
             native_id=change.native_id,
             removal_reason=removal_reason,
             decided_on=reported_day(
-                row.get("remDate" if change.kind in (TABLE_OPANOMALY, TABLE_SERIOUS) else "stopDate")
+                row.get("remDate" if change.kind in (TABLE_OPANOMALY, TABLE_SERIOUS, TABLE_COLLECTED) else "stopDate")
             ),
         )
 
@@ -318,8 +413,16 @@ class GsxtGansuMapping:
         idempotency_key: str,
         decided_at: datetime | None = None,
     ) -> NativeWrite:
-        """An `otherpunish` record: the only table a client writes. GSXT owns `punish` and
-        `opanomaly`, and shows no natural persons."""
+        """An `otherpunish` record, or an `othersxmd` one for another department's list: the
+        tables a client writes. GSXT owns `punish`, `opanomaly` and `seriousillegal`, and shows no
+        natural persons."""
+        if facts.category in LIST_TYPE_BY_CATEGORY:
+            return NativeWrite(
+                kind=TABLE_COLLECTED,
+                row=collected_row(facts, target, stop_day(target, decided_at, self._today)),
+                business_key=f"{TABLE_COLLECTED}|{facts.authority_code}|{facts.document_number}",
+                idempotency_key=idempotency_key,
+            )
         if facts.category is not Category.ADMIN_PENALTY:
             raise NotWritable(f"GSXT owns {facts.category.value}; the gateway never writes it")
         if facts.authority_domain is AuthorityDomain.MARKET_REGULATION:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -14,15 +15,24 @@ from adapters.creditchina_gansu import change_from_row
 from adapters.gsxt_gansu import GsxtGansuAdapter
 from adapters.http import InCallRetry
 from gateway.contract import NativeChange, NativeWrite, SystemAdapter, SystemMapping
-from gateway.domain.categories import AuthorityDomain, SubjectType
-from gateway.domain.model import PUBLISHED
+from gateway.domain.categories import AuthorityDomain, Category, SubjectType
+from gateway.domain.model import PUBLISHED, StopReason, stopped
 from gateway.domain.retry import PermanentError, RetryableError
 from mappings.creditchina_gansu import CreditChinaGansuMapping
 from mappings.gsxt_gansu import NATIVE_ID_FIELDS, GsxtGansuMapping
 from simulators.gsxt_gansu import GsxtConfig, create_app
 from simulators.gsxt_gansu.store import decode_cursor
 from simulators.world import build_world, creditchina_gansu_rows
-from tests.adapter_contract import FAST_RETRY, AdapterContract, Harness, contract_facts, drain
+from tests.adapter_contract import (
+    CONTRACT_FACTS,
+    FAST_RETRY,
+    AdapterContract,
+    Harness,
+    contract_facts,
+    drain,
+    listing,
+    of_record,
+)
 
 APP_KEY, SECRET = "creditgw-test", "gsxt-Secret-42"
 
@@ -30,7 +40,8 @@ APP_KEY, SECRET = "creditgw-test", "gsxt-Secret-42"
 class GsxtHarness(Harness):
     system = "gsxt_gansu"
     secrets = (SECRET,)
-    listing_kinds = ("punish", "otherpunish", "opanomaly", "seriousillegal")
+    categories = (Category.ADMIN_PENALTY, Category.WORK_SAFETY)
+    listing_kinds = ("punish", "otherpunish", "opanomaly", "seriousillegal", "othersxmd")
     _mapping = GsxtGansuMapping()
 
     def build(self, *, timeout: float, page_size: int, retry: InCallRetry) -> SystemAdapter:
@@ -52,7 +63,8 @@ class GsxtHarness(Harness):
         return decode_cursor(cursor)  # test-only peek: the adapter treats it as opaque
 
     def business_key_label(self, facts: Any) -> str:
-        return f"otherpunish:{facts.document_number}|{facts.authority_code}"
+        table = "othersxmd" if facts.category is Category.WORK_SAFETY else "otherpunish"
+        return f"{table}:{facts.document_number}|{facts.authority_code}"
 
     async def seed_native(self, count: int, start: int) -> list[str]:
         # Other departments' penalties as GSXT holds them, numbered far from the write tests'.
@@ -67,7 +79,8 @@ class GsxtHarness(Harness):
 
     def native_label(self, change: NativeChange) -> str:
         row = change.row
-        authority = row.get("decOrgCode") if change.kind in ("opanomaly", "seriousillegal") else row.get("judAuthCode")
+        by_org = ("opanomaly", "seriousillegal", "othersxmd")
+        authority = row.get("decOrgCode") if change.kind in by_org else row.get("judAuthCode")
         return f"{change.kind}:{row.get('penDecNo')}|{authority}"
 
 
@@ -138,6 +151,30 @@ async def test_natural_person_is_refused_by_gsxt_too(gsxt: GsxtHarness) -> None:
     with pytest.raises(PermanentError) as caught:
         await adapter.write(write)
     assert getattr(caught.value, "field", None) == "entType"
+
+
+async def test_a_work_safety_listing_and_its_removal_round_trip_through_gsxt(gsxt: GsxtHarness) -> None:
+    """The mirrored row maps back to the owner's record (identity verbatim), removal date and all."""
+    adapter = gsxt.make()
+    cursor, _, _ = await drain(adapter)
+    facts = replace(CONTRACT_FACTS[Category.WORK_SAFETY](62), authority_code="甘肃省应急管理厅")
+    removed = stopped(StopReason.EXPIRED, date(2028, 1, 5))
+    await adapter.write(gsxt.write_for(facts))
+    await adapter.write(gsxt.write_for(facts, removed))
+    _, changes, _ = await drain(adapter, cursor)
+    assert [o.target for o in of_record(gsxt.mapping, changes, facts)] == [PUBLISHED, removed]
+    listed = [row for page in await listing(adapter, "othersxmd") for row in page]
+    assert [o.target for o in of_record(gsxt.mapping, listed, facts)] == [removed]
+
+
+async def test_a_person_on_a_list_is_refused_by_gsxt_too(gsxt: GsxtHarness) -> None:
+    adapter = gsxt.make()
+    row = dict(gsxt.write_for(CONTRACT_FACTS[Category.WORK_SAFETY](63)).row, entType="自然人", uniSCID="")
+    write = NativeWrite(kind="othersxmd", row=row, business_key="x", idempotency_key="np-2")
+    with pytest.raises(PermanentError) as caught:
+        await adapter.write(write)
+    assert getattr(caught.value, "field", None) == "entType"
+    assert [row for page in await listing(adapter, "othersxmd") for row in page] == []
 
 
 async def test_only_otherpunish_is_written(gsxt: GsxtHarness) -> None:

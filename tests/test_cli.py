@@ -76,6 +76,10 @@ def test_demo_converges_and_prints_a_json_summary_last(tmp_path: Path) -> None:
     for category, owner in owners.items():
         if categories[category]["connected"]:
             assert removals[owner]["seen"]["creditchina_gansu"] == "stopped:removed", removals[owner]
+    # GSXT shows the work-safety list of enterprises (ADR 0028) and follows its owner's removal.
+    assert categories["work_safety"]["mirrors"] == ["creditchina_gansu", "gsxt_gansu"]
+    if categories["work_safety"]["connected"]:
+        assert removals["emergency"]["seen"]["gsxt_gansu"] == "stopped:removed", removals["emergency"]
     assert (tmp_path / "var" / "demo.db").exists()  # the embedded default: a SQLite file
 
 

@@ -3,7 +3,7 @@
 - Every body carries `appKey`, `requestTime` (Beijing time, `yyyyMMddHHmmss`) and
   `sign = md5_hex(appKey + secret + requestTime)`; each attempt is signed afresh, so a retry never
   resends a stale requestTime.
-- Writes go to `/api/otherpunish/save` with `requestId` = the delivery's idempotency key: GSXT
+- Writes go to `/api/<table>/save` (`otherpunish`, `othersxmd`) with `requestId` = the delivery's idempotency key: GSXT
   answers a repeated requestId with its first answer and applies nothing.
 - The change feed's cursor is opaque and stored as given; change keys are `seq:<n>`.
 
@@ -32,10 +32,12 @@ from gateway.domain.beijing import BEIJING
 from gateway.domain.retry import DeliveryError, PermanentError, RetryableError
 from gateway.feedtime import parse_beijing_timestamp, seq_source_version
 
-SAVE_PATH = "/api/otherpunish/save"
+SAVE_PATHS: Mapping[str, str] = {
+    "otherpunish": "/api/otherpunish/save",
+    "othersxmd": "/api/othersxmd/save",  # other departments' lists (protocols.md §2b)
+}
 CHANGES_PATH = "/api/changes"
 RECORDS_PATH = "/api/records"
-WRITABLE_KIND = "otherpunish"
 MAX_PAGE_SIZE = 1000  # protocol limit of /api/changes
 MAX_CLOCK_SKEW_S = 300.0  # GSXT refuses a requestTime further than this from its clock
 JSON_CONTENT_TYPE = "application/json"
@@ -137,9 +139,10 @@ class GsxtGansuAdapter(SystemAdapter):
     # --- writes -------------------------------------------------------------------------------
 
     async def write(self, write: NativeWrite) -> WriteResult:
-        if write.kind != WRITABLE_KIND:
+        path = SAVE_PATHS.get(write.kind)
+        if path is None:
             raise PermanentError(
-                f"{self.system}: only {WRITABLE_KIND} records are written, not {write.kind!r}",
+                f"{self.system}: only {', '.join(SAVE_PATHS)} records are written, not {write.kind!r}",
                 code="bad_kind",
             )
         if not write.idempotency_key:
@@ -147,15 +150,17 @@ class GsxtGansuAdapter(SystemAdapter):
             raise PermanentError(f"{self.system}: a write needs an idempotency key", code="no_request_id")
         try:
             data = await self._call(
-                SAVE_PATH,
+                path,
                 {"requestId": write.idempotency_key, "record": write.row},
                 business_key=write.business_key,
             )
         except DeliveryError as exc:
             self._log.warning("write_failed", business_key=write.business_key, **log_context(exc))
             raise
-        case_id = data.get("caseId") if isinstance(data, Mapping) else None
-        applied = data.get("applied") if isinstance(data, Mapping) else None
+        # Each table answers with its own id column (caseId, sxmdId).
+        answer = data if isinstance(data, Mapping) else {}
+        case_id = answer.get("caseId") or answer.get("sxmdId")
+        applied = answer.get("applied")
         self._log.info("write_applied", business_key=write.business_key, applied=applied)
         return WriteResult(native_id=str(case_id) if case_id else None, detail={"applied": applied})
 

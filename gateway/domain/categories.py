@@ -87,17 +87,22 @@ def owner_of(category: Category, authority_domain: AuthorityDomain) -> System:
     return _LIST_OWNERS[category]
 
 
+# Other departments' lists GSXT shows under an enterprise (lists.md §3: the work-safety list is
+# published on GSXT), written to its `othersxmd` table (docs/protocols.md §2b).
+GSXT_COLLECTED_LISTS = frozenset({Category.WORK_SAFETY})
+
+
 def mirrors_of(category: Category, authority_domain: AuthorityDomain, subject_type: SubjectType) -> tuple[System, ...]:
     """Systems that publish the record without deciding it.
 
     GSXT shows only enterprise-side records (it has no natural persons), and shows other
-    departments' penalties collected under the enterprise; every category is mirrored on
-    信用中国（甘肃）, which publishes all of them.
+    departments' penalties and the lists it collects (`GSXT_COLLECTED_LISTS`, ADR 0028) under
+    the enterprise; every category is mirrored on 信用中国（甘肃）, which publishes all of them.
     """
     owner = owner_of(category, authority_domain)
     mirrors = [System.CREDITCHINA_GANSU] if owner is not System.CREDITCHINA_GANSU else []
     if (
-        category is Category.ADMIN_PENALTY
+        category in (Category.ADMIN_PENALTY, *GSXT_COLLECTED_LISTS)
         and owner is not System.GSXT_GANSU
         and subject_type is not SubjectType.NATURAL_PERSON
     ):

@@ -250,6 +250,7 @@ SPECS: Mapping[str, ConnectorSpec] = {
                 Category.ADMIN_PENALTY: (gsxt_gansu.TABLE_PUNISH, gsxt_gansu.TABLE_OTHERPUNISH),
                 Category.ABNORMAL_OPERATIONS: (gsxt_gansu.TABLE_OPANOMALY,),
                 Category.SAMR_SERIOUS: (gsxt_gansu.TABLE_SERIOUS,),
+                Category.WORK_SAFETY: (gsxt_gansu.TABLE_COLLECTED,),
             },
         ),
         *HTTP_LIST_SPECS,

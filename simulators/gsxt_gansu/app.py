@@ -25,7 +25,7 @@ from simulators.codes import REM_EXCPRES, removal_pairs
 from simulators.expiring import Expiring
 from simulators.faults import DEFAULT_FAULT_SEED, FaultState
 from simulators.formats import DASH_DATE
-from simulators.gsxt_gansu import serious, signing
+from simulators.gsxt_gansu import collected, serious, signing
 from simulators.gsxt_gansu.store import GsxtStore, decode_after, decode_cursor, encode_after, encode_cursor
 from simulators.gsxt_gansu.tables import (
     AMOUNT_FIELDS,
@@ -108,7 +108,14 @@ class GsxtSimulator:
     # --- API ----------------------------------------------------------------------------------
 
     async def otherpunish_save(self, request: web.Request) -> web.Response:
-        operation = "otherpunish/save"
+        return await self._save_call(request, "otherpunish/save", self._save)
+
+    async def othersxmd_save(self, request: web.Request) -> web.Response:
+        return await self._save_call(request, f"{collected.TABLE}/save", self._save_collected)
+
+    async def _save_call(
+        self, request: web.Request, operation: str, save: Callable[[Any], dict[str, Any]]
+    ) -> web.Response:
         try:
             body = await self._signed_body(request)
             request_id = body.get("requestId")
@@ -118,7 +125,7 @@ class GsxtSimulator:
             if remembered is not None:
                 self.stats.request(operation, "replay")
                 return json_response(remembered)
-            answer = _ok(self._save(body.get("record")))
+            answer = _ok(save(body.get("record")))
         except GsxtError as error:
             self.stats.request(operation, error.err_code)
             return json_response(error.body(), status=error.status)
@@ -195,6 +202,39 @@ class GsxtSimulator:
             return {"caseId": created["caseId"], "applied": True}
         applied = self._put("otherpunish", _apply_client_write(existing, record))
         return {"caseId": existing["caseId"], "applied": applied}
+
+    def _save_collected(self, record: Any) -> dict[str, Any]:
+        """A listing collected from its deciding department: published at once (no audit: the
+        department decided it); a removal or restoration of a held row applies as sent."""
+        if not isinstance(record, dict):
+            raise GsxtError(INVALID, "record must be an object", "record")
+        error = collected.validate(record)
+        if error is not None:
+            raise GsxtError(INVALID, error.message, error.field)
+        if self.faults.rejects(record["penDecNo"]):
+            raise GsxtError(INVALID, "refused (fault injection)", "penDecNo")
+        table = collected.TABLE
+        key = key_of(table, record)
+        existing = self.store.get(table, key)
+        if existing is None and (record.get("isMove") or "0") != "0":
+            raise GsxtError(UNKNOWN_RECORD, "no such listing to remove", "penDecNo")
+        updated = dict(existing) if existing is not None else blank_record(table)
+        if existing is None:
+            updated[collected.ID_FIELD] = hashlib.md5(f"{table}|{key[0]}|{key[1]}".encode()).hexdigest()
+        for name in collected.CONTENT_FIELDS:
+            if name in record and not (name == "priPID" and not record[name]):
+                updated[name] = record[name] or ""
+        if not updated["priPID"]:
+            updated["priPID"] = self._pripid(record["uniSCID"])
+        is_move = record.get("isMove") or "0"
+        moved = is_move != "0"
+        updated.update(
+            isMove=is_move,
+            remType=(record.get("remType") or "") if moved else "",
+            remDate=(record.get("remDate") or "") if moved else "",
+        )
+        applied = self._put(table, updated)
+        return {collected.ID_FIELD: updated[collected.ID_FIELD], "applied": applied}
 
     def _new_otherpunish(self, record: dict[str, Any]) -> dict[str, Any]:
         created = blank_record("otherpunish")
@@ -288,7 +328,9 @@ class GsxtSimulator:
         key = key_of(table, record)
         loaded = self.store.get(table, key) or blank_record(table)
         loaded.update(record)
-        id_field = {"opanomaly": "busExcList", serious.TABLE: "illCompId"}.get(table, "caseId")
+        id_field = {"opanomaly": "busExcList", serious.TABLE: "illCompId", collected.TABLE: collected.ID_FIELD}.get(
+            table, "caseId"
+        )
         if not loaded[id_field]:
             loaded[id_field] = hashlib.md5(f"{table}|{key[0]}|{key[1]}".encode()).hexdigest()
         return loaded
@@ -305,7 +347,10 @@ class GsxtSimulator:
         table = _table(body)
         restore = body.get("restore") is True
         today = self.clock.now().date().strftime(DASH_DATE)
-        if table == serious.TABLE:
+        if table == collected.TABLE:
+            key = (require_str(body, "penDecNo"), require_str(body, "decOrgCode"))
+            record = _collected_repaired(self._existing(table, key), body, today, restore=restore)
+        elif table == serious.TABLE:
             key = (require_str(body, "penDecNo"), require_str(body, "decOrgCode"))
             record = _serious_repaired(self._existing(table, key), body, self.clock.now().date(), restore=restore)
         elif table == "opanomaly":
@@ -374,6 +419,7 @@ def create_app(config: GsxtConfig | None = None) -> web.Application:
     simulator = GsxtSimulator(config or GsxtConfig())
     post = {
         "/api/otherpunish/save": simulator.otherpunish_save,
+        f"/api/{collected.TABLE}/save": simulator.othersxmd_save,
         "/api/changes": simulator.changes,
         "/api/records": simulator.records,
         "/admin/load": simulator.admin_load,
@@ -450,6 +496,18 @@ def _serious_repaired(record: dict[str, Any], body: dict[str, Any], today: date,
         raise AdminError(400, "invalid_value", "remExcpresRea must be a string", "remExcpresRea")
     record.update(isMove="1", remType=rem_type, remDate=today.strftime(DASH_DATE), remExcpresRea=reason)
     record["reDecOrg"] = record["decOrg"]
+    return record
+
+
+def _collected_repaired(record: dict[str, Any], body: dict[str, Any], today: str, *, restore: bool) -> dict[str, Any]:
+    """An operator's removal (or restoration) of a collected listing, as its department would send it."""
+    if restore:
+        record.update(isMove="0", remType="", remDate="")
+        return record
+    rem_type = require_str(body, "remType")
+    if rem_type not in collected.REM_TYPES:
+        raise AdminError(400, "invalid_value", f"remType must be one of {', '.join(collected.REM_TYPES)}", "remType")
+    record.update(isMove="1", remType=rem_type, remDate=today)
     return record
 
 

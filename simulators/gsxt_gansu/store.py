@@ -1,4 +1,4 @@
-"""GSXT's three tables and the change feed every change appends to."""
+"""GSXT's tables and the change feed every change appends to."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from simulators.gsxt_gansu import serious
+from simulators.gsxt_gansu import collected, serious
 
 PENALTY_FIELDS = (
     "caseId", "priPID", "uniSCID", "entName", "entType", "penDecNo", "illegActType", "penType", "penAm",
@@ -21,6 +21,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "updateTime",
     ),
     serious.TABLE: serious.FIELDS,  # 市场监督管理严重违法失信名单 (§2a)
+    collected.TABLE: collected.FIELDS,  # other departments' lists, collected (§2b)
 }  # fmt: skip
 TABLES = tuple(FIELDS)
 KEY_FIELDS: dict[str, tuple[str, str]] = {
@@ -28,6 +29,7 @@ KEY_FIELDS: dict[str, tuple[str, str]] = {
     "otherpunish": ("penDecNo", "judAuthCode"),
     "opanomaly": ("penDecNo", "decOrgCode"),
     serious.TABLE: ("penDecNo", "decOrgCode"),
+    collected.TABLE: collected.KEY_FIELDS,
 }
 AMOUNT_FIELDS = ("penAm", "forfAm")
 
@@ -45,7 +47,7 @@ def key_label(table: str, key: Key) -> str:
 
 
 def is_published(table: str, record: Mapping[str, Any]) -> bool:
-    if table in ("opanomaly", serious.TABLE):
+    if table in ("opanomaly", serious.TABLE, collected.TABLE):
         return record.get("isMove") == "0"
     return record.get("pubFlag") == "1"
 
@@ -53,7 +55,7 @@ def is_published(table: str, record: Mapping[str, Any]) -> bool:
 def blank_record(table: str) -> dict[str, Any]:
     """A record with every field empty; state fields default to published (operator loads)."""
     record: dict[str, Any] = {name: None if name in AMOUNT_FIELDS else "" for name in FIELDS[table]}
-    if table in ("opanomaly", serious.TABLE):
+    if table in ("opanomaly", serious.TABLE, collected.TABLE):
         record["isMove"] = "0"
     else:
         record["pubFlag"] = "1"
