@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gateway.contract import ChangePage, NativeChange
+from gateway.contract import ChangePage, NativeChange, NativeWrite, SystemAdapter, WriteResult
 from gateway.domain.model import PUBLISHED, StopReason, stopped
 from gateway.domain.plan import Observation, Policy
 from gateway.store.database import Database
@@ -29,7 +29,7 @@ POLICY = Policy(enabled_systems=frozenset({CC}))
 SECOND = "20261204011718"  # both contents below were made within this one second
 
 
-class _SameSecondFeed:
+class _SameSecondFeed(SystemAdapter):
     """One row changed twice within one second: published, then stopped. A reader sees the
     contents the feed held when it read (`contents`)."""
 
@@ -55,8 +55,8 @@ class _SameSecondFeed:
         start = int(cursor.removeprefix("after-")) if cursor else 0
         return ChangePage(changes=changes[start:], cursor=f"after-{len(changes)}", has_more=False)
 
-    def cursor_at(self, moment: Any) -> None:
-        return None
+    async def write(self, write: NativeWrite) -> WriteResult:
+        raise NotImplementedError
 
     async def close(self) -> None:
         return None

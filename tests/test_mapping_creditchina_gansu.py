@@ -17,7 +17,6 @@ from gateway.domain.categories import AuthorityDomain, Category, SubjectType
 from gateway.domain.model import PUBLISHED, RecordFacts, StopReason, TargetState, stopped
 from gateway.domain.plan import Observation
 from mappings.creditchina_gansu import CreditChinaGansuMapping
-from mappings.transforms import NotWritable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "native" / "creditchina_gansu"
 TODAY = date(2024, 12, 1)
@@ -329,13 +328,6 @@ def test_unknown_row_type_is_unmappable() -> None:
     with pytest.raises(UnmappableRow) as caught:
         MAPPING.to_observation(change_from_row(row))
     assert caught.value.field == "ROWTYPE"
-
-
-def test_list_categories_without_a_row_type_are_not_writable() -> None:
-    facts, _ = EXPECTED["yc_listed.xml"]
-    court = dataclasses.replace(facts, category=Category.COURT_DISHONEST)
-    with pytest.raises(NotWritable):
-        MAPPING.to_write(court, PUBLISHED, idempotency_key="k1")
 
 
 def test_abnormal_list_rows_are_written_as_yc() -> None:

@@ -38,8 +38,13 @@ SMS_SECRET = "sms-Real-Secret-c4d8aa"
 _CANDIDATE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 
 
-def _whole_ids(text: str) -> list[str]:
-    return [m for m in _CANDIDATE.findall(text) if is_id_number(m)]
+# In the metrics' exposition a sample value's fraction can be 15 digits that read as an old-form ID
+# number (a ratio printed 0.380216371002462): digits right after a decimal point are a number's.
+_METRIC_CANDIDATE = re.compile(r"(?<![0-9A-Za-z.])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+
+
+def _whole_ids(text: str, pattern: re.Pattern[str] = _CANDIDATE) -> list[str]:
+    return [m for m in pattern.findall(text) if is_id_number(m)]
 
 
 async def test_a_full_run_leaks_no_secret_and_no_id_number(
@@ -192,4 +197,5 @@ async def test_a_full_run_leaks_no_secret_and_no_id_number(
     for place, text in places.items():
         for secret in secrets:
             assert secret not in text, f"a secret in the {place}"
-        assert _whole_ids(text) == [], f"a whole ID number in the {place}: {_whole_ids(text)}"
+        found = _whole_ids(text, _METRIC_CANDIDATE if place == "metrics" else _CANDIDATE)
+        assert found == [], f"a whole ID number in the {place}: {found}"

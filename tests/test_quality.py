@@ -147,7 +147,7 @@ async def _seed(db: Database, seeded: dict[str, tuple[RecordFacts, date]]) -> No
                 state=PublicityState(target=PUBLISHED, version=1, decided_by="creditchina_gansu", decided_at=decided),
             )
             repo.lock_records([record.record_id])
-            repo.save_record(record, decided, created=True)
+            repo.insert_records([record], decided)
             tx.execute(
                 "UPDATE records SET collected_at = ? WHERE record_id = ?",
                 (datetime(collected.year, collected.month, collected.day, 2, tzinfo=UTC), record.record_id),

@@ -111,6 +111,7 @@ async def test_every_seeded_divergence_is_found_and_nothing_else(db: Database, s
             ("admin_penalty", CC, GS),
             ("admin_penalty", GS, CC),
             ("abnormal_operations", GS, CC),
+            ("samr_serious", GS, CC),  # GSXT's serious list, mirrored as 信用中国 list rows (none seeded)
         }
         expected = await seed_every_kind(sims)
         unreadable = await seed_unreadable(sims)
