@@ -15,7 +15,7 @@ import base64
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -86,6 +86,26 @@ class Grant:
         authorities = None if ALL in self.authorities else sorted(self.authorities)
         categories = None if ALL in self.categories else sorted(self.categories)
         return authorities, categories
+
+
+@dataclass(frozen=True, kw_only=True)
+class NonceUse:
+    """A signed request's nonce, stored once it is used (the `nonces` table)."""
+
+    client_id: str
+    nonce: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallAudit:
+    """A `call_audit` row: a call that changed state (status 2xx, not GET/HEAD)."""
+
+    client_id: str
+    method: str
+    route: str  # the route's template, never the raw path's ids as a key
+    path: str
+    request_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -361,24 +381,33 @@ class ClientStore:
 
     # ---- nonces ----------------------------------------------------------------------------
 
-    def use_nonce(self, client_id: str, nonce: str, expires_at: datetime) -> None:
-        """Raises UniqueViolation when this client already used this nonce (on any replica)."""
-        self.tx.execute(
-            "INSERT INTO nonces (client_id, nonce, expires_at) VALUES (?, ?, ?)",
-            (client_id, nonce, to_db_ts(expires_at)),
-        )
+    def used_nonces(self, client_id: str, nonces: Sequence[str]) -> set[str]:
+        """Which of these nonces this client has used (one primary-key probe each)."""
+        if not nonces:
+            return set()
+        marks = ", ".join("?" * len(nonces))
+        rows = self.tx.all(f"SELECT nonce FROM nonces WHERE client_id = ? AND nonce IN ({marks})", (client_id, *nonces))
+        return {row["nonce"] for row in rows}
+
+    def use_nonces(self, uses: Sequence[NonceUse]) -> None:
+        """Raises UniqueViolation when one was used already (on any replica)."""
+        if uses:
+            self.tx.executemany(
+                "INSERT INTO nonces (client_id, nonce, expires_at) VALUES (?, ?, ?)",
+                [(use.client_id, use.nonce, to_db_ts(use.expires_at)) for use in uses],
+            )
 
     def purge_nonces(self, now: datetime) -> int:
         return self.tx.execute("DELETE FROM nonces WHERE expires_at < ?", (to_db_ts(now),))
 
-    def audit_call(
-        self, *, at: datetime, client_id: str, method: str, route: str, path: str, status: int, request_id: str
-    ) -> None:
-        self.tx.execute(
-            "INSERT INTO call_audit (at, client_id, method, route, path, status, request_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (to_db_ts(at), client_id, method, route, path, status, request_id),
-        )
+    def audit_calls(self, calls: Sequence[tuple[CallAudit, int]], at: datetime) -> None:
+        """Calls answered with these statuses at `at`."""
+        if calls:
+            self.tx.executemany(
+                "INSERT INTO call_audit (at, client_id, method, route, path, status, request_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(to_db_ts(at), c.client_id, c.method, c.route, c.path, status, c.request_id) for c, status in calls],
+            )
 
 
 async def add_sandbox_client(

@@ -4,6 +4,7 @@ calls that change state — with the database unchanged after every 401 and 403.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -269,6 +270,82 @@ async def test_a_replay_to_a_second_replica_is_refused(database_url: str) -> Non
             response = await replayer.get(url, headers=headers)
             refused += response.status == 401
         assert refused == 20
+
+
+async def _post_signed(raw: SigningClient, headers: dict[str, str], data: bytes, key: str) -> tuple[int, str]:
+    sent = {**headers, "Content-Type": "application/json", "Idempotency-Key": key}
+    response = await raw.post("/v1/repairs", data=data, headers=sent)
+    return response.status, await response.text()
+
+
+async def test_a_decision_replayed_with_its_nonce_is_refused_and_changes_nothing(api: Harness) -> None:
+    """POST /v1/repairs writes its nonce with the decision (gateway/api/riders.py): the same signed
+    request again, alone or many at once, is 401 and writes nothing; a new nonce with the same
+    Idempotency-Key is the idempotent replay."""
+    record_id = await api.seed()
+    raw = await api.signing_client(None)
+    root = await _root(api)
+    data = json.dumps(repair_body(record_id), ensure_ascii=False).encode()
+    headers = sign_headers(root, "POST", "/v1/repairs", data)
+    assert (await _post_signed(raw, headers, data, "once"))[0] == 202
+    before = await api.snapshot()
+    for status, _ in await asyncio.gather(*(_post_signed(raw, headers, data, "once") for _ in range(8))):
+        assert status == 401
+    assert await api.snapshot() == before
+    again = sign_headers(root, "POST", "/v1/repairs", data)
+    status, text = await _post_signed(raw, again, data, "once")
+    assert status == 202 and json.loads(text)["record_id"] == record_id
+
+    # Sent many times at once before any of them was stored: one is the decision, the rest 401.
+    other = await api.seed(penalty_facts(document_number="兰环罚〔2026〕99号"), key="seed-2")
+    data = json.dumps(repair_body(other), ensure_ascii=False).encode()
+    headers = sign_headers(root, "POST", "/v1/repairs", data)
+    answers = await asyncio.gather(*(_post_signed(raw, headers, data, f"burst-{n}") for n in range(8)))
+    assert sorted(status for status, _ in answers) == [202] + [401] * 7
+    repairs = await api.runtime.db.run(
+        lambda tx: tx.all("SELECT count(*) AS n FROM repairs WHERE record_id = ?", (other,)), write=False
+    )
+    assert repairs[0]["n"] == 1
+
+
+async def test_a_refused_decision_spends_its_nonce_too(api: Harness) -> None:
+    """A decision refused before or by its unit (422 body, 409 transition) is not written with
+    the decision, so the middleware stores its nonce: the same request later is 401, even once
+    it would be valid."""
+    record_id = await api.seed()
+    raw = await api.signing_client(None)
+    root = await _root(api)
+    invalid = json.dumps(repair_body(record_id, action="fly"), ensure_ascii=False).encode()
+    headers = sign_headers(root, "POST", "/v1/repairs", invalid)
+    assert (await _post_signed(raw, headers, invalid, "bad"))[0] == 422
+    assert (await _post_signed(raw, headers, invalid, "bad"))[0] == 401
+    later = penalty_facts(document_number="兰环罚〔2026〕77号")
+    repair = json.dumps(repair_body(later.record_id), ensure_ascii=False).encode()
+    early = sign_headers(root, "POST", "/v1/repairs", repair)
+    assert (await _post_signed(raw, early, repair, "early"))[0] == 404  # not known yet
+    await api.seed(later, key="seed-later")
+    assert (await api.post_repair(repair_body(record_id), key="repair")).status == 202
+    before = await api.snapshot()
+    assert (await _post_signed(raw, early, repair, "early"))[0] == 401  # now valid, but replayed
+    assert await api.snapshot() == before
+    audited = await api.runtime.db.run(
+        lambda tx: tx.all("SELECT status FROM call_audit WHERE route = '/v1/repairs' ORDER BY id"), write=False
+    )
+    assert [row["status"] for row in audited] == [202]  # the accepted one only, once
+
+
+async def test_a_decision_replayed_to_a_second_replica_is_refused(database_url: str) -> None:
+    async with open_harness(database_url) as first, open_harness(database_url) as second:
+        root = await _root(first)
+        to_first, to_second = await first.signing_client(None), await second.signing_client(None)
+        for n in range(4):
+            facts = penalty_facts(document_number=f"兰环罚〔2026〕{n + 40}号")
+            record_id = await first.seed(facts, key=f"seed-r{n}")
+            data = json.dumps(repair_body(record_id), ensure_ascii=False).encode()
+            headers = sign_headers(root, "POST", "/v1/repairs", data)
+            sender, replayer = (to_first, to_second) if n % 2 == 0 else (to_second, to_first)
+            assert (await _post_signed(sender, headers, data, f"r-{n}"))[0] == 202
+            assert (await _post_signed(replayer, headers, data, f"r-{n}"))[0] == 401
 
 
 async def test_rotation_keeps_both_secrets_until_the_old_one_is_retired(database_url: str) -> None:

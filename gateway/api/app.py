@@ -12,6 +12,7 @@ from aiohttp import web
 from gateway.api.auth import (
     GATEKEEPER,
     PRESIGNED_ROUTES,
+    RIDING_ROUTES,
     ROUTE_SCOPES,
     Gatekeeper,
     auth_middleware,
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.on_cleanup.append(close_gatekeeper)
     app[ROUTE_SCOPES] = {route.operation_id: route.scope.value for route in ROUTES}
     app[PRESIGNED_ROUTES] = frozenset(route.operation_id for route in ROUTES if route.presigned)
+    app[RIDING_ROUTES] = frozenset(route.operation_id for route in ROUTES if route.riders)
     app[OPENAPI_DOCUMENT] = load_document()
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.operation_id)

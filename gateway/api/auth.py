@@ -15,6 +15,9 @@ Every route names its scope in the route table (gateway/api/routes.py). For any 
    `category_denied`), before any write, so a refusal changes nothing.
 
 Calls that changed state (2xx on anything but GET/HEAD) are written to `call_audit` with the client.
+On routes marked `riders` (POST /v1/repairs) the nonce and the audit row are written in the
+decision's own unit instead (gateway/api/riders.py), and by the middleware only where the request
+never reached that unit.
 
 Routes marked `presigned` in the route table (the reconciliation report pages) also accept, in
 place of the signature headers, a link the gateway minted (docs/adr/0023-presigned-report-links.md):
@@ -35,7 +38,18 @@ from cryptography import x509
 
 from gateway import signing
 from gateway.api.errors import ApiError, Handler
-from gateway.clients import Client, ClientError, ClientStore, Grant, Scope, SecretBox, valid_client_id
+from gateway.api.riders import NonceReplayed, Riders
+from gateway.clients import (
+    CallAudit,
+    Client,
+    ClientError,
+    ClientStore,
+    Grant,
+    NonceUse,
+    Scope,
+    SecretBox,
+    valid_client_id,
+)
 from gateway.domain.model import RecordFacts
 from gateway.observability import AUTH_FAILURES, RATE_LIMITED, get_logger
 from gateway.runtime import Runtime
@@ -52,6 +66,9 @@ CLIENT = web.RequestKey("client", Grant)
 LINK = web.RequestKey("link", dict)
 ROUTE_SCOPES = web.AppKey[dict[str, str]]("route_scopes")
 PRESIGNED_ROUTES = web.AppKey[frozenset[str]]("presigned_routes")
+# Routes whose handler writes the nonce and the audit row in its own unit (gateway/api/riders.py).
+RIDING_ROUTES = web.AppKey[frozenset[str]]("riding_routes")
+RIDERS = web.RequestKey("riders", Riders)
 LINK_DEFAULT_TTL_S = 900  # 15 minutes: long enough to read a report, short enough to leak little
 LINK_MAX_TTL_S = 3600
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -161,21 +178,23 @@ class Gatekeeper:
         self._subjects[subject] = (now, found)
         return found
 
-    async def authenticate(self, request: web.Request) -> Client:
+    async def authenticate(self, request: web.Request) -> tuple[Client, NonceUse | None]:
+        """The calling client, and the nonce its signature carried, still to be stored (`use_nonce`
+        or with the decision, gateway/api/riders.py); None when signatures are off."""
         certified = await self._certificate_client(request)
         if not self.settings.require_signature:
             # Identity from the certificate, else the (unsigned, trusted) X-Client-Id header.
             if certified is not None:
-                return certified
+                return certified, None
             claimed = request.headers.get(CLIENT_HEADER, "")
             client = await self.client(claimed) if valid_client_id(claimed) else None
             if client is None or not client.active:
                 raise Unauthorized("unknown_client", claimed or None)
-            return client
-        client = await self._verify_signature(request)
+            return client, None
+        client, nonce = await self._verify_signature(request)
         if certified is not None and certified.client_id != client.client_id:
             raise Unauthorized("certificate_mismatch", client.client_id)
-        return client
+        return client, nonce
 
     async def authenticate_link(self, request: web.Request) -> tuple[Client, dict[str, str]]:
         """A presigned link in the query (its parameters are returned, to link onwards with)."""
@@ -230,7 +249,7 @@ class Gatekeeper:
             raise Unauthorized("unknown_certificate")
         return client
 
-    async def _verify_signature(self, request: web.Request) -> Client:
+    async def _verify_signature(self, request: web.Request) -> tuple[Client, NonceUse]:
         headers = request.headers
         values = [headers.get(name) for name in signing.SIGNED_HEADERS]
         client_id, timestamp, nonce, algorithm, given = values
@@ -269,26 +288,39 @@ class Gatekeeper:
         matched = [signing.matches(signing.signature(secret, text, algorithm), given) for secret in client.secrets]
         if not any(matched):
             raise Unauthorized("bad_signature", client_id)
-        await self._use_nonce(client_id, nonce, int(timestamp) + window)
-        return client
+        expires_at = datetime.fromtimestamp(int(timestamp) + window, UTC)
+        return client, NonceUse(client_id=client_id, nonce=nonce, expires_at=expires_at)
 
-    async def _use_nonce(self, client_id: str, nonce: str, expires_unix: int) -> None:
+    def _purge_due(self) -> bool:
+        """Every _PURGE_EVERY nonces this replica stores, expired ones are deleted with it."""
+        self._nonces += 1
+        return self._nonces % _PURGE_EVERY == 0
+
+    async def use_nonce(self, nonce: NonceUse) -> None:
         """Stored in the shared database (through the group committer, so concurrent requests
         share one commit): its primary key makes a second use fail on any replica."""
-        expires_at = datetime.fromtimestamp(expires_unix, UTC)
-        self._nonces += 1
-        purge = self._nonces % _PURGE_EVERY == 0
+        await self.settle(nonce, None, purge=self._purge_due())
+
+    def riders(self, request: web.Request, client_id: str, nonce: NonceUse | None, route: str) -> Riders:
+        """The nonce and audit row a riding route's unit writes (gateway/api/riders.py)."""
+        purge = nonce is not None and self._purge_due()
+        return Riders(client_id=client_id, nonce=nonce, audit=call_audit(request, client_id, route), purge_nonces=purge)
+
+    async def settle(self, nonce: NonceUse | None, answered: tuple[CallAudit, int] | None, *, purge: bool) -> None:
+        """Store a nonce and/or an audit row in one unit of their own; a used nonce raises
+        Unauthorized (`replayed_nonce`)."""
 
         def unit(tx: Tx) -> None:
             store = ClientStore(tx, None)
-            store.use_nonce(client_id, nonce, expires_at)
+            store.use_nonces([nonce] if nonce is not None else [])
+            store.audit_calls([answered] if answered is not None else [], datetime.now(UTC))
             if purge:
                 store.purge_nonces(datetime.now(UTC))
 
         try:
             await self.nonce_committer.submit(unit)
         except UniqueViolation:
-            raise Unauthorized("replayed_nonce", client_id) from None
+            raise Unauthorized("replayed_nonce", nonce.client_id if nonce else None) from None
 
     def throttle(self, client: Client) -> None:
         rate = client.rate_per_s or self.settings.rate_per_s
@@ -307,20 +339,24 @@ class Gatekeeper:
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
 
-    async def audit(self, request: web.Request, client_id: str, route: str, status: int) -> None:
-        request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
-        at = datetime.now(UTC)
-        method, path = request.method, request.rel_url.raw_path
-
-        def unit(tx: Tx) -> None:
-            ClientStore(tx, None).audit_call(
-                at=at, client_id=client_id, method=method, route=route, path=path, status=status, request_id=request_id
-            )
-
-        await self.runtime.committer.submit(unit)
+    async def settle_riders(self, riders: Riders, status: int | None) -> None:
+        """What a riding route's unit did not write (it was never reached, or refused): the
+        nonce, and the audit row of a 2xx answer."""
+        if riders.written:
+            return
+        answered = (riders.audit, status) if status is not None and 200 <= status < 300 else None
+        await self.settle(riders.nonce, answered, purge=riders.purge_nonces)
+        riders.written = True
 
 
 GATEKEEPER = web.AppKey("gatekeeper", Gatekeeper)
+
+
+def call_audit(request: web.Request, client_id: str, route: str) -> CallAudit:
+    request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
+    return CallAudit(
+        client_id=client_id, method=request.method, route=route, path=request.rel_url.raw_path, request_id=request_id
+    )
 
 
 def link_resource(request: web.Request) -> str:
@@ -345,23 +381,54 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         and signing.LINK_SIGNATURE in request.query
         and request.method in _SAFE_METHODS
     )
+    nonce: NonceUse | None = None
     try:
         if presigned:
             client, link = await gatekeeper.authenticate_link(request)
             request[LINK] = link
         else:
-            client = await gatekeeper.authenticate(request)
+            client, nonce = await gatekeeper.authenticate(request)
     except Unauthorized as exc:
-        AUTH_FAILURES.labels(exc.reason).inc()
-        log.warning("auth_failed", reason=exc.reason, claimed_client=exc.client_id)
-        raise unauthorized() from None
+        raise _refused(exc) from None
     structlog.contextvars.bind_contextvars(client=client.client_id)
     gatekeeper.throttle(client)
     if not client.grant.allows(scope):
         raise ApiError(403, "scope_denied", f"this client lacks the scope {scope!r} this route needs")
     request[CLIENT] = client.grant
-    response = await handler(request)
-    if request.method not in _SAFE_METHODS and 200 <= response.status < 300:
-        template = route.resource.canonical if route.resource is not None else request.path
-        await gatekeeper.audit(request, client.client_id, template, response.status)
+    template = route.resource.canonical if route.resource is not None else request.path
+    if route.name in request.app[RIDING_ROUTES] and request.method not in _SAFE_METHODS:
+        return await _riding(request, handler, gatekeeper.riders(request, client.client_id, nonce, template))
+    try:
+        if nonce is not None:
+            await gatekeeper.use_nonce(nonce)
+        response = await handler(request)
+        if request.method not in _SAFE_METHODS and 200 <= response.status < 300:
+            answered = (call_audit(request, client.client_id, template), response.status)
+            await gatekeeper.settle(None, answered, purge=False)
+    except Unauthorized as exc:
+        raise _refused(exc) from None
     return response
+
+
+async def _riding(request: web.Request, handler: Handler, riders: Riders) -> web.StreamResponse:
+    """A riding route: its unit writes nonce and audit row; what it did not, is written here."""
+    gatekeeper = request.app[GATEKEEPER]
+    request[RIDERS] = riders
+    try:
+        try:
+            response = await handler(request)
+        except NonceReplayed as exc:
+            raise Unauthorized("replayed_nonce", exc.client_id) from None
+        except Exception:
+            await gatekeeper.settle_riders(riders, None)  # a replayed nonce answers 401, not the error
+            raise
+        await gatekeeper.settle_riders(riders, response.status)
+    except Unauthorized as exc:
+        raise _refused(exc) from None
+    return response
+
+
+def _refused(exc: Unauthorized) -> ApiError:
+    AUTH_FAILURES.labels(exc.reason).inc()
+    log.warning("auth_failed", reason=exc.reason, claimed_client=exc.client_id)
+    return unauthorized()

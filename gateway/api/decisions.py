@@ -20,10 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from gateway.api import riders
 from gateway.api.auth import require_record
 from gateway.api.errors import ApiError
 from gateway.api.idempotency import StoredResponse, answer_stored, dump_response, idempotent_unit
 from gateway.api.models import RepairAccepted, TargetStatus
+from gateway.api.riders import Riders
 from gateway.api.views import repair_links
 from gateway.clients import Grant
 from gateway.domain import uscc
@@ -31,7 +33,7 @@ from gateway.domain.categories import Category
 from gateway.domain.model import CanonicalRecord
 from gateway.domain.plan import Action, Decision, DecisionRefused, Outcome, Policy, action_fits, actions_for
 from gateway.store.bulk import ALONE, Bulk
-from gateway.store.database import Tx
+from gateway.store.database import Tx, now_utc
 from gateway.store.group import GroupCommitter
 from gateway.store.repo import Repo
 from gateway.sync.plan_writer import ApplyResult, PlanWriter
@@ -71,6 +73,9 @@ class DecisionRequest:
     grant: Grant  # what the client may decide (its authorities and categories)
     policy: Policy
     now: datetime
+    # Its nonce and audit row, written with its answer (gateway/api/riders.py); None in tests
+    # and internal callers that have no signed request.
+    riders: Riders | None = None
     repair_id: str = field(default_factory=new_repair_id)
 
 
@@ -146,6 +151,7 @@ def decide_alone(request: DecisionRequest) -> Callable[[Tx], StoredResponse]:
         fingerprint=request.fingerprint,
         now=request.now,
         work=lambda tx, _: (202, decide(tx, request)),
+        rider=request.riders,
     )
 
 
@@ -156,13 +162,20 @@ BatchResult = StoredResponse | BaseException | None
 
 
 def apply_batch(tx: Tx, requests: list[DecisionRequest]) -> list[BatchResult]:
-    """Decisions that arrived together: stored keys read with one statement, every decision
-    planned and written by one `PlanWriter` flush, every answer stored with one statement."""
+    """Decisions that arrived together: used nonces and stored keys read with one statement each,
+    every decision planned and written by one `PlanWriter` flush, every answer, nonce and audit
+    row stored with one statement each."""
     repo = Repo(tx)
     results: list[BatchResult] = [ALONE] * len(requests)
-    stored = repo.idempotent_of([(r.client, r.key) for r in requests])
-    todo: list[int] = []
+    replays = riders.replayed(tx, [r.riders for r in requests])
     for index, request in enumerate(requests):
+        if replays[index]:
+            results[index] = riders.NonceReplayed(request.client)
+    fresh = [index for index in range(len(requests)) if not replays[index]]
+    stored = repo.idempotent_of([(requests[i].client, requests[i].key) for i in fresh])
+    todo: list[int] = []
+    for index in fresh:
+        request = requests[index]
         row = stored.get((request.client, request.key))
         if row is None:
             todo.append(index)
@@ -184,6 +197,12 @@ def apply_batch(tx: Tx, requests: list[DecisionRequest]) -> list[BatchResult]:
         responses.append((request.client, request.key, request.fingerprint, 202, body, request.now))
         results[index] = StoredResponse(status=202, body=body, replayed=False)
     repo.save_idempotents(responses)
+    answered = [
+        (rider, result.status)
+        for rider, result in zip((r.riders for r in requests), results, strict=True)
+        if rider is not None and isinstance(result, StoredResponse)
+    ]
+    riders.write(tx, answered, max((r.now for r in requests), default=None) or now_utc())
     return results
 
 

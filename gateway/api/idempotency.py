@@ -32,7 +32,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from gateway.api import riders
 from gateway.api.errors import ApiError
+from gateway.api.riders import Riders
 from gateway.domain.personal import mask_ids
 from gateway.observability import IDEMPOTENCY
 from gateway.store.database import Row, Tx, UniqueViolation
@@ -136,11 +138,24 @@ def answer_stored(stored: Row, fingerprint: str) -> StoredResponse:
 
 
 def idempotent_unit(
-    *, client: str, key: str, fingerprint: str, now: datetime, work: Work
+    *, client: str, key: str, fingerprint: str, now: datetime, work: Work, rider: Riders | None = None
 ) -> Callable[[Tx], StoredResponse]:
-    """One request as one unit of the group committer: check the key, work, store the response."""
+    """One request as one unit of the group committer: check the key, work, store the response
+    (and, for a riding route, check the nonce first and write it and the audit row with the
+    answer: gateway/api/riders.py)."""
 
     def unit(tx: Tx) -> StoredResponse:
+        riders.check_one(tx, rider)
+        answer = _answer(tx)
+        if rider is not None:
+            try:
+                with tx.savepoint("riders"):
+                    riders.write(tx, [(rider, answer.status)], now)
+            except UniqueViolation:  # another replica stored the nonce since check_one read
+                raise riders.NonceReplayed(rider.client_id) from None
+        return answer
+
+    def _answer(tx: Tx) -> StoredResponse:
         repo = Repo(tx)
         stored = repo.get_idempotent(client, key)
         if stored is not None:

@@ -12,7 +12,7 @@ from functools import partial
 import structlog
 from aiohttp import web
 
-from gateway.api.auth import CLIENT, require_record
+from gateway.api.auth import CLIENT, RIDERS, require_record
 from gateway.api.decisions import DecisionRequest, unfit_action
 from gateway.api.errors import ApiError, json_response
 from gateway.api.idempotency import counted, idempotency_key, request_hash
@@ -69,9 +69,12 @@ async def submit_repair(request: web.Request) -> web.Response:
         grant=client,
         policy=runtime.policy,
         now=now,
+        riders=request.get(RIDERS),
     )
     with request.app[IN_FLIGHT].hold(client.client_id, key):
         stored = await counted(request.app[DECISIONS].submit(submitted))
+    if submitted.riders is not None:
+        submitted.riders.written = True  # the unit that answered wrote them (decisions.apply_batch)
     if not stored.replayed:
         runtime.dispatcher.wake()  # deliveries are queued: do not wait for the idle poll
     # Said once, on the request's own log line (observe.py), rather than on a second line.

@@ -98,6 +98,9 @@ class RouteSpec:
     # Also opened with a presigned link instead of the signature headers (a browser cannot sign;
     # docs/adr/0023): read-only pages under one reconciliation run.
     presigned: bool = False
+    # The nonce and the call-audit row are written in the handler's own unit, not in two more
+    # transactions (gateway/api/riders.py): only a handler that passes them to its unit.
+    riders: bool = False
     responses: Mapping[int, Reply] = field(default_factory=dict)
     errors: Mapping[int, str] = field(default_factory=dict)  # status → the codes it carries
 
@@ -135,6 +138,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         ),
         body=RepairRequest,
         idempotent=True,
+        riders=True,
         responses={
             202: Reply(
                 description="Accepted; deliveries are queued (or a stored response, replayed).",
