@@ -385,8 +385,15 @@ class ClientStore:
         """Which of these nonces this client has used (one primary-key probe each)."""
         if not nonces:
             return set()
-        marks = ", ".join("?" * len(nonces))
-        rows = self.tx.all(f"SELECT nonce FROM nonces WHERE client_id = ? AND nonce IN ({marks})", (client_id, *nonces))
+        if self.tx.dialect.name == "postgresql":  # one statement text, one array (as Repo._in)
+            rows = self.tx.all(
+                "SELECT nonce FROM nonces WHERE client_id = ? AND nonce = ANY(?)", (client_id, list(nonces))
+            )
+        else:
+            marks = ", ".join("?" * len(nonces))
+            rows = self.tx.all(
+                f"SELECT nonce FROM nonces WHERE client_id = ? AND nonce IN ({marks})", (client_id, *nonces)
+            )
         return {row["nonce"] for row in rows}
 
     def use_nonces(self, uses: Sequence[NonceUse]) -> None:

@@ -74,6 +74,12 @@ class GroupCommitter:
 
         def _all(tx: Tx) -> None:
             outcomes.clear()
+            if len(batch) == 1:
+                # Alone in its transaction, a unit needs no savepoint (two statements, on
+                # PostgreSQL two round trips): if it fails, the transaction is rolled back whole
+                # and the failure is handled below exactly as a failed unit's would be.
+                outcomes.append((True, batch[0][0](tx)))
+                return
             for index, (fn, _, _) in enumerate(batch):
                 outcomes.append(_run_unit(tx, fn, f"unit_{index}"))
 

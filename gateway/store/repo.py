@@ -438,10 +438,17 @@ class Repo:
         ids: dict[tuple[str, str], int] = {}
         for start in range(0, len(deliveries), _ROWS_CHUNK):
             chunk = deliveries[start : start + _ROWS_CHUNK]
-            rows = self.tx.all(
-                _INSERT_OUTBOX + ", ".join([_OUTBOX_ROW] * len(chunk)) + " RETURNING id, record_id, target",
-                tuple(v for d, repair_id in chunk for v in _outbox_values(d, repair_id, now)),
-            )
+            values = [_outbox_values(d, repair_id, now) for d, repair_id in chunk]
+            if self._pg:
+                # One array per column: one statement text whatever the row count. psycopg parses a
+                # statement with more than 50 parameters anew on every call (a regex over the whole
+                # text: 1.8 ms for a batch of 16 decisions' rows, bench.accept_ratio profile).
+                rows = self.tx.all(_INSERT_OUTBOX_ARRAYS, tuple(list(column) for column in zip(*values, strict=True)))
+            else:
+                rows = self.tx.all(
+                    _INSERT_OUTBOX + ", ".join([_OUTBOX_ROW] * len(chunk)) + " RETURNING id, record_id, target",
+                    tuple(v for row in values for v in row),
+                )
             ids.update(((row["record_id"], row["target"]), int(row["id"])) for row in rows)
         return ids
 
@@ -1329,6 +1336,14 @@ _INSERT_OUTBOX = (
     " state_stopped_on) VALUES "
 )
 _OUTBOX_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, ?)"
+_INSERT_OUTBOX_ARRAYS = (
+    _INSERT_OUTBOX.removesuffix(" VALUES ")
+    + " SELECT u.r, u.t, u.v, u.ss, u.sr, u.sd, u.ik, u.rp, 'pending', 0, u.na, 0, u.ca, u.ua, u.so"
+    " FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::text[],"
+    " ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[])"
+    " AS u(r, t, v, ss, sr, sd, ik, rp, na, ca, ua, so)"
+    " RETURNING id, record_id, target"
+)
 _ROWS_CHUNK = 500  # rows per multi-row VALUES: 12 parameters each, far below either dialect's limit
 
 # A reminder with the state of its outbox row: pending (queued or being sent), sent, dead, or
