@@ -65,6 +65,8 @@ from gateway.signing import Credentials
 
 TARGET_RATIO = 0.25  # sustainable end-to-end rate / bare ingest rate
 TARGET_P99_S = 1.0  # accept→delivered at half the sustainable rate
+FIXED_RATE = 50.0  # decisions/s of the open-loop ingest phase
+TARGET_INGEST_P99_S = 0.050  # request → 202 at FIXED_RATE
 SOURCE = f"api:{BENCH_CLIENT}"
 # The maximum-rate phase may use 2/3 of the records, the half-rate phase gets the rest: 2/3 is
 # about 1.5× what 10 s at the measured accept rate need (sqlite 240–420/s, postgresql ~110/s on
@@ -96,6 +98,7 @@ class Options:
     keep: bool
     profile_dir: Path | None = None
     budget_s: float = 0.0
+    fixed_rate: float = FIXED_RATE  # the open-loop ingest phase (issue 14: p99 < 50 ms at 50/s); 0: none
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -240,6 +243,8 @@ class Phases:
     half_rate: float
     half_load: LoadResult
     half_done: Delivered
+    fixed_load: LoadResult
+    fixed_done: Delivered
     memory: MemorySamples
     dead_letters: int
 
@@ -350,8 +355,25 @@ async def run_phases(
                     credentials=credentials,
                 )
         half_done = await drained(probe, used_half, timeout_s=drain_timeout_s)
+
+        # A fixed, modest rate, open loop: the latency of an answer when nothing queues.
+        fixed = options.fixed_rate
+        factory, used_fixed = pool.factory(limit=math.ceil(fixed * options.seconds), phase="fixed")
+        fixed_load = LoadResult(label="fixed-rate", seconds=0.0)
+        if fixed > 0:
+            print(f"fixed rate: open loop, {fixed:.0f} repairs/s, {options.seconds:g} s ({pool.left} left)", flush=True)
+            fixed_load = await open_loop(
+                base_url,
+                factory,
+                label="fixed-rate",
+                rate=fixed,
+                seconds=options.seconds,
+                server_pid=serve.pid,
+                credentials=credentials,
+            )
+        fixed_done = await drained(probe, used_fixed, timeout_s=drain_timeout_s)
         memory.end_kib = rss_kib(serve.pid)
-        memory.end_repairs = len(used_max) + len(used_half)
+        memory.end_repairs = len(used_max) + len(used_half) + len(used_fixed)
         after = await shown(session, sandbox.urls, records)
         dead = await probe.dead_letters()
     return Phases(
@@ -365,6 +387,8 @@ async def run_phases(
         half_rate=half,
         half_load=half_load,
         half_done=half_done,
+        fixed_load=fixed_load,
+        fixed_done=fixed_done,
         memory=memory,
         dead_letters=dead,
     )
@@ -463,7 +487,9 @@ def report(options: Options, bare: LoadResult, phases: Phases) -> int:
     ratio_met = end_ratio >= TARGET_RATIO
     p99_met = not math.isnan(p99) and p99 < TARGET_P99_S and len(half_done.complete) == len(half_done.timings)
     flagged = judged and growth > options.rss_threshold_kib
-    errors = max_load.errors + half_load.errors
+    errors = max_load.errors + half_load.errors + phases.fixed_load.errors
+    ingest_p99 = phases.fixed_load.latency.p99
+    ingest_met = not math.isnan(ingest_p99) and ingest_p99 < TARGET_INGEST_P99_S and phases.fixed_load.errors == 0
     half_cpu = half_load.cpu_share(half_load.server_cpu_s)
     cpu_per_repair_ms = per_unit_ms(half_load.server_cpu_s, len(half_done.complete))
 
@@ -474,6 +500,8 @@ def report(options: Options, bare: LoadResult, phases: Phases) -> int:
         _delivered_row("max rate: delivered to both", max_done),
         _load_row(f"half rate ({phases.half_rate:.0f}/s): accepted", half_load),
         _delivered_row("half rate: delivered to both", half_done),
+        _load_row(f"fixed rate ({options.fixed_rate:.0f}/s): accepted", phases.fixed_load),
+        _delivered_row("fixed rate: delivered to both", phases.fixed_done),
     ]
     print(table(("phase", "per s", "count", "errors", "http p50 ms", "http p99 ms", "a→d p50 s", "a→d p99 s"), rows))
     print("(a→d: accepted → delivered to 信用中国 and GSXT, from the gateway's own timestamps;")
@@ -509,6 +537,11 @@ def report(options: Options, bare: LoadResult, phases: Phases) -> int:
     )
     print(f"end-to-end ratio {end_ratio:.2f} of bare ingest (target ≥ {TARGET_RATIO:.2f}) {verdict(ratio_met)}")
     print(f"accept→delivered p99 at half rate {p99:.3f} s (target < {TARGET_P99_S:.1f} s) {verdict(p99_met)}")
+    if options.fixed_rate > 0:
+        print(
+            f"ingest p99 at {options.fixed_rate:.0f}/s, open loop: {ingest_p99 * 1000:.1f} ms"
+            f" (target < {TARGET_INGEST_P99_S * 1000:.0f} ms) {verdict(ingest_met)}"
+        )
     if judged:
         print(
             f"memory growth {growth:,.0f} KiB per 1000 repairs (flagged above {options.rss_threshold_kib:,.0f})"
@@ -535,6 +568,11 @@ def report(options: Options, bare: LoadResult, phases: Phases) -> int:
             "delivered": half_done.as_json(),
             "cpu_ms_per_repair": rounded(cpu_per_repair_ms, 2),
         },
+        "fixed_rate": {
+            "rate": options.fixed_rate,
+            "accepted": phases.fixed_load.as_json(),
+            "delivered": phases.fixed_done.as_json(),
+        },
         "cpu_budget": budget.as_json(),
         "ratio": rounded(end_ratio),
         "p99_s": rounded(p99),
@@ -551,6 +589,7 @@ def report(options: Options, bare: LoadResult, phases: Phases) -> int:
         "targets": {
             "ratio": {"target": TARGET_RATIO, "value": rounded(end_ratio), "met": ratio_met},
             "p99_s": {"target": TARGET_P99_S, "value": rounded(p99), "met": p99_met},
+            "ingest_p99_s": {"target": TARGET_INGEST_P99_S, "value": rounded(ingest_p99, 4), "met": ingest_met},
             "rss_growth_kib_per_1000": {
                 "threshold": options.rss_threshold_kib,
                 "value": rounded(growth, 1),
@@ -564,7 +603,7 @@ def report(options: Options, bare: LoadResult, phases: Phases) -> int:
 
 
 def default_budget(options: Options) -> float:
-    phases = 3 * (options.warmup_s + options.seconds) + 2 * max(30.0, 3 * options.seconds)
+    phases = 4 * (options.warmup_s + options.seconds) + 3 * max(30.0, 3 * options.seconds)
     return 120 + options.settle_timeout_s + phases
 
 
@@ -587,6 +626,9 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--budget", type=float, help="hard limit on the whole run, seconds (default: computed)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite file)")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy profiles of serve (both phases) into DIR")
+    parser.add_argument(
+        "--fixed-rate", type=float, default=FIXED_RATE, help="decisions/s of the open-loop ingest phase (0: none)"
+    )
     args = parser.parse_args(argv)
     records = args.records if args.records is not None else DEFAULT_RECORDS[args.backend]
     if records < 3:
@@ -602,6 +644,7 @@ def parse(argv: list[str] | None) -> Options:
         settle_timeout_s=args.settle_timeout if args.settle_timeout is not None else 60 + records / 15,
         keep=args.keep,
         profile_dir=args.profile,
+        fixed_rate=args.fixed_rate,
     )
     return replace(options, budget_s=args.budget if args.budget is not None else default_budget(options))
 
