@@ -182,9 +182,13 @@ async def _decided_elsewhere(response: ClientResponse) -> bool:
 
 
 async def _settled_pending(stack: Stack) -> bool:
-    """No delivery is being tried right now (each failed one is back to pending)."""
-    rows = await stack.runtime.db.run(lambda tx: Repo(tx).outbox_depth(), write=False)
-    return not any(row["status"] == "in_flight" for row in rows)
+    """Every delivery was tried once and none is being tried now (each failed one is back to
+    pending): the dispatcher may claim a new row only after this was first read, so an untried
+    pending row is not settled either."""
+    rows = await stack.runtime.db.run(
+        lambda tx: tx.all("SELECT status, attempts FROM outbox WHERE status IN ('pending', 'in_flight')"), write=False
+    )
+    return not any(row["status"] == "in_flight" or row["attempts"] == 0 for row in rows)
 
 
 async def _below(stack: Stack, bound: int) -> bool:

@@ -13,6 +13,8 @@ import os
 import re
 import sqlite3
 import threading
+import time
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -409,6 +411,7 @@ class PostgresDatabase(Database):
 
         self.dialect = PostgresDialect()
         self.dsn = dsn
+        self._used_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         # One direct attempt first: the pool would retry a database that does not exist in the
         # background (a warning per attempt) and fail the first statement after 30 s (PoolTimeout).
         _probe(dsn)
@@ -417,8 +420,9 @@ class PostgresDatabase(Database):
             min_size=1,
             max_size=pool_size,
             kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": max(1, round(wait_s))},
-            # A connection the server dropped (a restart) is found out before it is handed out.
-            check=ConnectionPool.check_connection,
+            # A connection the server dropped (a restart) is found out before it is handed out;
+            # one used moments ago is not asked again (a round trip per transaction otherwise).
+            check=self._check,
             # Without a connection after `wait_s` the caller hears StoreUnavailable (an API 503
             # within seconds) instead of waiting the pool's default 30 s.
             timeout=wait_s,
@@ -426,13 +430,25 @@ class PostgresDatabase(Database):
         )
         self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pg")
 
+    def _check(self, conn: Any) -> None:
+        from psycopg_pool import ConnectionPool
+
+        used = self._used_at.get(conn)
+        if used is None or time.monotonic() - used > _CHECK_IDLE_AFTER_S:
+            ConnectionPool.check_connection(conn)
+
     def _run_sync(self, fn: Callable[[Tx], T], write: bool) -> T:
         import psycopg
         from psycopg_pool import PoolTimeout
 
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                return fn(Tx(conn, self.dialect))
+            with self._pool.connection() as conn:
+                with conn.transaction():
+                    result = fn(Tx(conn, self.dialect))
+                # Committed: the connection works. A connection lost in the next moments fails
+                # its next statement, which says so (StoreUnavailable) as the check would.
+                self._used_at[conn] = time.monotonic()
+                return result
         except PoolTimeout as exc:
             raise StoreUnavailable(f"no database connection: {exc}") from exc
         except psycopg.Error as exc:  # raised outside a statement: connecting, COMMIT on a lost connection
@@ -446,6 +462,10 @@ class PostgresDatabase(Database):
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._pool.close)
         self._executor.shutdown(wait=True)
+
+
+# A pooled connection idle longer than this is checked (one round trip) before it is handed out.
+_CHECK_IDLE_AFTER_S = 1.0
 
 
 def _probe(dsn: str) -> None:
